@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+// curate: web image searches in, a clean labelled face dataset and a trained classifier out.
+import PackageDescription
+
+let package = Package(
+    name: "curate",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "curate", targets: ["curate-cli"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/onevcat/Rainbow", from: "4.2.2"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+    ],
+    targets: [
+        // Bridges: thin C shims over system libraries.
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // The catalog: SQLite through GRDB. Knows nothing of images or HTTP.
+        .target(name: "Catalog", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+
+        // Search providers and the libcurl downloader; writes through Catalog.
+        .target(name: "Crawler", dependencies: [
+            "Catalog", "CCurl",
+            .product(name: "DequeModule", package: "swift-collections"),
+        ]),
+
+        // Pipeline stages and reports over the catalog.
+        .target(name: "Curate", dependencies: ["Catalog", "Crawler"]),
+
+        // The command line: parses arguments and prints; decisions live in the libraries.
+        .executableTarget(name: "curate-cli", dependencies: [
+            "Curate", "Crawler", "Catalog", "Rainbow",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // A real HTTP server on 127.0.0.1 that emulates the providers and misbehaves on purpose.
+        .target(name: "TestServer", dependencies: ["FlyingFox"], path: "Tests/TestServer"),
+        .executableTarget(name: "curate-test-server", dependencies: ["TestServer"], path: "bench/server"),
+
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
+        .testTarget(name: "CrawlerTests", dependencies: ["Crawler", "Catalog", "Curate", "TestServer"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

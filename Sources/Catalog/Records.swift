@@ -1,0 +1,195 @@
+// The catalog's records: plain Codable structs, one per table, with their named requests.
+import Foundation
+import GRDB
+
+public struct Person: Codable, Sendable, Hashable, FetchableRecord, MutablePersistableRecord {
+    public var id: Int64?
+    public var label: String
+    public var queryFile: String?
+    public var createdAt: Date
+
+    public init(label: String, queryFile: String?) {
+        self.label = label
+        self.queryFile = queryFile
+        self.createdAt = Date()
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    public static func named(_ label: String) -> QueryInterfaceRequest<Person> {
+        filter(Column("label") == label)
+    }
+}
+
+/// What kind of line of a query file a term came from.
+public enum TermKind: String, Codable, Sendable { case search, url }
+
+/// Where a term stands. Only `open` (and `failed`, retried on the next run) are searched again.
+public enum TermState: String, Codable, Sendable {
+    case open
+    case exhausted      // the provider said there are no more pages
+    case noResults = "no_results"   // the first page was empty
+    case noNew = "no_new"           // a page added nothing we had not seen
+    case failed         // the provider answered with errors; retried on the next run
+
+    public var isDone: Bool { self == .exhausted || self == .noResults || self == .noNew }
+}
+
+public struct SearchTerm: Codable, Sendable, Hashable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "term"
+    public var id: Int64?
+    public var personId: Int64
+    public var text: String
+    public var kind: TermKind
+    public var provider: String
+    public var position: Int
+    public var cursor: String?
+    public var pages: Int
+    public var results: Int
+    public var state: TermState
+    public var lastError: String?
+    public var updatedAt: Date
+
+    public init(personId: Int64, text: String, kind: TermKind, provider: String, position: Int) {
+        self.personId = personId
+        self.text = text
+        self.kind = kind
+        self.provider = provider
+        self.position = position
+        self.pages = 0
+        self.results = 0
+        self.state = .open
+        self.updatedAt = Date()
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    public static func of(_ personId: Int64) -> QueryInterfaceRequest<SearchTerm> {
+        filter(Column("personId") == personId).order(Column("position"), Column("id"))
+    }
+}
+
+/// Where a URL stands.
+public enum AttemptState: String, Codable, Sendable, CaseIterable {
+    case queued      // not downloaded yet (or interrupted mid-way)
+    case stored      // downloaded; `imageId` is its image
+    case duplicate   // downloaded; the bytes were already stored for this person (`imageId`)
+    case failed      // see `failure`; `transient` failures are retried by --retry-failed
+}
+
+public struct Attempt: Codable, Sendable, Hashable, FetchableRecord, MutablePersistableRecord {
+    public var id: Int64?
+    public var personId: Int64
+    public var termId: Int64?
+    public var url: String
+    public var pageUrl: String?
+    public var title: String?
+    public var provider: String
+    public var license: String?
+    public var licenseUrl: String?
+    public var creator: String?
+    public var attribution: String?
+    public var rank: Int?
+    public var state: AttemptState
+    public var failure: String?
+    public var transient: Bool
+    public var httpStatus: Int?
+    public var error: String?
+    public var bytes: Int?
+    public var ms: Int?
+    public var tries: Int
+    public var imageId: Int64?
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(personId: Int64, termId: Int64?, url: String, provider: String, pageUrl: String? = nil,
+                title: String? = nil, license: String? = nil, licenseUrl: String? = nil,
+                creator: String? = nil, attribution: String? = nil, rank: Int? = nil) {
+        self.personId = personId
+        self.termId = termId
+        self.url = url
+        self.provider = provider
+        self.pageUrl = pageUrl
+        self.title = title
+        self.license = license
+        self.licenseUrl = licenseUrl
+        self.creator = creator
+        self.attribution = attribution
+        self.rank = rank
+        self.state = .queued
+        self.transient = false
+        self.tries = 0
+        self.createdAt = Date()
+        self.updatedAt = createdAt
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    /// URLs of a person still to download, oldest first.
+    public static func queued(for personId: Int64) -> QueryInterfaceRequest<Attempt> {
+        filter(Column("personId") == personId && Column("state") == AttemptState.queued.rawValue)
+            .order(Column("id"))
+    }
+}
+
+/// Processing's decision on an image. `pending` until processing has looked at it.
+public enum Verdict: String, Codable, Sendable, CaseIterable { case pending, kept, rejected }
+
+public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "image"
+    public var id: Int64?
+    public var personId: Int64
+    public var attemptId: Int64?
+    public var sha256: String
+    public var path: String
+    public var bytes: Int
+    public var format: String
+    public var sourceUrl: String
+    public var pageUrl: String?
+    public var title: String?
+    public var provider: String
+    public var term: String?
+    public var license: String?
+    public var licenseUrl: String?
+    public var creator: String?
+    public var attribution: String?
+    public var createdAt: Date
+    public var pixelSha256: String?
+    public var phash: Int64?
+    public var width: Int?
+    public var height: Int?
+    public var faces: Int?
+    public var verdict: Verdict
+    public var reason: String?
+    public var detail: String?
+    public var reviewed: Bool
+    public var reviewedAt: Date?
+    public var split: String?
+
+    public init(personId: Int64, attempt: Attempt, term: String?, sha256: String, path: String, bytes: Int, format: String) {
+        self.personId = personId
+        self.attemptId = attempt.id
+        self.sha256 = sha256
+        self.path = path
+        self.bytes = bytes
+        self.format = format
+        self.sourceUrl = attempt.url
+        self.pageUrl = attempt.pageUrl
+        self.title = attempt.title
+        self.provider = attempt.provider
+        self.term = term
+        self.license = attempt.license
+        self.licenseUrl = attempt.licenseUrl
+        self.creator = attempt.creator
+        self.attribution = attempt.attribution
+        self.createdAt = Date()
+        self.verdict = .pending
+        self.reviewed = false
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    public static func of(_ personId: Int64) -> QueryInterfaceRequest<StoredImage> {
+        filter(Column("personId") == personId)
+    }
+}

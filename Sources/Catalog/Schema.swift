@@ -1,0 +1,97 @@
+// The catalog's schema: one migrator whose named migrations are only ever appended.
+import GRDB
+
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+
+        migrator.registerMigration("v1: people, terms, attempts, images") { db in
+            try db.create(table: "person") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("label", .text).notNull().unique(onConflict: .fail).collate(.nocase)
+                t.column("queryFile", .text)
+                t.column("createdAt", .datetime).notNull()
+            }
+
+            // A search term (or a direct URL) of one person, with its paging cursor.
+            try db.create(table: "term") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("person", onDelete: .cascade).notNull()
+                t.column("text", .text).notNull()
+                t.column("kind", .text).notNull()          // search | url
+                t.column("provider", .text).notNull()      // commons | openverse | direct
+                t.column("position", .integer).notNull()   // line order in the query file
+                t.column("cursor", .text)                  // provider's continuation, JSON
+                t.column("pages", .integer).notNull().defaults(to: 0)
+                t.column("results", .integer).notNull().defaults(to: 0)
+                t.column("state", .text).notNull().defaults(to: "open")
+                t.column("lastError", .text)
+                t.column("updatedAt", .datetime).notNull()
+                t.uniqueKey(["personId", "provider", "text"])
+            }
+
+            // Every URL ever queued for a person, with its outcome.
+            try db.create(table: "attempt") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("person", onDelete: .cascade).notNull()
+                t.belongsTo("term", onDelete: .setNull)
+                t.column("url", .text).notNull()
+                t.column("pageUrl", .text)
+                t.column("title", .text)
+                t.column("provider", .text).notNull()
+                t.column("license", .text)
+                t.column("licenseUrl", .text)
+                t.column("creator", .text)
+                t.column("attribution", .text)
+                t.column("rank", .integer)
+                t.column("state", .text).notNull().defaults(to: "queued").indexed()
+                t.column("failure", .text)
+                t.column("transient", .boolean).notNull().defaults(to: false)
+                t.column("httpStatus", .integer)
+                t.column("error", .text)
+                t.column("bytes", .integer)
+                t.column("ms", .integer)
+                t.column("tries", .integer).notNull().defaults(to: 0)
+                t.column("imageId", .integer)
+                t.column("createdAt", .datetime).notNull()
+                t.column("updatedAt", .datetime).notNull()
+                t.uniqueKey(["personId", "url"])
+            }
+
+            // One stored image of one person. The same bytes under two people are two rows (one file).
+            try db.create(table: "image") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("person", onDelete: .cascade).notNull()
+                t.belongsTo("attempt", onDelete: .setNull)
+                t.column("sha256", .text).notNull().indexed()
+                t.column("path", .text).notNull()
+                t.column("bytes", .integer).notNull()
+                t.column("format", .text).notNull()
+                t.column("sourceUrl", .text).notNull()
+                t.column("pageUrl", .text)
+                t.column("title", .text)
+                t.column("provider", .text).notNull()
+                t.column("term", .text)
+                t.column("license", .text)
+                t.column("licenseUrl", .text)
+                t.column("creator", .text)
+                t.column("attribution", .text)
+                t.column("createdAt", .datetime).notNull()
+                // Filled by processing and review.
+                t.column("pixelSha256", .text)
+                t.column("phash", .integer)
+                t.column("width", .integer)
+                t.column("height", .integer)
+                t.column("faces", .integer)
+                t.column("verdict", .text).notNull().defaults(to: "pending").indexed()
+                t.column("reason", .text)
+                t.column("detail", .text)
+                t.column("reviewed", .boolean).notNull().defaults(to: false)
+                t.column("reviewedAt", .datetime)
+                t.column("split", .text)
+                t.uniqueKey(["personId", "sha256"])
+            }
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,111 @@
+// The catalog on a real SQLite file: people, terms with cursors, attempts and de-duplicated images.
+import Foundation
+import GRDB
+import Testing
+@testable import Catalog
+
+@Suite struct CatalogTests {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("curate-catalog-\(UUID().uuidString)")
+
+    func open() throws -> Catalog {
+        let ws = Workspace(path: dir.path)
+        try ws.prepare()
+        return try Catalog.open(ws)
+    }
+
+    @Test func reopeningKeepsRowsAndTermCursors() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var catalog = try open()
+        let arya = try catalog.person(label: "Arya", queryFile: "queries/Arya.txt")
+        var terms = try catalog.syncTerms(personId: arya.id!, lines: [("Maisie Williams", .search, "commons"), ("Arya Stark", .search, "commons")])
+        terms[0].cursor = #"{"gsroffset":50}"#
+        terms[0].pages = 1
+        _ = try catalog.recordPage(term: terms[0], candidates: [Attempt(personId: arya.id!, termId: terms[0].id, url: "http://x/1.jpg", provider: "commons")])
+
+        catalog = try open()
+        #expect(try catalog.person(label: "Arya", queryFile: nil).id == arya.id)
+        // The file's order changed and a term was added: known terms keep their cursor.
+        let again = try catalog.syncTerms(personId: arya.id!, lines: [("Arya Stark", .search, "commons"), ("Maisie Williams", .search, "commons"), ("Arya", .search, "commons")])
+        #expect(again.map(\.text) == ["Arya Stark", "Maisie Williams", "Arya"])
+        #expect(again[1].cursor == #"{"gsroffset":50}"#)
+        #expect(again[1].pages == 1)
+        #expect(try catalog.queuedAttempts(of: arya.id!).map(\.url) == ["http://x/1.jpg"])
+    }
+
+    @Test func aURLIsQueuedOncePerPerson() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let catalog = try open()
+        let a = try catalog.person(label: "A", queryFile: nil)
+        let b = try catalog.person(label: "B", queryFile: nil)
+        let ta = try catalog.syncTerms(personId: a.id!, lines: [("t", .search, "commons")])[0]
+        let tb = try catalog.syncTerms(personId: b.id!, lines: [("t", .search, "commons")])[0]
+        let first = try catalog.recordPage(term: ta, candidates: [Attempt(personId: a.id!, termId: ta.id, url: "u1", provider: "commons"),
+                                                                 Attempt(personId: a.id!, termId: ta.id, url: "u2", provider: "commons")])
+        let second = try catalog.recordPage(term: ta, candidates: [Attempt(personId: a.id!, termId: ta.id, url: "u2", provider: "commons")])
+        let other = try catalog.recordPage(term: tb, candidates: [Attempt(personId: b.id!, termId: tb.id, url: "u2", provider: "commons")])
+        #expect(first.count == 2)
+        #expect(second.isEmpty)
+        #expect(other.count == 1)   // the same URL under another person is that person's own attempt
+    }
+
+    @Test func sameBytesAreOneImagePerPersonAndOneRowPerPerson() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let catalog = try open()
+        let a = try catalog.person(label: "A", queryFile: nil)
+        let b = try catalog.person(label: "B", queryFile: nil)
+        let term = try catalog.syncTerms(personId: a.id!, lines: [("t", .search, "commons")])[0]
+        let termB = try catalog.syncTerms(personId: b.id!, lines: [("t", .search, "commons")])[0]
+        let attempts = try catalog.recordPage(term: term, candidates: [Attempt(personId: a.id!, termId: term.id, url: "u1", provider: "commons"),
+                                                                      Attempt(personId: a.id!, termId: term.id, url: "u2", provider: "commons")])
+        let attemptB = try catalog.recordPage(term: termB, candidates: [Attempt(personId: b.id!, termId: termB.id, url: "u3", provider: "commons")])[0]
+        let path = Workspace.imagePath(sha256: "ab12", ext: "jpg")
+        guard case .stored = try catalog.recordDownload(attempt: attempts[0], term: "t", sha256: "ab12", path: path, bytes: 10, format: "jpeg", httpStatus: 200, ms: 5) else {
+            Issue.record("first copy not stored"); return
+        }
+        guard case .duplicate = try catalog.recordDownload(attempt: attempts[1], term: "t", sha256: "ab12", path: path, bytes: 10, format: "jpeg", httpStatus: 200, ms: 5) else {
+            Issue.record("second copy of the same bytes not recognised"); return
+        }
+        guard case .stored = try catalog.recordDownload(attempt: attemptB, term: "t", sha256: "ab12", path: path, bytes: 10, format: "jpeg", httpStatus: 200, ms: 5) else {
+            Issue.record("the same bytes under another person must be recorded for conflict checks"); return
+        }
+        #expect(try catalog.imageCount(of: a.id!) == 1)
+        #expect(try catalog.imageCount(of: b.id!) == 1)
+        #expect(try catalog.storedPaths() == [path])
+        let counts = try catalog.counts()
+        #expect(counts.map(\.label) == ["A", "B"])
+        #expect(counts[0].attempts == ["stored": 1, "duplicate": 1])
+        #expect(counts[0].images == ["pending": 1])
+    }
+
+    @Test func transientFailuresAreRequeuedOnlyWhenAsked() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let catalog = try open()
+        let a = try catalog.person(label: "A", queryFile: nil)
+        let term = try catalog.syncTerms(personId: a.id!, lines: [("t", .search, "commons")])[0]
+        let attempts = try catalog.recordPage(term: term, candidates: [Attempt(personId: a.id!, termId: term.id, url: "u1", provider: "commons"),
+                                                                      Attempt(personId: a.id!, termId: term.id, url: "u2", provider: "commons")])
+        try catalog.recordFailure(attempt: attempts[0], failure: "http_503", transient: true, httpStatus: 503, error: "HTTP 503", ms: 3)
+        try catalog.recordFailure(attempt: attempts[1], failure: "http_404", transient: false, httpStatus: 404, error: "HTTP 404", ms: 3)
+        #expect(try catalog.queuedAttempts(of: a.id!).isEmpty)
+        #expect(try catalog.requeueTransientFailures() == 1)
+        #expect(try catalog.queuedAttempts(of: a.id!).map(\.url) == ["u1"])
+    }
+
+    @Test func aWorkspaceUnderAFileIsNotWritable() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let file = dir.appendingPathComponent("plain-file")
+        try Data("x".utf8).write(to: file)
+        #expect(throws: WorkspaceError.self) { try Workspace(path: file.appendingPathComponent("ws").path).prepare() }
+        #expect(throws: WorkspaceError.self) { try Workspace(path: file.path).prepare() }
+    }
+
+    @Test func oneFetchAtATimePerWorkspace() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ws = Workspace(path: dir.path)
+        try ws.prepare()
+        let lock = try WorkspaceLock(ws)
+        #expect(throws: WorkspaceError.self) { try WorkspaceLock(ws) }
+        withExtendedLifetime(lock) {}
+    }
+}
