@@ -1,0 +1,310 @@
+// The one HTTP path of curate: libcurl's multi interface driving many transfers on one thread.
+import CCurl
+import Foundation
+
+/// Transfer limits and politeness, shared by search requests and image downloads.
+public struct HTTPOptions: Sendable {
+    public var userAgent: String
+    public var concurrency = 16
+    public var perHost = 8
+    public var connectTimeout: Double = 15
+    public var timeout: Double = 120
+    /// Abort a transfer slower than `lowSpeedLimit` bytes/s for `lowSpeedTime` seconds.
+    public var lowSpeedLimit = 1_000
+    public var lowSpeedTime: Double = 30
+    public var maxRedirects = 5
+    public var maxImageBytes = 20 * 1024 * 1024
+    public var maxResponseBytes = 16 * 1024 * 1024
+
+    public init(userAgent: String) { self.userAgent = userAgent }
+
+    public static let defaultUserAgent: String = {
+        let contact = ProcessInfo.processInfo.environment["CURATE_CONTACT"] ?? "set CURATE_CONTACT to your e-mail"
+        let curl = String(cString: curate_version_info().pointee.version)
+        return "curate/\(curateVersion) (face dataset workbench; \(contact)) libcurl/\(curl)"
+    }()
+}
+
+public let curateVersion = "0.1.0"
+
+/// Why a transfer stopped before its end on our side.
+enum SinkAbort: Equatable {
+    case tooLarge
+    case notImage
+    case io(String)
+}
+
+/// One request in flight: its easy handle and where its body goes.
+final class Transfer {
+    enum Sink {
+        /// Keep the body in memory (search responses), up to a limit.
+        case memory
+        /// Stream the body to a file while hashing it; the first bytes must be an image signature.
+        case imageFile(URL)
+    }
+
+    let id: Int
+    let url: String
+    let sink: Sink
+    let handle: UnsafeMutableRawPointer
+    let started = DispatchTime.now()
+    var body: [UInt8] = []
+    var head: [UInt8] = []
+    var file: UnsafeMutablePointer<FILE>?
+    var hasher = SHA256()
+    var format: ImageFormat?
+    var bytes = 0
+    var abort: SinkAbort?
+    let limit: Int
+    var headers: UnsafeMutablePointer<curl_slist>?
+
+    init(id: Int, url: String, sink: Sink, options: HTTPOptions, headers: [String]) throws {
+        guard let handle = curl_easy_init() else { throw HTTPError.setup("curl_easy_init failed") }
+        self.id = id
+        self.url = url
+        self.sink = sink
+        self.handle = handle
+        if case .imageFile = sink { limit = options.maxImageBytes } else { limit = options.maxResponseBytes }
+        for header in headers { self.headers = curl_slist_append(self.headers, header) }
+        try configure(options)
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+        if let headers { curl_slist_free_all(headers) }
+        if let file { fclose(file) }
+    }
+
+    private func configure(_ o: HTTPOptions) throws {
+        func check(_ rc: CURLcode, _ what: String) throws {
+            guard rc == CURLE_OK else { throw HTTPError.setup("\(what): \(String(cString: curl_easy_strerror(rc)))") }
+        }
+        let h = handle
+        try check(curate_easy_set_string(h, CURLOPT_URL, url), "URL \(url)")
+        try check(curate_easy_set_string(h, CURLOPT_PROTOCOLS_STR, "http,https"), "protocols")
+        try check(curate_easy_set_string(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https"), "redirect protocols")
+        try check(curate_easy_set_long(h, CURLOPT_FOLLOWLOCATION, 1), "follow")
+        try check(curate_easy_set_long(h, CURLOPT_MAXREDIRS, o.maxRedirects), "max redirects")
+        try check(curate_easy_set_string(h, CURLOPT_USERAGENT, o.userAgent), "user agent")
+        try check(curate_easy_set_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(o.connectTimeout * 1000)), "connect timeout")
+        try check(curate_easy_set_long(h, CURLOPT_TIMEOUT_MS, Int(o.timeout * 1000)), "timeout")
+        try check(curate_easy_set_long(h, CURLOPT_LOW_SPEED_LIMIT, o.lowSpeedLimit), "low speed limit")
+        try check(curate_easy_set_long(h, CURLOPT_LOW_SPEED_TIME, max(1, Int(o.lowSpeedTime.rounded(.up)))), "low speed time")
+        try check(curate_easy_set_long(h, CURLOPT_SSL_VERIFYPEER, 1), "verify peer")
+        try check(curate_easy_set_long(h, CURLOPT_SSL_VERIFYHOST, 2), "verify host")
+        try check(curate_easy_set_long(h, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)), "http version")
+        // Wait for a connection that can multiplex (HTTP/2) rather than open a new one.
+        try check(curate_easy_set_long(h, CURLOPT_PIPEWAIT, 1), "pipewait")
+        try check(curate_easy_set_string(h, CURLOPT_ACCEPT_ENCODING, ""), "accept encoding")
+        try check(curate_easy_set_long(h, CURLOPT_NOSIGNAL, 1), "nosignal")
+        try check(curate_easy_set_off(h, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(limit)), "max size")
+        if let headers { try check(curate_easy_set_slist(h, CURLOPT_HTTPHEADER, headers), "headers") }
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        try check(curate_easy_set_write(h, transferWrite, me), "write callback")
+        try check(curate_easy_set_pointer(h, CURLOPT_PRIVATE, me), "private")
+    }
+
+    var responseCode: Int {
+        var code = 0
+        _ = curate_easy_get_long(handle, CURLINFO_RESPONSE_CODE, &code)
+        return code
+    }
+
+    /// Receives body bytes from libcurl. Returning less than `count` makes libcurl abort with CURLE_WRITE_ERROR.
+    func receive(_ data: UnsafeRawBufferPointer) -> Int {
+        let count = data.count
+        if abort != nil { return 0 }
+        bytes += count
+        if bytes > limit {
+            abort = .tooLarge
+            return 0
+        }
+        switch sink {
+        case .memory:
+            body.append(contentsOf: data)
+        case .imageFile(let url):
+            // The body of an error status is not an image and not kept: the status tells the story.
+            let status = responseCode
+            guard (200..<300).contains(status) else {
+                if body.count < 4096 { body.append(contentsOf: data.prefix(4096 - body.count)) }
+                return count
+            }
+            if format == nil {
+                head.append(contentsOf: data)
+                guard head.count >= ImageFormat.sniffLength else { return count }
+                guard let sniffed = ImageFormat.sniff(head) else {
+                    abort = .notImage
+                    return 0
+                }
+                format = sniffed
+                guard let f = fopen(url.path, "wb") else {
+                    abort = .io("cannot create \(url.path): \(String(cString: strerror(errno)))")
+                    return 0
+                }
+                file = f
+                let ok = head.withUnsafeBytes { write($0) }
+                head = []
+                return ok ? count : 0
+            }
+            return write(data) ? count : 0
+        }
+        return count
+    }
+
+    private func write(_ data: UnsafeRawBufferPointer) -> Bool {
+        hasher.update(data)
+        guard let base = data.baseAddress, fwrite(base, 1, data.count, file) == data.count else {
+            abort = .io("write failed: \(String(cString: strerror(errno)))")
+            return false
+        }
+        return true
+    }
+
+    /// Called once the transfer is over: closes the file. (A body too short to sniff is judged by `Failure.of`.)
+    func finishSink() {
+        if let f = file {
+            file = nil
+            // No fsync: the crash to survive is a killed process, after which the page cache still holds the
+            // data; SQLite's WAL with synchronous=NORMAL makes the same trade for the rows.
+            if fflush(f) != 0 {
+                abort = .io("flush failed: \(String(cString: strerror(errno)))")
+            }
+            fclose(f)
+        }
+    }
+}
+
+private let transferWrite: curate_data_cb = { ptr, size, nmemb, userdata in
+    guard let userdata, let ptr else { return 0 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata).takeUnretainedValue()
+    return transfer.receive(UnsafeRawBufferPointer(start: ptr, count: size * nmemb))
+}
+
+public enum HTTPError: Error, CustomStringConvertible {
+    case setup(String)
+    case unreachable(String, String)
+
+    public var description: String {
+        switch self {
+        case .setup(let what): return "libcurl set-up failed: \(what)"
+        case let .unreachable(url, why): return "cannot reach \(url): \(why). Check the address (--endpoint) and your network."
+        }
+    }
+}
+
+/// What happened to one transfer.
+struct TransferResult {
+    let transfer: Transfer
+    let code: CURLcode
+    let status: Int
+    let retryAfter: Int?
+    let contentType: String?
+    let effectiveURL: String?
+    let ms: Int
+
+    var curlError: String? {
+        code == CURLE_OK ? nil : String(cString: curl_easy_strerror(code))
+    }
+}
+
+/// The multi handle: adds transfers, drives them and hands back the finished ones.
+final class HTTPEngine {
+    private let multi: UnsafeMutableRawPointer
+    private var active: [Int: Transfer] = [:]
+    let options: HTTPOptions
+
+    static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    init(options: HTTPOptions) throws {
+        _ = Self.globalInit
+        guard let multi = curl_multi_init() else { throw HTTPError.setup("curl_multi_init failed") }
+        self.multi = multi
+        self.options = options
+        _ = curate_multi_set_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options.perHost)
+        _ = curate_multi_set_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, options.concurrency)
+        _ = curate_multi_set_long(multi, CURLMOPT_MAXCONNECTS, options.concurrency * 2)
+    }
+
+    deinit {
+        for t in active.values { curl_multi_remove_handle(multi, t.handle) }
+        active.removeAll()
+        curl_multi_cleanup(multi)
+    }
+
+    var count: Int { active.count }
+
+    func add(_ transfer: Transfer) throws {
+        let rc = curl_multi_add_handle(multi, transfer.handle)
+        guard rc == CURLM_OK else { throw HTTPError.setup(String(cString: curl_multi_strerror(rc))) }
+        active[transfer.id] = transfer
+    }
+
+    /// Drops every transfer in flight (Ctrl-C), closing their files.
+    func abandonAll() -> [Transfer] {
+        let dropped = Array(active.values)
+        for t in dropped {
+            curl_multi_remove_handle(multi, t.handle)
+            t.finishSink()
+        }
+        active.removeAll()
+        return dropped
+    }
+
+    /// Runs transfers for up to `timeoutMs` and returns those that finished.
+    func run(timeoutMs: Int) -> [TransferResult] {
+        var running: Int32 = 0
+        curl_multi_perform(multi, &running)
+        var done = collect()
+        if done.isEmpty && !active.isEmpty {
+            curl_multi_poll(multi, nil, 0, Int32(timeoutMs), nil)
+            curl_multi_perform(multi, &running)
+            done = collect()
+        } else if active.isEmpty && timeoutMs > 0 {
+            usleep(useconds_t(min(timeoutMs, 1000) * 1000))
+        }
+        return done
+    }
+
+    private func collect() -> [TransferResult] {
+        var results: [TransferResult] = []
+        var left: Int32 = 0
+        while let msg = curl_multi_info_read(multi, &left) {
+            guard curate_msg_done(msg) != 0 else { continue }
+            let easy = curate_msg_easy(msg)
+            let code = curate_msg_result(msg)
+            var priv: UnsafeMutableRawPointer?
+            _ = curate_easy_get_pointer(easy, CURLINFO_PRIVATE, &priv)
+            guard let priv else { continue }
+            let transfer = Unmanaged<Transfer>.fromOpaque(priv).takeUnretainedValue()
+            curl_multi_remove_handle(multi, easy)
+            active[transfer.id] = nil
+            var retry: curl_off_t = -1
+            _ = curate_easy_get_off(easy, CURLINFO_RETRY_AFTER, &retry)
+            var ctype: UnsafeMutablePointer<CChar>?
+            _ = curate_easy_get_string(easy, CURLINFO_CONTENT_TYPE, &ctype)
+            var eff: UnsafeMutablePointer<CChar>?
+            _ = curate_easy_get_string(easy, CURLINFO_EFFECTIVE_URL, &eff)
+            let ms = Int((DispatchTime.now().uptimeNanoseconds - transfer.started.uptimeNanoseconds) / 1_000_000)
+            transfer.finishSink()
+            results.append(TransferResult(transfer: transfer, code: code, status: transfer.responseCode,
+                                          retryAfter: retry > 0 ? Int(retry) : nil,
+                                          contentType: ctype.map { String(cString: $0) },
+                                          effectiveURL: eff.map { String(cString: $0) }, ms: ms))
+        }
+        return results
+    }
+
+    /// Checks that a TCP (and TLS) connection to the URL's host can be made, without sending a request.
+    static func checkReachable(_ url: String, options: HTTPOptions) throws {
+        _ = globalInit
+        guard let h = curl_easy_init() else { throw HTTPError.setup("curl_easy_init failed") }
+        defer { curl_easy_cleanup(h) }
+        _ = curate_easy_set_string(h, CURLOPT_URL, url)
+        _ = curate_easy_set_string(h, CURLOPT_PROTOCOLS_STR, "http,https")
+        _ = curate_easy_set_long(h, CURLOPT_CONNECT_ONLY, 1)
+        _ = curate_easy_set_long(h, CURLOPT_NOSIGNAL, 1)
+        _ = curate_easy_set_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout * 1000))
+        let rc = curl_easy_perform(h)
+        guard rc == CURLE_OK else { throw HTTPError.unreachable(url, String(cString: curl_easy_strerror(rc))) }
+    }
+}

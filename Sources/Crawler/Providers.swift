@@ -1,0 +1,209 @@
+// Search providers: how to ask Wikimedia Commons and Openverse for image URLs, and how to read their answers.
+import Foundation
+
+/// One image URL found by a search, with its provenance.
+public struct Candidate: Equatable, Sendable {
+    public var url: String
+    public var pageUrl: String?
+    public var title: String?
+    public var license: String?
+    public var licenseUrl: String?
+    public var creator: String?
+    public var attribution: String?
+    public var rank: Int?
+}
+
+/// What a provider said to one search request.
+enum SearchAnswer: Equatable {
+    /// A page of results; `cursor` continues the search, nil when this was the last page.
+    case page(candidates: [Candidate], cursor: String?, total: Int?)
+    /// Come back after this many seconds.
+    case throttled(seconds: Int, message: String)
+    /// The provider reported an error it will report again (a bad request).
+    case failed(String)
+}
+
+public enum ProviderKind: String, CaseIterable, Sendable {
+    case commons, openverse
+
+    public var defaultEndpoint: String {
+        switch self {
+        case .commons: "https://commons.wikimedia.org/w/api.php"
+        case .openverse: "https://api.openverse.org"
+        }
+    }
+
+    /// The environment variable that overrides the endpoint (tests point it at a local server).
+    public var endpointVariable: String { "CURATE_\(rawValue.uppercased())_ENDPOINT" }
+}
+
+protocol SearchProvider {
+    var kind: ProviderKind { get }
+    var endpoint: String { get }
+    /// The request for one page of a term; `cursor` is what the previous page returned.
+    func requestURL(term: String, cursor: String?) -> String
+    /// Reads a response (any status).
+    func read(status: Int, body: [UInt8], retryAfter: Int?) -> SearchAnswer
+}
+
+func makeProvider(_ kind: ProviderKind, endpoint: String?, pageSize: Int? = nil) -> SearchProvider {
+    let endpoint = endpoint ?? kind.defaultEndpoint
+    switch kind {
+    case .commons:
+        var p = CommonsProvider(endpoint: endpoint)
+        if let pageSize { p.pageSize = min(max(1, pageSize), 500) }
+        return p
+    case .openverse:
+        var p = OpenverseProvider(endpoint: endpoint)
+        if let pageSize { p.pageSize = min(max(1, pageSize), 20) }
+        return p
+    }
+}
+
+private func query(_ pairs: [(String, String)]) -> String {
+    var allowed = CharacterSet.alphanumerics
+    allowed.insert(charactersIn: "-._~")
+    return pairs.map { k, v in
+        "\(k)=\(v.addingPercentEncoding(withAllowedCharacters: allowed) ?? v)"
+    }.joined(separator: "&")
+}
+
+private func json(_ body: [UInt8]) -> [String: Any]? {
+    (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+}
+
+/// Wikimedia Commons' MediaWiki API: a search in the File namespace with image info, formatversion 1.
+struct CommonsProvider: SearchProvider {
+    let kind = ProviderKind.commons
+    let endpoint: String
+    /// Results per page (the API allows up to 500; 50 keeps each answer small).
+    var pageSize = 50
+    /// Ask for a thumbnail this wide: enough for face crops, far lighter than originals of 20+ megapixels.
+    var thumbWidth = 1280
+
+    func requestURL(term: String, cursor: String?) -> String {
+        var pairs: [(String, String)] = [
+            ("action", "query"), ("format", "json"), ("generator", "search"), ("gsrsearch", term),
+            ("gsrnamespace", "6"), ("gsrlimit", String(pageSize)), ("prop", "imageinfo"),
+            ("iiprop", "url|size|mime|extmetadata"),
+            ("iiextmetadatafilter", "Artist|LicenseShortName|LicenseUrl|AttributionRequired|Attribution|Credit"),
+            ("iiurlwidth", String(thumbWidth)), ("maxlag", "5"),
+        ]
+        // Continue by sending the whole `continue` object back (the API's documented way).
+        if let cursor, let data = cursor.data(using: .utf8),
+           let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
+            for key in object.keys.sorted() { pairs.append((key, "\(object[key]!)")) }
+        } else {
+            pairs.append(("continue", ""))
+        }
+        return endpoint + (endpoint.contains("?") ? "&" : "?") + query(pairs)
+    }
+
+    func read(status: Int, body: [UInt8], retryAfter: Int?) -> SearchAnswer {
+        let object = json(body)
+        if let error = object?["error"] as? [String: Any] {
+            let code = error["code"] as? String ?? "error"
+            let info = error["info"] as? String ?? code
+            if code == "ratelimited" || code == "maxlag" {
+                return .throttled(seconds: retryAfter ?? 5, message: "Commons: \(info)")
+            }
+            return .failed("Commons error \(code): \(info)")
+        }
+        if status == 429 || status == 503 && retryAfter != nil {
+            return .throttled(seconds: retryAfter ?? 5, message: "Commons answered HTTP \(status)")
+        }
+        guard (200..<300).contains(status) else { return .failed("Commons answered HTTP \(status)") }
+        guard let object else { return .failed("Commons answered with something that is not JSON") }
+        var cursor: String?
+        if let cont = object["continue"] as? [String: Any],
+           let data = try? JSONSerialization.data(withJSONObject: cont, options: [.sortedKeys]) {
+            cursor = String(data: data, encoding: .utf8)
+        }
+        let pages = (object["query"] as? [String: Any])?["pages"] as? [String: Any] ?? [:]
+        let ranked = pages.values.compactMap { $0 as? [String: Any] }
+            .sorted { ($0["index"] as? Int ?? Int.max) < ($1["index"] as? Int ?? Int.max) }
+        var candidates: [Candidate] = []
+        for page in ranked {
+            guard let info = (page["imageinfo"] as? [[String: Any]])?.first else { continue }
+            if let mime = info["mime"] as? String, !mime.hasPrefix("image/") { continue }
+            guard let url = (info["thumburl"] as? String) ?? (info["url"] as? String) else { continue }
+            let meta = info["extmetadata"] as? [String: Any] ?? [:]
+            func field(_ name: String) -> String? {
+                guard let value = (meta[name] as? [String: Any])?["value"] else { return nil }
+                let text = plainText("\(value)")
+                return text.isEmpty ? nil : text
+            }
+            var title = page["title"] as? String
+            if let t = title, t.hasPrefix("File:") { title = String(t.dropFirst(5)) }
+            candidates.append(Candidate(
+                url: url, pageUrl: info["descriptionurl"] as? String, title: title,
+                license: field("LicenseShortName"), licenseUrl: field("LicenseUrl"),
+                creator: field("Artist"), attribution: field("Attribution") ?? field("Credit"),
+                rank: page["index"] as? Int))
+        }
+        return .page(candidates: candidates, cursor: cursor, total: nil)
+    }
+}
+
+/// Openverse's image search: numbered pages of at most 20 results, at most 20 pages for anonymous use.
+struct OpenverseProvider: SearchProvider {
+    let kind = ProviderKind.openverse
+    let endpoint: String
+    var pageSize = 20
+    var maxPages = 20
+
+    func requestURL(term: String, cursor: String?) -> String {
+        let page = Int(cursor ?? "") ?? 1
+        let base = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
+        return "\(base)/v1/images/?" + query([("q", term), ("page", String(page)), ("page_size", String(pageSize))])
+    }
+
+    func read(status: Int, body: [UInt8], retryAfter: Int?) -> SearchAnswer {
+        let object = json(body)
+        let detail = object?["detail"] as? String
+        if status == 429 {
+            // "Request was throttled. Expected available in 3600 seconds."
+            var seconds = retryAfter
+            if seconds == nil, let detail,
+               let range = detail.range(of: #"available in (\d+)"#, options: .regularExpression) {
+                seconds = Int(detail[range].split(separator: " ").last ?? "")
+            }
+            return .throttled(seconds: seconds ?? 60, message: "Openverse: \(detail ?? "HTTP 429")")
+        }
+        guard (200..<300).contains(status) else {
+            return .failed("Openverse answered HTTP \(status)\(detail.map { ": \($0)" } ?? "")")
+        }
+        guard let object else { return .failed("Openverse answered with something that is not JSON") }
+        let page = object["page"] as? Int ?? 1
+        let pageCount = object["page_count"] as? Int ?? 0
+        let results = object["results"] as? [[String: Any]] ?? []
+        var candidates: [Candidate] = []
+        for (i, r) in results.enumerated() {
+            guard let url = r["url"] as? String else { continue }
+            var license: String?
+            if let code = r["license"] as? String {
+                let version = r["license_version"] as? String
+                switch code.lowercased() {
+                case "cc0": license = "CC0 \(version ?? "1.0")"
+                case "pdm": license = "Public Domain Mark \(version ?? "1.0")"
+                default: license = "CC \(code.uppercased())\(version.map { " \($0)" } ?? "")"
+                }
+            }
+            candidates.append(Candidate(
+                url: url, pageUrl: r["foreign_landing_url"] as? String, title: r["title"] as? String,
+                license: license, licenseUrl: r["license_url"] as? String, creator: r["creator"] as? String,
+                attribution: r["attribution"] as? String, rank: (page - 1) * pageSize + i + 1))
+        }
+        let last = results.isEmpty || page >= min(pageCount, maxPages)
+        return .page(candidates: candidates, cursor: last ? nil : String(page + 1), total: object["result_count"] as? Int)
+    }
+}
+
+/// Commons' extmetadata values are HTML fragments; keep the text.
+func plainText(_ html: String) -> String {
+    var text = html.replacingOccurrences(of: #"<[^>]*>"#, with: "", options: .regularExpression)
+    for (entity, char) in [("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#039;", "'"), ("&#39;", "'"), ("&nbsp;", " ")] {
+        text = text.replacingOccurrences(of: entity, with: char)
+    }
+    return text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+}

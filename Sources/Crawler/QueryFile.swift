@@ -1,0 +1,149 @@
+// Query files: one UTF-8 text file per person; the file name is the label, each line a search term or an image URL.
+import Foundation
+
+/// One line of a query file that asks for images.
+public enum QueryLine: Hashable, Sendable {
+    case search(String)
+    case url(String)
+}
+
+/// The queries of one person, read from one file.
+public struct PersonQuery: Equatable, Sendable {
+    public var label: String
+    public var file: String
+    public var lines: [QueryLine]
+}
+
+public enum QueryError: Error, CustomStringConvertible, Equatable {
+    case missing(String)
+    case emptyFolder(String)
+    case unreadable(String, String)
+    case notUTF8(String)
+    case noTerms(String)
+    case badLabel(String)
+    case badURL(file: String, line: Int, text: String)
+    case sameLabel(label: String, first: String, second: String)
+
+    public var description: String {
+        switch self {
+        case .missing(let path):
+            return "query path \(path) does not exist: give a folder of .txt files (one per person) or one .txt file."
+        case .emptyFolder(let path):
+            return "query folder \(path) has no query files: add one .txt file per person, each line a search term or an image URL."
+        case let .unreadable(path, why):
+            return "cannot read query file \(path): \(why)."
+        case .notUTF8(let path):
+            return "query file \(path) is not UTF-8 text: save it as UTF-8."
+        case .noTerms(let path):
+            return "query file \(path) has no search terms or URLs (only blank lines and # comments)."
+        case .badLabel(let path):
+            return "query file \(path) gives no usable label: rename it to the person's name, e.g. Arya_Stark.txt."
+        case let .badURL(file, line, text):
+            return "\(file):\(line): \(text) is not an http(s) URL: only http:// and https:// image URLs are supported."
+        case let .sameLabel(label, first, second):
+            return "query files \(first) and \(second) both give the label \"\(label)\": rename one of them."
+        }
+    }
+}
+
+public enum QueryFile {
+    /// Reads a folder of query files (every `*.txt` in it, hidden files ignored) or one file.
+    public static func load(path: String) throws -> [PersonQuery] {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: path, isDirectory: &isDir) else { throw QueryError.missing(path) }
+        let files: [String]
+        if isDir.boolValue {
+            let names: [String]
+            do { names = try fm.contentsOfDirectory(atPath: path) } catch {
+                throw QueryError.unreadable(path, "\(error.localizedDescription)")
+            }
+            files = names.filter { !$0.hasPrefix(".") && $0.lowercased().hasSuffix(".txt") }
+                .sorted()
+                .map { (path as NSString).appendingPathComponent($0) }
+            guard !files.isEmpty else { throw QueryError.emptyFolder(path) }
+        } else {
+            files = [path]
+        }
+        var queries: [PersonQuery] = []
+        var byKey: [String: String] = [:]   // case-folded label -> file, to catch collisions
+        for file in files {
+            let query = try parse(file: file)
+            let key = query.label.lowercased()
+            if let first = byKey[key] {
+                throw QueryError.sameLabel(label: query.label, first: first, second: file)
+            }
+            byKey[key] = file
+            queries.append(query)
+        }
+        return queries
+    }
+
+    public static func parse(file: String) throws -> PersonQuery {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
+            let ns = error as NSError
+            let why = (ns.userInfo[NSUnderlyingErrorKey] as? NSError).map { String(cString: strerror(Int32($0.code))) }
+                ?? ns.localizedDescription
+            throw QueryError.unreadable(file, why)
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw QueryError.notUTF8(file) }
+        let base = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        guard let label = safeLabel(base) else { throw QueryError.badLabel(file) }
+        var lines: [QueryLine] = []
+        var seen = Set<QueryLine>()
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
+            guard let line = try parseLine(String(raw), file: file, number: index + 1) else { continue }
+            if seen.insert(line).inserted { lines.append(line) }
+        }
+        guard !lines.isEmpty else { throw QueryError.noTerms(file) }
+        return PersonQuery(label: label, file: file, lines: lines)
+    }
+
+    /// One line: nil for blank lines and comments. `#` starts a comment at the start of a line or after a space
+    /// (so a URL's `#fragment` survives).
+    static func parseLine(_ raw: String, file: String, number: Int) throws -> QueryLine? {
+        var line = raw
+        if line.hasPrefix("\u{FEFF}") { line.removeFirst() }
+        if line.trimmingCharacters(in: .whitespaces).hasPrefix("#") { return nil }
+        if let range = line.range(of: #"\s#"#, options: .regularExpression) {
+            line = String(line[..<range.lowerBound])
+        }
+        line = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !line.isEmpty else { return nil }
+        let lower = line.lowercased()
+        if lower.hasPrefix("http://") || lower.hasPrefix("https://") {
+            guard let url = URL(string: line), url.host != nil else {
+                throw QueryError.badURL(file: file, line: number, text: line)
+            }
+            return .url(line)
+        }
+        if line.range(of: #"^[A-Za-z][A-Za-z0-9+.-]*://"#, options: .regularExpression) != nil {
+            throw QueryError.badURL(file: file, line: number, text: line)
+        }
+        // Collapse inner runs of whitespace: "Jon   Snow" and "Jon Snow" are one term.
+        return .search(line.split(whereSeparator: \.isWhitespace).joined(separator: " "))
+    }
+
+    /// A label that is safe as one path component: no separators, no control characters, not `.` or `..`,
+    /// no leading dots or surrounding spaces. Nil when nothing usable is left.
+    public static func safeLabel(_ name: String) -> String? {
+        var out = ""
+        for scalar in name.precomposedStringWithCanonicalMapping.unicodeScalars {
+            switch scalar {
+            case "/", "\\", ":", "*", "?", "\"", "<", ">", "|":
+                out.append("_")
+            default:
+                if scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format {
+                    continue
+                }
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        out = out.trimmingCharacters(in: .whitespaces)
+        while out.hasPrefix(".") { out.removeFirst() }
+        out = out.trimmingCharacters(in: .whitespaces)
+        guard !out.isEmpty, out.contains(where: { $0 != "_" }) else { return nil }
+        return out
+    }
+}
