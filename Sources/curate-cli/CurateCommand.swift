@@ -1,0 +1,57 @@
+// The root command and the options every subcommand shares.
+import ArgumentParser
+import Catalog
+import Foundation
+
+struct CurateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "curate",
+        abstract: "Turn web image searches into a clean, labelled face dataset.",
+        discussion: """
+        A workspace (default ./dataset, or CURATE_WORKSPACE) holds the SQLite catalog and every stored file.
+        Start with `curate fetch --query queries/ --n 300`.
+        """,
+        version: "0.1.0",
+        subcommands: [Fetch.self, Status.self, List.self]
+    )
+}
+
+/// Options shared by every subcommand.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The workspace folder (catalog and files).", valueName: "dir"))
+    var workspace: String = ProcessInfo.processInfo.environment["CURATE_WORKSPACE"] ?? "dataset"
+
+    @Flag(name: .long, help: "Print machine-readable JSON on standard output.")
+    var json = false
+
+    @Flag(name: .long, help: "Print nothing but errors.")
+    var quiet = false
+
+    var ws: Workspace { Workspace(path: workspace) }
+}
+
+/// Exit codes, documented in the README.
+enum Exit {
+    static let nothingStored = ExitCode(1)
+    static let badInput = ExitCode(2)
+    static let interrupted = ExitCode(130)
+}
+
+/// Prints a user-facing error and exits with the bad-input code.
+func fail(_ error: Error) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+    return Exit.badInput
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    let data = try encoder.encode(value)
+    FileHandle.standardOutput.write(data)
+    FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+func eprint(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
