@@ -1,0 +1,83 @@
+// Shared helpers for the crawler tests: where the real test data is, temporary workspaces, running the CLI.
+import Catalog
+import Foundation
+import Testing
+
+enum Paths {
+    /// The package root, found from this file's path.
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    /// ../shared/data beside the project (real photos and recorded API responses).
+    static let shared = root.deletingLastPathComponent().appendingPathComponent("shared/data")
+    static var hasShared: Bool { FileManager.default.fileExists(atPath: shared.appendingPathComponent("README.md").path) }
+    static let sharedMissing: Comment = "../shared/data is absent: tests on real photos and recorded API responses are skipped"
+
+    static func data(_ relative: String) -> URL { shared.appendingPathComponent(relative) }
+
+    /// The built `curate` binary beside the test bundle.
+    static var curate: URL {
+        var dir = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = dir.appendingPathComponent("curate")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            dir = dir.deletingLastPathComponent()
+        }
+        return root.appendingPathComponent(".build/debug/curate")
+    }
+}
+
+/// A fresh folder that is removed when the test ends.
+final class TempDir {
+    let url: URL
+    init() {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("curate-test-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    var path: String { url.path }
+    func sub(_ name: String) -> URL { url.appendingPathComponent(name) }
+
+    /// Writes a query file `<dir>/queries/<label>.txt` and returns the folder.
+    @discardableResult
+    func queries(_ files: [String: [String]]) -> URL {
+        let dir = sub("queries")
+        try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for (label, lines) in files {
+            try! (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("\(label).txt"), atomically: true, encoding: .utf8)
+        }
+        return dir
+    }
+}
+
+struct ProcessResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs the real `curate` binary, killing it (SIGKILL) if it outlives `timeout`.
+func runCurate(_ args: [String], env: [String: String] = [:], timeout: Double = 60) throws -> ProcessResult {
+    let p = Process()
+    p.executableURL = Paths.curate
+    p.arguments = args
+    var environment = ProcessInfo.processInfo.environment
+    for (k, v) in env { environment[k] = v }
+    p.environment = environment
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    // Read both pipes on other threads so a chatty child never blocks on a full pipe.
+    var outData = Data(), errData = Data()
+    let group = DispatchGroup()
+    DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
+    DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+    while p.isRunning && Date() < deadline { usleep(20_000) }
+    if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    p.waitUntilExit()
+    group.wait()
+    return ProcessResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                         stderr: String(decoding: errData, as: UTF8.self))
+}
