@@ -373,6 +373,7 @@ public final class Fetcher {
             if failure.code.hasPrefix("http_") {
                 answer = provider.read(status: result.status, body: result.transfer.body, retryAfter: result.retryAfter)
             } else if failure.transient, tries < options.retries, let delay = retryDelay(tries: tries, retryAfter: nil) {
+                onEvent(.warning("\(provider.kind.rawValue) search for \"\(term.text)\" failed (\(failure.message)); retrying in \(String(format: "%.1f", delay)) s"))
                 delayed.append((now() + delay, .search(run, termIndex: index, tries: tries)))
                 return
             } else {

@@ -27,6 +27,28 @@ public struct ImageRow: Codable, Sendable, Equatable {
         case sourceUrl = "source_url"
         case pageUrl = "page_url"
     }
+
+    /// Every key is always present; a missing value is an explicit null, so scripts can rely on the shape.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(label, forKey: .label)
+        try c.encode(sourceUrl, forKey: .sourceUrl)
+        try c.encode(pageUrl, forKey: .pageUrl)
+        try c.encode(provider, forKey: .provider)
+        try c.encode(term, forKey: .term)
+        try c.encode(license, forKey: .license)
+        try c.encode(creator, forKey: .creator)
+        try c.encode(sha256, forKey: .sha256)
+        try c.encode(path, forKey: .path)
+        try c.encode(bytes, forKey: .bytes)
+        try c.encode(format, forKey: .format)
+        try c.encode(verdict, forKey: .verdict)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(faces, forKey: .faces)
+        try c.encode(reviewed, forKey: .reviewed)
+        try c.encode(split, forKey: .split)
+    }
 }
 
 public enum ListingError: Error, CustomStringConvertible {

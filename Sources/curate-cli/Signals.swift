@@ -12,6 +12,13 @@ enum Signals {
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
+        // A parent may start us with these signals blocked (the mask is inherited): unblock them, or Ctrl-C
+        // and kill would never reach the handler.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     static var interrupted: Bool { interruptCount.load(ordering: .relaxed) > 0 }

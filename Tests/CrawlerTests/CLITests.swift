@@ -1,0 +1,221 @@
+// The real `curate` binary: bad input, JSON output, and surviving Ctrl-C and kill -9.
+import Catalog
+import Foundation
+import GRDB
+import Testing
+import TestServer
+@testable import Crawler
+
+/// Runs the CLI on a thread of its own so the in-process test server keeps its threads.
+func curate(_ args: [String], env: [String: String] = [:], timeout: Double = 60) async throws -> ProcessResult {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try runCurate(args, env: env, timeout: timeout) }) }.start()
+    }
+}
+
+/// Starts the CLI without waiting for it.
+func launchCurate(_ args: [String]) throws -> Process {
+    let p = Process()
+    p.executableURL = Paths.curate
+    p.arguments = args
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    return p
+}
+
+func waitUntil(timeout: Double, _ condition: () -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        try? await Task.sleep(nanoseconds: 20_000_000)
+    }
+    return condition()
+}
+
+@Suite(.timeLimit(.minutes(2)))
+struct CLIBadInputTests {
+    @Test func missingQueriesUnknownProviderAndUnwritableWorkspaceAreClearErrors() async throws {
+        let dir = TempDir()
+        let ws = dir.sub("ws").path
+        var r = try await curate(["fetch", "--query", dir.sub("nope").path, "--workspace", ws])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("does not exist"))
+
+        let queries = dir.queries(["Arya": ["http://127.0.0.1:9/a.jpg"]])
+        r = try await curate(["fetch", "--query", queries.path, "--provider", "bing", "--workspace", ws])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("unknown provider \"bing\""))
+
+        r = try await curate(["fetch", "--query", queries.path, "--n", "0", "--workspace", ws])
+        #expect(r.status == 64)
+
+        let file = dir.sub("a-file")
+        try Data("x".utf8).write(to: file)
+        r = try await curate(["fetch", "--query", queries.path, "--workspace", file.appendingPathComponent("ws").path])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("not writable"))
+
+        #expect(!FileManager.default.fileExists(atPath: dir.sub("ws").path), "bad input must not create a workspace")
+
+        r = try await curate(["status", "--workspace", ws])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("no catalog"))
+    }
+
+    @Test func unreachableEndpointIsNamedAndTheCatalogUnchanged() async throws {
+        let dir = TempDir()
+        let ws = dir.sub("ws").path
+        // A catalog made by an earlier run...
+        try Workspace(path: ws).prepare()
+        let catalog = try Catalog.open(Workspace(path: ws))
+        _ = try catalog.person(label: "Arya", queryFile: nil)
+        _ = try await catalog.db.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        let before = try Data(contentsOf: URL(fileURLWithPath: ws + "/catalog.sqlite"))
+
+        let queries = dir.queries(["Arya": ["Maisie Williams"], "Sansa": ["Sophie Turner"]])
+        let r = try await curate(["fetch", "--query", queries.path, "--workspace", ws, "--endpoint", "http://127.0.0.1:1/w/api.php"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("cannot reach http://127.0.0.1:1/w/api.php"))
+        let after = try Data(contentsOf: URL(fileURLWithPath: ws + "/catalog.sqlite"))
+        #expect(before == after)
+        #expect(try catalog.people().map(\.label) == ["Arya"])
+    }
+}
+
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(2)))
+struct CLIFetchTests {
+    @Test func jsonSummaryListAndStatus() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        defer { Task { await server.stop() } }
+        server.setResults(term: "John Simm", paths: johns(server, "John_Simm"))
+        let dir = TempDir()
+        let ws = dir.sub("ws").path
+        let queries = dir.queries(["John Simm": ["John Simm", "\(server.baseURL)/bad/404/x"]])
+        let env = ["CURATE_COMMONS_ENDPOINT": server.baseURL + "/commons/w/api.php"]
+        var r = try await curate(["fetch", "--query", queries.path, "--n", "4", "--json", "--workspace", ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try JSONDecoder().decode(FetchSummary.self, from: Data(r.stdout.utf8))
+        #expect(summary.people.map(\.label) == ["John Simm"])
+        #expect(summary.people[0].stored == 4)
+        #expect(summary.stored == 4)
+        #expect(!summary.interrupted)
+
+        r = try await curate(["list", "--json", "--workspace", ws, "--person", "john simm"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.count == 4)
+        for row in rows {
+            for key in ["id", "label", "source_url", "sha256", "path", "verdict", "reason", "faces", "reviewed", "split"] {
+                #expect(row.keys.contains(key), "missing \(key)")
+            }
+            #expect(row["label"] as? String == "John Simm")
+            #expect(row["verdict"] as? String == "pending")
+            #expect(row["reason"] is NSNull && row["faces"] is NSNull && row["split"] is NSNull)
+            #expect(row["reviewed"] as? Bool == false)
+            let path = try #require(row["path"] as? String)
+            #expect(SHA256.hex(try Data(contentsOf: URL(fileURLWithPath: path))) == row["sha256"] as? String)
+        }
+
+        r = try await curate(["list", "--person", "Nobody", "--workspace", ws])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("no person \"Nobody\""))
+
+        r = try await curate(["status", "--json", "--workspace", ws])
+        let counts = try JSONDecoder().decode([PersonCounts].self, from: Data(r.stdout.utf8))
+        #expect(counts.map(\.label) == ["John Simm"])
+        #expect(counts[0].images == ["pending": 4])
+        r = try await curate(["status", "--workspace", ws])
+        #expect(r.stdout.contains("John Simm"))
+    }
+
+    @Test func aRunThatStoresNothingExitsNonZeroAndSaysWhy() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        defer { Task { await server.stop() } }
+        let dir = TempDir()
+        let queries = dir.queries(["Nobody": ["no such person anywhere"]])
+        let r = try await curate(["fetch", "--query", queries.path, "--n", "5", "--workspace", dir.sub("ws").path,
+                                  "--endpoint", server.baseURL + "/commons/w/api.php"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("\"no such person anywhere\" no_results: no results"))
+        #expect(r.stderr.contains("stored no image"))
+    }
+
+    /// 24 distinct real photos behind a slow server, fetched two at a time.
+    func slowFetch(_ server: TestServer, _ dir: TempDir) -> [String] {
+        let photos = johns(server, "John_Salley") + johns(server, "John_Savage") + johns(server, "John_Simm")
+        let urls = photos.prefix(24).enumerated().map { i, path in
+            "\(server.baseURL)/unique/\(i)/\(path.dropFirst("/files/".count))"
+        }
+        let queries = dir.queries(["Salley": urls])
+        return ["fetch", "--query", queries.path, "--n", "100", "--concurrency", "2", "--workspace", dir.sub("ws").path]
+    }
+
+    func expectComplete(_ dir: TempDir, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let ws = Workspace(path: dir.sub("ws").path)
+        let catalog = try Catalog.open(ws)
+        let attempts = try catalog.db.read { try Attempt.fetchAll($0) }
+        let images = try catalog.db.read { try StoredImage.fetchAll($0) }
+        #expect(attempts.count == 24, sourceLocation: sourceLocation)
+        #expect(attempts.allSatisfy { $0.state == .stored }, sourceLocation: sourceLocation)
+        #expect(images.count == 24, sourceLocation: sourceLocation)
+        #expect(Set(images.map(\.sha256)).count == 24, "no duplicate rows", sourceLocation: sourceLocation)
+        var files = Set<String>()
+        for sub in try FileManager.default.contentsOfDirectory(atPath: ws.imagesURL.path) {
+            for name in try FileManager.default.contentsOfDirectory(atPath: ws.imagesURL.appendingPathComponent(sub).path) {
+                files.insert("images/\(sub)/\(name)")
+            }
+        }
+        #expect(files == Set(images.map(\.path)), "no orphan files", sourceLocation: sourceLocation)
+        let partial = try FileManager.default.contentsOfDirectory(atPath: ws.tmpURL.path).filter { $0.hasSuffix(".part") }
+        #expect(partial.isEmpty, sourceLocation: sourceLocation)
+    }
+
+    func storedFiles(_ dir: TempDir) -> Int {
+        let images = dir.sub("ws/images")
+        return ((try? FileManager.default.subpathsOfDirectory(atPath: images.path)) ?? []).filter { $0.hasSuffix(".jpg") }.count
+    }
+
+    @Test func killedMidwayRerunCompletesWithNoDuplicatesAndNoOrphans() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared, latencyMs: 150)
+        defer { Task { await server.stop() } }
+        let dir = TempDir()
+        let args = slowFetch(server, dir)
+        let p = try launchCurate(args)
+        let midway = await waitUntil(timeout: 30) { storedFiles(dir) >= 4 }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(midway)
+        #expect(p.terminationReason == .uncaughtSignal)
+        #expect(storedFiles(dir) < 24, "the kill came too late to test anything")
+
+        let r = try await curate(args)
+        #expect(r.status == 0, "\(r.stderr)")
+        try expectComplete(dir)
+    }
+
+    @Test func ctrlCStopsCleanlyAndTheSameCommandContinues() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared, latencyMs: 150)
+        defer { Task { await server.stop() } }
+        let dir = TempDir()
+        let args = slowFetch(server, dir)
+        let p = try launchCurate(args)
+        let midway = await waitUntil(timeout: 30) { storedFiles(dir) >= 4 }
+        kill(p.processIdentifier, SIGINT)
+        let exited = await waitUntil(timeout: 10) { !p.isRunning }
+        if !exited { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        #expect(midway && exited)
+        #expect(p.terminationStatus == 130)
+        // A clean stop leaves no partial download and no file without its row.
+        let catalog = try Catalog.open(Workspace(path: dir.sub("ws").path))
+        let rows = try await catalog.db.read { try StoredImage.fetchCount($0) }
+        #expect(rows == storedFiles(dir))
+        #expect(rows < 24)
+
+        let r = try await curate(args)
+        #expect(r.status == 0, "\(r.stderr)")
+        try expectComplete(dir)
+    }
+}
