@@ -53,8 +53,9 @@ public final class TestServer: @unchecked Sendable {
         // Logging off: the deliberate connection drops would otherwise print errors on every test.
         // The handler timeout only bounds the time to produce the response head (latency included),
         // not the streaming of a body, so drips and huge bodies are not cut short by it.
-        let http = HTTPServer(address: address, timeout: 120, logger: .disabled,
-                              handler: CoreHandler(core: core))
+        let http = HTTPServer(address: address, timeout: 120,
+                              pool: NoDelayPool(base: HTTPServer.defaultPool()),
+                              logger: .disabled, handler: CoreHandler(core: core))
         let runEnded = Locked(false)
         let runTask = Task {
             defer { runEnded.withLock { $0 = true } }
