@@ -56,11 +56,11 @@ public final class Catalog: @unchecked Sendable {
     /// already known. Returns the person's terms for these providers, in file order.
     public func syncTerms(personId: Int64, lines: [(text: String, kind: TermKind, provider: String)]) throws -> [SearchTerm] {
         try db.write { db in
+            var known: [String: SearchTerm] = [:]
+            for term in try SearchTerm.of(personId).fetchAll(db) { known[term.provider + "\u{0}" + term.text] = term }
             var result: [SearchTerm] = []
             for (position, line) in lines.enumerated() {
-                if var term = try SearchTerm
-                    .filter(Column("personId") == personId && Column("provider") == line.provider && Column("text") == line.text)
-                    .fetchOne(db) {
+                if var term = known[line.provider + "\u{0}" + line.text] {
                     if term.position != position {
                         term.position = position
                         try term.update(db)
@@ -83,19 +83,25 @@ public final class Catalog: @unchecked Sendable {
     /// Records one page of search results in one transaction: the term's new cursor and state, and the
     /// candidate URLs not seen before for this person. Returns the newly queued attempts.
     public func recordPage(term: SearchTerm, candidates: [Attempt]) throws -> [Attempt] {
+        try recordPages([(term, candidates)])
+    }
+
+    /// `recordPage` for many terms in one transaction (a query file's direct URLs are thousands of one-URL pages).
+    public func recordPages(_ pages: [(term: SearchTerm, candidates: [Attempt])]) throws -> [Attempt] {
         try db.write { db in
             var inserted: [Attempt] = []
-            for var candidate in candidates {
-                let known = try Attempt
-                    .filter(Column("personId") == candidate.personId && Column("url") == candidate.url)
-                    .fetchCount(db) > 0
-                if known { continue }
-                try candidate.insert(db)
-                inserted.append(candidate)
+            // Cached statements: this runs for every URL of every page, thousands of times in a fetch.
+            let exists = try db.cachedStatement(sql: "SELECT 1 FROM attempt WHERE personId = ? AND url = ?")
+            for (term, candidates) in pages {
+                for var candidate in candidates {
+                    if try Int.fetchOne(exists, arguments: [candidate.personId, candidate.url]) != nil { continue }
+                    try candidate.insert(db)
+                    inserted.append(candidate)
+                }
+                var term = term
+                term.updatedAt = Date()
+                try term.update(db)
             }
-            var term = term
-            term.updatedAt = Date()
-            try term.update(db)
             return inserted
         }
     }
@@ -123,36 +129,64 @@ public final class Catalog: @unchecked Sendable {
         case duplicate(of: Int64)   // the person already has an image with these bytes
     }
 
-    /// Records a finished download whose file is already in place at `path`. One transaction: the image row
-    /// (unless the person already has these bytes) and the attempt's outcome.
-    public func recordDownload(attempt: Attempt, term: String?, sha256: String, path: String, bytes: Int,
-                               format: String, httpStatus: Int, ms: Int) throws -> StoreOutcome {
+    /// A finished download whose file is already in place at `path`.
+    public struct Download: Sendable {
+        public var attempt: Attempt
+        public var term: String?
+        public var sha256: String
+        public var path: String
+        public var bytes: Int
+        public var format: String
+        public var httpStatus: Int
+        public var ms: Int
+
+        public init(attempt: Attempt, term: String?, sha256: String, path: String, bytes: Int, format: String, httpStatus: Int, ms: Int) {
+            self.attempt = attempt
+            self.term = term
+            self.sha256 = sha256
+            self.path = path
+            self.bytes = bytes
+            self.format = format
+            self.httpStatus = httpStatus
+            self.ms = ms
+        }
+    }
+
+    /// Records finished downloads in one transaction: for each, the image row (unless the person already has
+    /// these bytes) and the attempt's outcome. Batching keeps a fast fetch from spending its time on commits.
+    public func recordDownloads(_ downloads: [Download]) throws -> [StoreOutcome] {
         try db.write { db in
-            var attempt = attempt
-            attempt.httpStatus = httpStatus
-            attempt.bytes = bytes
-            attempt.ms = ms
-            attempt.failure = nil
-            attempt.error = nil
-            attempt.transient = false
-            attempt.updatedAt = Date()
-            let outcome: StoreOutcome
-            if let existing = try StoredImage
-                .filter(Column("personId") == attempt.personId && Column("sha256") == sha256)
-                .fetchOne(db) {
-                attempt.state = .duplicate
-                attempt.imageId = existing.id
-                outcome = .duplicate(of: existing.id!)
-            } else {
-                var image = StoredImage(personId: attempt.personId, attempt: attempt, term: term,
-                                  sha256: sha256, path: path, bytes: bytes, format: format)
-                try image.insert(db)
-                attempt.state = .stored
-                attempt.imageId = image.id
-                outcome = .stored(image)
+            let existing = try db.cachedStatement(sql: "SELECT id FROM image WHERE personId = ? AND sha256 = ?")
+            let finish = try db.cachedStatement(sql: """
+                UPDATE attempt SET state = ?, imageId = ?, httpStatus = ?, bytes = ?, ms = ?, tries = ?,
+                    failure = NULL, error = NULL, transient = 0, updatedAt = ? WHERE id = ?
+                """)
+            return try downloads.map { d in
+                var attempt = d.attempt
+                attempt.httpStatus = d.httpStatus
+                attempt.bytes = d.bytes
+                attempt.ms = d.ms
+                attempt.failure = nil
+                attempt.error = nil
+                attempt.transient = false
+                attempt.updatedAt = Date()
+                let outcome: StoreOutcome
+                if let existingId = try Int64.fetchOne(existing, arguments: [attempt.personId, d.sha256]) {
+                    attempt.state = .duplicate
+                    attempt.imageId = existingId
+                    outcome = .duplicate(of: existingId)
+                } else {
+                    var image = StoredImage(personId: attempt.personId, attempt: attempt, term: d.term,
+                                            sha256: d.sha256, path: d.path, bytes: d.bytes, format: d.format)
+                    try image.insert(db)
+                    attempt.state = .stored
+                    attempt.imageId = image.id
+                    outcome = .stored(image)
+                }
+                try finish.execute(arguments: [attempt.state.rawValue, attempt.imageId, attempt.httpStatus, attempt.bytes,
+                                               attempt.ms, attempt.tries, attempt.updatedAt, attempt.id])
+                return outcome
             }
-            try attempt.update(db)
-            return outcome
         }
     }
 

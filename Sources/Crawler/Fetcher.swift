@@ -118,12 +118,13 @@ public final class Fetcher {
         var failures: [String: Int] = [:]
         var searching = false
         var waiting = 0          // attempts waiting for a retry
+        var committing = 0       // downloads in place, their rows in the next batch
         init(person: Person, terms: [SearchTerm], target: Int, stored: Int) {
             self.person = person
             self.terms = terms
             self.progress = PersonProgress(label: person.label, target: target, stored: stored)
         }
-        var reserved: Int { progress.stored + progress.inFlight + waiting }
+        var reserved: Int { progress.stored + progress.inFlight + waiting + committing }
         var wantsMore: Bool { reserved < progress.target }
         var termsLeft: Bool { terms.contains { $0.kind == .search && !$0.state.isDone && $0.state != .failed } }
     }
@@ -138,6 +139,11 @@ public final class Fetcher {
     private var delayed: [(due: Double, work: Work)] = []
     private var nextId = 0
     private var searchBlockedUntil: Double = 0
+    /// Downloads whose files are in place, waiting to be committed together.
+    private var batch: [(Run, Catalog.Download)] = []
+    private var lastCommit = 0.0
+    private static let batchSize = 64
+    private static let batchSeconds = 0.25
     private var providerGaveUp: String?
 
     public init(catalog: Catalog, options: FetchOptions, onEvent: @escaping (FetchEvent) -> Void = { _ in },
@@ -175,15 +181,14 @@ public final class Fetcher {
             // A term that failed in an earlier run (provider errors, a long throttle) is searched again.
             for i in terms.indices where terms[i].state == .failed { terms[i].state = .open }
             // Direct URLs go straight into the queue (once: the catalog ignores URLs it knows).
+            var direct: [(term: SearchTerm, candidates: [Attempt])] = []
             for (i, term) in terms.enumerated() where term.kind == .url && term.state == .open {
-                var done = term
-                done.state = .exhausted
-                done.pages = 1
-                done.results = 1
-                _ = try catalog.recordPage(term: done, candidates: [
-                    Attempt(personId: person.id!, termId: term.id, url: term.text, provider: "direct", pageUrl: nil)])
-                terms[i] = done
+                terms[i].state = .exhausted
+                terms[i].pages = 1
+                terms[i].results = 1
+                direct.append((terms[i], [Attempt(personId: person.id!, termId: term.id, url: term.text, provider: "direct")]))
             }
+            _ = try catalog.recordPages(direct)
             let run = Run(person: person, terms: terms, target: options.target, stored: try catalog.imageCount(of: person.id!))
             run.queue.append(contentsOf: try catalog.queuedAttempts(of: person.id!))
             runs.append(run)
@@ -195,8 +200,13 @@ public final class Fetcher {
         while true {
             if shouldStop() { interrupted = true; break }
             releaseDue()
+            try commit(force: false)
             schedule()
-            if engine.count == 0 && delayed.isEmpty { break }
+            if engine.count == 0 && delayed.isEmpty {
+                // Committing may show duplicates, which leaves people wanting more: schedule again.
+                if !batch.isEmpty { try commit(force: true); continue }
+                break
+            }
             let wait = delayed.map(\.due).min().map { max(0, Int(($0 - now()) * 1000)) } ?? 200
             for result in engine.run(timeoutMs: min(200, max(1, wait))) { try finish(result) }
             if now() - lastReport > 0.1 {
@@ -204,6 +214,7 @@ public final class Fetcher {
                 onEvent(.progress(runs.map(\.progress)))
             }
         }
+        try commit(force: true)
         if interrupted {
             // Abandoned downloads stay queued in the catalog; their partial files go.
             for t in engine.abandonAll() { removeTemp(t) }
@@ -343,15 +354,29 @@ public final class Fetcher {
             }
         }
         let term = run.terms.first { $0.id == attempt.termId }?.text
-        let outcome = try catalog.recordDownload(attempt: attempt, term: term, sha256: sha, path: path, bytes: t.bytes,
-                                                 format: format.rawValue, httpStatus: result.status, ms: result.ms)
+        run.committing += 1
         run.progress.bytes += t.bytes
-        switch outcome {
-        case .stored:
-            run.progress.stored += 1
-            run.progress.storedThisRun += 1
-        case .duplicate:
-            run.progress.duplicates += 1
+        batch.append((run, Catalog.Download(attempt: attempt, term: term, sha256: sha, path: path, bytes: t.bytes,
+                                            format: format.rawValue, httpStatus: result.status, ms: result.ms)))
+    }
+
+    /// Commits the batch of finished downloads when it is big or old enough (or when told to). The files are
+    /// in place already, so a kill before the commit leaves only files the next run's sweep removes.
+    private func commit(force: Bool) throws {
+        guard !batch.isEmpty, force || batch.count >= Self.batchSize || now() - lastCommit >= Self.batchSeconds else { return }
+        let items = batch
+        batch.removeAll(keepingCapacity: true)
+        lastCommit = now()
+        let outcomes = try catalog.recordDownloads(items.map(\.1))
+        for ((run, _), outcome) in zip(items, outcomes) {
+            run.committing -= 1
+            switch outcome {
+            case .stored:
+                run.progress.stored += 1
+                run.progress.storedThisRun += 1
+            case .duplicate:
+                run.progress.duplicates += 1
+            }
         }
     }
 

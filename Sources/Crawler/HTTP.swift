@@ -93,8 +93,11 @@ final class Transfer {
         try check(curate_easy_set_long(h, CURLOPT_SSL_VERIFYPEER, 1), "verify peer")
         try check(curate_easy_set_long(h, CURLOPT_SSL_VERIFYHOST, 2), "verify host")
         try check(curate_easy_set_long(h, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)), "http version")
-        // Wait for a connection that can multiplex (HTTP/2) rather than open a new one.
-        try check(curate_easy_set_long(h, CURLOPT_PIPEWAIT, 1), "pipewait")
+        // Over TLS, wait for a connection that can multiplex (HTTP/2) rather than open a new one. Plain http
+        // is HTTP/1.1 only, where waiting would just serialise transfers.
+        if url.lowercased().hasPrefix("https:") {
+            try check(curate_easy_set_long(h, CURLOPT_PIPEWAIT, 1), "pipewait")
+        }
         try check(curate_easy_set_string(h, CURLOPT_ACCEPT_ENCODING, ""), "accept encoding")
         try check(curate_easy_set_long(h, CURLOPT_NOSIGNAL, 1), "nosignal")
         try check(curate_easy_set_off(h, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(limit)), "max size")

@@ -59,13 +59,14 @@ import Testing
                                                                       Attempt(personId: a.id!, termId: term.id, url: "u2", provider: "commons")])
         let attemptB = try catalog.recordPage(term: termB, candidates: [Attempt(personId: b.id!, termId: termB.id, url: "u3", provider: "commons")])[0]
         let path = Workspace.imagePath(sha256: "ab12", ext: "jpg")
-        guard case .stored = try catalog.recordDownload(attempt: attempts[0], term: "t", sha256: "ab12", path: path, bytes: 10, format: "jpeg", httpStatus: 200, ms: 5) else {
-            Issue.record("first copy not stored"); return
+        func download(_ a: Attempt) -> Catalog.Download {
+            Catalog.Download(attempt: a, term: "t", sha256: "ab12", path: path, bytes: 10, format: "jpeg", httpStatus: 200, ms: 5)
         }
-        guard case .duplicate = try catalog.recordDownload(attempt: attempts[1], term: "t", sha256: "ab12", path: path, bytes: 10, format: "jpeg", httpStatus: 200, ms: 5) else {
-            Issue.record("second copy of the same bytes not recognised"); return
-        }
-        guard case .stored = try catalog.recordDownload(attempt: attemptB, term: "t", sha256: "ab12", path: path, bytes: 10, format: "jpeg", httpStatus: 200, ms: 5) else {
+        // One batch: the second copy of A's bytes is seen as a duplicate within the same transaction.
+        let outcomes = try catalog.recordDownloads([download(attempts[0]), download(attempts[1]), download(attemptB)])
+        guard outcomes.count == 3, case .stored = outcomes[0] else { Issue.record("first copy not stored"); return }
+        guard case .duplicate = outcomes[1] else { Issue.record("second copy of the same bytes not recognised"); return }
+        guard case .stored = outcomes[2] else {
             Issue.record("the same bytes under another person must be recorded for conflict checks"); return
         }
         #expect(try catalog.imageCount(of: a.id!) == 1)
