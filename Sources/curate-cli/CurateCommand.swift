@@ -28,6 +28,27 @@ struct GlobalOptions: ParsableArguments {
     var quiet = false
 
     var ws: Workspace { Workspace(path: workspace) }
+
+    /// Lets the shared options come before the subcommand too (`curate --workspace w status`), by moving them
+    /// after it, where ArgumentParser reads them.
+    static func hoisted(_ args: [String]) -> [String] {
+        let names = CurateCommand.configuration.subcommands.map { $0._commandName }
+        guard let sub = args.firstIndex(where: { names.contains($0) }), sub > 0 else { return args }
+        var before: [String] = []
+        var moved: [String] = []
+        var i = 0
+        while i < sub {
+            let arg = args[i]
+            if arg == "--workspace", i + 1 < sub {
+                moved += [arg, args[i + 1]]
+                i += 2
+                continue
+            }
+            if arg.hasPrefix("--workspace=") || arg == "--json" || arg == "--quiet" { moved.append(arg) } else { before.append(arg) }
+            i += 1
+        }
+        return before + [args[sub]] + moved + args[(sub + 1)...]
+    }
 }
 
 /// Exit codes, documented in the README.

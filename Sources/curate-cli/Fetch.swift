@@ -90,6 +90,10 @@ struct Fetch: ParsableCommand {
         }
         defer { withExtendedLifetime(lock) {} }
 
+        if options.provider == .commons, ProcessInfo.processInfo.environment["CURATE_CONTACT"] == nil, !global.quiet,
+           queries.contains(where: { $0.lines.contains { if case .search = $0 { true } else { false } } }) {
+            eprint("note: Wikimedia asks API clients for a contact in the User-Agent: set CURATE_CONTACT=you@example.org")
+        }
         let progress = ProgressView(quiet: global.quiet, people: queries.count)
         Signals.install()
         let fetcher = try Fetcher(catalog: catalog, options: options, onEvent: progress.handle,
