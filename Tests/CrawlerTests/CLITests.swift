@@ -155,23 +155,14 @@ struct CLIFetchTests {
     }
 
     func expectComplete(_ dir: TempDir, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let ws = Workspace(path: dir.sub("ws").path)
-        let catalog = try Catalog.open(ws)
-        let attempts = try catalog.db.read { try Attempt.fetchAll($0) }
-        let images = try catalog.db.read { try StoredImage.fetchAll($0) }
+        let f = try Fixture(at: dir.sub("ws").path)
+        let attempts = try f.attempts()
+        let images = try f.images()
         #expect(attempts.count == 24, sourceLocation: sourceLocation)
         #expect(attempts.allSatisfy { $0.state == .stored }, sourceLocation: sourceLocation)
         #expect(images.count == 24, sourceLocation: sourceLocation)
         #expect(Set(images.map(\.sha256)).count == 24, "no duplicate rows", sourceLocation: sourceLocation)
-        var files = Set<String>()
-        for sub in try FileManager.default.contentsOfDirectory(atPath: ws.imagesURL.path) {
-            for name in try FileManager.default.contentsOfDirectory(atPath: ws.imagesURL.appendingPathComponent(sub).path) {
-                files.insert("images/\(sub)/\(name)")
-            }
-        }
-        #expect(files == Set(images.map(\.path)), "no orphan files", sourceLocation: sourceLocation)
-        let partial = try FileManager.default.contentsOfDirectory(atPath: ws.tmpURL.path).filter { $0.hasSuffix(".part") }
-        #expect(partial.isEmpty, sourceLocation: sourceLocation)
+        try f.expectFilesMatchRows(sourceLocation: sourceLocation)
     }
 
     func storedFiles(_ dir: TempDir) -> Int {
@@ -179,18 +170,27 @@ struct CLIFetchTests {
         return ((try? FileManager.default.subpathsOfDirectory(atPath: images.path)) ?? []).filter { $0.hasSuffix(".jpg") }.count
     }
 
+    /// Starts a slow fetch, lets it store a few images, then sends it `signal`. Returns the stopped process.
+    func interruptMidway(_ server: TestServer, _ dir: TempDir, _ args: [String], with signal: Int32) async throws -> Process {
+        let p = try launchCurate(args)
+        let midway = await waitUntil(timeout: 30) { storedFiles(dir) >= 4 }
+        kill(p.processIdentifier, signal)
+        let exited = await waitUntil(timeout: 10) { !p.isRunning }
+        if !exited { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        #expect(midway, "the fetch never got going")
+        #expect(exited, "the fetch did not stop on signal \(signal)")
+        #expect(storedFiles(dir) < 24, "the signal came too late to test anything")
+        return p
+    }
+
     @Test func killedMidwayRerunCompletesWithNoDuplicatesAndNoOrphans() async throws {
         let server = try await TestServer.start(dataRoot: Paths.shared, latencyMs: 150)
         defer { Task { await server.stop() } }
         let dir = TempDir()
         let args = slowFetch(server, dir)
-        let p = try launchCurate(args)
-        let midway = await waitUntil(timeout: 30) { storedFiles(dir) >= 4 }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        #expect(midway)
+        let p = try await interruptMidway(server, dir, args, with: SIGKILL)
         #expect(p.terminationReason == .uncaughtSignal)
-        #expect(storedFiles(dir) < 24, "the kill came too late to test anything")
 
         let r = try await curate(args)
         #expect(r.status == 0, "\(r.stderr)")
@@ -202,19 +202,12 @@ struct CLIFetchTests {
         defer { Task { await server.stop() } }
         let dir = TempDir()
         let args = slowFetch(server, dir)
-        let p = try launchCurate(args)
-        let midway = await waitUntil(timeout: 30) { storedFiles(dir) >= 4 }
-        kill(p.processIdentifier, SIGINT)
-        let exited = await waitUntil(timeout: 10) { !p.isRunning }
-        if !exited { kill(p.processIdentifier, SIGKILL) }
-        p.waitUntilExit()
-        #expect(midway && exited)
+        let p = try await interruptMidway(server, dir, args, with: SIGINT)
         #expect(p.terminationStatus == 130)
         // A clean stop leaves no partial download and no file without its row.
-        let catalog = try Catalog.open(Workspace(path: dir.sub("ws").path))
-        let rows = try await catalog.db.read { try StoredImage.fetchCount($0) }
-        #expect(rows == storedFiles(dir))
-        #expect(rows < 24)
+        let f = try Fixture(at: dir.sub("ws").path)
+        #expect(try f.images().count < 24)
+        try f.expectFilesMatchRows()
 
         let r = try await curate(args)
         #expect(r.status == 0, "\(r.stderr)")

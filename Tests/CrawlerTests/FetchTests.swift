@@ -46,8 +46,9 @@ struct Fixture {
     let workspace: Workspace
     let catalog: Catalog
 
-    init() throws {
-        workspace = Workspace(path: dir.sub("ws").path)
+    /// A new workspace in a temporary folder, or the one at `path` (made by the CLI).
+    init(at path: String? = nil) throws {
+        workspace = Workspace(path: path ?? dir.sub("ws").path)
         try workspace.prepare()
         catalog = try Catalog.open(workspace)
     }
