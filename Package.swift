@@ -20,6 +20,17 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
 
+        // OpenCV (the five libraries used, not all 55), giflib and libexif behind a C API.
+        .target(name: "CImageBridge", path: "Sources/CImageBridge",
+                cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"])],
+                linkerSettings: ["opencv_core", "opencv_imgproc", "opencv_imgcodecs", "opencv_img_hash", "gif", "exif"]
+                    .map { .linkedLibrary($0) }),
+        // dlib's face detector, shape predictor and ResNet descriptors behind a C API.
+        .systemLibrary(name: "CDlib", path: "Sources/CDlib", pkgConfig: "dlib-1", providers: [.apt(["libdlib-dev"])]),
+        // pkg-config names BLAS and LAPACK by file path, which SwiftPM drops: link them by name.
+        .target(name: "CFaceBridge", dependencies: ["CDlib"], path: "Sources/CFaceBridge",
+                linkerSettings: [.linkedLibrary("blas"), .linkedLibrary("lapack")]),
+
         // The catalog: SQLite through GRDB. Knows nothing of images or HTTP.
         .target(name: "Catalog", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
 
@@ -30,7 +41,7 @@ let package = Package(
         ]),
 
         // Pipeline stages and reports over the catalog.
-        .target(name: "Curate", dependencies: ["Catalog", "Crawler"]),
+        .target(name: "Curate", dependencies: ["Catalog", "Crawler", "CImageBridge", "CFaceBridge"]),
 
         // The command line: parses arguments and prints; decisions live in the libraries.
         .executableTarget(name: "curate-cli", dependencies: [
@@ -44,6 +55,8 @@ let package = Package(
 
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
         .testTarget(name: "CrawlerTests", dependencies: ["Crawler", "Catalog", "Curate", "TestServer"]),
+        .testTarget(name: "CurateTests", dependencies: ["Curate", "Crawler", "Catalog"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v5],
+    cxxLanguageStandard: .cxx17
 )

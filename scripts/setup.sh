@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(pkg-config libcurl4-openssl-dev libsqlite3-dev libopencv-dev libexif-dev libgif-dev libdlib-dev libtorch-dev)
+# libblas-dev and liblapack-dev: dlib-1.pc links them, but libdlib-dev does not depend on them.
+PACKAGES=(pkg-config libcurl4-openssl-dev libsqlite3-dev libopencv-dev libexif-dev libgif-dev libdlib-dev libblas-dev liblapack-dev libtorch-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,228 @@
+// Decoded images in Swift: owns the image bridge's handles, and the header and integrity checks done before decoding.
+import CImageBridge
+import Crawler
+import Foundation
+
+public struct ImageError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// An 8-bit BGR image held by the image bridge; freed when the last reference goes.
+public final class DecodedImage {
+    let handle: OpaquePointer
+
+    init(_ handle: OpaquePointer) { self.handle = handle }
+    deinit { curate_image_free(handle) }
+
+    /// Decodes by content: JPEG, PNG, WebP, BMP, TIFF (OpenCV) or a GIF's first frame (giflib, onto white).
+    public static func decode(_ bytes: [UInt8]) throws -> DecodedImage {
+        var err = curate_image_error()
+        guard let h = bytes.withUnsafeBufferPointer({ curate_image_decode($0.baseAddress, $0.count, &err) }) else {
+            throw ImageError(description: message(err))
+        }
+        return DecodedImage(h)
+    }
+
+    /// Copies packed BGR pixels.
+    public static func fromBGR(_ pixels: [UInt8], width: Int, height: Int) throws -> DecodedImage {
+        var err = curate_image_error()
+        guard let h = pixels.withUnsafeBufferPointer({ curate_image_from_bgr($0.baseAddress, Int32(width), Int32(height), width * 3, &err) }) else {
+            throw ImageError(description: message(err))
+        }
+        return DecodedImage(h)
+    }
+
+    public var width: Int { Int(curate_image_width(handle)) }
+    public var height: Int { Int(curate_image_height(handle)) }
+
+    /// Calls `body` with the pixels (packed BGR rows of `stride` bytes), valid only inside.
+    public func withPixels<T>(_ body: (UnsafePointer<UInt8>, Int) throws -> T) rethrows -> T {
+        var stride = 0
+        let p = curate_image_pixels(handle, &stride)!
+        return try body(p, stride)
+    }
+
+    /// Applies an EXIF orientation (1-8) in place.
+    public func orient(_ orientation: Int) throws {
+        var err = curate_image_error()
+        guard curate_image_orient(handle, Int32(orientation), &err) == 0 else { throw ImageError(description: Self.message(err)) }
+    }
+
+    public func resized(width: Int, height: Int) throws -> DecodedImage {
+        var err = curate_image_error()
+        guard let h = curate_image_resized(handle, Int32(width), Int32(height), &err) else { throw ImageError(description: Self.message(err)) }
+        return DecodedImage(h)
+    }
+
+    public func jpeg(quality: Int = 92) throws -> Data {
+        var err = curate_image_error()
+        var out: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        guard curate_image_encode_jpeg(handle, Int32(quality), &out, &length, &err) == 0, let out else {
+            throw ImageError(description: Self.message(err))
+        }
+        defer { curate_buffer_free(out) }
+        return Data(bytes: out, count: length)
+    }
+
+    /// OpenCV's 64-bit pHash.
+    public func phash() throws -> UInt64 {
+        var err = curate_image_error()
+        var hash: UInt64 = 0
+        guard curate_image_phash(handle, &hash, &err) == 0 else { throw ImageError(description: Self.message(err)) }
+        return hash
+    }
+
+    public func drawBox(left: Int, top: Int, right: Int, bottom: Int, thickness: Int = 2,
+                        bgr: (UInt8, UInt8, UInt8), label: String?) throws {
+        var err = curate_image_error()
+        let rc = curate_image_draw_box(handle, Int32(left), Int32(top), Int32(right), Int32(bottom), Int32(thickness),
+                                       bgr.0, bgr.1, bgr.2, label, &err)
+        guard rc == 0 else { throw ImageError(description: Self.message(err)) }
+    }
+
+    /// SHA-256 of the pixels (with the size), so re-encoded copies of the same pixels match.
+    public func pixelSHA256() -> String {
+        var hasher = SHA256()
+        var dims = "\(width)x\(height):"
+        dims.withUTF8 { hasher.update(UnsafeRawBufferPointer($0)) }
+        withPixels { p, stride in
+            for y in 0..<height {
+                hasher.update(UnsafeRawBufferPointer(start: p + y * stride, count: width * 3))
+            }
+        }
+        return hasher.hexDigest()
+    }
+
+    static func message(_ err: curate_image_error) -> String {
+        withUnsafeBytes(of: err.message) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+    }
+}
+
+/// Camera facts from EXIF (libexif), for JPEGs.
+public struct ExifInfo: Equatable, Sendable {
+    public var orientation: Int
+    public var make: String?
+    public var model: String?
+    public var taken: String?
+
+    public static func read(_ bytes: [UInt8]) -> ExifInfo? {
+        var out = curate_exif()
+        var found: Int32 = 0
+        _ = bytes.withUnsafeBufferPointer { curate_exif_read($0.baseAddress, $0.count, &out, &found) }
+        guard found != 0 else { return nil }
+        func text<T>(_ tuple: T) -> String? {
+            let s = withUnsafeBytes(of: tuple) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+                .trimmingCharacters(in: .whitespaces)
+            return s.isEmpty ? nil : s
+        }
+        return ExifInfo(orientation: Int(out.orientation), make: text(out.make), model: text(out.model), taken: text(out.datetime))
+    }
+}
+
+/// What can be known from an image's first bytes, before anything is decoded.
+public enum ImageHeader {
+    /// Width and height from the header (JPEG SOF, PNG IHDR, GIF screen, WebP VP8/VP8L/VP8X, BMP), or nil when
+    /// the header does not say (TIFF, or a header too damaged to read).
+    public static func size(_ b: [UInt8], format: ImageFormat) -> (width: Int, height: Int)? {
+        func be16(_ i: Int) -> Int { Int(b[i]) << 8 | Int(b[i + 1]) }
+        func le16(_ i: Int) -> Int { Int(b[i]) | Int(b[i + 1]) << 8 }
+        func be32(_ i: Int) -> Int { be16(i) << 16 | be16(i + 2) }
+        func le32(_ i: Int) -> Int { le16(i) | le16(i + 2) << 16 }
+        switch format {
+        case .png:
+            guard b.count >= 24 else { return nil }
+            return (be32(16), be32(20))
+        case .gif:
+            guard b.count >= 10 else { return nil }
+            return (le16(6), le16(8))
+        case .bmp:
+            guard b.count >= 26 else { return nil }
+            return (abs(Int(Int32(truncatingIfNeeded: le32(18)))), abs(Int(Int32(truncatingIfNeeded: le32(22)))))
+        case .webp:
+            guard b.count >= 30 else { return nil }
+            let chunk = String(decoding: b[12..<16], as: UTF8.self)
+            switch chunk {
+            case "VP8 ": return (le16(26) & 0x3FFF, le16(28) & 0x3FFF)
+            case "VP8L":
+                let bits = le32(21)
+                return ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
+            case "VP8X":
+                return ((Int(b[24]) | Int(b[25]) << 8 | Int(b[26]) << 16) + 1, (Int(b[27]) | Int(b[28]) << 8 | Int(b[29]) << 16) + 1)
+            default: return nil
+            }
+        case .jpeg:
+            var i = 2
+            while i + 9 < b.count {
+                guard b[i] == 0xFF else { return nil }
+                let marker = b[i + 1]
+                if marker == 0xFF { i += 1; continue }
+                if (0xC0...0xCF).contains(marker) && ![0xC4, 0xC8, 0xCC].contains(marker) {
+                    return (be16(i + 7), be16(i + 5))
+                }
+                if marker == 0xD8 || (0xD0...0xD7).contains(marker) || marker == 0x01 { i += 2; continue }
+                i += 2 + be16(i + 2)
+            }
+            return nil
+        case .tiff:
+            return nil
+        }
+    }
+
+    public enum Integrity: Equatable { case whole, truncated, corrupt(String) }
+
+    /// Walks a JPEG's markers and entropy-coded data to its end marker. A file cut short has no EOI (OpenCV
+    /// would hand back a partly grey image without complaint); random bytes in the scan data show up as
+    /// markers that cannot be there. Bytes after EOI are ignored.
+    public static func jpegIntegrity(_ b: [UInt8]) -> Integrity {
+        let n = b.count
+        guard n >= 4, b[0] == 0xFF, b[1] == 0xD8 else { return .corrupt("no JPEG start marker") }
+        var i = 2
+        var sawFrame = false
+        while true {
+            guard i + 1 < n else { return .truncated }
+            guard b[i] == 0xFF else { return .corrupt("expected a marker at byte \(i)") }
+            while i < n && b[i] == 0xFF { i += 1 }
+            guard i < n else { return .truncated }
+            let marker = b[i]
+            i += 1
+            switch marker {
+            case 0xD9:
+                return sawFrame ? .whole : .corrupt("end marker before any image data")
+            case 0xD0...0xD7, 0x01:
+                continue
+            case 0x00, 0xD8:
+                return .corrupt(String(format: "unexpected marker FF%02X at byte %d", marker, i - 2))
+            default:
+                guard i + 1 < n else { return .truncated }
+                let length = Int(b[i]) << 8 | Int(b[i + 1])
+                guard length >= 2 else { return .corrupt("segment length \(length) at byte \(i)") }
+                if (0xC0...0xCF).contains(marker) && ![0xC4, 0xC8, 0xCC].contains(marker) { sawFrame = true }
+                i += length
+                guard i <= n else { return .truncated }
+                if marker == 0xDA {
+                    // Entropy-coded data: runs until a marker other than stuffing (FF00) or a restart (FFD0-D7).
+                    while true {
+                        guard i + 1 < n else { return .truncated }
+                        if b[i] == 0xFF {
+                            let next = b[i + 1]
+                            if next == 0x00 || (0xD0...0xD7).contains(next) { i += 2; continue }
+                            if next == 0xFF { i += 1; continue }
+                            break
+                        }
+                        i += 1
+                    }
+                    guard sawFrame else { return .corrupt("scan before frame header") }
+                    // What may follow a scan: another table, another scan (progressive), or the end.
+                    let next = b[i + 1]
+                    let allowed: Set<UInt8> = [0xD9, 0xDA, 0xC4, 0xDB, 0xDD, 0xCC, 0xFE] 
+                    if !allowed.contains(next) && !(0xE0...0xEF).contains(next) {
+                        return .corrupt(String(format: "marker FF%02X inside the image data at byte %d", next, i))
+                    }
+                }
+            }
+        }
+    }
+}
