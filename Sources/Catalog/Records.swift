@@ -165,6 +165,12 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
     public var reviewed: Bool
     public var reviewedAt: Date?
     public var split: String?
+    public var normalizedPath: String?
+    public var orientation: Int?
+    public var cameraMake: String?
+    public var cameraModel: String?
+    public var takenAt: String?
+    public var processedAt: Date?
 
     public init(personId: Int64, attempt: Attempt, term: String?, sha256: String, path: String, bytes: Int, format: String) {
         self.personId = personId
@@ -191,5 +197,56 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
 
     public static func of(_ personId: Int64) -> QueryInterfaceRequest<StoredImage> {
         filter(Column("personId") == personId)
+    }
+}
+
+/// One face found in an image.
+public struct Face: Codable, Sendable, Hashable, FetchableRecord, MutablePersistableRecord {
+    public var id: Int64?
+    public var imageId: Int64
+    public var idx: Int
+    public var left: Double
+    public var top: Double
+    public var right: Double
+    public var bottom: Double
+    public var score: Double
+    public var landmarks: [Double]?
+    public var counted: Bool
+    public var chosen: Bool
+    public var chipPath: String?
+    public var descriptor: Data?
+
+    public init(imageId: Int64, idx: Int, left: Double, top: Double, right: Double, bottom: Double, score: Double,
+                landmarks: [Double]?, counted: Bool, chosen: Bool = false, chipPath: String? = nil, descriptor: Data? = nil) {
+        self.imageId = imageId
+        self.idx = idx
+        self.left = left
+        self.top = top
+        self.right = right
+        self.bottom = bottom
+        self.score = score
+        self.landmarks = landmarks
+        self.counted = counted
+        self.chosen = chosen
+        self.chipPath = chipPath
+        self.descriptor = descriptor
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    public var area: Double { max(0, right - left) * max(0, bottom - top) }
+
+    public static func of(_ imageId: Int64) -> QueryInterfaceRequest<Face> {
+        filter(Column("imageId") == imageId).order(Column("idx"))
+    }
+
+    /// The descriptor as 128 floats.
+    public var descriptorValues: [Float]? {
+        guard let descriptor, descriptor.count == 128 * 4 else { return nil }
+        return descriptor.withUnsafeBytes { raw in (0..<128).map { raw.load(fromByteOffset: $0 * 4, as: Float.self) } }
+    }
+
+    public static func pack(_ values: [Float]) -> Data {
+        values.withUnsafeBufferPointer { Data(buffer: $0) }
     }
 }

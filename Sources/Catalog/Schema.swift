@@ -92,6 +92,34 @@ enum Schema {
                 t.uniqueKey(["personId", "sha256"])
             }
         }
+        migrator.registerMigration("v2: processing results and faces") { db in
+            try db.alter(table: "image") { t in
+                t.add(column: "normalizedPath", .text)
+                t.add(column: "orientation", .integer)
+                t.add(column: "cameraMake", .text)
+                t.add(column: "cameraModel", .text)
+                t.add(column: "takenAt", .text)
+                t.add(column: "processedAt", .datetime)
+            }
+            // Every face the detector found in an image. `counted` faces make the verdict; the chosen one (the
+            // only counted face, or the one a reviewer picks) has the aligned chip and the descriptor.
+            try db.create(table: "face") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("image", onDelete: .cascade).notNull()
+                t.column("idx", .integer).notNull()
+                t.column("left", .double).notNull()
+                t.column("top", .double).notNull()
+                t.column("right", .double).notNull()
+                t.column("bottom", .double).notNull()
+                t.column("score", .double).notNull()
+                t.column("landmarks", .text)        // JSON [x0, y0, ... x4, y4]
+                t.column("counted", .boolean).notNull()
+                t.column("chosen", .boolean).notNull().defaults(to: false)
+                t.column("chipPath", .text)
+                t.column("descriptor", .blob)       // 128 little-endian Float32
+                t.uniqueKey(["imageId", "idx"])
+            }
+        }
         return migrator
     }
 }

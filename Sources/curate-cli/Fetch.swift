@@ -2,6 +2,7 @@
 import ArgumentParser
 import Catalog
 import Crawler
+import Curate
 import Foundation
 
 struct Fetch: ParsableCommand {
@@ -45,6 +46,11 @@ struct Fetch: ParsableCommand {
 
     @Flag(name: .long, help: "Queue again the URLs that failed with a transient error in earlier runs.")
     var retryFailed = false
+
+    @Flag(name: .long, help: "Only download; leave processing (clean, faces, dedupe) to `curate process`.")
+    var noProcess = false
+
+    @OptionGroup var processing: ProcessingOptions
 
     func validate() throws {
         guard n >= 1 else { throw ValidationError("--n must be at least 1.") }
@@ -101,15 +107,23 @@ struct Fetch: ParsableCommand {
         let summary = try fetcher.run(queries: queries)
         progress.finish()
 
-        if global.json {
-            try printJSON(summary)
-        } else if !global.quiet {
-            SummaryView.print(summary)
+        if !global.json && !global.quiet { SummaryView.print(summary) }
+        if summary.interrupted {
+            if global.json { try printJSON(FetchReport(fetch: summary, process: nil)) }
+            throw Exit.interrupted
         }
-        if summary.interrupted { throw Exit.interrupted }
+        let processed = noProcess ? nil : try processing.run(catalog: catalog, global: global)
+        if global.json { try printJSON(FetchReport(fetch: summary, process: processed)) }
+        if processed?.interrupted == true { throw Exit.interrupted }
         if summary.stored == 0 && !summary.complete {
             eprint("error: this run stored no image; see the terms above for why.")
             throw Exit.nothingStored
         }
     }
+}
+
+/// `curate fetch --json`: the fetch summary, and processing's when it ran.
+struct FetchReport: Encodable {
+    var fetch: FetchSummary
+    var process: ProcessSummary?
 }

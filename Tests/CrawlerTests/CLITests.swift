@@ -94,9 +94,10 @@ struct CLIFetchTests {
         let ws = dir.sub("ws").path
         let queries = dir.queries(["John Simm": ["John Simm", "\(server.baseURL)/bad/404/x"]])
         let env = ["CURATE_COMMONS_ENDPOINT": server.baseURL + "/commons/w/api.php"]
-        var r = try await curate(["fetch", "--query", queries.path, "--n", "4", "--json", "--workspace", ws], env: env)
+        var r = try await curate(["fetch", "--query", queries.path, "--n", "4", "--json", "--no-process", "--workspace", ws], env: env)
         #expect(r.status == 0, "\(r.stderr)")
-        let summary = try JSONDecoder().decode(FetchSummary.self, from: Data(r.stdout.utf8))
+        struct Report: Decodable { var fetch: FetchSummary }
+        let summary = try JSONDecoder().decode(Report.self, from: Data(r.stdout.utf8)).fetch
         #expect(summary.people.map(\.label) == ["John Simm"])
         #expect(summary.people[0].stored == 4)
         #expect(summary.stored == 4)
@@ -151,7 +152,7 @@ struct CLIFetchTests {
             "\(server.baseURL)/unique/\(i)/\(path.dropFirst("/files/".count))"
         }
         let queries = dir.queries(["Salley": urls])
-        return ["fetch", "--query", queries.path, "--n", "100", "--concurrency", "2", "--workspace", dir.sub("ws").path]
+        return ["fetch", "--query", queries.path, "--n", "100", "--concurrency", "2", "--no-process", "--workspace", dir.sub("ws").path]
     }
 
     func expectComplete(_ dir: TempDir, sourceLocation: SourceLocation = #_sourceLocation) throws {

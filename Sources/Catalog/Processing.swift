@@ -1,0 +1,85 @@
+// The catalog's side of processing: which images need it, and recording verdicts and faces.
+import Foundation
+import GRDB
+
+/// A verdict with its reason code and a detail a person can read.
+public struct VerdictChange: Sendable, Equatable {
+    public var imageId: Int64
+    public var verdict: Verdict
+    public var reason: String?
+    public var detail: String?
+
+    public init(imageId: Int64, verdict: Verdict, reason: String?, detail: String?) {
+        self.imageId = imageId
+        self.verdict = verdict
+        self.reason = reason
+        self.detail = detail
+    }
+}
+
+extension Catalog {
+    /// Images processing has not looked at yet; with `all`, every image not decided by a reviewer.
+    public func imagesToProcess(all: Bool) throws -> [StoredImage] {
+        try db.read { db in
+            var request = StoredImage.filter(Column("reviewed") == false)
+            if !all { request = request.filter(Column("processedAt") == nil) }
+            return try request.order(Column("id")).fetchAll(db)
+        }
+    }
+
+    /// Saves processed images with their faces, in one transaction (faces found earlier are replaced).
+    public func recordProcessing(_ items: [(image: StoredImage, faces: [Face])]) throws {
+        try db.write { db in
+            for (image, faces) in items {
+                var image = image
+                image.processedAt = Date()
+                try image.update(db)
+                try Face.filter(Column("imageId") == image.id!).deleteAll(db)
+                for var face in faces {
+                    face.imageId = image.id!
+                    try face.insert(db)
+                }
+            }
+        }
+    }
+
+    /// Processed images that dedupe decides between: those with one face (kept, or flagged by an earlier dedupe),
+    /// not yet decided by a reviewer.
+    public func dedupeCandidates() throws -> [StoredImage] {
+        try db.read { db in
+            try StoredImage
+                .filter(Column("processedAt") != nil && Column("reviewed") == false)
+                .filter(Column("verdict") == Verdict.kept.rawValue || ["duplicate", "label_conflict"].contains(Column("reason")))
+                .order(Column("id"))
+                .fetchAll(db)
+        }
+    }
+
+    /// The chosen faces (with descriptors) of these images.
+    public func chosenFaces(imageIds: [Int64]) throws -> [Int64: Face] {
+        try db.read { db in
+            let faces = try Face.filter(imageIds.contains(Column("imageId")) && Column("chosen") == true).fetchAll(db)
+            return Dictionary(faces.map { ($0.imageId, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    public func faces(of imageId: Int64) throws -> [Face] {
+        try db.read { db in try Face.of(imageId).fetchAll(db) }
+    }
+
+    /// Applies verdicts in one transaction.
+    public func apply(_ changes: [VerdictChange]) throws {
+        try db.write { db in
+            let statement = try db.cachedStatement(sql: "UPDATE image SET verdict = ?, reason = ?, detail = ? WHERE id = ?")
+            for c in changes {
+                try statement.execute(arguments: [c.verdict.rawValue, c.reason, c.detail, c.imageId])
+            }
+        }
+    }
+
+    public func labels() throws -> [Int64: String] {
+        try db.read { db in
+            Dictionary(uniqueKeysWithValues: try Person.fetchAll(db).map { ($0.id!, $0.label) })
+        }
+    }
+}

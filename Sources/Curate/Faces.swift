@@ -1,0 +1,133 @@
+// Faces in Swift, in the spirit of face_recognition: find faces, cut aligned chips, describe them.
+import CFaceBridge
+import Foundation
+
+public struct FaceError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// A face found by the detector, in image coordinates.
+public struct DetectedFace: Sendable, Equatable {
+    public var left: Double
+    public var top: Double
+    public var right: Double
+    public var bottom: Double
+    public var score: Double
+    /// Five (x, y) landmarks from the 5-point predictor, when it is loaded.
+    public var landmarks: [Double]?
+
+    public var area: Double { max(0, right - left) * max(0, bottom - top) }
+
+    func scaled(by s: Double) -> DetectedFace {
+        DetectedFace(left: left * s, top: top * s, right: right * s, bottom: bottom * s, score: score,
+                     landmarks: landmarks?.map { $0 * s })
+    }
+
+    var bridged: curate_face {
+        var f = curate_face()
+        f.left = left; f.top = top; f.right = right; f.bottom = bottom; f.score = score
+        if let landmarks, landmarks.count == 10 {
+            withUnsafeMutableBytes(of: &f.landmarks) { raw in
+                for (i, v) in landmarks.enumerated() { raw.storeBytes(of: v, toByteOffset: i * 8, as: Double.self) }
+            }
+            f.has_landmarks = 1
+        }
+        return f
+    }
+}
+
+/// Where the pretrained dlib files are, and which are missing.
+public struct ModelFiles: Sendable {
+    public static let shapePredictorName = "shape_predictor_5_face_landmarks.dat"
+    public static let resnetName = "dlib_face_recognition_resnet_model_v1.dat"
+
+    public var shapePredictor: URL?
+    public var resnet: URL?
+
+    /// Looks in `CURATE_MODELS` (a folder) first, then in each folder given, then in ./dataset/models (where
+    /// scripts/setup.sh puts them), so a workspace elsewhere still finds them.
+    public static func locate(in folders: [URL]) -> ModelFiles {
+        var search = folders + [URL(fileURLWithPath: "dataset/models")]
+        if let env = ProcessInfo.processInfo.environment["CURATE_MODELS"] { search.insert(URL(fileURLWithPath: env), at: 0) }
+        func find(_ name: String) -> URL? {
+            search.map { $0.appendingPathComponent(name) }.first { FileManager.default.fileExists(atPath: $0.path) }
+        }
+        return ModelFiles(shapePredictor: find(shapePredictorName), resnet: find(resnetName))
+    }
+
+    /// A message for the user when a file is missing, nil when both are there.
+    public var missingMessage: String? {
+        var missing: [String] = []
+        if shapePredictor == nil { missing.append("\(Self.shapePredictorName) (alignment falls back to the face box)") }
+        if resnet == nil { missing.append("\(Self.resnetName) (no face descriptors)") }
+        guard !missing.isEmpty else { return nil }
+        return "face model files missing: \(missing.joined(separator: ", ")); run scripts/setup.sh or set CURATE_MODELS to their folder"
+    }
+}
+
+/// dlib's detector and networks for one thread (they must not be shared between threads).
+public final class FaceModels {
+    let handle: OpaquePointer
+
+    public init(_ files: ModelFiles) throws {
+        var err = curate_face_error()
+        guard let h = curate_faces_open(files.shapePredictor?.path, files.resnet?.path, &err) else {
+            throw FaceError(description: "cannot load face models: \(Self.message(err))")
+        }
+        handle = h
+    }
+
+    deinit { curate_faces_close(handle) }
+
+    public var hasLandmarks: Bool { curate_faces_has_landmarks(handle) != 0 }
+    public var hasDescriptors: Bool { curate_faces_has_descriptors(handle) != 0 }
+
+    /// Faces in the image, strongest first, after `upsample` doublings.
+    public func detect(_ image: DecodedImage, upsample: Int) throws -> [DetectedFace] {
+        var err = curate_face_error()
+        var faces = [curate_face](repeating: curate_face(), count: 256)
+        var count: Int32 = 0
+        let rc = image.withPixels { p, stride in
+            curate_faces_detect(handle, p, Int32(image.width), Int32(image.height), stride, Int32(upsample),
+                                &faces, Int32(faces.count), &count, &err)
+        }
+        guard rc == 0 else { throw FaceError(description: "face detection failed: \(Self.message(err))") }
+        return faces.prefix(Int(count)).map { f in
+            var landmarks: [Double]?
+            if f.has_landmarks != 0 {
+                landmarks = withUnsafeBytes(of: f.landmarks) { raw in (0..<10).map { raw.load(fromByteOffset: $0 * 8, as: Double.self) } }
+            }
+            return DetectedFace(left: f.left, top: f.top, right: f.right, bottom: f.bottom, score: f.score, landmarks: landmarks)
+        }
+    }
+
+    /// The aligned chip of a face (size x size) and, for 150 x 150 chips with the ResNet model loaded, its
+    /// 128-d descriptor.
+    public func chip(_ image: DecodedImage, face: DetectedFace, size: Int = 150, padding: Double = 0.25) throws -> (chip: DecodedImage, descriptor: [Float]?) {
+        var err = curate_face_error()
+        var pixels = [UInt8](repeating: 0, count: size * size * 3)
+        var descriptor = [Float](repeating: 0, count: 128)
+        var has: Int32 = 0
+        var f = face.bridged
+        let rc = image.withPixels { p, stride in
+            curate_faces_chip(handle, p, Int32(image.width), Int32(image.height), stride, &f, Int32(size), padding,
+                              &pixels, &descriptor, &has, &err)
+        }
+        guard rc == 0 else { throw FaceError(description: "face chip failed: \(Self.message(err))") }
+        return (try DecodedImage.fromBGR(pixels, width: size, height: size), has != 0 ? descriptor : nil)
+    }
+
+    static func message(_ err: curate_face_error) -> String {
+        withUnsafeBytes(of: err.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    }
+}
+
+/// Euclidean distance between two descriptors (dlib's threshold for "same person" is 0.6).
+public func descriptorDistance(_ a: [Float], _ b: [Float]) -> Float {
+    var sum: Float = 0
+    for i in 0..<min(a.count, b.count) {
+        let d = a[i] - b[i]
+        sum += d * d
+    }
+    return sum.squareRoot()
+}

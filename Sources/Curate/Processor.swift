@@ -1,0 +1,239 @@
+// `curate process`: clean, detect faces and dedupe every stored image, leaving a verdict with a reason for each.
+import Catalog
+import Crawler
+import Foundation
+
+/// Reason codes, as `reason` in the catalog and in `curate list --json`.
+public enum Reason: String, CaseIterable, Sendable {
+    case notImage = "not_image"
+    case corrupt
+    case tooSmall = "too_small"
+    case tooLarge = "too_large"
+    case noFace = "no_face"
+    case multiFace = "multi_face"
+    case duplicate
+    case labelConflict = "label_conflict"
+}
+
+public struct ProcessOptions: Sendable {
+    /// Shorter side under this is too small.
+    public var minSide = 64
+    /// Refuse to decode more pixels than this (read from the header, before any allocation).
+    public var maxPixels = 50_000_000
+    /// Images are shrunk to this longer side before detection, so the cost per image stays bounded.
+    public var detectMaxSide = 2000
+    /// Images whose longer side is under this are upsampled once before detection.
+    public var upsampleBelow = 1000
+    /// Faces smaller than this fraction of the largest face's area do not count.
+    public var smallFaceRatio = 0.25
+    /// pHash Hamming distance that makes two images near-duplicates.
+    public var phashDistance = 6
+    /// Face descriptor distance under which two images of one person are near-duplicates (0 turns it off).
+    public var descriptorDistance: Float = 0.12
+    /// Worker threads.
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    /// Process again every image not decided by a reviewer (not only new ones).
+    public var all = false
+    public var models: ModelFiles
+
+    public init(models: ModelFiles) { self.models = models }
+}
+
+public struct ProcessProgress: Sendable {
+    public var done: Int
+    public var total: Int
+}
+
+public struct ProcessSummary: Codable, Sendable {
+    public var processed: Int
+    public var kept: Int
+    public var rejected: [String: Int]
+    public var seconds: Double
+    public var threads: Int
+    public var interrupted: Bool
+    public var warnings: [String]
+
+    public var imagesPerSecond: Double { seconds > 0 ? Double(processed) / seconds : 0 }
+}
+
+/// What processing makes of one image before dedupe.
+struct Analysis {
+    var image: StoredImage
+    var faces: [Face]
+}
+
+public final class Processor {
+    private let catalog: Catalog
+    private let options: ProcessOptions
+    private let onProgress: (ProcessProgress) -> Void
+    private let shouldStop: () -> Bool
+
+    public init(catalog: Catalog, options: ProcessOptions, onProgress: @escaping (ProcessProgress) -> Void = { _ in },
+                shouldStop: @escaping () -> Bool = { false }) {
+        self.catalog = catalog
+        self.options = options
+        self.onProgress = onProgress
+        self.shouldStop = shouldStop
+    }
+
+    public func run() throws -> ProcessSummary {
+        let started = Date()
+        var warnings: [String] = []
+        if let missing = options.models.missingMessage { warnings.append(missing) }
+        let todo = try catalog.imagesToProcess(all: options.all)
+        let threads = max(1, min(options.threads, todo.count))
+
+        // Workers pull the next image from a shared index and commit their results in small batches.
+        let lock = NSLock()
+        var next = 0
+        var done = 0
+        var failure: Error?
+        var interrupted = false
+        let group = DispatchGroup()
+        for _ in 0..<threads {
+            group.enter()
+            let thread = Thread { [self] in
+                defer { group.leave() }
+                do {
+                    let models = try FaceModels(options.models)
+                    var batch: [(image: StoredImage, faces: [Face])] = []
+                    func flush() throws {
+                        guard !batch.isEmpty else { return }
+                        try catalog.recordProcessing(batch)
+                        lock.lock(); done += batch.count; let d = done; lock.unlock()
+                        batch.removeAll()
+                        onProgress(ProcessProgress(done: d, total: todo.count))
+                    }
+                    while true {
+                        lock.lock()
+                        let stop = failure != nil || shouldStop()
+                        if stop && failure == nil { interrupted = true }
+                        let i = next
+                        next += 1
+                        lock.unlock()
+                        if stop || i >= todo.count { break }
+                        let a = analyze(todo[i], models: models)
+                        batch.append((a.image, a.faces))
+                        if batch.count >= 16 { try flush() }
+                    }
+                    try flush()
+                } catch {
+                    lock.lock(); if failure == nil { failure = error }; lock.unlock()
+                }
+            }
+            thread.stackSize = 8 << 20   // dlib's detector recurses over image pyramids
+            thread.start()
+        }
+        group.wait()
+        if let failure { throw failure }
+
+        let dedupe = try Dedupe(catalog: catalog, phashDistance: options.phashDistance,
+                               descriptorDistance: options.descriptorDistance).run()
+        warnings += dedupe.warnings
+        let counts = try catalog.counts()
+        var rejected: [String: Int] = [:]
+        for c in counts { for (k, v) in c.reasons { rejected[k, default: 0] += v } }
+        return ProcessSummary(processed: done, kept: counts.map { $0.images["kept"] ?? 0 }.reduce(0, +), rejected: rejected,
+                              seconds: Date().timeIntervalSince(started), threads: threads, interrupted: interrupted,
+                              warnings: warnings)
+    }
+
+    /// Everything about one image that does not depend on the others. Never throws: a failure is a verdict.
+    func analyze(_ stored: StoredImage, models: FaceModels) -> Analysis {
+        var image = stored
+        var faces: [Face] = []
+        func verdict(_ verdict: Verdict, _ reason: Reason?, _ detail: String?) -> Analysis {
+            image.verdict = verdict
+            image.reason = reason?.rawValue
+            image.detail = detail
+            image.faces = verdict == .kept || reason == .multiFace || reason == .noFace ? faces.filter(\.counted).count : nil
+            return Analysis(image: image, faces: faces)
+        }
+        let workspace = catalog.workspace
+        guard let data = FileManager.default.contents(atPath: workspace.url(forRelativePath: stored.path).path) else {
+            return verdict(.rejected, .corrupt, "the stored file \(stored.path) is missing")
+        }
+        let bytes = [UInt8](data)
+        guard let format = ImageFormat.sniff(bytes) else {
+            return verdict(.rejected, .notImage, "the bytes are not an image we can decode")
+        }
+        if let size = ImageHeader.size(bytes, format: format), size.width * size.height > options.maxPixels {
+            image.width = size.width
+            image.height = size.height
+            return verdict(.rejected, .tooLarge, "\(size.width)×\(size.height) is over \(options.maxPixels / 1_000_000) megapixels")
+        }
+        if format == .jpeg {
+            switch ImageHeader.jpegIntegrity(bytes) {
+            case .whole: break
+            case .truncated: return verdict(.rejected, .corrupt, "truncated: the JPEG data ends before its end marker")
+            case .corrupt(let why): return verdict(.rejected, .corrupt, "damaged JPEG: \(why)")
+            }
+        }
+        let decoded: DecodedImage
+        do { decoded = try DecodedImage.decode(bytes) } catch {
+            return verdict(.rejected, .corrupt, "does not decode: \(error)")
+        }
+        if format == .jpeg, let exif = ExifInfo.read(bytes) {
+            image.orientation = exif.orientation == 0 ? nil : exif.orientation
+            image.cameraMake = exif.make
+            image.cameraModel = exif.model
+            image.takenAt = exif.taken
+            if exif.orientation > 1 { try? decoded.orient(exif.orientation) }
+        }
+        image.width = decoded.width
+        image.height = decoded.height
+        if min(decoded.width, decoded.height) < options.minSide {
+            return verdict(.rejected, .tooSmall, "\(decoded.width)×\(decoded.height): the shorter side is under \(options.minSide) px")
+        }
+        image.pixelSha256 = decoded.pixelSHA256()
+        image.phash = (try? decoded.phash()).map { Int64(bitPattern: $0) }
+        do {
+            let normalized = "normalized/\(stored.sha256.prefix(2))/\(stored.sha256).jpg"
+            try write(try decoded.jpeg(quality: 92), to: normalized)
+            image.normalizedPath = normalized
+
+            let detected = try detectFaces(decoded, models: models)
+            let largest = detected.map(\.area).max() ?? 0
+            faces = detected.enumerated().map { i, f in
+                Face(imageId: stored.id!, idx: i, left: f.left, top: f.top, right: f.right, bottom: f.bottom, score: f.score,
+                     landmarks: f.landmarks, counted: f.area >= options.smallFaceRatio * largest)
+            }
+            let counted = faces.filter(\.counted).count
+            if counted == 0 { return verdict(.rejected, .noFace, "no face found") }
+            if counted > 1 {
+                let ignored = faces.count - counted
+                return verdict(.rejected, .multiFace, "\(counted) faces" + (ignored > 0 ? " (and \(ignored) much smaller, not counted)" : ""))
+            }
+            let index = faces.firstIndex(where: \.counted)!
+            let (chip, descriptor) = try models.chip(decoded, face: detected[index])
+            let chipPath = "faces/\(stored.sha256.prefix(2))/\(stored.sha256)_\(index).jpg"
+            try write(try chip.jpeg(quality: 95), to: chipPath)
+            faces[index].chosen = true
+            faces[index].chipPath = chipPath
+            faces[index].descriptor = descriptor.map(Face.pack)
+            return verdict(.kept, nil, nil)
+        } catch {
+            return verdict(.rejected, .corrupt, "processing failed: \(error)")
+        }
+    }
+
+    /// Detection at a bounded size: very large images are shrunk first, small ones upsampled once.
+    func detectFaces(_ image: DecodedImage, models: FaceModels) throws -> [DetectedFace] {
+        let longer = max(image.width, image.height)
+        var work = image
+        var scale = 1.0
+        if longer > options.detectMaxSide {
+            scale = Double(options.detectMaxSide) / Double(longer)
+            work = try image.resized(width: max(1, Int(Double(image.width) * scale)), height: max(1, Int(Double(image.height) * scale)))
+        }
+        let upsample = Double(longer) * scale < Double(options.upsampleBelow) ? 1 : 0
+        return try models.detect(work, upsample: upsample).map { scale == 1 ? $0 : $0.scaled(by: 1 / scale) }
+    }
+
+    /// Writes a derived file (normalised copy, face chip) atomically; the downloaded original is never touched.
+    private func write(_ data: Data, to relative: String) throws {
+        let url = catalog.workspace.url(forRelativePath: relative)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try data.write(to: url, options: .atomic)
+    }
+}

@@ -1,0 +1,86 @@
+// `curate process`: verdicts for every stored image (also run at the end of `curate fetch`).
+import ArgumentParser
+import Catalog
+import Curate
+import Foundation
+
+struct ProcessCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "process",
+        abstract: "Clean, detect faces and dedupe stored images; every image gets a verdict and a reason.",
+        discussion: """
+        Decodes each image by content (GIFs by their first frame), applies EXIF orientation, rejects what is not
+        an image, corrupt, too small or too large, finds faces (dlib HOG), keeps images with exactly one face
+        with its aligned crop and descriptor, and flags duplicates and the same image under two people.
+        Nothing is deleted: every verdict is a catalog row that review can reverse.
+        """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var processing: ProcessingOptions
+
+    func run() throws {
+        let catalog: Catalog
+        let lock: WorkspaceLock
+        do {
+            catalog = try Catalog.openExisting(global.ws)
+            lock = try WorkspaceLock(global.ws)
+        } catch { throw fail(error) }
+        defer { withExtendedLifetime(lock) {} }
+        Signals.install()
+        let summary = try processing.run(catalog: catalog, global: global)
+        if global.json { try printJSON(summary) }
+        if summary.interrupted { throw Exit.interrupted }
+    }
+}
+
+/// Processing knobs, shared by `process` and `fetch`.
+struct ProcessingOptions: ParsableArguments {
+    @Option(name: .long, help: "Worker threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(name: .long, help: "pHash Hamming distance at or under which two images are near-duplicates.")
+    var phashDistance: Int = 6
+
+    @Option(name: .long, help: "Reject images whose shorter side is under this many pixels.")
+    var minSide: Int = 64
+
+    @Flag(name: .long, help: "Process again every image a reviewer has not decided, not only new ones.")
+    var all = false
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
+        guard (0...20).contains(phashDistance) else { throw ValidationError("--phash-distance must be between 0 and 20.") }
+        guard minSide >= 1 else { throw ValidationError("--min-side must be at least 1.") }
+    }
+
+    func run(catalog: Catalog, global: GlobalOptions) throws -> ProcessSummary {
+        var options = ProcessOptions(models: ModelFiles.locate(in: [catalog.workspace.modelsURL]))
+        options.threads = threads
+        options.phashDistance = phashDistance
+        options.minSide = minSide
+        options.all = all
+        let tty = isatty(STDERR_FILENO) != 0 && !global.quiet
+        var lastLine = Date.distantPast
+        let processor = Processor(catalog: catalog, options: options, onProgress: { p in
+            guard !global.quiet else { return }
+            let now = Date()
+            if tty {
+                FileHandle.standardError.write(Data("\r\u{1B}[2Kprocessing \(p.done)/\(p.total)".utf8))
+            } else if now.timeIntervalSince(lastLine) >= 5 || p.done == p.total {
+                lastLine = now
+                eprint("process: \(p.done)/\(p.total) images")
+            }
+        }, shouldStop: { Signals.interrupted })
+        let summary = try processor.run()
+        if tty { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        if !global.quiet {
+            for w in summary.warnings { eprint("warning: \(w)") }
+            let rejected = summary.rejected.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            eprint("processed \(summary.processed) image(s) in \(String(format: "%.1f", summary.seconds)) s "
+                   + "(\(String(format: "%.1f", summary.imagesPerSecond)) img/s on \(summary.threads) thread(s)); "
+                   + "kept \(summary.kept) in all" + (rejected.isEmpty ? "" : "; rejected: \(rejected)"))
+        }
+        return summary
+    }
+}
