@@ -4,7 +4,7 @@ import PackageDescription
 
 // The bridges instantiate dlib's templates in their own code: even a debug build compiles them optimised and
 // without dlib's debug asserts (which SwiftPM's DEBUG define would turn on), or detection is 50x slower.
-let optimizedCxx = ["-O2", "-UDEBUG", "-DNDEBUG"]
+let optimizedCxx = ["-O3", "-march=native", "-UDEBUG", "-DNDEBUG"]
 
 let package = Package(
     name: "curate",
@@ -57,6 +57,7 @@ let package = Package(
         // A real HTTP server on 127.0.0.1 that emulates the providers and misbehaves on purpose.
         .target(name: "TestServer", dependencies: ["FlyingFox"], path: "Tests/TestServer"),
         .executableTarget(name: "curate-test-server", dependencies: ["TestServer"], path: "bench/server"),
+        .executableTarget(name: "curate-bench-dedupe", dependencies: ["Curate"], path: "bench/dedupe"),
 
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
         .testTarget(name: "CrawlerTests", dependencies: ["Crawler", "Catalog", "Curate", "TestServer"]),

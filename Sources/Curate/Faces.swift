@@ -44,11 +44,11 @@ public struct ModelFiles: Sendable {
     public var shapePredictor: URL?
     public var resnet: URL?
 
-    /// Looks in `CURATE_MODELS` (a folder) first, then in each folder given, then in ./dataset/models (where
-    /// scripts/setup.sh puts them), so a workspace elsewhere still finds them.
+    /// Looks only in `CURATE_MODELS` (a folder) when it is set; otherwise in each folder given, then in
+    /// ./dataset/models (where scripts/setup.sh puts them), so a workspace elsewhere still finds them.
     public static func locate(in folders: [URL]) -> ModelFiles {
         var search = folders + [URL(fileURLWithPath: "dataset/models")]
-        if let env = ProcessInfo.processInfo.environment["CURATE_MODELS"] { search.insert(URL(fileURLWithPath: env), at: 0) }
+        if let env = ProcessInfo.processInfo.environment["CURATE_MODELS"] { search = [URL(fileURLWithPath: env)] }
         func find(_ name: String) -> URL? {
             search.map { $0.appendingPathComponent(name) }.first { FileManager.default.fileExists(atPath: $0.path) }
         }

@@ -84,11 +84,14 @@ public final class Processor {
         let threads = max(1, min(options.threads, todo.count))
 
         // Workers pull the next image from a shared index and commit their results in small batches.
+        final class Shared: @unchecked Sendable {   // guarded by `lock`
+            var next = 0
+            var done = 0
+            var failure: Error?
+            var interrupted = false
+        }
         let lock = NSLock()
-        var next = 0
-        var done = 0
-        var failure: Error?
-        var interrupted = false
+        let state = Shared()
         let group = DispatchGroup()
         for _ in 0..<threads {
             group.enter()
@@ -100,16 +103,16 @@ public final class Processor {
                     func flush() throws {
                         guard !batch.isEmpty else { return }
                         try catalog.recordProcessing(batch)
-                        lock.lock(); done += batch.count; let d = done; lock.unlock()
+                        lock.lock(); state.done += batch.count; let d = state.done; lock.unlock()
                         batch.removeAll()
                         onProgress(ProcessProgress(done: d, total: todo.count))
                     }
                     while true {
                         lock.lock()
-                        let stop = failure != nil || shouldStop()
-                        if stop && failure == nil { interrupted = true }
-                        let i = next
-                        next += 1
+                        let stop = state.failure != nil || shouldStop()
+                        if stop && state.failure == nil { state.interrupted = true }
+                        let i = state.next
+                        state.next += 1
                         lock.unlock()
                         if stop || i >= todo.count { break }
                         let a = analyze(todo[i], models: models)
@@ -118,14 +121,14 @@ public final class Processor {
                     }
                     try flush()
                 } catch {
-                    lock.lock(); if failure == nil { failure = error }; lock.unlock()
+                    lock.lock(); if state.failure == nil { state.failure = error }; lock.unlock()
                 }
             }
             thread.stackSize = 8 << 20   // dlib's detector recurses over image pyramids
             thread.start()
         }
         group.wait()
-        if let failure { throw failure }
+        if let failure = state.failure { throw failure }
 
         let dedupe = try Dedupe(catalog: catalog, phashDistance: options.phashDistance,
                                descriptorDistance: options.descriptorDistance).run()
@@ -133,8 +136,8 @@ public final class Processor {
         let counts = try catalog.counts()
         var rejected: [String: Int] = [:]
         for c in counts { for (k, v) in c.reasons { rejected[k, default: 0] += v } }
-        return ProcessSummary(processed: done, kept: counts.map { $0.images["kept"] ?? 0 }.reduce(0, +), rejected: rejected,
-                              seconds: Date().timeIntervalSince(started), threads: threads, interrupted: interrupted,
+        return ProcessSummary(processed: state.done, kept: counts.map { $0.images["kept"] ?? 0 }.reduce(0, +), rejected: rejected,
+                              seconds: Date().timeIntervalSince(started), threads: threads, interrupted: state.interrupted,
                               warnings: warnings)
     }
 

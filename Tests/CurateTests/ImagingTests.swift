@@ -4,6 +4,16 @@ import Testing
 @testable import Curate
 import Crawler
 
+/// Runs blocking work (decoding, detection, processing) on a thread of its own: Swift Testing runs tests on the
+/// cooperative pool, which other tests' in-process HTTP servers need; blocking it for seconds starves them.
+func offPool<T>(_ body: @escaping () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+}
+
 enum Shared {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let data = root.deletingLastPathComponent().appendingPathComponent("shared/data")
