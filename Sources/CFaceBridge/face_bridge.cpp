@@ -53,6 +53,19 @@ static void ok(curate_face_error *err) {
     if (err) { err->code = 0; err->message[0] = 0; }
 }
 
+// Runs `body` (which returns 0 or an error code it has reported), turning any C++ exception into error `code`.
+template <typename Body> static int guarded(curate_face_error *err, int code, const char *what, Body &&body) {
+    try {
+        int rc = body();
+        if (rc == 0) ok(err);
+        return rc;
+    } catch (const std::exception &e) {
+        return fail(err, code, std::string(what) + ": " + e.what());
+    } catch (...) {
+        return fail(err, code, std::string(what) + ": unknown error");
+    }
+}
+
 static matrix<rgb_pixel> to_rgb(const unsigned char *bgr, int width, int height, size_t stride) {
     matrix<rgb_pixel> img(height, width);
     for (int y = 0; y < height; ++y) {
@@ -63,8 +76,9 @@ static matrix<rgb_pixel> to_rgb(const unsigned char *bgr, int width, int height,
 }
 
 extern "C" curate_face_models *curate_faces_open(const char *shape_path, const char *resnet_path, curate_face_error *err) {
-    try {
-        auto models = std::make_unique<curate_face_models>();
+    std::unique_ptr<curate_face_models> models;
+    int rc = guarded(err, 1, "loading face models", [&] {
+        models = std::make_unique<curate_face_models>();
         if (shape_path) {
             models->predictor = std::make_unique<shape_predictor>();
             deserialize(shape_path) >> *models->predictor;
@@ -73,14 +87,9 @@ extern "C" curate_face_models *curate_faces_open(const char *shape_path, const c
             models->net = std::make_unique<anet_type>();
             deserialize(resnet_path) >> *models->net;
         }
-        ok(err);
-        return models.release();
-    } catch (const std::exception &e) {
-        fail(err, 1, e.what());
-    } catch (...) {
-        fail(err, 1, "unknown error while loading face models");
-    }
-    return nullptr;
+        return 0;
+    });
+    return rc == 0 ? models.release() : nullptr;
 }
 
 extern "C" void curate_faces_close(curate_face_models *models) { delete models; }
@@ -90,7 +99,7 @@ extern "C" int curate_faces_has_descriptors(const curate_face_models *m) { retur
 extern "C" int curate_faces_detect(curate_face_models *models, const unsigned char *bgr, int width, int height,
                                    size_t stride, int upsample, curate_face *faces, int capacity, int *count,
                                    curate_face_error *err) {
-    try {
+    return guarded(err, 2, "face detection", [&] {
         matrix<rgb_pixel> img = to_rgb(bgr, width, height, stride);
         pyramid_down<2> pyr;
         for (int i = 0; i < upsample; ++i) pyramid_up(img, pyr);
@@ -126,20 +135,15 @@ extern "C" int curate_faces_detect(curate_face_models *models, const unsigned ch
             }
         }
         *count = n;
-        ok(err);
         return 0;
-    } catch (const std::exception &e) {
-        return fail(err, 2, e.what());
-    } catch (...) {
-        return fail(err, 2, "unknown error in face detection");
-    }
+    });
 }
 
 extern "C" int curate_faces_chip(curate_face_models *models, const unsigned char *bgr, int width, int height,
                                  size_t stride, const curate_face *face, int size, double padding,
                                  unsigned char *chip_bgr, float *descriptor, int *has_descriptor,
                                  curate_face_error *err) {
-    try {
+    return guarded(err, 3, "cutting a face chip", [&] {
         *has_descriptor = 0;
         matrix<rgb_pixel> img = to_rgb(bgr, width, height, stride);
         rectangle box((long)face->left, (long)face->top, (long)face->right, (long)face->bottom);
@@ -167,11 +171,6 @@ extern "C" int curate_faces_chip(curate_face_models *models, const unsigned char
             for (long i = 0; i < 128 && i < d.size(); ++i) descriptor[i] = d(i);
             *has_descriptor = 1;
         }
-        ok(err);
         return 0;
-    } catch (const std::exception &e) {
-        return fail(err, 3, e.what());
-    } catch (...) {
-        return fail(err, 3, "unknown error while cutting a face chip");
-    }
+    });
 }

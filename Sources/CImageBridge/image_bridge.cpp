@@ -29,6 +29,26 @@ static void ok(curate_image_error *err) {
     if (err) { err->code = 0; err->message[0] = 0; }
 }
 
+// Runs `body` (which returns 0 or an error code it has reported), turning any C++ exception into an error.
+template <typename Body> static int guarded(curate_image_error *err, Body &&body) {
+    try {
+        int rc = body();
+        if (rc == 0) ok(err);
+        return rc;
+    } catch (const std::exception &e) {
+        return fail(err, 2, e.what());
+    } catch (...) {
+        return fail(err, 2, "unknown error in the image bridge");
+    }
+}
+
+// `guarded` for calls that make a new image: NULL on failure.
+template <typename Body> static curate_image *guarded_image(curate_image_error *err, Body &&body) {
+    curate_image *out = nullptr;
+    int rc = guarded(err, [&] { out = body(); return out ? 0 : (err && err->code ? err->code : 1); });
+    return rc == 0 ? out : nullptr;
+}
+
 // MARK: GIF
 
 namespace {
@@ -112,7 +132,7 @@ bool decode_gif(const unsigned char *bytes, size_t length, cv::Mat &out, std::st
 }  // namespace
 
 extern "C" curate_image *curate_image_decode(const unsigned char *bytes, size_t length, curate_image_error *err) {
-    try {
+    return guarded_image(err, [&]() -> curate_image * {
         cv::Mat mat;
         if (length >= 6 && std::memcmp(bytes, "GIF8", 4) == 0) {
             std::string why;
@@ -122,27 +142,15 @@ extern "C" curate_image *curate_image_decode(const unsigned char *bytes, size_t 
             mat = cv::imdecode(buffer, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
             if (mat.empty()) { fail(err, 1, "the decoder could not read the image"); return nullptr; }
         }
-        ok(err);
         return new curate_image{mat};
-    } catch (const std::exception &e) {
-        fail(err, 2, e.what());
-    } catch (...) {
-        fail(err, 2, "unknown error while decoding");
-    }
-    return nullptr;
+    });
 }
 
 extern "C" curate_image *curate_image_from_bgr(const unsigned char *bgr, int width, int height, size_t stride, curate_image_error *err) {
-    try {
+    return guarded_image(err, [&] {
         cv::Mat view(height, width, CV_8UC3, const_cast<unsigned char *>(bgr), stride);
-        ok(err);
         return new curate_image{view.clone()};
-    } catch (const std::exception &e) {
-        fail(err, 2, e.what());
-    } catch (...) {
-        fail(err, 2, "unknown error");
-    }
-    return nullptr;
+    });
 }
 
 extern "C" void curate_image_free(curate_image *image) { delete image; }
@@ -155,7 +163,7 @@ extern "C" const unsigned char *curate_image_pixels(const curate_image *image, s
 }
 
 extern "C" int curate_image_orient(curate_image *image, int orientation, curate_image_error *err) {
-    try {
+    return guarded(err, [&] {
         cv::Mat &m = image->mat;
         cv::Mat out;
         switch (orientation) {
@@ -166,72 +174,51 @@ extern "C" int curate_image_orient(curate_image *image, int orientation, curate_
         case 6: cv::rotate(m, out, cv::ROTATE_90_CLOCKWISE); break;
         case 7: cv::transpose(m, out); cv::rotate(out, out, cv::ROTATE_180); break;
         case 8: cv::rotate(m, out, cv::ROTATE_90_COUNTERCLOCKWISE); break;
-        default: ok(err); return 0;
+        default: return 0;
         }
         m = out;
-        ok(err);
         return 0;
-    } catch (const std::exception &e) {
-        return fail(err, 2, e.what());
-    } catch (...) {
-        return fail(err, 2, "unknown error");
-    }
+    });
 }
 
 extern "C" curate_image *curate_image_resized(const curate_image *image, int width, int height, curate_image_error *err) {
-    try {
+    return guarded_image(err, [&] {
         cv::Mat out;
         bool shrink = width < image->mat.cols || height < image->mat.rows;
         cv::resize(image->mat, out, cv::Size(width, height), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
-        ok(err);
         return new curate_image{out};
-    } catch (const std::exception &e) {
-        fail(err, 2, e.what());
-    } catch (...) {
-        fail(err, 2, "unknown error");
-    }
-    return nullptr;
+    });
 }
 
 extern "C" int curate_image_encode_jpeg(const curate_image *image, int quality, unsigned char **out, size_t *length, curate_image_error *err) {
-    try {
+    return guarded(err, [&] {
         std::vector<unsigned char> buffer;
         if (!cv::imencode(".jpg", image->mat, buffer, {cv::IMWRITE_JPEG_QUALITY, quality})) return fail(err, 1, "JPEG encoding failed");
         *out = static_cast<unsigned char *>(std::malloc(buffer.size()));
         if (!*out) return fail(err, 2, "out of memory");
         std::memcpy(*out, buffer.data(), buffer.size());
         *length = buffer.size();
-        ok(err);
         return 0;
-    } catch (const std::exception &e) {
-        return fail(err, 2, e.what());
-    } catch (...) {
-        return fail(err, 2, "unknown error");
-    }
+    });
 }
 
 extern "C" void curate_buffer_free(unsigned char *buffer) { std::free(buffer); }
 
 extern "C" int curate_image_phash(const curate_image *image, uint64_t *hash, curate_image_error *err) {
-    try {
+    return guarded(err, [&] {
         cv::Mat h;
         cv::img_hash::pHash(image->mat, h);
         if (h.total() != 8) return fail(err, 1, "pHash did not give 64 bits");
         uint64_t v = 0;
         for (int i = 0; i < 8; ++i) v = (v << 8) | h.at<uchar>(0, i);
         *hash = v;
-        ok(err);
         return 0;
-    } catch (const std::exception &e) {
-        return fail(err, 2, e.what());
-    } catch (...) {
-        return fail(err, 2, "unknown error");
-    }
+    });
 }
 
 extern "C" int curate_image_draw_box(curate_image *image, int left, int top, int right, int bottom, int thickness,
                                      unsigned char b, unsigned char g, unsigned char r, const char *label, curate_image_error *err) {
-    try {
+    return guarded(err, [&] {
         cv::Scalar color(b, g, r);
         cv::rectangle(image->mat, cv::Point(left, top), cv::Point(right, bottom), color, thickness);
         if (label) {
@@ -242,13 +229,8 @@ extern "C" int curate_image_draw_box(curate_image *image, int left, int top, int
             cv::rectangle(image->mat, origin + cv::Point(0, base), origin + cv::Point(size.width, -size.height - 2), color, cv::FILLED);
             cv::putText(image->mat, label, origin, cv::FONT_HERSHEY_SIMPLEX, scale, cv::Scalar(255, 255, 255), thickness);
         }
-        ok(err);
         return 0;
-    } catch (const std::exception &e) {
-        return fail(err, 2, e.what());
-    } catch (...) {
-        return fail(err, 2, "unknown error");
-    }
+    });
 }
 
 // MARK: EXIF

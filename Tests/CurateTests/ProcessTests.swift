@@ -226,6 +226,28 @@ struct ProcessTests {
         }
     }
 
+    @Test func withoutModelFilesDetectionStillWorksAndACorruptModelIsAClearError() async throws {
+        try await offPool {
+            let f = try ProcessFixture()
+            let id = try #require(try f.add("lady", file: "single_face/opencv_course_lady.jpg"))
+            var options = ProcessOptions(models: ModelFiles(shapePredictor: nil, resnet: nil))
+            options.threads = 1
+            let summary = try Processor(catalog: f.catalog, options: options).run()
+            #expect(summary.warnings.contains { $0.contains("face model files missing") && $0.contains("scripts/setup.sh") })
+            #expect(try f.image(id).verdict == .kept)
+            let chosen = try #require(try f.catalog.faces(of: id).first { $0.chosen })
+            #expect(chosen.chipPath != nil && chosen.landmarks == nil && chosen.descriptor == nil)
+
+            let garbage = f.root.appendingPathComponent(ModelFiles.shapePredictorName)
+            try Data("not a model".utf8).write(to: garbage)
+            #expect {
+                try FaceModels(ModelFiles(shapePredictor: garbage, resnet: nil))
+            } throws: { error in
+                "\(error)".contains("cannot load face models")
+            }
+        }
+    }
+
     @Test func hammingIndexFindsExactlyThePairsBruteForceFinds() {
         var rng = SystemRandomNumberGenerator()
         var hashes: [UInt64] = []
