@@ -120,6 +120,13 @@ enum Schema {
                 t.uniqueKey(["imageId", "idx"])
             }
         }
+        migrator.registerMigration("v3: settings") { db in
+            // Choices that later runs must repeat, e.g. the split's fractions and seed.
+            try db.create(table: "setting") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .text).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -1,0 +1,46 @@
+// The catalog's side of splits and export: settings, accepted images, split assignments.
+import Foundation
+import GRDB
+
+extension Catalog {
+    public func setting(_ key: String) throws -> String? {
+        try db.read { db in try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [key]) }
+    }
+
+    /// Accepted images (kept by processing or accepted in review), in id order.
+    public func acceptedImages() throws -> [StoredImage] {
+        try db.read { db in
+            try StoredImage.filter(Column("verdict") == Verdict.kept.rawValue).order(Column("id")).fetchAll(db)
+        }
+    }
+
+    /// Saves a split in one transaction: the setting, the assignments, and no split for images that are not
+    /// accepted (any more) or whose person was left out.
+    public func saveSplit(setting: String, assignments: [Int64: String], cleared: [Int64]) throws {
+        try db.write { db in
+            try db.execute(sql: "INSERT INTO setting (key, value) VALUES ('split', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                           arguments: [setting])
+            try db.execute(sql: "UPDATE image SET split = NULL WHERE verdict != 'kept'")
+            let clear = try db.cachedStatement(sql: "UPDATE image SET split = NULL WHERE id = ?")
+            for id in cleared { try clear.execute(arguments: [id]) }
+            let assign = try db.cachedStatement(sql: "UPDATE image SET split = ? WHERE id = ?")
+            for (id, split) in assignments.sorted(by: { $0.key < $1.key }) { try assign.execute(arguments: [split, id]) }
+        }
+    }
+
+    /// Removes every split assignment and the split setting (`curate split --reset`).
+    public func resetSplit() throws {
+        try db.write { db in
+            try db.execute(sql: "UPDATE image SET split = NULL")
+            try db.execute(sql: "DELETE FROM setting WHERE key = 'split'")
+        }
+    }
+
+    /// Accepted images that have a split, in a stable order (split, person, id).
+    public func splitImages() throws -> [StoredImage] {
+        try db.read { db in
+            try StoredImage.filter(Column("split") != nil && Column("verdict") == Verdict.kept.rawValue)
+                .order(Column("split"), Column("personId"), Column("id")).fetchAll(db)
+        }
+    }
+}
