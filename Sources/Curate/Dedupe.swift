@@ -51,6 +51,31 @@ public struct HammingIndex {
     }
 }
 
+/// Disjoint sets over 0..<count: which items must be treated as one (copies of one picture, one source page).
+struct UnionFind {
+    private var parent: [Int]
+
+    init(count: Int) { parent = Array(0..<count) }
+
+    mutating func find(_ i: Int) -> Int {
+        var i = i
+        while parent[i] != i { parent[i] = parent[parent[i]]; i = parent[i] }
+        return i
+    }
+
+    mutating func union(_ a: Int, _ b: Int) {
+        let (ra, rb) = (find(a), find(b))
+        if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
+    }
+
+    /// The sets, each listed by its members.
+    mutating func groups() -> [[Int]] {
+        var byRoot: [Int: [Int]] = [:]
+        for i in parent.indices { byRoot[find(i), default: []].append(i) }
+        return Array(byRoot.values)
+    }
+}
+
 struct Dedupe {
     let catalog: Catalog
     let phashDistance: Int
@@ -69,23 +94,21 @@ struct Dedupe {
         let labels = try catalog.labels()
 
         // Groups of copies: union-find over same-pixel and near-pHash pairs.
-        var parent = Array(images.indices)
-        func find(_ i: Int) -> Int { var i = i; while parent[i] != i { parent[i] = parent[parent[i]]; i = parent[i] }; return i }
-        func union(_ a: Int, _ b: Int) { let (ra, rb) = (find(a), find(b)); if ra != rb { parent[max(ra, rb)] = min(ra, rb) } }
+        var sets = UnionFind(count: images.count)
 
         var byPixels: [String: Int] = [:]
         var index = HammingIndex(radius: phashDistance)
         var hashed: [Int] = []
         for (i, image) in images.enumerated() {
             if let p = image.pixelSha256 {
-                if let j = byPixels[p] { union(i, j) } else { byPixels[p] = i }
+                if let j = byPixels[p] { sets.union(i, j) } else { byPixels[p] = i }
             }
             if let h = image.phash {
                 index.insert(UInt64(bitPattern: h))
                 hashed.append(i)
             }
         }
-        for (a, b) in index.pairs() { union(hashed[a], hashed[b]) }
+        for (a, b) in index.pairs() { sets.union(hashed[a], hashed[b]) }
 
         // Edited copies pHash misses (crops, colour changes): close face descriptors within one person.
         if descriptorDistance > 0 {
@@ -95,15 +118,12 @@ struct Dedupe {
                 if let d = faces[image.id!]?.descriptorValues { byPerson[image.personId, default: []].append((i, d)) }
             }
             for items in byPerson.values {
-                for (a, b) in closePairs(items.map(\.1), within: descriptorDistance) { union(items[a].0, items[b].0) }
+                for (a, b) in closePairs(items.map(\.1), within: descriptorDistance) { sets.union(items[a].0, items[b].0) }
             }
         }
 
-        var groups: [Int: [Int]] = [:]
-        for i in images.indices { groups[find(i), default: []].append(i) }
-
         var changes: [VerdictChange] = []
-        for members in groups.values {
+        for members in sets.groups() {
             let people = Set(members.map { images[$0].personId })
             if members.count == 1 {
                 changes.append(VerdictChange(imageId: images[members[0]].id!, verdict: .kept, reason: nil, detail: nil))

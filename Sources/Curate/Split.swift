@@ -76,26 +76,23 @@ public enum Splitter {
         let labels = try catalog.labels()
 
         // Images that must share a side: near-copies (same pixels or close pHash) and one source page.
-        var parent = Array(accepted.indices)
-        func find(_ i: Int) -> Int { var i = i; while parent[i] != i { parent[i] = parent[parent[i]]; i = parent[i] }; return i }
-        func union(_ a: Int, _ b: Int) { let (ra, rb) = (find(a), find(b)); if ra != rb { parent[max(ra, rb)] = min(ra, rb) } }
+        var sets = UnionFind(count: accepted.count)
         var byKey: [String: Int] = [:]
         var index = HammingIndex(radius: options.phashDistance)
         var hashed: [Int] = []
         for (i, image) in accepted.enumerated() {
             for key in [image.pixelSha256.map { "px:" + $0 }, image.pageUrl.map { "page:\(image.personId):" + $0 }].compactMap({ $0 }) {
-                if let j = byKey[key] { union(i, j) } else { byKey[key] = i }
+                if let j = byKey[key] { sets.union(i, j) } else { byKey[key] = i }
             }
             if let h = image.phash { index.insert(UInt64(bitPattern: h)); hashed.append(i) }
         }
-        for (a, b) in index.pairs() { union(hashed[a], hashed[b]) }
-        var groups: [Int: [Int]] = [:]
-        for i in accepted.indices { groups[find(i), default: []].append(i) }
+        for (a, b) in index.pairs() { sets.union(hashed[a], hashed[b]) }
+        let groups = sets.groups()
 
         var assignments: [Int64: String] = [:]
         var cleared: [Int64] = []
         var people: [PersonSplit] = []
-        let byPerson = Dictionary(grouping: groups.values, by: { accepted[$0[0]].personId })
+        let byPerson = Dictionary(grouping: groups, by: { accepted[$0[0]].personId })
         for personId in byPerson.keys.sorted(by: { (labels[$0] ?? "") < (labels[$1] ?? "") }) {
             let personGroups = byPerson[personId]!
             let count = personGroups.reduce(0) { $0 + $1.count }
