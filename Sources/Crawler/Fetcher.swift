@@ -116,7 +116,6 @@ public final class Fetcher {
         var queue: Deque<Attempt> = []
         var progress: PersonProgress
         var failures: [String: Int] = [:]
-        var searching = false
         var waiting = 0          // attempts waiting for a retry
         var committing = 0       // downloads in place, their rows in the next batch
         init(person: Person, terms: [SearchTerm], target: Int, stored: Int) {
@@ -278,7 +277,6 @@ public final class Fetcher {
                 let transfer = try Transfer(id: id, url: url, sink: .memory, options: options.http,
                                             headers: ["Accept: application/json"])
                 try engine.add(transfer)
-                run.searching = true
                 run.progress.searching = true
             }
             inFlight[id] = work
@@ -315,7 +313,6 @@ public final class Fetcher {
             run.progress.inFlight -= 1
             try finishDownload(run, attempt, result)
         case let .search(run, index, tries):
-            run.searching = false
             run.progress.searching = false
             try finishSearch(run, index, tries: tries + 1, result)
         }

@@ -84,13 +84,11 @@ struct Dedupe {
     /// only pairs under 0.12 were copies of one photo. pHash misses most 5% crops; this catches 77% of them.
     let descriptorDistance: Float
 
-    struct Result { var warnings: [String] }
-
     /// Recomputes duplicate and label_conflict verdicts over every undecided one-face image, so running it
     /// again (after more images arrive) gives the same answer as running it once.
-    func run() throws -> Result {
+    func run() throws {
         let images = try catalog.dedupeCandidates()
-        guard !images.isEmpty else { return Result(warnings: []) }
+        guard !images.isEmpty else { return }
         let labels = try catalog.labels()
 
         // Groups of copies: union-find over same-pixel and near-pHash pairs.
@@ -153,7 +151,6 @@ struct Dedupe {
             }
         }
         try catalog.apply(changes)
-        return Result(warnings: [])
     }
 }
 

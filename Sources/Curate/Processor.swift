@@ -130,9 +130,8 @@ public final class Processor {
         group.wait()
         if let failure = state.failure { throw failure }
 
-        let dedupe = try Dedupe(catalog: catalog, phashDistance: options.phashDistance,
-                               descriptorDistance: options.descriptorDistance).run()
-        warnings += dedupe.warnings
+        try Dedupe(catalog: catalog, phashDistance: options.phashDistance,
+                   descriptorDistance: options.descriptorDistance).run()
         let counts = try catalog.counts()
         var rejected: [String: Int] = [:]
         for c in counts { for (k, v) in c.reasons { rejected[k, default: 0] += v } }

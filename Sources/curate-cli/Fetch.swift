@@ -100,7 +100,7 @@ struct Fetch: ParsableCommand {
            queries.contains(where: { $0.lines.contains { if case .search = $0 { true } else { false } } }) {
             eprint("note: Wikimedia asks API clients for a contact in the User-Agent: set CURATE_CONTACT=you@example.org")
         }
-        let progress = ProgressView(quiet: global.quiet, people: queries.count)
+        let progress = ProgressView(quiet: global.quiet)
         Signals.install()
         let fetcher = try Fetcher(catalog: catalog, options: options, onEvent: progress.handle,
                                   shouldStop: { Signals.interrupted })

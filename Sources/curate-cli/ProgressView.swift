@@ -12,7 +12,7 @@ final class ProgressView {
     private var plainStamp: [String: (Int, Int)] = [:]
     private let started = Date()
 
-    init(quiet: Bool, people: Int) {
+    init(quiet: Bool) {
         self.quiet = quiet
         Rainbow.enabled = tty && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
     }
