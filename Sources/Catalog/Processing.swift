@@ -8,12 +8,15 @@ public struct VerdictChange: Sendable, Equatable {
     public var verdict: Verdict
     public var reason: String?
     public var detail: String?
+    /// The other images the verdict is about (see `StoredImage.related`).
+    public var related: [Int64]?
 
-    public init(imageId: Int64, verdict: Verdict, reason: String?, detail: String?) {
+    public init(imageId: Int64, verdict: Verdict, reason: String?, detail: String?, related: [Int64]? = nil) {
         self.imageId = imageId
         self.verdict = verdict
         self.reason = reason
         self.detail = detail
+        self.related = related
     }
 }
 
@@ -31,6 +34,8 @@ extension Catalog {
     public func recordProcessing(_ items: [(image: StoredImage, faces: [Face])]) throws {
         try db.write { db in
             for (image, faces) in items {
+                // A reviewer's decision stands, also when it was made while this run was working.
+                guard try Bool.fetchOne(db, sql: "SELECT reviewed FROM image WHERE id = ?", arguments: [image.id]) == false else { continue }
                 var image = image
                 image.processedAt = Date()
                 try image.update(db)
@@ -70,9 +75,11 @@ extension Catalog {
     /// Applies verdicts in one transaction.
     public func apply(_ changes: [VerdictChange]) throws {
         try db.write { db in
-            let statement = try db.cachedStatement(sql: "UPDATE image SET verdict = ?, reason = ?, detail = ? WHERE id = ?")
+            // A reviewer's decision stands, also when it was made while this run was working.
+            let statement = try db.cachedStatement(sql: "UPDATE image SET verdict = ?, reason = ?, detail = ?, related = ? WHERE id = ? AND reviewed = 0")
             for c in changes {
-                try statement.execute(arguments: [c.verdict.rawValue, c.reason, c.detail, c.imageId])
+                let related = c.related.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }
+                try statement.execute(arguments: [c.verdict.rawValue, c.reason, c.detail, related, c.imageId])
             }
         }
     }

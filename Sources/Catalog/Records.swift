@@ -171,6 +171,9 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
     public var cameraModel: String?
     public var takenAt: String?
     public var processedAt: Date?
+    /// For `duplicate` and `label_conflict`: the other images of the group (the kept copy, or the same image
+    /// under other people).
+    public var related: [Int64]?
 
     public init(personId: Int64, attempt: Attempt, term: String?, sha256: String, path: String, bytes: Int, format: String) {
         self.personId = personId

@@ -127,6 +127,23 @@ enum Schema {
                 t.column("value", .text).notNull()
             }
         }
+        migrator.registerMigration("v4: review decisions") { db in
+            // The images a dedupe verdict points at (the kept copy, or the same image under other people).
+            try db.alter(table: "image") { t in t.add(column: "related", .text) }   // JSON [id, ...]
+            // Every review decision, with the image's state before it, so that any number can be undone.
+            try db.create(table: "decision") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("image", onDelete: .cascade).notNull()
+                t.column("batch", .integer).notNull()       // decisions applied together are undone together
+                t.column("action", .text).notNull()         // accept, reject, face, relabel
+                t.column("face", .integer)                  // the face chosen (idx), for `face`
+                t.column("personId", .integer)              // the person moved to, for `relabel`
+                t.column("before", .text).notNull()         // JSON of the image's state before
+                t.column("createdAt", .datetime).notNull()
+                t.column("undoneAt", .datetime)
+            }
+            try db.create(index: "decision_batch", on: "decision", columns: ["batch"])
+        }
         return migrator
     }
 }

@@ -131,7 +131,8 @@ struct Dedupe {
                     let others = members.filter { images[$0].personId != images[m].personId }
                         .map { "#\(images[$0].id!) (\(labels[images[$0].personId] ?? "?"))" }
                     changes.append(VerdictChange(imageId: images[m].id!, verdict: .rejected, reason: Reason.labelConflict.rawValue,
-                                                 detail: "the same image is filed under another person: " + others.joined(separator: ", ")))
+                                                 detail: "the same image is filed under another person: " + others.joined(separator: ", "),
+                                                 related: members.filter { images[$0].personId != images[m].personId }.map { images[$0].id! }))
                 }
             } else {
                 // Keep the largest copy; ties go to the earliest.
@@ -145,7 +146,8 @@ struct Dedupe {
                     } else {
                         let b = images[best]
                         changes.append(VerdictChange(imageId: images[m].id!, verdict: .rejected, reason: Reason.duplicate.rawValue,
-                                                     detail: "a copy of #\(b.id!) (\(b.width ?? 0)×\(b.height ?? 0)), which is kept"))
+                                                     detail: "a copy of #\(b.id!) (\(b.width ?? 0)×\(b.height ?? 0)), which is kept",
+                                                     related: [b.id!]))
                     }
                 }
             }

@@ -1,5 +1,6 @@
 // Faces in Swift, in the spirit of face_recognition: find faces, cut aligned chips, describe them.
 import CFaceBridge
+import Catalog
 import Foundation
 
 public struct FaceError: Error, CustomStringConvertible {
@@ -17,6 +18,15 @@ public struct DetectedFace: Sendable, Equatable {
     public var landmarks: [Double]?
 
     public var area: Double { max(0, right - left) * max(0, bottom - top) }
+
+    public init(left: Double, top: Double, right: Double, bottom: Double, score: Double, landmarks: [Double]?) {
+        (self.left, self.top, self.right, self.bottom, self.score, self.landmarks) = (left, top, right, bottom, score, landmarks)
+    }
+
+    /// A face as the catalog stored it.
+    public init(_ face: Face) {
+        self.init(left: face.left, top: face.top, right: face.right, bottom: face.bottom, score: face.score, landmarks: face.landmarks)
+    }
 
     func scaled(by s: Double) -> DetectedFace {
         DetectedFace(left: left * s, top: top * s, right: right * s, bottom: bottom * s, score: score,

@@ -191,7 +191,7 @@ public final class Processor {
         image.phash = (try? decoded.phash()).map { Int64(bitPattern: $0) }
         do {
             let normalized = "normalized/\(stored.sha256.prefix(2))/\(stored.sha256).jpg"
-            try write(try decoded.jpeg(quality: 92), to: normalized)
+            try workspace.writeDerived(try decoded.jpeg(quality: 92), to: normalized)
             image.normalizedPath = normalized
 
             let detected = try detectFaces(decoded, models: models)
@@ -207,12 +207,10 @@ public final class Processor {
                 return verdict(.rejected, .multiFace, "\(counted) faces" + (ignored > 0 ? " (and \(ignored) much smaller, not counted)" : ""))
             }
             let index = faces.firstIndex(where: \.counted)!
-            let (chip, descriptor) = try models.chip(decoded, face: detected[index])
-            let chipPath = "faces/\(stored.sha256.prefix(2))/\(stored.sha256)_\(index).jpg"
-            try write(try chip.jpeg(quality: 95), to: chipPath)
+            let chip = try FaceChip.make(decoded, face: detected[index], idx: index, of: stored, in: workspace, models: models)
             faces[index].chosen = true
-            faces[index].chipPath = chipPath
-            faces[index].descriptor = descriptor.map(Face.pack)
+            faces[index].chipPath = chip.path
+            faces[index].descriptor = chip.descriptor
             return verdict(.kept, nil, nil)
         } catch {
             return verdict(.rejected, .corrupt, "processing failed: \(error)")
@@ -232,10 +230,40 @@ public final class Processor {
         return try models.detect(work, upsample: upsample).map { scale == 1 ? $0 : $0.scaled(by: 1 / scale) }
     }
 
+}
+
+extension Workspace {
     /// Writes a derived file (normalised copy, face chip) atomically; the downloaded original is never touched.
-    private func write(_ data: Data, to relative: String) throws {
-        let url = catalog.workspace.url(forRelativePath: relative)
+    func writeDerived(_ data: Data, to relative: String) throws {
+        let url = url(forRelativePath: relative)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try data.write(to: url, options: .atomic)
+    }
+}
+
+/// The aligned crop of the face an image is kept for, with its descriptor: made by processing for a photo with
+/// one face, and by review when a person picks one face of a group photo.
+public enum FaceChip {
+    /// Cuts the chip of `face` from the upright image, writes it to faces/ab/<sha256>_<idx>.jpg and describes it.
+    public static func make(_ image: DecodedImage, face: DetectedFace, idx: Int, of stored: StoredImage, in workspace: Workspace,
+                            models: FaceModels) throws -> (path: String, descriptor: Data?) {
+        let (chip, descriptor) = try models.chip(image, face: face)
+        let path = "faces/\(stored.sha256.prefix(2))/\(stored.sha256)_\(idx).jpg"
+        try workspace.writeDerived(try chip.jpeg(quality: 95), to: path)
+        return (path, descriptor.map(Face.pack))
+    }
+}
+
+extension DecodedImage {
+    /// A stored image's pixels as processing saw them: its file decoded and turned upright by the EXIF
+    /// orientation processing recorded.
+    public static func upright(_ stored: StoredImage, in workspace: Workspace) throws -> DecodedImage {
+        let url = workspace.url(forRelativePath: stored.path)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw ImageError(description: "the stored file \(stored.path) is missing")
+        }
+        let image = try decode([UInt8](data))
+        if let o = stored.orientation, o > 1 { try image.orient(o) }
+        return image
     }
 }

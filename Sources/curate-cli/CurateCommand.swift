@@ -12,7 +12,7 @@ struct CurateCommand: ParsableCommand {
         Start with `curate fetch --query queries/ --n 300`.
         """,
         version: "0.1.0",
-        subcommands: [Fetch.self, ProcessCommand.self, SplitCommand.self, ExportCommand.self, Status.self, List.self]
+        subcommands: [Fetch.self, ProcessCommand.self, Review.self, SplitCommand.self, ExportCommand.self, Status.self, List.self]
     )
 }
 

@@ -1,0 +1,215 @@
+// Review: the rejected images waiting for a person, and the decisions on them (accept, reject, face, relabel,
+// undo), each written to the catalog at once. The terminal screens and the scripting form both go through here.
+import Catalog
+import Foundation
+
+/// One image waiting for a decision, with what a person needs to decide.
+public struct ReviewItem: Sendable {
+    public var image: StoredImage
+    public var label: String
+    /// Every detected face, in idx order: face N on screen is idx N-1.
+    public var faces: [Face]
+    /// The other images of a `duplicate` or `label_conflict` verdict, with their people.
+    public var related: [(image: StoredImage, label: String)]
+
+    public var id: Int64 { image.id! }
+    /// Files that never decoded (or were refused before decoding) are listed, not drawn.
+    public var showable: Bool { image.normalizedPath != nil }
+}
+
+public enum ReviewInputError: Error, CustomStringConvertible, Equatable {
+    case unknownReason(String)
+    case badPair(option: String, value: String, expected: String)
+    case cannotKeep(id: Int64, reason: String)
+    case samePerson(id: Int64, label: String)
+
+    public var description: String {
+        switch self {
+        case let .unknownReason(r):
+            return "unknown reason \"\(r)\"; reasons are: \(Reason.allCases.map(\.rawValue).joined(separator: ", ")), reviewer."
+        case let .badPair(option, value, expected):
+            return "\(option) \(value): expected \(expected)."
+        case let .cannotKeep(id, reason):
+            return "image #\(id) (\(reason)) never decoded, so it cannot be kept; reject it instead."
+        case let .samePerson(id, label):
+            return "image #\(id) is already filed under \(label)."
+        }
+    }
+}
+
+/// One decision of the scripting form (`--accept ID`, `--reject ID`, `--face ID:N`, `--relabel ID:person`).
+public enum ReviewCommand: Equatable, Sendable {
+    case accept(Int64)
+    case reject(Int64)
+    /// Face number N as drawn (1-based).
+    case face(Int64, Int)
+    case relabel(Int64, String)
+
+    public var imageId: Int64 {
+        switch self {
+        case let .accept(id), let .reject(id), let .face(id, _), let .relabel(id, _): return id
+        }
+    }
+
+    /// Parses `ID:N` for --face.
+    public static func face(_ text: String) throws -> ReviewCommand {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let id = Int64(parts[0]), let n = Int(parts[1]), n >= 1 else {
+            throw ReviewInputError.badPair(option: "--face", value: text, expected: "IMAGE_ID:FACE_NUMBER, e.g. 12:2 (faces are numbered from 1)")
+        }
+        return .face(id, n)
+    }
+
+    /// Parses `ID:person` for --relabel.
+    public static func relabel(_ text: String) throws -> ReviewCommand {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let id = Int64(parts[0]), !parts[1].isEmpty else {
+            throw ReviewInputError.badPair(option: "--relabel", value: text, expected: "IMAGE_ID:PERSON, e.g. 12:ben_afflek")
+        }
+        return .relabel(id, parts[1])
+    }
+}
+
+/// What `curate review --list --json` prints per image. Every key is always present (null when unknown).
+public struct ReviewRow: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var label: String
+    public var verdict: String
+    public var reason: String?
+    public var detail: String?
+    public var faces: Int?
+    public var detected: Int
+    public var width: Int?
+    public var height: Int?
+    public var shown: Bool
+    public var related: [Int64]
+    public var path: String
+    public var sourceUrl: String
+    public var pageUrl: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, label, verdict, reason, detail, faces, detected, width, height, shown, related, path
+        case sourceUrl = "source_url"
+        case pageUrl = "page_url"
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(label, forKey: .label)
+        try c.encode(verdict, forKey: .verdict)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(detail, forKey: .detail)
+        try c.encode(faces, forKey: .faces)
+        try c.encode(detected, forKey: .detected)
+        try c.encode(width, forKey: .width)
+        try c.encode(height, forKey: .height)
+        try c.encode(shown, forKey: .shown)
+        try c.encode(related, forKey: .related)
+        try c.encode(path, forKey: .path)
+        try c.encode(sourceUrl, forKey: .sourceUrl)
+        try c.encode(pageUrl, forKey: .pageUrl)
+    }
+}
+
+public final class Reviewer {
+    public let catalog: Catalog
+    private let modelFiles: ModelFiles
+    private var models: FaceModels?   // loaded on the first face choice
+
+    public init(catalog: Catalog, models: ModelFiles) {
+        self.catalog = catalog
+        self.modelFiles = models
+    }
+
+    // MARK: What waits for review
+
+    /// Rejected images not reviewed yet, of these people and reasons (all when empty), grouped by person and reason.
+    public func queue(people: [String] = [], reasons: [String] = []) throws -> [ReviewItem] {
+        let known = Set(Reason.allCases.map(\.rawValue) + ["reviewer"])
+        for r in reasons where !known.contains(r) { throw ReviewInputError.unknownReason(r) }
+        let ids = try people.map { try person(named: $0).id! }
+        let labels = try catalog.labels()
+        return try catalog.reviewQueue(personIds: ids.isEmpty ? nil : ids, reasons: reasons.isEmpty ? nil : reasons)
+            .map { try item($0, labels: labels) }
+            .sorted { ($0.label, $0.image.reason ?? "", $0.id) < ($1.label, $1.image.reason ?? "", $1.id) }
+    }
+
+    public func item(id: Int64) throws -> ReviewItem {
+        guard let image = try catalog.image(id: id) else { throw ReviewError.noImage(id) }
+        return try item(image, labels: try catalog.labels())
+    }
+
+    func item(_ image: StoredImage, labels: [Int64: String]) throws -> ReviewItem {
+        let related = try (image.related ?? []).compactMap { try catalog.image(id: $0) }.map { ($0, labels[$0.personId] ?? "?") }
+        return ReviewItem(image: image, label: labels[image.personId] ?? "?", faces: try catalog.faces(of: image.id!), related: related)
+    }
+
+    public func row(_ item: ReviewItem) -> ReviewRow {
+        let i = item.image
+        return ReviewRow(id: item.id, label: item.label, verdict: i.verdict.rawValue, reason: i.reason, detail: i.detail,
+                         faces: i.faces, detected: item.faces.count, width: i.width, height: i.height, shown: item.showable,
+                         related: item.related.map { $0.image.id! }, path: catalog.workspace.url(forRelativePath: i.path).path,
+                         sourceUrl: i.sourceUrl, pageUrl: i.pageUrl)
+    }
+
+    // MARK: People
+
+    public func people() throws -> [Person] { try catalog.people() }
+
+    /// The person with this label, ignoring case.
+    public func person(named label: String) throws -> Person {
+        let people = try catalog.people()
+        guard let match = people.first(where: { $0.label.lowercased() == label.lowercased() }) else {
+            throw ListingError.unknownPerson(label, known: people.map(\.label))
+        }
+        return match
+    }
+
+    /// Known labels starting with `prefix` (ignoring case), for completion.
+    public func labels(startingWith prefix: String) throws -> [String] {
+        try catalog.people().map(\.label).filter { $0.lowercased().hasPrefix(prefix.lowercased()) }
+    }
+
+    // MARK: Decisions
+
+    /// Applies decisions as one batch (undone together): all are checked first, so a bad one writes nothing.
+    @discardableResult
+    public func apply(_ commands: [ReviewCommand]) throws -> [Decision] {
+        var changes: [ReviewChange] = []
+        for command in commands {
+            guard let image = try catalog.image(id: command.imageId) else { throw ReviewError.noImage(command.imageId) }
+            switch command {
+            case .accept(let id):
+                guard image.normalizedPath != nil else { throw ReviewInputError.cannotKeep(id: id, reason: image.reason ?? "not processed") }
+                changes.append(ReviewChange(imageId: id, action: .accept))
+            case .reject(let id):
+                changes.append(ReviewChange(imageId: id, action: .reject))
+            case let .face(id, number):
+                let faces = try catalog.faces(of: id)
+                guard let face = faces.first(where: { $0.idx == number - 1 }) else {
+                    throw ReviewError.noFace(imageId: id, idx: number - 1, count: faces.count)
+                }
+                let chip = try makeChip(image, face: face)
+                changes.append(ReviewChange(imageId: id, action: .face, face: (face.idx, chip.path, chip.descriptor)))
+            case let .relabel(id, label):
+                let target = try person(named: label)
+                guard target.id != image.personId else { throw ReviewInputError.samePerson(id: id, label: target.label) }
+                guard image.normalizedPath != nil else { throw ReviewInputError.cannotKeep(id: id, reason: image.reason ?? "not processed") }
+                changes.append(ReviewChange(imageId: id, action: .relabel, personId: target.id))
+            }
+        }
+        return try catalog.decide(changes)
+    }
+
+    /// Undoes the latest batch of decisions (of this session or an earlier one); empty when there is none.
+    @discardableResult
+    public func undo() throws -> [Decision] { try catalog.undoLastDecision() }
+
+    /// The aligned chip and descriptor of the face a person picked, cut from the upright original.
+    private func makeChip(_ image: StoredImage, face: Face) throws -> (path: String, descriptor: Data?) {
+        if models == nil { models = try FaceModels(modelFiles) }
+        let pixels = try DecodedImage.upright(image, in: catalog.workspace)
+        return try FaceChip.make(pixels, face: DetectedFace(face), idx: face.idx, of: image, in: catalog.workspace, models: models!)
+    }
+}

@@ -1,0 +1,222 @@
+// Pictures in a terminal: Unicode half blocks in 24-bit colour (any modern terminal, tmux too), the kitty graphics
+// protocol and sixel, and how to tell which one the terminal speaks.
+import Foundation
+
+/// How images are drawn.
+public enum GraphicsMode: String, CaseIterable, Sendable {
+    case kitty    // kitty graphics protocol (kitty, WezTerm, Ghostty, Konsole)
+    case sixel    // DEC sixel (xterm -ti vt340, foot, mlterm, WezTerm, iTerm2)
+    case blocks   // "▀" half blocks with 24-bit foreground/background colours: two pixels per cell
+}
+
+/// Packed 8-bit RGB pixels.
+public struct RGBImage: Equatable, Sendable {
+    public var width: Int
+    public var height: Int
+    public var pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(pixels.count == width * height * 3, "RGBImage: \(pixels.count) bytes for \(width)x\(height)")
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    @inline(__always) func rgb(_ x: Int, _ y: Int) -> (UInt8, UInt8, UInt8) {
+        let i = (y * width + x) * 3
+        return (pixels[i], pixels[i + 1], pixels[i + 2])
+    }
+}
+
+extension DecodedImage {
+    /// The pixels as RGB (the image bridge holds BGR).
+    public func rgb() -> RGBImage {
+        let w = width, h = height
+        var out = [UInt8](repeating: 0, count: w * h * 3)
+        withPixels { p, stride in
+            out.withUnsafeMutableBufferPointer { o in
+                for y in 0..<h {
+                    let row = p + y * stride
+                    for x in 0..<w {
+                        let d = (y * w + x) * 3
+                        o[d] = row[3 * x + 2]
+                        o[d + 1] = row[3 * x + 1]
+                        o[d + 2] = row[3 * x]
+                    }
+                }
+            }
+        }
+        return RGBImage(width: w, height: h, pixels: out)
+    }
+}
+
+/// The largest size with the image's aspect ratio inside a box (at least 1 x 1).
+public func fitting(width: Int, height: Int, into maxWidth: Int, _ maxHeight: Int) -> (width: Int, height: Int) {
+    guard width > 0, height > 0, maxWidth > 0, maxHeight > 0 else { return (1, 1) }
+    let scale = min(Double(maxWidth) / Double(width), Double(maxHeight) / Double(height))
+    return (max(1, min(maxWidth, Int((Double(width) * scale).rounded()))), max(1, min(maxHeight, Int((Double(height) * scale).rounded()))))
+}
+
+/// Half blocks: each cell is "▀", its foreground the upper pixel and its background the lower one, so a cell
+/// holds two square pixels. Colour codes are written only when they change along a line; each line ends with a
+/// reset. An odd last pixel row leaves the lower halves in the terminal's own background.
+public enum HalfBlocks {
+    public static func render(_ image: RGBImage) -> [String] {
+        var lines: [String] = []
+        lines.reserveCapacity((image.height + 1) / 2)
+        var y = 0
+        while y < image.height {
+            var line = ""
+            var fg: (UInt8, UInt8, UInt8)?
+            var bg: (UInt8, UInt8, UInt8)?
+            var bgDefault = false
+            for x in 0..<image.width {
+                let top = image.rgb(x, y)
+                var codes: [String] = []
+                if fg == nil || fg! != top {
+                    codes.append("38;2;\(top.0);\(top.1);\(top.2)")
+                    fg = top
+                }
+                if y + 1 < image.height {
+                    let bottom = image.rgb(x, y + 1)
+                    if bg == nil || bg! != bottom {
+                        codes.append("48;2;\(bottom.0);\(bottom.1);\(bottom.2)")
+                        bg = bottom
+                    }
+                } else if !bgDefault {
+                    codes.append("49")
+                    bgDefault = true
+                }
+                if !codes.isEmpty { line += "\u{1B}[" + codes.joined(separator: ";") + "m" }
+                line += "▀"
+            }
+            lines.append(line + "\u{1B}[0m")
+            y += 2
+        }
+        return lines
+    }
+}
+
+/// The kitty graphics protocol: raw RGB, base64 in chunks of 4096, shown in a box of `columns` x `rows` cells
+/// at the cursor, which stays where it is.
+public enum Kitty {
+    public static func encode(_ image: RGBImage, columns: Int, rows: Int) -> String {
+        let payload = Data(image.pixels).base64EncodedString()
+        let chunk = 4096
+        var out = ""
+        var start = payload.startIndex
+        var first = true
+        while start < payload.endIndex {
+            let end = payload.index(start, offsetBy: chunk, limitedBy: payload.endIndex) ?? payload.endIndex
+            let more = end < payload.endIndex ? 1 : 0
+            let keys = first ? "a=T,f=24,s=\(image.width),v=\(image.height),c=\(columns),r=\(rows),C=1,q=2,m=\(more)" : "m=\(more)"
+            out += "\u{1B}_G\(keys);\(payload[start..<end])\u{1B}\\"
+            start = end
+            first = false
+        }
+        return out
+    }
+
+    /// Deletes every image placed on the screen.
+    public static let clear = "\u{1B}_Ga=d,d=A,q=2\u{1B}\\"
+}
+
+/// Sixel with a fixed 6x6x6 colour cube (216 registers), run-length encoded, one band of six pixel rows at a time.
+public enum Sixel {
+    public static func encode(_ image: RGBImage) -> String {
+        func level(_ v: UInt8) -> Int { (Int(v) * 5 + 127) / 255 }
+        var index = [UInt8](repeating: 0, count: image.width * image.height)
+        var used = [Bool](repeating: false, count: 216)
+        for i in 0..<(image.width * image.height) {
+            let c = level(image.pixels[3 * i]) * 36 + level(image.pixels[3 * i + 1]) * 6 + level(image.pixels[3 * i + 2])
+            index[i] = UInt8(c)
+            used[c] = true
+        }
+        var out = "\u{1B}P0;1;0q\"1;1;\(image.width);\(image.height)"
+        for c in 0..<216 where used[c] {
+            out += "#\(c);2;\(c / 36 * 20);\(c / 6 % 6 * 20);\(c % 6 * 20)"
+        }
+        var band = 0
+        while band < image.height {
+            var bits: [Int: [UInt8]] = [:]
+            for dy in 0..<6 where band + dy < image.height {
+                let row = (band + dy) * image.width
+                for x in 0..<image.width {
+                    let c = Int(index[row + x])
+                    if bits[c] == nil { bits[c] = [UInt8](repeating: 0, count: image.width) }
+                    bits[c]![x] |= 1 << dy
+                }
+            }
+            var firstColour = true
+            for (c, row) in bits.sorted(by: { $0.key < $1.key }) {
+                if !firstColour { out += "$" }
+                firstColour = false
+                out += "#\(c)"
+                var x = 0
+                while x < row.count {
+                    var run = 1
+                    while x + run < row.count && row[x + run] == row[x] { run += 1 }
+                    let ch = String(UnicodeScalar(63 + row[x]))
+                    out += run > 3 ? "!\(run)\(ch)" : String(repeating: ch, count: run)
+                    x += run
+                }
+            }
+            out += "-"
+            band += 6
+        }
+        return out + "\u{1B}\\"
+    }
+}
+
+/// Telling which graphics a terminal speaks: a kitty graphics query (answered only by terminals that implement
+/// it) followed by Primary Device Attributes, which every terminal answers (attribute 4 = sixel). The DA reply
+/// ends the wait, so a terminal that answers is not kept waiting for the timeout.
+public enum GraphicsDetection {
+    public static let query = "\u{1B}_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\u{1B}\\\u{1B}[c"
+
+    /// The mode a reply to `query` implies.
+    public static func mode(fromReply reply: [UInt8]) -> GraphicsMode {
+        let text = String(decoding: reply, as: UTF8.self)
+        if text.contains("\u{1B}_Gi=31;OK") { return .kitty }
+        if let attributes = deviceAttributes(reply), attributes.contains(4) { return .sixel }
+        return .blocks
+    }
+
+    /// The parameters of a DA1 reply (ESC [ ? p ; p ... c), nil until one has arrived.
+    public static func deviceAttributes(_ reply: [UInt8]) -> [Int]? {
+        let text = String(decoding: reply, as: UTF8.self)
+        guard let start = text.range(of: "\u{1B}[?") else { return nil }
+        let rest = text[start.upperBound...]
+        guard let end = rest.firstIndex(of: "c") else { return nil }
+        return rest[..<end].split(separator: ";").compactMap { Int($0) }
+    }
+
+    /// Whether to ask the terminal at all: tmux and screen pass neither protocol through, so inside them the
+    /// answer is half blocks without a query.
+    public static func insideMultiplexer(_ environment: [String: String]) -> Bool {
+        environment["TMUX"] != nil || environment["STY"] != nil
+            || (environment["TERM"].map { $0.hasPrefix("screen") || $0.hasPrefix("tmux") } ?? false)
+    }
+
+    /// Queries the terminal on `output` and reads its answer from `input` (which must be in raw mode), waiting at
+    /// most `timeout` seconds. Anything that goes wrong means half blocks.
+    public static func detect(input: Int32, output: Int32, environment: [String: String] = ProcessInfo.processInfo.environment,
+                              timeout: Double = 0.5) -> GraphicsMode {
+        if insideMultiplexer(environment) { return .blocks }
+        let bytes = Array(query.utf8)
+        guard bytes.withUnsafeBufferPointer({ write(output, $0.baseAddress, $0.count) }) == bytes.count else { return .blocks }
+        var reply: [UInt8] = []
+        let deadline = Date().addingTimeInterval(timeout)
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while deviceAttributes(reply) == nil {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { break }
+            var fds = pollfd(fd: input, events: Int16(POLLIN), revents: 0)
+            guard poll(&fds, 1, Int32(left * 1000) + 1) > 0 else { break }
+            let n = read(input, &buffer, buffer.count)
+            guard n > 0 else { break }
+            reply += buffer[0..<n]
+        }
+        return mode(fromReply: reply)
+    }
+}
