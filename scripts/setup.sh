@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 # libblas-dev and liblapack-dev: dlib-1.pc links them, but libdlib-dev does not depend on them.
 PACKAGES=(pkg-config libcurl4-openssl-dev libsqlite3-dev libopencv-dev libexif-dev libgif-dev libdlib-dev libblas-dev liblapack-dev libtorch-dev)
+# --tests: also what the test suite drives (tmux, for the interactive review tests).
+[ "${1:-}" = "--tests" ] && PACKAGES+=(tmux)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

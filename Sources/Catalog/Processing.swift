@@ -48,13 +48,16 @@ extension Catalog {
         }
     }
 
-    /// Processed images that dedupe decides between: those with one face (kept, or flagged by an earlier dedupe),
-    /// not yet decided by a reviewer.
+    /// Processed images that dedupe decides between: those with one face (kept, or flagged by an earlier dedupe)
+    /// not yet decided by a reviewer, and the images a reviewer kept (whose verdicts stand, but whose copies
+    /// must still be found).
     public func dedupeCandidates() throws -> [StoredImage] {
         try db.read { db in
-            try StoredImage
-                .filter(Column("processedAt") != nil && Column("reviewed") == false)
-                .filter(Column("verdict") == Verdict.kept.rawValue || ["duplicate", "label_conflict"].contains(Column("reason")))
+            let open = Column("reviewed") == false
+                && (Column("verdict") == Verdict.kept.rawValue || ["duplicate", "label_conflict"].contains(Column("reason")))
+            let keptByReviewer = Column("reviewed") == true && Column("verdict") == Verdict.kept.rawValue
+            return try StoredImage
+                .filter(Column("processedAt") != nil && (open || keptByReviewer))
                 .order(Column("id"))
                 .fetchAll(db)
         }

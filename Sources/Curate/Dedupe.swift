@@ -135,8 +135,9 @@ struct Dedupe {
                                                  related: members.filter { images[$0].personId != images[m].personId }.map { images[$0].id! }))
                 }
             } else {
-                // Keep the largest copy; ties go to the earliest.
+                // Keep the copy a reviewer kept, else the largest; ties go to the earliest.
                 let best = members.max { a, b in
+                    if images[a].reviewed != images[b].reviewed { return images[b].reviewed }
                     let pa = (images[a].width ?? 0) * (images[a].height ?? 0), pb = (images[b].width ?? 0) * (images[b].height ?? 0)
                     return pa != pb ? pa < pb : images[a].id! > images[b].id!
                 }!
