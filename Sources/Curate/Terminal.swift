@@ -74,6 +74,11 @@ public final class Terminal {
         // Termination and crashes (Swift traps raise SIGILL/SIGTRAP) put the terminal back first.
         for sig in [SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGABRT, SIGILL, SIGTRAP, SIGSEGV, SIGBUS] { signal(sig, handler) }
         signal(SIGWINCH, { _ in windowChanged = 1 })
+        // A parent may have started us with signals blocked (the mask is inherited): unblock the ones handled here.
+        var set = sigset_t()
+        sigemptyset(&set)
+        for sig in [SIGWINCH, SIGTERM, SIGHUP, SIGINT, SIGQUIT] { sigaddset(&set, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         write("\u{1B}[?1049h\u{1B}[?25l\u{1B}[2J")
     }
 

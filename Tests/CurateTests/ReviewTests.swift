@@ -351,6 +351,18 @@ struct ReviewTmuxTests {
             #expect(screen.contains("same image under #\(ids["copy"]!) madonna"))
             #expect(screen.contains("▀"), "inside tmux pictures are half blocks")
             #expect(screen.contains("a accept  x reject  1-9 face  l relabel  s skip  u undo  ? help  q quit"))
+            // The window shrinks: the two pictures are drawn again, narrower (the second one's caption moves left).
+            func secondCaptionColumn(_ screen: String) -> Int? {
+                screen.split(separator: "\n", omittingEmptySubsequences: false).lazy.compactMap { line in
+                    line.range(of: "same image under").map { line.distance(from: line.startIndex, to: $0.lowerBound) }
+                }.first
+            }
+            #expect(secondCaptionColumn(screen) == 61)
+            try tmux.run(["resize-window", "-t", "0", "-x", "80", "-y", "30"])
+            let deadline = Date().addingTimeInterval(10)
+            while secondCaptionColumn(try tmux.screen()) != 41, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+            let narrow = try tmux.screen()
+            #expect(secondCaptionColumn(narrow) == 41, "after the resize the screen shows:\n\(narrow)")
             try tmux.send("a")
             try tmux.waitFor("[2/7] #\(ids["group"]!) ben_afflek — multi_face: 2 faces")
             #expect(try f.image("benConflict").verdict == .kept)
