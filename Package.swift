@@ -36,6 +36,12 @@ let package = Package(
                 cxxSettings: [.unsafeFlags(optimizedCxx)],
                 linkerSettings: [.linkedLibrary("blas"), .linkedLibrary("lapack")]),
 
+        // libtorch: the classifier networks (an MLP head on face descriptors, a small CNN on face crops) behind a C API.
+        // Debian's libtorch is built with the new libstdc++ ABI and keeps its C++ API headers under csrc/api/include.
+        .target(name: "CTorchBridge", path: "Sources/CTorchBridge",
+                cxxSettings: [.unsafeFlags(["-I/usr/include/torch/csrc/api/include", "-D_GLIBCXX_USE_CXX11_ABI=1"] + optimizedCxx)],
+                linkerSettings: ["torch", "torch_cpu", "c10"].map { .linkedLibrary($0) }),
+
         // The catalog: SQLite through GRDB. Knows nothing of images or HTTP.
         .target(name: "Catalog", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
 
@@ -46,7 +52,7 @@ let package = Package(
         ]),
 
         // Pipeline stages and reports over the catalog.
-        .target(name: "Curate", dependencies: ["Catalog", "Crawler", "CImageBridge", "CFaceBridge"]),
+        .target(name: "Curate", dependencies: ["Catalog", "Crawler", "CImageBridge", "CFaceBridge", "CTorchBridge"]),
 
         // The command line: parses arguments and prints; decisions live in the libraries.
         .executableTarget(name: "curate-cli", dependencies: [

@@ -144,6 +144,27 @@ enum Schema {
             }
             try db.create(index: "decision_batch", on: "decision", columns: ["batch"])
         }
+        migrator.registerMigration("v5: training runs") { db in
+            // Every `curate train`: what it trained on and how well it did; the files are in `folder`.
+            try db.create(table: "run") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("createdAt", .datetime).notNull()
+                t.column("model", .text).notNull()          // embed or cnn
+                t.column("status", .text).notNull()         // running, done, interrupted, failed
+                t.column("folder", .text).notNull()         // workspace-relative: runs/<id>
+                t.column("options", .text).notNull()        // JSON of the training options
+                t.column("labels", .text).notNull()         // JSON [label], in class order
+                t.column("trainImages", .integer).notNull()
+                t.column("valImages", .integer).notNull()
+                t.column("accuracy", .double)
+                t.column("macroAccuracy", .double)
+                t.column("bestEpoch", .integer)
+                t.column("epochs", .integer)
+                t.column("seconds", .double)
+                t.column("imagesPerSecond", .double)
+                t.column("error", .text)
+            }
+        }
         return migrator
     }
 }

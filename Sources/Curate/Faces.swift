@@ -111,6 +111,20 @@ public final class FaceModels {
         }
     }
 
+    /// Faces at a bounded cost: images longer than `maxSide` are shrunk first, those under `upsampleBelow`
+    /// upsampled once (small faces in small photos). Boxes are in the image's own coordinates.
+    public func find(in image: DecodedImage, maxSide: Int = 2000, upsampleBelow: Int = 1000) throws -> [DetectedFace] {
+        let longer = max(image.width, image.height)
+        var work = image
+        var scale = 1.0
+        if longer > maxSide {
+            scale = Double(maxSide) / Double(longer)
+            work = try image.resized(width: max(1, Int(Double(image.width) * scale)), height: max(1, Int(Double(image.height) * scale)))
+        }
+        let upsample = Double(longer) * scale < Double(upsampleBelow) ? 1 : 0
+        return try detect(work, upsample: upsample).map { scale == 1 ? $0 : $0.scaled(by: 1 / scale) }
+    }
+
     /// The aligned chip of a face (size x size) and, for 150 x 150 chips with the ResNet model loaded, its
     /// 128-d descriptor.
     public func chip(_ image: DecodedImage, face: DetectedFace, size: Int = 150, padding: Double = 0.25) throws -> (chip: DecodedImage, descriptor: [Float]?) {

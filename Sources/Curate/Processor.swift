@@ -217,19 +217,9 @@ public final class Processor {
         }
     }
 
-    /// Detection at a bounded size: very large images are shrunk first, small ones upsampled once.
     func detectFaces(_ image: DecodedImage, models: FaceModels) throws -> [DetectedFace] {
-        let longer = max(image.width, image.height)
-        var work = image
-        var scale = 1.0
-        if longer > options.detectMaxSide {
-            scale = Double(options.detectMaxSide) / Double(longer)
-            work = try image.resized(width: max(1, Int(Double(image.width) * scale)), height: max(1, Int(Double(image.height) * scale)))
-        }
-        let upsample = Double(longer) * scale < Double(options.upsampleBelow) ? 1 : 0
-        return try models.detect(work, upsample: upsample).map { scale == 1 ? $0 : $0.scaled(by: 1 / scale) }
+        try models.find(in: image, maxSide: options.detectMaxSide, upsampleBelow: options.upsampleBelow)
     }
-
 }
 
 extension Workspace {

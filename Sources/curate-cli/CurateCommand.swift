@@ -12,7 +12,8 @@ struct CurateCommand: ParsableCommand {
         Start with `curate fetch --query queries/ --n 300`.
         """,
         version: "0.1.0",
-        subcommands: [Fetch.self, ProcessCommand.self, Review.self, SplitCommand.self, ExportCommand.self, Status.self, List.self]
+        subcommands: [Fetch.self, ProcessCommand.self, Review.self, SplitCommand.self, ExportCommand.self,
+                      TrainCommand.self, RunsCommand.self, PredictCommand.self, Status.self, List.self]
     )
 }
 
@@ -54,6 +55,7 @@ struct GlobalOptions: ParsableArguments {
 /// Exit codes, documented in the README.
 enum Exit {
     static let nothingStored = ExitCode(1)
+    static let noFace = ExitCode(1)
     static let badInput = ExitCode(2)
     static let interrupted = ExitCode(130)
 }

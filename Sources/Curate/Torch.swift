@@ -1,0 +1,138 @@
+// The torch bridge in Swift: a network (MLP head or CNN) owned by a Swift object, trained batch by batch.
+import CTorchBridge
+import Foundation
+
+public struct TorchError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// What network to build; stored with a run so that it can be built again to load the weights.
+public struct NetworkSpec: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case mlp, cnn }
+    public var kind: Kind
+    /// MLP: input length; hidden units (0 = linear).
+    public var inputs: Int
+    public var hidden: Int
+    /// CNN: image side, first block's channels, blocks, convolutions per block.
+    public var side: Int
+    public var width: Int
+    public var blocks: Int
+    public var convs: Int
+    public var classes: Int
+    public var dropout: Float
+
+    public static func mlp(inputs: Int, hidden: Int, classes: Int, dropout: Float) -> NetworkSpec {
+        NetworkSpec(kind: .mlp, inputs: inputs, hidden: hidden, side: 0, width: 0, blocks: 0, convs: 0, classes: classes, dropout: dropout)
+    }
+
+    /// The bridge's defaults for face crops, with this many classes and this side.
+    public static func cnn(classes: Int, side: Int? = nil) -> NetworkSpec {
+        let d = curate_torch_default_cnn_spec(Int32(classes))
+        return NetworkSpec(kind: .cnn, inputs: 0, hidden: 0, side: side ?? Int(d.side), width: Int(d.width), blocks: Int(d.blocks),
+                           convs: Int(d.convs), classes: classes, dropout: d.dropout)
+    }
+
+    /// Floats per example.
+    public var inputLength: Int { kind == .mlp ? inputs : 3 * side * side }
+
+    var bridged: curate_torch_spec {
+        var s = curate_torch_spec()
+        s.kind = kind == .mlp ? 0 : 1
+        s.inputs = Int32(inputs)
+        s.hidden = Int32(hidden)
+        s.side = Int32(side)
+        s.width = Int32(width)
+        s.blocks = Int32(blocks)
+        s.convs = Int32(convs)
+        s.classes = Int32(classes)
+        s.dropout = dropout
+        return s
+    }
+}
+
+/// One optimisation step's settings (the schedule is the caller's).
+public struct StepSettings: Sendable {
+    public var lr: Float
+    public var beta1: Float
+    public var weightDecay: Float
+    public var labelSmoothing: Float
+    public var flip: Bool
+    public var cropPad: Int
+    public var brightness: Float
+    public var contrast: Float
+    public var seed: UInt64
+
+    var bridged: curate_torch_step {
+        var s = curate_torch_step()
+        s.lr = lr
+        s.beta1 = beta1
+        s.weight_decay = weightDecay
+        s.label_smoothing = labelSmoothing
+        s.flip = flip ? 1 : 0
+        s.crop_pad = Int32(cropPad)
+        s.brightness = brightness
+        s.contrast = contrast
+        s.seed = seed
+        return s
+    }
+}
+
+/// A network with its optimiser state. Use from one thread at a time.
+public final class TorchNetwork {
+    public let spec: NetworkSpec
+    private let handle: OpaquePointer
+
+    /// libtorch's intra-op threads for every network.
+    public static func setThreads(_ n: Int) { curate_torch_set_threads(Int32(n)) }
+
+    public init(_ spec: NetworkSpec, seed: UInt64) throws {
+        var err = curate_torch_error()
+        var s = spec.bridged
+        guard let h = curate_torch_create(&s, seed, &err) else { throw TorchError(description: "cannot build the network: \(Self.message(err))") }
+        self.spec = spec
+        self.handle = h
+    }
+
+    deinit { curate_torch_free(handle) }
+
+    public var parameterCount: Int { Int(curate_torch_parameter_count(handle)) }
+
+    /// One step on a batch: `x` holds `labels.count` examples of `spec.inputLength` floats. Returns the mean loss
+    /// and the number predicted right.
+    public func train(_ x: [Float], labels: [Int64], step: StepSettings) throws -> (loss: Float, correct: Int) {
+        precondition(x.count == labels.count * spec.inputLength, "batch of \(labels.count) with \(x.count) floats")
+        var err = curate_torch_error()
+        var loss: Float = 0
+        var correct: Int32 = 0
+        var s = step.bridged
+        let rc = curate_torch_train_batch(handle, x, labels, Int32(labels.count), &s, &loss, &correct, &err)
+        guard rc == 0 else { throw TorchError(description: "training step failed: \(Self.message(err))") }
+        return (loss, Int(correct))
+    }
+
+    /// Class probabilities, one row of `spec.classes` per example.
+    public func predict(_ x: [Float]) throws -> [[Float]] {
+        let n = x.count / spec.inputLength
+        guard n > 0 else { return [] }
+        var out = [Float](repeating: 0, count: n * spec.classes)
+        var err = curate_torch_error()
+        guard curate_torch_predict(handle, x, Int32(n), &out, &err) == 0 else {
+            throw TorchError(description: "prediction failed: \(Self.message(err))")
+        }
+        return (0..<n).map { Array(out[($0 * spec.classes)..<(($0 + 1) * spec.classes)]) }
+    }
+
+    public func save(to url: URL) throws {
+        var err = curate_torch_error()
+        guard curate_torch_save(handle, url.path, &err) == 0 else { throw TorchError(description: "cannot save the model to \(url.path): \(Self.message(err))") }
+    }
+
+    public func load(from url: URL) throws {
+        var err = curate_torch_error()
+        guard curate_torch_load(handle, url.path, &err) == 0 else { throw TorchError(description: "cannot load the model \(url.path): \(Self.message(err))") }
+    }
+
+    static func message(_ err: curate_torch_error) -> String {
+        withUnsafeBytes(of: err.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    }
+}
