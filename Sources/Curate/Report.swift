@@ -85,6 +85,20 @@ public struct Misclassified: Codable, Sendable, Equatable {
     }
 }
 
+/// The best epoch's answer for one validation face.
+public struct ValidationPrediction: Codable, Sendable, Equatable {
+    public var imageId: Int64
+    public var actual: String
+    public var predicted: String
+    public var probability: Double
+
+    enum CodingKeys: String, CodingKey {
+        case predicted, probability
+        case imageId = "image_id"
+        case actual = "true"
+    }
+}
+
 /// What a run reports: `curate train --json` and the run folder's metrics.json.
 public struct RunReport: Codable, Sendable {
     public var run: Int64
@@ -105,10 +119,11 @@ public struct RunReport: Codable, Sendable {
     public var options: TrainOptions
     public var network: NetworkSpec
     public var history: [EpochStats]
+    public var validation: [ValidationPrediction]
     public var misclassified: [Misclassified]
 
     enum CodingKeys: String, CodingKey {
-        case run, model, accuracy, confusion, epochs, seconds, interrupted, folder, options, network, history, misclassified
+        case run, model, accuracy, confusion, epochs, seconds, interrupted, folder, options, network, history, validation, misclassified
         case macroAccuracy = "macro_accuracy"
         case perClass = "per_class"
         case mostConfused = "most_confused"

@@ -33,8 +33,10 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public static func defaults(for model: ModelKind) -> TrainOptions {
         switch model {
         case .embed:
-            return TrainOptions(model: .embed, epochs: 60, batchSize: 32, lr: 0.01, weightDecay: 0.01, labelSmoothing: 0.1,
-                                hidden: 0, side: 64, augment: false, patience: 0, seed: 0,
+            // A hidden layer: on the five-celebrity set both reach 100% validation accuracy, but the linear head
+            // is unsure (mean probability of the right person 0.87 against 0.93, lowest 0.48 against 0.69).
+            return TrainOptions(model: .embed, epochs: 150, batchSize: 16, lr: 0.03, weightDecay: 0.01, labelSmoothing: 0.1,
+                                hidden: 128, side: 64, augment: false, patience: 0, seed: 0,
                                 threads: ProcessInfo.processInfo.activeProcessorCount)
         case .cnn:
             return TrainOptions(model: .cnn, epochs: 40, batchSize: 32, lr: 0.004, weightDecay: 0.05, labelSmoothing: 0.1,

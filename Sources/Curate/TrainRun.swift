@@ -50,7 +50,12 @@ public enum Training {
                                    bestEpoch: outcome.bestEpoch, epochs: outcome.history.count, trainImages: set.train.count,
                                    valImages: set.val.count, seconds: outcome.seconds, imagesPerSecond: outcome.imagesPerSecond,
                                    interrupted: outcome.interrupted, folder: folder.path, options: options, network: trainer.spec,
-                                   history: outcome.history, misclassified: misclassified)
+                                   history: outcome.history,
+                                   validation: set.val.enumerated().map { i, e in
+                                       ValidationPrediction(imageId: e.imageId, actual: set.labels[e.label], predicted: set.labels[predicted[i]],
+                                                            probability: Double(outcome.probabilities[i][predicted[i]]))
+                                   },
+                                   misclassified: misclassified)
             try encoder.encode(report).write(to: folder.appendingPathComponent("metrics.json"))
             try Data(HTMLReport.render(report).utf8).write(to: folder.appendingPathComponent("report.html"))
             run.status = outcome.interrupted ? .interrupted : .done

@@ -23,7 +23,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "embed or cnn (default: embed when the dlib model files are present).")
     var model: String?
 
-    @Option(name: .long, help: "Epochs (default: embed 60, cnn 40).")
+    @Option(name: .long, help: "Epochs (default: embed 150, cnn 40).")
     var epochs: Int?
 
     @Option(name: .long, help: "Examples per batch.")
@@ -35,7 +35,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "AdamW weight decay.")
     var weightDecay: Float?
 
-    @Option(name: .long, help: "embed: hidden units of the head (0 = linear).")
+    @Option(name: .long, help: "embed: hidden units of the head (default 128; 0 = a linear softmax head).")
     var hidden: Int?
 
     @Option(name: .long, help: "cnn: side of the input crops in pixels (divisible by 16).")
