@@ -11,6 +11,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "curate", targets: ["curate-cli"]),
+        // The torch bridge, loaded by curate at run time from beside its executable (see Sources/Curate/Torch.swift).
+        .library(name: "CurateTorch", type: .dynamic, targets: ["CTorchBridge"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,8 +39,11 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("blas"), .linkedLibrary("lapack")]),
 
         // libtorch: the classifier networks (an MLP head on face descriptors, a small CNN on face crops) behind a C API.
+        // Loading libtorch costs every process about 0.5 s and 160 MB, so the bridge is its own shared library,
+        // loaded on first use (train, predict); the rest of curate compiles against its header alone (CTorchAPI).
         // Debian's libtorch is built with the new libstdc++ ABI and keeps its C++ API headers under csrc/api/include.
-        .target(name: "CTorchBridge", path: "Sources/CTorchBridge",
+        .target(name: "CTorchAPI", path: "Sources/CTorchAPI"),
+        .target(name: "CTorchBridge", dependencies: ["CTorchAPI"], path: "Sources/CTorchBridge", publicHeadersPath: ".",
                 cxxSettings: [.unsafeFlags(["-I/usr/include/torch/csrc/api/include", "-D_GLIBCXX_USE_CXX11_ABI=1"] + optimizedCxx)],
                 linkerSettings: ["torch", "torch_cpu", "c10"].map { .linkedLibrary($0) }),
 
@@ -52,7 +57,7 @@ let package = Package(
         ]),
 
         // Pipeline stages and reports over the catalog.
-        .target(name: "Curate", dependencies: ["Catalog", "Crawler", "CImageBridge", "CFaceBridge", "CTorchBridge"]),
+        .target(name: "Curate", dependencies: ["Catalog", "Crawler", "CImageBridge", "CFaceBridge", "CTorchAPI"]),
 
         // The command line: parses arguments and prints; decisions live in the libraries.
         .executableTarget(name: "curate-cli", dependencies: [

@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build -c release --product curate
+swift build -c release --product CurateTorch   # libCurateTorch.so beside curate: train and predict load it
 exec .build/release/curate fetch --query "${QUERY:-queries/}" --n "${N:-300}" "$@"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Set-up plus the whole test suite: builds the `curate` binary the tests drive, then runs `swift test`.
+# Set-up plus the whole test suite: builds the `curate` binary the tests drive and the torch bridge library beside
+# it, then runs `swift test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --tests
 swift build --product curate
+swift build --product CurateTorch   # the torch bridge, loaded by curate (and the tests) on first use
 swift test "$@"

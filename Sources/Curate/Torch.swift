@@ -1,9 +1,75 @@
-// The torch bridge in Swift: a network (MLP head or CNN) owned by a Swift object, trained batch by batch.
-import CTorchBridge
+// The torch bridge in Swift: a network (MLP head or CNN) owned by a Swift object, trained batch by batch. The
+// bridge is a shared library (libCurateTorch.so, with libtorch behind it) loaded on first use, so that commands
+// that never train do not pay libtorch's start-up (about 0.5 s and 160 MB).
+import CTorchAPI
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 public struct TorchError: Error, CustomStringConvertible {
     public let description: String
+}
+
+/// The bridge's functions, resolved from libCurateTorch.so.
+struct TorchLibrary {
+    let defaultCNNSpec: @convention(c) (Int32) -> curate_torch_spec
+    let setThreads: @convention(c) (Int32) -> Void
+    let create: @convention(c) (UnsafePointer<curate_torch_spec>?, UInt64, UnsafeMutablePointer<curate_torch_error>?) -> OpaquePointer?
+    let free: @convention(c) (OpaquePointer?) -> Void
+    let parameterCount: @convention(c) (OpaquePointer?) -> Int64
+    let trainBatch: @convention(c) (OpaquePointer?, UnsafePointer<Float>?, UnsafePointer<Int64>?, Int32, UnsafePointer<curate_torch_step>?,
+                                    UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32
+    let predict: @convention(c) (OpaquePointer?, UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32
+    let save: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32
+    let load: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32
+
+    static let name = "libCurateTorch.so"
+
+    /// Loaded once: from CURATE_TORCH_LIBRARY when set, else beside the running executable, else the loader's
+    /// search path.
+    static let shared: Result<TorchLibrary, TorchError> = {
+        var candidates: [String] = []
+        if let path = ProcessInfo.processInfo.environment["CURATE_TORCH_LIBRARY"] {
+            candidates = [path]
+        } else {
+            let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            candidates = [exe.deletingLastPathComponent().appendingPathComponent(name).path, name]
+        }
+        var errors: [String] = []
+        for path in candidates {
+            guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+                errors.append(dlerror().map { String(cString: $0) } ?? path)
+                continue
+            }
+            func sym<T>(_ symbol: String, _: T.Type) throws -> T {
+                guard let p = dlsym(handle, symbol) else { throw TorchError(description: "\(path) has no \(symbol)") }
+                return unsafeBitCast(p, to: T.self)
+            }
+            do {
+                return .success(TorchLibrary(
+                    defaultCNNSpec: try sym("curate_torch_default_cnn_spec", (@convention(c) (Int32) -> curate_torch_spec).self),
+                    setThreads: try sym("curate_torch_set_threads", (@convention(c) (Int32) -> Void).self),
+                    create: try sym("curate_torch_create", (@convention(c) (UnsafePointer<curate_torch_spec>?, UInt64, UnsafeMutablePointer<curate_torch_error>?) -> OpaquePointer?).self),
+                    free: try sym("curate_torch_free", (@convention(c) (OpaquePointer?) -> Void).self),
+                    parameterCount: try sym("curate_torch_parameter_count", (@convention(c) (OpaquePointer?) -> Int64).self),
+                    trainBatch: try sym("curate_torch_train_batch", (@convention(c) (OpaquePointer?, UnsafePointer<Float>?, UnsafePointer<Int64>?, Int32, UnsafePointer<curate_torch_step>?,
+                                                                                     UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32).self),
+                    predict: try sym("curate_torch_predict", (@convention(c) (OpaquePointer?, UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32).self),
+                    save: try sym("curate_torch_save", (@convention(c) (OpaquePointer?, UnsafePointer<CChar>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32).self),
+                    load: try sym("curate_torch_load", (@convention(c) (OpaquePointer?, UnsafePointer<CChar>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32).self)))
+            } catch let error as TorchError {
+                return .failure(error)
+            } catch {
+                return .failure(TorchError(description: "\(error)"))
+            }
+        }
+        return .failure(TorchError(description: "cannot load the torch bridge \(name) (\(errors.joined(separator: "; "))); "
+                                   + "build it with `swift build --product CurateTorch` (scripts/setup.sh and the README's commands do), "
+                                   + "or set CURATE_TORCH_LIBRARY to its path"))
+    }()
+
+    static func get() throws -> TorchLibrary { try shared.get() }
 }
 
 /// What network to build; stored with a run so that it can be built again to load the weights.
@@ -26,8 +92,8 @@ public struct NetworkSpec: Codable, Sendable, Equatable {
     }
 
     /// The bridge's defaults for face crops, with this many classes and this side.
-    public static func cnn(classes: Int, side: Int? = nil) -> NetworkSpec {
-        let d = curate_torch_default_cnn_spec(Int32(classes))
+    public static func cnn(classes: Int, side: Int? = nil) throws -> NetworkSpec {
+        let d = try TorchLibrary.get().defaultCNNSpec(Int32(classes))
         return NetworkSpec(kind: .cnn, inputs: 0, hidden: 0, side: side ?? Int(d.side), width: Int(d.width), blocks: Int(d.blocks),
                            convs: Int(d.convs), classes: classes, dropout: d.dropout)
     }
@@ -81,21 +147,23 @@ public struct StepSettings: Sendable {
 public final class TorchNetwork {
     public let spec: NetworkSpec
     private let handle: OpaquePointer
+    private let lib: TorchLibrary
 
     /// libtorch's intra-op threads for every network.
-    public static func setThreads(_ n: Int) { curate_torch_set_threads(Int32(n)) }
+    public static func setThreads(_ n: Int) throws { try TorchLibrary.get().setThreads(Int32(n)) }
 
     public init(_ spec: NetworkSpec, seed: UInt64) throws {
+        lib = try TorchLibrary.get()
         var err = curate_torch_error()
         var s = spec.bridged
-        guard let h = curate_torch_create(&s, seed, &err) else { throw TorchError(description: "cannot build the network: \(Self.message(err))") }
+        guard let h = lib.create(&s, seed, &err) else { throw TorchError(description: "cannot build the network: \(Self.message(err))") }
         self.spec = spec
         self.handle = h
     }
 
-    deinit { curate_torch_free(handle) }
+    deinit { lib.free(handle) }
 
-    public var parameterCount: Int { Int(curate_torch_parameter_count(handle)) }
+    public var parameterCount: Int { Int(lib.parameterCount(handle)) }
 
     /// One step on a batch: `x` holds `labels.count` examples of `spec.inputLength` floats. Returns the mean loss
     /// and the number predicted right.
@@ -105,7 +173,7 @@ public final class TorchNetwork {
         var loss: Float = 0
         var correct: Int32 = 0
         var s = step.bridged
-        let rc = curate_torch_train_batch(handle, x, labels, Int32(labels.count), &s, &loss, &correct, &err)
+        let rc = lib.trainBatch(handle, x, labels, Int32(labels.count), &s, &loss, &correct, &err)
         guard rc == 0 else { throw TorchError(description: "training step failed: \(Self.message(err))") }
         return (loss, Int(correct))
     }
@@ -116,7 +184,7 @@ public final class TorchNetwork {
         guard n > 0 else { return [] }
         var out = [Float](repeating: 0, count: n * spec.classes)
         var err = curate_torch_error()
-        guard curate_torch_predict(handle, x, Int32(n), &out, &err) == 0 else {
+        guard lib.predict(handle, x, Int32(n), &out, &err) == 0 else {
             throw TorchError(description: "prediction failed: \(Self.message(err))")
         }
         return (0..<n).map { Array(out[($0 * spec.classes)..<(($0 + 1) * spec.classes)]) }
@@ -124,12 +192,12 @@ public final class TorchNetwork {
 
     public func save(to url: URL) throws {
         var err = curate_torch_error()
-        guard curate_torch_save(handle, url.path, &err) == 0 else { throw TorchError(description: "cannot save the model to \(url.path): \(Self.message(err))") }
+        guard lib.save(handle, url.path, &err) == 0 else { throw TorchError(description: "cannot save the model to \(url.path): \(Self.message(err))") }
     }
 
     public func load(from url: URL) throws {
         var err = curate_torch_error()
-        guard curate_torch_load(handle, url.path, &err) == 0 else { throw TorchError(description: "cannot load the model \(url.path): \(Self.message(err))") }
+        guard lib.load(handle, url.path, &err) == 0 else { throw TorchError(description: "cannot load the model \(url.path): \(Self.message(err))") }
     }
 
     static func message(_ err: curate_torch_error) -> String {

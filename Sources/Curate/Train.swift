@@ -227,7 +227,7 @@ public final class Trainer {
             trainX = Inputs.embed(set.train)
             valX = Inputs.embed(set.val)
         case .cnn:
-            spec = .cnn(classes: set.labels.count, side: options.side)
+            spec = try .cnn(classes: set.labels.count, side: options.side)
             trainX = try Inputs.crops(set.train, side: options.side, workspace: workspace)
             valX = try Inputs.crops(set.val, side: options.side, workspace: workspace)
         }
@@ -246,7 +246,7 @@ public final class Trainer {
     /// Trains; `onEpoch` sees every epoch as it ends; `shouldStop` ends the run after the current batch.
     public func run(modelURL: URL, onEpoch: (EpochStats) -> Void = { _ in },
                     shouldStop: () -> Bool = { false }) throws -> Outcome {
-        TorchNetwork.setThreads(options.threads)
+        try TorchNetwork.setThreads(options.threads)
         let net = try TorchNetwork(spec, seed: options.seed)
         let n = trainX.count
         let batch = max(1, min(options.batchSize, n))

@@ -47,10 +47,10 @@ struct TrainTests {
 
     @Test func theCNNLearnsASyntheticSeparableTaskWithinAFewEpochs() async throws {
         try await offPool {
-            TorchNetwork.setThreads(2)
+            try TorchNetwork.setThreads(2)
             let (x, y) = syntheticImages(count: 150, seed: 1)
             let (vx, vy) = syntheticImages(count: 60, seed: 2)
-            let net = try TorchNetwork(.cnn(classes: 3, side: 32), seed: 7)
+            let net = try TorchNetwork(try .cnn(classes: 3, side: 32), seed: 7)
             let before = try accuracy(net, vx, vy)
             var k = 0
             for _ in 0..<4 {
@@ -86,7 +86,7 @@ struct TrainTests {
         try await offPool {
             let (x, y) = syntheticImages(count: 40, seed: 5)
             func losses() throws -> ([Float], TorchNetwork) {
-                let net = try TorchNetwork(.cnn(classes: 3, side: 32), seed: 11)
+                let net = try TorchNetwork(try .cnn(classes: 3, side: 32), seed: 11)
                 var out: [Float] = []
                 for i in 0..<4 {
                     out.append(try net.train(x[(i * 10)..<(i * 10 + 10)].flatMap { $0 }, labels: y[(i * 10)..<(i * 10 + 10)].map(Int64.init),
@@ -100,16 +100,16 @@ struct TrainTests {
             let url = FileManager.default.temporaryDirectory.appendingPathComponent("curate-net-\(UUID().uuidString).pt")
             defer { try? FileManager.default.removeItem(at: url) }
             try net.save(to: url)
-            let fresh = try TorchNetwork(.cnn(classes: 3, side: 32), seed: 99)
+            let fresh = try TorchNetwork(try .cnn(classes: 3, side: 32), seed: 99)
             try fresh.load(from: url)
             let batch = x.prefix(8).flatMap { $0 }
             #expect(try fresh.predict(batch) == net.predict(batch))
             // A file of another network, and a file that is not a model, are errors, not crashes.
-            let other = try TorchNetwork(.cnn(classes: 4, side: 32), seed: 1)
+            let other = try TorchNetwork(try .cnn(classes: 4, side: 32), seed: 1)
             #expect(throws: TorchError.self) { try other.load(from: url) }
             try Data("not a model".utf8).write(to: url)
             #expect(throws: TorchError.self) { try fresh.load(from: url) }
-            #expect(throws: TorchError.self) { try TorchNetwork(.cnn(classes: 3, side: 30), seed: 1) }
+            #expect(throws: TorchError.self) { try TorchNetwork(try .cnn(classes: 3, side: 30), seed: 1) }
         }
     }
 
