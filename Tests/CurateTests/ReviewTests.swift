@@ -456,6 +456,57 @@ struct ReviewTmuxTests {
         }
     }
 
+    /// Runs the binary without a terminal; returns exit status, standard output and standard error.
+    func script(_ f: ReviewFixture, _ args: [String]) throws -> (Int32, String, String) {
+        let p = Process()
+        p.executableURL = Binary.curate
+        p.arguments = ["--workspace", f.catalog.workspace.root.path, "review"] + args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    @Test func theScriptingFormListsDecidesAndUndoesWithoutATerminal() async throws {
+        try await offPool {
+            let f = try ReviewFixture()
+            let ids = f.ids
+            var (status, out, _) = try script(f, ["--list", "--json"])
+            #expect(status == 0)
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]])
+            #expect(rows.count == 7)
+            let keys: Set<String> = ["id", "label", "verdict", "reason", "detail", "faces", "detected", "width", "height", "shown",
+                                     "related", "path", "source_url", "page_url"]
+            #expect(rows.allSatisfy { Set($0.keys) == keys })
+            #expect(rows.first { $0["id"] as? Int == Int(ids["broken"]!) }?["shown"] as? Bool == false)
+
+            // One bad decision in the call: nothing is written.
+            var err: String
+            (status, _, err) = try script(f, ["--accept", "\(ids["dog"]!)", "--face", "\(ids["group"]!):5"])
+            #expect(status == 2)
+            #expect(err.contains("has 2 detected faces; face 5 is not one of them"))
+            #expect(try f.catalog.decisions().isEmpty)
+
+            (status, out, _) = try script(f, ["--reject", "\(ids["dog"]!)", "--face", "\(ids["group"]!):2", "--relabel", "\(ids["group2"]!):BEN_AFFLEK", "--json"])
+            #expect(status == 0)
+            let decided = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]])
+            #expect(decided.map { $0["action"] as? String } == ["reject", "face", "relabel"])
+            #expect(try f.catalog.faces(of: ids["group"]!).map(\.chosen) == [false, true])
+            #expect(try f.label(f.image("group2")) == "ben_afflek")
+            (status, out, _) = try script(f, ["--list"])
+            #expect(out.split(separator: "\n").count == 4)
+
+            // One undo takes back the whole call.
+            (status, out, _) = try script(f, ["--undo"])
+            #expect(status == 0)
+            #expect(try !f.image("dog").reviewed && !f.image("group").reviewed && f.label(f.image("group2")) == "madonna")
+        }
+    }
+
     @Test func withoutATerminalItPointsToTheScriptingForm() async throws {
         try await offPool {
             let f = try ReviewFixture()
