@@ -8,6 +8,8 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -15,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 
@@ -88,6 +91,20 @@ std::atomic<int> requested_threads{0};
 void apply_threads() {
     int threads = requested_threads.load();
     if (threads > 0 && at::get_num_threads() != threads) at::set_num_threads(threads);
+}
+
+// libtorch allocates each step's activations and gradients anew with malloc. glibc serves blocks above 128 KB-ish
+// with mmap and hands freed heap tops back to the kernel, so every step page-faults its megabytes in again: a third
+// of the training time for the default CNN (650 -> 1000 images/s with these settings). 32 MB is glibc's largest
+// mmap threshold; freed memory under 128 MB stays in the process.
+void tune_allocator() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+#ifdef M_MMAP_THRESHOLD
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+        mallopt(M_TRIM_THRESHOLD, 128 << 20);
+#endif
+    });
 }
 
 // Canonical form: the fields the other kind ignores are zero, so specs compare field by field.
@@ -172,7 +189,8 @@ torch::Tensor augmented(const torch::Tensor &x, const curate_torch_step &step, a
 
 torch::Tensor logits(curate_torch_net *net, const torch::Tensor &input, at::Generator *gen) {
     Classifier &m = *net->model;
-    torch::Tensor h = net->spec.kind == 1 ? normalised(input) : input;
+    // NHWC is oneDNN's native layout: 10-15% faster training than NCHW here (bench/torch/reference, NCHW=1).
+    torch::Tensor h = net->spec.kind == 1 ? normalised(input).contiguous(torch::MemoryFormat::ChannelsLast) : input;
     if (!m.features->is_empty()) h = m.features->forward(h);
     const double p = net->spec.dropout;
     if (m.is_training() && p > 0) {
@@ -250,8 +268,10 @@ extern "C" curate_torch_spec curate_torch_default_cnn_spec(int classes) {
     std::memset(&s, 0, sizeof s);
     s.kind = 1;
     s.side = 64;
-    s.width = 32;
-    s.blocks = 4;
+    // Measured in bench/torch: on real 64x64 face chips 5 blocks beat 4 (a receptive field over the whole face),
+    // and width 16 matched 24 and 32 in accuracy at 2-2.5x their speed.
+    s.width = 16;
+    s.blocks = 5;
     s.convs = 1;
     s.classes = classes;
     s.dropout = 0.3f;
@@ -275,8 +295,14 @@ extern "C" curate_torch_net *curate_torch_create(const curate_torch_spec *spec, 
     int rc = guarded(err, "creating a network", [&] {
         net = std::make_unique<curate_torch_net>();
         net->spec = validated(spec);
+        tune_allocator();
         net->model = build(net->spec);
         initialise(*net->model, seed);
+        {
+            torch::NoGradGuard no_grad;
+            for (auto &p : net->model->parameters())
+                if (p.dim() == 4) p.set_data(p.data().contiguous(torch::MemoryFormat::ChannelsLast));
+        }
         // Weight decay pulls weights toward zero; on BN scales and biases it only fights the normalisation.
         std::vector<torch::Tensor> decay, no_decay;
         for (auto &p : net->model->parameters()) (p.dim() > 1 ? decay : no_decay).push_back(p);
@@ -313,9 +339,11 @@ extern "C" int curate_torch_train_batch(curate_torch_net *net, const float *x, c
         require(step->beta1 >= 0 && step->beta1 < 1, "beta1 must be in [0, 1)");
         require(step->weight_decay >= 0 && std::isfinite(step->weight_decay), "weight decay must be >= 0");
         require(step->label_smoothing >= 0 && step->label_smoothing < 1, "label smoothing must be in [0, 1)");
-        require(step->crop_pad >= 0 && step->crop_pad <= s.side / 2, "crop_pad must be in [0, side/2]");
-        require(step->brightness >= 0 && step->brightness <= 1, "brightness must be in [0, 1]");
-        require(step->contrast >= 0 && step->contrast <= 1, "contrast must be in [0, 1]");
+        if (s.kind == 1) {  // the MLP ignores the augmentation fields
+            require(step->crop_pad >= 0 && step->crop_pad <= s.side / 2, "crop_pad must be in [0, side/2]");
+            require(step->brightness >= 0 && step->brightness <= 1, "brightness must be in [0, 1]");
+            require(step->contrast >= 0 && step->contrast <= 1, "contrast must be in [0, 1]");
+        }
         apply_threads();
 
         auto &groups = net->optimizer->param_groups();
@@ -350,8 +378,8 @@ extern "C" int curate_torch_predict(curate_torch_net *net, const float *x, int n
         c10::InferenceMode inference;
         net->model->eval();
         const int64_t size = example_size(net->spec), classes = net->spec.classes;
-        // Chunks of about 16 MB of first-layer activations (32 images of the default CNN) stay in cache: measured
-        // 850 images/s against 475 for chunks of 256.
+        // Chunks of about 16 MB of first-layer activations (64 images of the default CNN) beat large ones: for
+        // width 32, 850 images/s in chunks of 32 against 475 in chunks of 256.
         const int64_t chunk = net->spec.kind == 0 ? 1024
                                                   : std::max<int64_t>(1, (4 << 20) / ((int64_t)net->spec.width * net->spec.side * net->spec.side));
         for (int64_t start = 0; start < n; start += chunk) {

@@ -23,7 +23,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "embed or cnn (default: embed when the dlib model files are present).")
     var model: String?
 
-    @Option(name: .long, help: "Epochs (default: embed 150, cnn 40).")
+    @Option(name: .long, help: "Epochs (default: embed 150, cnn 80).")
     var epochs: Int?
 
     @Option(name: .long, help: "Examples per batch.")
@@ -38,7 +38,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "embed: hidden units of the head (default 128; 0 = a linear softmax head).")
     var hidden: Int?
 
-    @Option(name: .long, help: "cnn: side of the input crops in pixels (divisible by 16).")
+    @Option(name: .long, help: "cnn: side of the input crops in pixels (a multiple of 32; default 64).")
     var side: Int?
 
     @Flag(name: .long, help: "cnn: no flip/crop/brightness augmentation.")
@@ -58,7 +58,7 @@ struct TrainCommand: ParsableCommand {
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1.") }
         if let batchSize, batchSize < 2 { throw ValidationError("--batch-size must be at least 2.") }
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive.") }
-        if let side, side < 16 || side % 16 != 0 { throw ValidationError("--side must be a multiple of 16, at least 16.") }
+        if let side, side < 32 || side % 32 != 0 { throw ValidationError("--side must be a multiple of 32 (the CNN halves it five times).") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
         if let hidden, hidden < 0 { throw ValidationError("--hidden must be 0 or more.") }
     }

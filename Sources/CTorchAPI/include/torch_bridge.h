@@ -49,7 +49,8 @@ typedef struct {
     float dropout;
 } curate_torch_spec;
 
-/// Defaults for the 64x64 face-crop CNN (see bench/torch): width 32, 4 blocks, 1 conv per block, dropout 0.3.
+/// Defaults for the 64x64 face-crop CNN (see bench/torch): width 16, 5 blocks, 1 conv per block, dropout 0.3
+/// (16-32-64-128-256 channels, 0.4 M parameters). With 5 blocks, side must be a multiple of 32.
 curate_torch_spec curate_torch_default_cnn_spec(int classes);
 
 typedef struct {
@@ -81,7 +82,8 @@ void curate_torch_set_threads(int threads);
 int curate_torch_threads(void);
 
 /// Builds a network with weights initialised from `seed` (Kaiming normal for conv and hidden layers).
-/// NULL on failure (see err).
+/// NULL on failure (see err). The first call raises glibc malloc's mmap and trim thresholds for the whole
+/// process (to 32 MB and 128 MB), which makes CNN training about 1.5x faster (see torch_bridge.cpp).
 curate_torch_net *curate_torch_create(const curate_torch_spec *spec, uint64_t seed, curate_torch_error *err);
 void curate_torch_free(curate_torch_net *net);
 
