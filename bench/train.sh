@@ -5,10 +5,10 @@
 #   - the same CNN on random 64x64 batches: through the bridge's C API and written directly against libtorch in a
 #     minimal C++ program (bench/torch/reference.cpp), and in PyTorch where it can be installed (bench/torch/.venv);
 #   - the time per face of dlib's ResNet descriptor: `curate process --all` with and without the ResNet model file.
-# Usage: bench/train.sh [EPOCHS=10]   (THREADS=N to change the thread count, default all cores)
+# Usage: bench/train.sh [EPOCHS=30]   (THREADS=N to change the thread count, default all cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-EPOCHS=${1:-10}
+EPOCHS=${1:-30}
 THREADS=${THREADS:-$(nproc)}
 DATA=../shared/data
 [ -f "$DATA/README.md" ] || { echo "bench/train.sh needs ../shared/data (the real photos)"; exit 2; }
@@ -27,6 +27,7 @@ OUT=$(mktemp -d)
 trap 'kill -9 $SERVER 2>/dev/null; rm -rf "$OUT"' EXIT
 .build/release/curate-test-server --data "$DATA" --url-file "$OUT/url" >/dev/null 2>&1 &
 SERVER=$!
+disown $SERVER
 for _ in $(seq 50); do [ -s "$OUT/url" ] && break; sleep 0.1; done
 URL=$(cat "$OUT/url")
 mkdir -p "$OUT/queries"
@@ -54,9 +55,13 @@ print(f"curate   train --model cnn, {sys.argv[2]} real crops x {sys.argv[3]} epo
       f"(validation accuracy {r['accuracy']:.3f}, {r['seconds']:.1f} s with evaluation)")
 EOF
 N=$(( IMAGES * EPOCHS ))
-bench/torch/.build-torch/reference "$N" 32 "$THREADS" | grep -E "images/s"
+# Each side in its own process: the second would inherit the first one's warmed-up malloc state.
+ONLY=bridge bench/torch/.build-torch/reference "$N" 32 "$THREADS" | grep -E "images/s"
+# The bridge raises glibc malloc's mmap and trim thresholds (1.5x faster); the others get the same by tunables.
+SAME_MALLOC="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=134217728"
+ONLY=direct GLIBC_TUNABLES=$SAME_MALLOC bench/torch/.build-torch/reference "$N" 32 "$THREADS" | grep -E "images/s"
 if [ $HAVE_PYTORCH = 1 ]; then
-    bench/torch/.venv/bin/python bench/torch/reference_train.py "$N" 32 "$THREADS" | grep -E "images/s"
+    GLIBC_TUNABLES=$SAME_MALLOC bench/torch/.venv/bin/python bench/torch/reference_train.py "$N" 32 "$THREADS" | grep -E "images/s"
 else
     echo "pytorch  not installable here (bench/torch/pytorch-venv.sh): the C++ lines above are the reference"
 fi
