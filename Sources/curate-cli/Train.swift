@@ -64,13 +64,9 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        // No workspace lock: training reads its data once at the start and writes only its run, so a fetch may go on.
         let catalog: Catalog
-        let lock: WorkspaceLock
-        do {
-            catalog = try Catalog.openExisting(global.ws)
-            lock = try WorkspaceLock(global.ws)
-        } catch { throw fail(error) }
-        defer { withExtendedLifetime(lock) {} }
+        do { catalog = try Catalog.openExisting(global.ws) } catch { throw fail(error) }
         let files = ModelFiles.locate(in: [catalog.workspace.modelsURL])
         let kind = model.flatMap(ModelKind.init) ?? (files.resnet != nil ? .embed : .cnn)
         var options = TrainOptions.defaults(for: kind)
