@@ -121,16 +121,24 @@ public enum Kitty {
     public static let clear = "\u{1B}_Ga=d,d=A,q=2\u{1B}\\"
 }
 
-/// Sixel with a fixed 6x6x6 colour cube (216 registers), run-length encoded, one band of six pixel rows at a time.
+/// Sixel with a fixed 6x6x6 colour cube (216 registers), ordered (4x4 Bayer) dithering so that six levels per
+/// channel do not band, run-length encoded, one band of six pixel rows at a time.
 public enum Sixel {
+    static let bayer: [Int] = [0, 8, 2, 10, 12, 4, 14, 6, 3, 11, 1, 9, 15, 7, 13, 5]
+
     public static func encode(_ image: RGBImage) -> String {
-        func level(_ v: UInt8) -> Int { (Int(v) * 5 + 127) / 255 }
+        // One step of the cube is 51; the threshold map spreads values across it (-25 ... +22).
+        func level(_ v: UInt8, _ d: Int) -> Int { min(5, max(0, (Int(v) + d) * 5 + 127) / 255) }
         var index = [UInt8](repeating: 0, count: image.width * image.height)
         var used = [Bool](repeating: false, count: 216)
-        for i in 0..<(image.width * image.height) {
-            let c = level(image.pixels[3 * i]) * 36 + level(image.pixels[3 * i + 1]) * 6 + level(image.pixels[3 * i + 2])
-            index[i] = UInt8(c)
-            used[c] = true
+        for y in 0..<image.height {
+            for x in 0..<image.width {
+                let i = y * image.width + x
+                let d = (bayer[(y % 4) * 4 + x % 4] * 51) / 16 - 25
+                let c = level(image.pixels[3 * i], d) * 36 + level(image.pixels[3 * i + 1], d) * 6 + level(image.pixels[3 * i + 2], d)
+                index[i] = UInt8(c)
+                used[c] = true
+            }
         }
         var out = "\u{1B}P0;1;0q\"1;1;\(image.width);\(image.height)"
         for c in 0..<216 where used[c] {

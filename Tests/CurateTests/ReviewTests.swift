@@ -52,6 +52,73 @@ struct TerminalGraphicsTests {
         #expect(out.contains("#215!5~-"))
     }
 
+    /// A minimal sixel decoder (colour registers, "#", "!", "$", "-"), for checking what the encoder wrote.
+    func decodeSixel(_ text: String) -> RGBImage? {
+        let chars = Array(text.unicodeScalars)
+        guard let q = chars.firstIndex(of: "q") else { return nil }
+        var i = q + 1
+        func number() -> Int {
+            var n = 0
+            while i < chars.count, let d = Int(String(chars[i])) { n = n * 10 + d; i += 1 }
+            return n
+        }
+        guard chars[i] == "\"" else { return nil }
+        i += 1
+        var params: [Int] = []
+        while true { params.append(number()); if chars[i] == ";" { i += 1 } else { break } }
+        let (w, h) = (params[2], params[3])
+        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        var palette: [Int: (Int, Int, Int)] = [:]
+        var colour = 0, x = 0, band = 0
+        while i < chars.count, chars[i] != "\u{1B}" {
+            let c = chars[i]
+            switch c {
+            case "#":
+                i += 1
+                colour = number()
+                if chars[i] == ";" {
+                    i += 1; _ = number(); i += 1
+                    let r = number(); i += 1
+                    let g = number(); i += 1
+                    let b = number()
+                    palette[colour] = (r * 255 / 100, g * 255 / 100, b * 255 / 100)
+                }
+            case "$": x = 0; i += 1
+            case "-": x = 0; band += 6; i += 1
+            default:
+                var run = 1
+                if c == "!" { i += 1; run = number() }
+                let bits = Int(chars[i].value) - 63
+                for _ in 0..<run {
+                    for b in 0..<6 where bits >> b & 1 == 1 && band + b < h && x < w {
+                        let p = palette[colour]!, o = ((band + b) * w + x) * 3
+                        pixels[o] = UInt8(p.0); pixels[o + 1] = UInt8(p.1); pixels[o + 2] = UInt8(p.2)
+                    }
+                    x += 1
+                }
+                i += 1
+            }
+        }
+        return RGBImage(width: w, height: h, pixels: pixels)
+    }
+
+    @Test(.enabled(if: Shared.available, Shared.missing))
+    func sixelOfARealPhotoDecodesBackToItWithinOneColourStep() throws {
+        let photo = try DecodedImage.decode(try Shared.bytes("single_face/opencv_course_lady.jpg"))
+        let small = try photo.resized(width: 97, height: 61).rgb()
+        let decoded = try #require(decodeSixel(Sixel.encode(small)))
+        #expect(decoded.width == 97 && decoded.height == 61)
+        // Each channel lands on a neighbouring level of the six (51 apart), and on average close to the source.
+        var worst = 0, total = 0
+        for (a, b) in zip(small.pixels, decoded.pixels) {
+            let d = abs(Int(a) - Int(b))
+            worst = max(worst, d)
+            total += d
+        }
+        #expect(worst <= 51)
+        #expect(Double(total) / Double(small.pixels.count) < 20)
+    }
+
     @Test func theReplyToTheQueryDecidesTheMode() {
         func reply(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(GraphicsDetection.mode(fromReply: reply("\u{1B}_Gi=31;OK\u{1B}\\\u{1B}[?62;22c")) == .kitty)
