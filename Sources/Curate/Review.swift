@@ -9,8 +9,8 @@ public struct ReviewItem: Sendable {
     public var label: String
     /// Every detected face, in idx order: face N on screen is idx N-1.
     public var faces: [Face]
-    /// The other images of a `duplicate` or `label_conflict` verdict, with their people.
-    public var related: [(image: StoredImage, label: String)]
+    /// The other images of a `duplicate` or `label_conflict` verdict, with their people and faces.
+    public var related: [(image: StoredImage, label: String, faces: [Face])]
 
     public var id: Int64 { image.id! }
     /// Files that never decoded (or were refused before decoding) are listed, not drawn.
@@ -141,7 +141,8 @@ public final class Reviewer {
     }
 
     func item(_ image: StoredImage, labels: [Int64: String]) throws -> ReviewItem {
-        let related = try (image.related ?? []).compactMap { try catalog.image(id: $0) }.map { ($0, labels[$0.personId] ?? "?") }
+        let related = try (image.related ?? []).compactMap { try catalog.image(id: $0) }
+            .map { ($0, labels[$0.personId] ?? "?", try catalog.faces(of: $0.id!)) }
         return ReviewItem(image: image, label: labels[image.personId] ?? "?", faces: try catalog.faces(of: image.id!), related: related)
     }
 

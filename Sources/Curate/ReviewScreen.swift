@@ -154,7 +154,7 @@ public final class ReviewScreen {
         draw()
         while true {
             guard let key = terminal.readKey(timeout: 0.2) else { continue }
-            if key == .interrupt {
+            if key == .interrupt || key == .closed {
                 tally.interrupted = true
                 break
             }
@@ -433,8 +433,7 @@ public final class ReviewScreen {
                     let col = 1 + (k + 1) * (cw + 2)
                     let what = i.reason == Reason.duplicate.rawValue ? "kept copy" : "same image under"
                     out += at(areaTop, col) + "\u{1B}[1m" + fit("\(what) #\(other.image.id!) \(other.label) (\(other.image.verdict.rawValue))", cw) + "\u{1B}[0m"
-                    let faces = (try? reviewer.catalog.faces(of: other.image.id!)) ?? []
-                    out += place(other.image, faces, row: areaTop + 1, col: col, cols: cw, rows: areaRows - 1, cell: cell, at: at)
+                    out += place(other.image, other.faces, row: areaTop + 1, col: col, cols: cw, rows: areaRows - 1, cell: cell, at: at)
                 }
             }
             prefetchSingle(cols: size.columns, areaRows: areaRows, cell: cell)
@@ -478,6 +477,7 @@ public final class ReviewScreen {
                 let n = min(2, next.related.count) + 1
                 let cw = max(4, (cols - (n - 1) * 2) / n)
                 jobs.append((next.image, next.faces, cw, areaRows - 1))
+                for other in next.related.prefix(2) { jobs.append((other.image, other.faces, cw, areaRows - 1)) }
             }
         }
         pictures.prefetch(jobs, cell: cell)
