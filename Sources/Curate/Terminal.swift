@@ -11,6 +11,7 @@ public enum Key: Equatable, Sendable {
     case enter, escape, backspace, tab, up, down, left, right
     case interrupt   // Ctrl-C (raw mode delivers it as a byte, not a signal)
     case resize      // the window changed size
+    case closed      // the terminal went away (hung up): nothing more will come
 }
 
 public enum TerminalError: Error, CustomStringConvertible {
@@ -113,8 +114,10 @@ public final class Terminal {
 
     /// The next key, waiting at most `timeout` seconds (nil when none came). A window resize is a key too.
     public func readKey(timeout: Double) -> Key? {
+        if gone { return .closed }
         if windowChanged != 0 { windowChanged = 0; return .resize }
         guard let byte = readByte(timeout: timeout) else {
+            if gone { return .closed }
             if windowChanged != 0 { windowChanged = 0; return .resize }
             return nil
         }
@@ -146,10 +149,18 @@ public final class Terminal {
         }
     }
 
+    /// Set once the terminal hung up or reading failed: every later read answers `.closed` at once.
+    private var gone = false
+
     private func readByte(timeout: Double) -> UInt8? {
+        guard !gone else { return nil }
         var fds = pollfd(fd: input, events: Int16(POLLIN), revents: 0)
         guard poll(&fds, 1, Int32(timeout * 1000)) > 0 else { return nil }
         var b: UInt8 = 0
-        return read(input, &b, 1) == 1 ? b : nil
+        let n = read(input, &b, 1)
+        if n == 1 { return b }
+        // End of input or an error other than an interruption: without this, a loop waiting for keys would spin.
+        if n == 0 || (errno != EINTR && errno != EAGAIN) { gone = true }
+        return nil
     }
 }

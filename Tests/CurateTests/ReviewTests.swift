@@ -333,7 +333,7 @@ final class Tmux {
     /// child ended through a descriptor the child inherits, and the server that new-session forks keeps that
     /// descriptor open, so waiting on it would never end.
     @discardableResult
-    func run(_ args: [String]) throws -> String {
+    func run(_ args: [String], capture: Bool = false) throws -> String {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw CancellationError() }
         var actions = posix_spawn_file_actions_t()
@@ -346,15 +346,26 @@ final class Tmux {
         posix_spawn_file_actions_addclose(&actions, fds[1])
         let argv = (["tmux", "-L", socket, "-f", "/dev/null"] + args).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        // The test runner's threads block most signals and the mask is inherited: tmux's server would then never
+        // see its children end, and kill-server would leave it running. Start tmux with none blocked, defaults set.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, "/usr/bin/tmux", &actions, nil, argv, environ)
+        let rc = posix_spawn(&pid, "/usr/bin/tmux", &actions, &attributes, argv, environ)
         close(fds[1])
         defer { close(fds[0]) }
         guard rc == 0 else { throw CancellationError() }
         // new-session's server gets our pipe as its stdout only until it daemonizes (it then closes it).
         var output: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
-        if args.first == "capture-pane" {
+        if capture || args.first == "capture-pane" {
             while true {
                 let n = read(fds[0], &buffer, buffer.count)
                 if n <= 0 { break }
@@ -520,6 +531,34 @@ struct ReviewTmuxTests {
             #expect(try !f.image("dog").reviewed && !f.image("eagle").reviewed)
             try tmux.send("q")
             try tmux.waitFor("EXIT=0")
+        }
+    }
+
+    /// Processes whose command line mentions `text`.
+    func processes(mentioning text: String) -> [Int32] {
+        let me = getpid()
+        return ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }.filter { pid in
+            guard pid != me, let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data, as: UTF8.self).replacingOccurrences(of: "\0", with: " ").contains(text)
+        }
+    }
+
+    @Test func reviewEndsWhenItsTerminalDisappears() async throws {
+        try await offPool {
+            let f = try ReviewFixture()
+            let tmux = try Tmux(Binary.command(f.catalog.workspace, "review"))
+            try tmux.waitFor("[1/7]")
+            let marker = "--workspace \(f.catalog.workspace.root.path) review"
+            #expect(processes(mentioning: marker).count == 1)
+            // The terminal goes away without a word (the tmux server is killed): no hang-up signal is relied on,
+            // the closed terminal itself must end the program rather than leave it spinning.
+            let server = try #require(Int32(try tmux.run(["display-message", "-p", "#{pid}"], capture: true)
+                .trimmingCharacters(in: .whitespacesAndNewlines)))
+            kill(server, SIGKILL)
+            let deadline = Date().addingTimeInterval(10)
+            while !processes(mentioning: marker).isEmpty, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+            #expect(processes(mentioning: marker).isEmpty, "curate review outlived its terminal")
+            #expect(try f.catalog.decisions().isEmpty)
         }
     }
 
