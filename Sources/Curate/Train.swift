@@ -217,7 +217,8 @@ public final class Trainer {
     public let set: TrainingSet
     public let spec: NetworkSpec
     private let trainX: [[Float]]
-    private let valX: [[Float]]
+    /// Every validation input, end to end: evaluated as one call each epoch (the bridge sizes its own chunks).
+    private let valX: [Float]
 
     public init(set: TrainingSet, options: TrainOptions, workspace: Workspace) throws {
         self.set = set
@@ -226,11 +227,11 @@ public final class Trainer {
         case .embed:
             spec = .mlp(inputs: 128, hidden: options.hidden, classes: set.labels.count, dropout: options.hidden > 0 ? 0.2 : 0)
             trainX = Inputs.embed(set.train)
-            valX = Inputs.embed(set.val)
+            valX = Inputs.embed(set.val).flatMap { $0 }
         case .cnn:
             spec = try .cnn(classes: set.labels.count, side: options.side)
             trainX = try Inputs.crops(set.train, side: options.side, workspace: workspace)
-            valX = try Inputs.crops(set.val, side: options.side, workspace: workspace)
+            valX = try Inputs.crops(set.val, side: options.side, workspace: workspace).flatMap { $0 }
         }
     }
 
@@ -287,7 +288,7 @@ public final class Trainer {
             let epochSeconds = Date().timeIntervalSince(epochStart)
             trainSeconds += epochSeconds
             seen += n
-            let probabilities = try predictAll(net, valX)
+            let probabilities = try net.predict(valX)
             var valLoss = 0.0, valCorrect = 0
             for (p, e) in zip(probabilities, set.val) {
                 valLoss -= log(Double(max(p[e.label], 1e-12)))
@@ -310,17 +311,6 @@ public final class Trainer {
         return Outcome(history: history, bestEpoch: best.epoch, probabilities: bestProbabilities,
                        seconds: Date().timeIntervalSince(started), imagesPerSecond: Double(seen) / max(trainSeconds, 1e-9),
                        interrupted: interrupted)
-    }
-
-    private func predictAll(_ net: TorchNetwork, _ xs: [[Float]]) throws -> [[Float]] {
-        var out: [[Float]] = []
-        var start = 0
-        while start < xs.count {
-            let chunk = xs[start..<min(xs.count, start + 256)]
-            out += try net.predict(chunk.flatMap { $0 })
-            start += 256
-        }
-        return out
     }
 }
 
