@@ -10,19 +10,19 @@ public struct ReviewTally: Codable, Sendable, Equatable {
     public var rejected = 0
     public var faces = 0
     public var relabelled = 0
-    public var skipped = 0
     public var undone = 0
     public var interrupted = false
 
     public var decided: Int { accepted + rejected + faces + relabelled }
 
-    mutating func count(_ decisions: [Decision]) {
+    /// Counts decisions made (`by` 1) or undone (`by` -1); an undone decision of an earlier session counts as none.
+    mutating func count(_ decisions: [Decision], by delta: Int = 1) {
         for d in decisions {
             switch d.action {
-            case .accept: accepted += 1
-            case .reject: rejected += 1
-            case .face: faces += 1
-            case .relabel: relabelled += 1
+            case .accept: accepted = max(0, accepted + delta)
+            case .reject: rejected = max(0, rejected + delta)
+            case .face: faces = max(0, faces + delta)
+            case .relabel: relabelled = max(0, relabelled + delta)
             }
         }
     }
@@ -187,7 +187,7 @@ public final class ReviewScreen {
             try undo()
             return
         case .left:
-            if pos > 0 { pos -= 1; tally.skipped = max(0, tally.skipped - 1) }
+            if pos > 0 { pos -= 1 }
             return
         default: break
         }
@@ -206,7 +206,6 @@ public final class ReviewScreen {
         case .char("l"):
             prompt = ""
         case .char("s"), .right:
-            tally.skipped += 1
             pos += 1
             say("skipped #\(item.id)")
         default:
@@ -232,7 +231,6 @@ public final class ReviewScreen {
             pos = page.upperBound
             say("page applied: \(kept) kept, \(page.count - kept) rejected")
         case .char("s"), .right:
-            tally.skipped += page.count
             toggled = []
             pos = page.upperBound
         case .left:
@@ -259,16 +257,7 @@ public final class ReviewScreen {
         let undone = try reviewer.undo()
         guard let first = undone.last else { return say("nothing to undo", error: true) }
         tally.undone += undone.count
-        for d in undone {
-            switch d.action {
-            case .accept: tally.accepted -= 1
-            case .reject: tally.rejected -= 1
-            case .face: tally.faces -= 1
-            case .relabel: tally.relabelled -= 1
-            }
-        }
-        tally.accepted = max(0, tally.accepted); tally.rejected = max(0, tally.rejected)
-        tally.faces = max(0, tally.faces); tally.relabelled = max(0, tally.relabelled)
+        tally.count(undone, by: -1)
         let ids = undone.map(\.imageId)
         if let i = items.firstIndex(where: { ids.contains($0.id) }) {
             pos = i
