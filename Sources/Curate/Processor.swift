@@ -194,7 +194,7 @@ public final class Processor {
             try workspace.writeDerived(try decoded.jpeg(quality: 92), to: normalized)
             image.normalizedPath = normalized
 
-            let detected = try detectFaces(decoded, models: models)
+            let detected = try models.find(in: decoded, maxSide: options.detectMaxSide, upsampleBelow: options.upsampleBelow)
             let largest = detected.map(\.area).max() ?? 0
             faces = detected.enumerated().map { i, f in
                 Face(imageId: stored.id!, idx: i, left: f.left, top: f.top, right: f.right, bottom: f.bottom, score: f.score,
@@ -215,10 +215,6 @@ public final class Processor {
         } catch {
             return verdict(.rejected, .corrupt, "processing failed: \(error)")
         }
-    }
-
-    func detectFaces(_ image: DecodedImage, models: FaceModels) throws -> [DetectedFace] {
-        try models.find(in: image, maxSide: options.detectMaxSide, upsampleBelow: options.upsampleBelow)
     }
 }
 

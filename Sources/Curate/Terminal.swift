@@ -93,14 +93,13 @@ public final class Terminal {
     }
 
     public func write(_ text: String) {
-        var bytes = Array(text.utf8)
+        let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBufferPointer { Glibc.write(output, $0.baseAddress! + offset, $0.count - offset) }
+            let n = bytes.withUnsafeBufferPointer { Glibc.write(output, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 { if errno == EINTR { continue }; return }
             offset += n
         }
-        bytes.removeAll()
     }
 
     /// Columns, rows, and the pixel size of one cell (8 x 16 when the terminal does not say).
