@@ -54,11 +54,11 @@ public struct ModelFiles: Sendable {
     public var shapePredictor: URL?
     public var resnet: URL?
 
-    /// Looks only in `CURATE_MODELS` (a folder) when it is set; otherwise in each folder given, then in
+    /// Looks only in `CURATE_MODELS` (a folder) when it is set and not empty; otherwise in each folder given, then in
     /// ./dataset/models (where scripts/setup.sh puts them), so a workspace elsewhere still finds them.
     public static func locate(in folders: [URL]) -> ModelFiles {
         var search = folders + [URL(fileURLWithPath: "dataset/models")]
-        if let env = ProcessInfo.processInfo.environment["CURATE_MODELS"] { search = [URL(fileURLWithPath: env)] }
+        if let env = ProcessInfo.processInfo.environment["CURATE_MODELS"], !env.isEmpty { search = [URL(fileURLWithPath: env)] }
         func find(_ name: String) -> URL? {
             search.map { $0.appendingPathComponent(name) }.first { FileManager.default.fileExists(atPath: $0.path) }
         }

@@ -122,6 +122,9 @@ public final class Reviewer {
         self.modelFiles = models
     }
 
+    /// What choosing a face will lack because model files are missing (no landmarks, no descriptor), if anything.
+    public var modelWarning: String? { modelFiles.missingMessage }
+
     // MARK: What waits for review
 
     /// Rejected images not reviewed yet, of these people and reasons (all when empty), grouped by person and reason.

@@ -147,6 +147,7 @@ public final class ReviewScreen {
         self.mode = mode
         self.layout = layout
         self.pictures = PictureCache(workspace: reviewer.catalog.workspace, mode: mode)
+        if let warning = reviewer.modelWarning { say("chosen faces get no descriptor: \(warning)", error: true) }
     }
 
     /// Runs until `q`, Ctrl-C or the end of the input. Every decision is already in the catalog when a key returns.

@@ -86,6 +86,7 @@ struct Review: ParsableCommand {
         } catch { throw fail(error) }
 
         if !commands.isEmpty || undo {
+            if !face.isEmpty, let warning = reviewer.modelWarning { eprint("warning: chosen faces get no descriptor: \(warning)") }
             do {
                 if undo {
                     let undone = try reviewer.undo()

@@ -563,9 +563,11 @@ struct ReviewTmuxTests {
     }
 
     /// Runs the binary without a terminal; returns exit status, standard output and standard error.
-    func script(_ f: ReviewFixture, _ args: [String]) throws -> (Int32, String, String) {
+    func script(_ f: ReviewFixture, _ args: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
         let p = Process()
         p.executableURL = Binary.curate
+        p.currentDirectoryURL = Shared.root   // where ./dataset/models is
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         p.arguments = ["--workspace", f.catalog.workspace.root.path, "review"] + args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -597,11 +599,13 @@ struct ReviewTmuxTests {
             #expect(err.contains("has 2 detected faces; face 5 is not one of them"))
             #expect(try f.catalog.decisions().isEmpty)
 
-            (status, out, _) = try script(f, ["--reject", "\(ids["dog"]!)", "--face", "\(ids["group"]!):2", "--relabel", "\(ids["group2"]!):BEN_AFFLEK", "--json"])
+            (status, out, _) = try script(f, ["--reject", "\(ids["dog"]!)", "--face", "\(ids["group"]!):2", "--relabel", "\(ids["group2"]!):BEN_AFFLEK", "--json"],
+                                   environment: ["CURATE_MODELS": ""])   // empty means unset: ./dataset/models is used
             #expect(status == 0)
             let decided = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]])
             #expect(decided.map { $0["action"] as? String } == ["reject", "face", "relabel"])
             #expect(try f.catalog.faces(of: ids["group"]!).map(\.chosen) == [false, true])
+            if ProcessFixture.hasModels { #expect(try f.catalog.faces(of: ids["group"]!)[1].descriptorValues?.count == 128) }
             #expect(try f.label(f.image("group2")) == "ben_afflek")
             (status, out, _) = try script(f, ["--list"])
             #expect(out.split(separator: "\n").count == 4)
