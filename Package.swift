@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/onevcat/Rainbow", from: "4.2.2"),
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
@@ -47,8 +48,12 @@ let package = Package(
                 cxxSettings: [.unsafeFlags(["-I/usr/include/torch/csrc/api/include", "-D_GLIBCXX_USE_CXX11_ABI=1"] + optimizedCxx)],
                 linkerSettings: ["torch", "torch_cpu", "c10"].map { .linkedLibrary($0) }),
 
-        // The catalog: SQLite through GRDB. Knows nothing of images or HTTP.
-        .target(name: "Catalog", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // The catalog: SQLite through GRDB, the workspace's files, the codes stored in its columns and content
+        // addressing (SHA-256, format sniffing). Knows nothing of pixels or HTTP.
+        .target(name: "Catalog", dependencies: [
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
 
         // Search providers and the libcurl downloader; writes through Catalog.
         .target(name: "Crawler", dependencies: [
@@ -56,8 +61,8 @@ let package = Package(
             .product(name: "DequeModule", package: "swift-collections"),
         ]),
 
-        // Pipeline stages and reports over the catalog.
-        .target(name: "Curate", dependencies: ["Catalog", "Crawler", "CImageBridge", "CFaceBridge", "CTorchAPI"]),
+        // Pipeline stages and reports over the catalog; reads and writes through Catalog, never through Crawler.
+        .target(name: "Curate", dependencies: ["Catalog", "CImageBridge", "CFaceBridge", "CTorchAPI"]),
 
         // The command line: parses arguments and prints; decisions live in the libraries.
         .executableTarget(name: "curate-cli", dependencies: [

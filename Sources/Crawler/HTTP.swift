@@ -1,5 +1,6 @@
 // The one HTTP path of curate: libcurl's multi interface driving many transfers on one thread.
 import CCurl
+import Catalog
 import Foundation
 
 /// Transfer limits and politeness, shared by search requests and image downloads.

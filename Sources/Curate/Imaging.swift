@@ -1,6 +1,6 @@
 // Decoded images in Swift: owns the image bridge's handles, and the header and integrity checks done before decoding.
 import CImageBridge
-import Crawler
+import Catalog
 import Foundation
 
 public struct ImageError: Error, CustomStringConvertible {

@@ -1,6 +1,5 @@
 // `curate predict`: who is in a photo, by a trained run: every face found, its top 3 people, or unknown.
 import Catalog
-import Crawler
 import Foundation
 
 public struct Guess: Codable, Sendable, Equatable {

@@ -1,6 +1,5 @@
 // `curate process`: clean, detect faces and dedupe every stored image, leaving a verdict with a reason for each.
 import Catalog
-import Crawler
 import Foundation
 
 /// Reason codes, as `reason` in the catalog and in `curate list --json`.

@@ -1,7 +1,6 @@
 // `curate split`: train/validation/test per person, stratified, seeded, stable as the dataset grows, and
 // with near-copies and photos of one source page kept on one side.
 import Catalog
-import Crawler
 import Foundation
 
 public struct SplitOptions: Codable, Sendable, Equatable {

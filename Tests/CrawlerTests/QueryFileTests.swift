@@ -1,5 +1,6 @@
 // Query files: labels, comments, URLs and the errors a user gets for bad input.
 import Foundation
+import Catalog
 import Testing
 @testable import Crawler
 

@@ -2,7 +2,7 @@
 import Foundation
 import Testing
 @testable import Curate
-import Crawler
+import Catalog
 
 /// Runs blocking work (decoding, detection, processing) on a thread of its own: Swift Testing runs tests on the
 /// cooperative pool, which other tests' in-process HTTP servers need; blocking it for seconds starves them.
