@@ -136,11 +136,11 @@ public final class Catalog: @unchecked Sendable {
         public var sha256: String
         public var path: String
         public var bytes: Int
-        public var format: String
+        public var format: ImageFormat
         public var httpStatus: Int
         public var ms: Int
 
-        public init(attempt: Attempt, term: String?, sha256: String, path: String, bytes: Int, format: String, httpStatus: Int, ms: Int) {
+        public init(attempt: Attempt, term: String?, sha256: String, path: String, bytes: Int, format: ImageFormat, httpStatus: Int, ms: Int) {
             self.attempt = attempt
             self.term = term
             self.sha256 = sha256
@@ -191,7 +191,7 @@ public final class Catalog: @unchecked Sendable {
     }
 
     /// Records a failed download (after its retries in this run).
-    public func recordFailure(attempt: Attempt, failure: String, transient: Bool, httpStatus: Int?, error: String?, ms: Int?) throws {
+    public func recordFailure(attempt: Attempt, failure: FailureCode, transient: Bool, httpStatus: Int?, error: String?, ms: Int?) throws {
         var attempt = attempt
         attempt.state = .failed
         attempt.failure = failure

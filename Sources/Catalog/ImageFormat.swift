@@ -1,6 +1,8 @@
 // Recognises an image format from its first bytes: a body is judged by content, never by its name or Content-Type.
+// Stored as `format` in the catalog.
+import GRDB
 
-public enum ImageFormat: String, Sendable, CaseIterable {
+public enum ImageFormat: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
     case jpeg, png, gif, webp, bmp, tiff
 
     /// The extension used for stored files.

@@ -6,12 +6,12 @@ import GRDB
 public struct VerdictChange: Sendable, Equatable {
     public var imageId: Int64
     public var verdict: Verdict
-    public var reason: String?
+    public var reason: Reason?
     public var detail: String?
     /// The other images the verdict is about (see `StoredImage.related`).
     public var related: [Int64]?
 
-    public init(imageId: Int64, verdict: Verdict, reason: String?, detail: String?, related: [Int64]? = nil) {
+    public init(imageId: Int64, verdict: Verdict, reason: Reason?, detail: String?, related: [Int64]? = nil) {
         self.imageId = imageId
         self.verdict = verdict
         self.reason = reason
@@ -54,7 +54,7 @@ extension Catalog {
     public func dedupeCandidates() throws -> [StoredImage] {
         try db.read { db in
             let open = Column("reviewed") == false
-                && (Column("verdict") == Verdict.kept.rawValue || ["duplicate", "label_conflict"].contains(Column("reason")))
+                && (Column("verdict") == Verdict.kept.rawValue || [Reason.duplicate, .labelConflict].contains(Column("reason")))
             let keptByReviewer = Column("reviewed") == true && Column("verdict") == Verdict.kept.rawValue
             return try StoredImage
                 .filter(Column("processedAt") != nil && (open || keptByReviewer))

@@ -21,20 +21,6 @@ public struct Person: Codable, Sendable, Hashable, FetchableRecord, MutablePersi
     }
 }
 
-/// What kind of line of a query file a term came from.
-public enum TermKind: String, Codable, Sendable { case search, url }
-
-/// Where a term stands. Only `open` (and `failed`, retried on the next run) are searched again.
-public enum TermState: String, Codable, Sendable {
-    case open
-    case exhausted      // the provider said there are no more pages
-    case noResults = "no_results"   // the first page was empty
-    case noNew = "no_new"           // a page added nothing we had not seen
-    case failed         // the provider answered with errors; retried on the next run
-
-    public var isDone: Bool { self == .exhausted || self == .noResults || self == .noNew }
-}
-
 public struct SearchTerm: Codable, Sendable, Hashable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "term"
     public var id: Int64?
@@ -69,14 +55,6 @@ public struct SearchTerm: Codable, Sendable, Hashable, FetchableRecord, MutableP
     }
 }
 
-/// Where a URL stands.
-public enum AttemptState: String, Codable, Sendable, CaseIterable {
-    case queued      // not downloaded yet (or interrupted mid-way)
-    case stored      // downloaded; `imageId` is its image
-    case duplicate   // downloaded; the bytes were already stored for this person (`imageId`)
-    case failed      // see `failure`; `transient` failures are retried by --retry-failed
-}
-
 public struct Attempt: Codable, Sendable, Hashable, FetchableRecord, MutablePersistableRecord {
     public var id: Int64?
     public var personId: Int64
@@ -91,7 +69,7 @@ public struct Attempt: Codable, Sendable, Hashable, FetchableRecord, MutablePers
     public var attribution: String?
     public var rank: Int?
     public var state: AttemptState
-    public var failure: String?
+    public var failure: FailureCode?
     public var transient: Bool
     public var httpStatus: Int?
     public var error: String?
@@ -132,9 +110,6 @@ public struct Attempt: Codable, Sendable, Hashable, FetchableRecord, MutablePers
     }
 }
 
-/// Processing's decision on an image. `pending` until processing has looked at it.
-public enum Verdict: String, Codable, Sendable, CaseIterable { case pending, kept, rejected }
-
 public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "image"
     public var id: Int64?
@@ -143,7 +118,7 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
     public var sha256: String
     public var path: String
     public var bytes: Int
-    public var format: String
+    public var format: ImageFormat
     public var sourceUrl: String
     public var pageUrl: String?
     public var title: String?
@@ -160,11 +135,11 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
     public var height: Int?
     public var faces: Int?
     public var verdict: Verdict
-    public var reason: String?
+    public var reason: Reason?
     public var detail: String?
     public var reviewed: Bool
     public var reviewedAt: Date?
-    public var split: String?
+    public var split: SplitSide?
     public var normalizedPath: String?
     public var orientation: Int?
     public var cameraMake: String?
@@ -175,7 +150,7 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
     /// under other people).
     public var related: [Int64]?
 
-    public init(personId: Int64, attempt: Attempt, term: String?, sha256: String, path: String, bytes: Int, format: String) {
+    public init(personId: Int64, attempt: Attempt, term: String?, sha256: String, path: String, bytes: Int, format: ImageFormat) {
         self.personId = personId
         self.attemptId = attempt.id
         self.sha256 = sha256

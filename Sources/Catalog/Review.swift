@@ -13,12 +13,12 @@ public enum ReviewAction: String, Codable, Sendable, CaseIterable {
 /// What a decision changes on an image, and what undo puts back.
 public struct ImageState: Codable, Sendable, Equatable {
     public var verdict: Verdict
-    public var reason: String?
+    public var reason: Reason?
     public var detail: String?
     public var reviewed: Bool
     public var reviewedAt: Date?
     public var personId: Int64
-    public var split: String?
+    public var split: SplitSide?
     /// The idx of the chosen face, if any.
     public var chosenFace: Int?
 }
@@ -117,7 +117,7 @@ extension Catalog {
                 case .reject:
                     // A confirmed rejection keeps its reason; a kept image rejected by a person says so.
                     if image.verdict != .rejected || image.reason == nil {
-                        image.reason = "reviewer"
+                        image.reason = .reviewer
                         image.detail = "rejected in review"
                     }
                     image.verdict = .rejected

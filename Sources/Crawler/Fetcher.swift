@@ -354,7 +354,7 @@ public final class Fetcher {
         run.committing += 1
         run.progress.bytes += t.bytes
         batch.append((run, Catalog.Download(attempt: attempt, term: term, sha256: sha, path: path, bytes: t.bytes,
-                                            format: format.rawValue, httpStatus: result.status, ms: result.ms)))
+                                            format: format, httpStatus: result.status, ms: result.ms)))
     }
 
     /// Commits the batch of finished downloads when it is big or old enough (or when told to). The files are
@@ -378,7 +378,7 @@ public final class Fetcher {
     }
 
     private func record(_ run: Run, _ attempt: Attempt, _ failure: Failure, ms: Int?, status: Int?) {
-        run.failures[failure.code, default: 0] += 1
+        run.failures[failure.code.rawValue, default: 0] += 1
         run.progress.failed += 1
         do {
             try catalog.recordFailure(attempt: attempt, failure: failure.code, transient: failure.transient,
@@ -392,7 +392,7 @@ public final class Fetcher {
         var term = run.terms[index]
         let answer: SearchAnswer
         if let failure = Failure.of(result) {
-            if failure.code.hasPrefix("http_") {
+            if failure.code.isHTTP {
                 answer = provider.read(status: result.status, body: result.transfer.body, retryAfter: result.retryAfter)
             } else if failure.transient, tries < options.retries, let delay = retryDelay(tries: tries, retryAfter: nil) {
                 onEvent(.warning("\(provider.kind.rawValue) search for \"\(term.text)\" failed (\(failure.message)); retrying in \(String(format: "%.1f", delay)) s"))

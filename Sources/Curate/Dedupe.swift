@@ -130,7 +130,7 @@ struct Dedupe {
                 for m in members {
                     let others = members.filter { images[$0].personId != images[m].personId }
                         .map { "#\(images[$0].id!) (\(labels[images[$0].personId] ?? "?"))" }
-                    changes.append(VerdictChange(imageId: images[m].id!, verdict: .rejected, reason: Reason.labelConflict.rawValue,
+                    changes.append(VerdictChange(imageId: images[m].id!, verdict: .rejected, reason: .labelConflict,
                                                  detail: "the same image is filed under another person: " + others.joined(separator: ", "),
                                                  related: members.filter { images[$0].personId != images[m].personId }.map { images[$0].id! }))
                 }
@@ -146,7 +146,7 @@ struct Dedupe {
                         changes.append(VerdictChange(imageId: images[m].id!, verdict: .kept, reason: nil, detail: nil))
                     } else {
                         let b = images[best]
-                        changes.append(VerdictChange(imageId: images[m].id!, verdict: .rejected, reason: Reason.duplicate.rawValue,
+                        changes.append(VerdictChange(imageId: images[m].id!, verdict: .rejected, reason: .duplicate,
                                                      detail: "a copy of #\(b.id!) (\(b.width ?? 0)×\(b.height ?? 0)), which is kept",
                                                      related: [b.id!]))
                     }

@@ -79,7 +79,7 @@ public enum Exporter {
         do {
             for image in images {
                 let label = labels[image.personId] ?? "unknown"
-                let split = image.split!
+                let split = image.split!.rawValue
                 let face = faces[image.id!]
                 let source: String? = kind == .crops ? face?.chipPath : image.normalizedPath
                 guard let source else { withoutCrop += 1; continue }   // no face chosen: there is no crop

@@ -15,12 +15,12 @@ public struct ImageRow: Codable, Sendable, Equatable {
     public var sha256: String
     public var path: String
     public var bytes: Int
-    public var format: String
-    public var verdict: String
-    public var reason: String?
+    public var format: ImageFormat
+    public var verdict: Verdict
+    public var reason: Reason?
     public var faces: Int?
     public var reviewed: Bool
-    public var split: String?
+    public var split: SplitSide?
 
     enum CodingKeys: String, CodingKey {
         case id, label, provider, term, license, creator, sha256, path, bytes, format, verdict, reason, faces, reviewed, split
@@ -78,7 +78,7 @@ public enum Listing {
                      pageUrl: image.pageUrl, provider: image.provider, term: image.term, license: image.license,
                      creator: image.creator, sha256: image.sha256,
                      path: catalog.workspace.url(forRelativePath: image.path).path, bytes: image.bytes,
-                     format: image.format, verdict: image.verdict.rawValue, reason: image.reason, faces: image.faces,
+                     format: image.format, verdict: image.verdict, reason: image.reason, faces: image.faces,
                      reviewed: image.reviewed, split: image.split)
         }
     }

@@ -2,18 +2,6 @@
 import Catalog
 import Foundation
 
-/// Reason codes, as `reason` in the catalog and in `curate list --json`.
-public enum Reason: String, CaseIterable, Sendable {
-    case notImage = "not_image"
-    case corrupt
-    case tooSmall = "too_small"
-    case tooLarge = "too_large"
-    case noFace = "no_face"
-    case multiFace = "multi_face"
-    case duplicate
-    case labelConflict = "label_conflict"
-}
-
 public struct ProcessOptions: Sendable {
     /// Shorter side under this is too small.
     public var minSide = 64
@@ -145,7 +133,7 @@ public final class Processor {
         var faces: [Face] = []
         func verdict(_ verdict: Verdict, _ reason: Reason?, _ detail: String?) -> Analysis {
             image.verdict = verdict
-            image.reason = reason?.rawValue
+            image.reason = reason
             image.detail = detail
             image.faces = verdict == .kept || reason == .multiFace || reason == .noFace ? faces.filter(\.counted).count : nil
             return Analysis(image: image, faces: faces)

@@ -26,7 +26,7 @@ public enum ReviewInputError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .unknownReason(r):
-            return "unknown reason \"\(r)\"; reasons are: \(Reason.allCases.map(\.rawValue).joined(separator: ", ")), reviewer."
+            return "unknown reason \"\(r)\"; reasons are: \(Reason.allCases.map(\.rawValue).joined(separator: ", "))."
         case let .badPair(option, value, expected):
             return "\(option) \(value): expected \(expected)."
         case let .cannotKeep(id, reason):
@@ -74,8 +74,8 @@ public enum ReviewCommand: Equatable, Sendable {
 public struct ReviewRow: Codable, Sendable, Equatable {
     public var id: Int64
     public var label: String
-    public var verdict: String
-    public var reason: String?
+    public var verdict: Verdict
+    public var reason: Reason?
     public var detail: String?
     public var faces: Int?
     public var detected: Int
@@ -129,13 +129,13 @@ public final class Reviewer {
 
     /// Rejected images not reviewed yet, of these people and reasons (all when empty), grouped by person and reason.
     public func queue(people: [String] = [], reasons: [String] = []) throws -> [ReviewItem] {
-        let known = Set(Reason.allCases.map(\.rawValue) + ["reviewer"])
+        let known = Set(Reason.allCases.map(\.rawValue))
         for r in reasons where !known.contains(r) { throw ReviewInputError.unknownReason(r) }
         let ids = try people.map { try person(named: $0).id! }
         let labels = try catalog.labels()
         return try catalog.reviewQueue(personIds: ids.isEmpty ? nil : ids, reasons: reasons.isEmpty ? nil : reasons)
             .map { try item($0, labels: labels) }
-            .sorted { ($0.label, $0.image.reason ?? "", $0.id) < ($1.label, $1.image.reason ?? "", $1.id) }
+            .sorted { ($0.label, $0.image.reason?.rawValue ?? "", $0.id) < ($1.label, $1.image.reason?.rawValue ?? "", $1.id) }
     }
 
     public func item(id: Int64) throws -> ReviewItem {
@@ -151,7 +151,7 @@ public final class Reviewer {
 
     public func row(_ item: ReviewItem) -> ReviewRow {
         let i = item.image
-        return ReviewRow(id: item.id, label: item.label, verdict: i.verdict.rawValue, reason: i.reason, detail: i.detail,
+        return ReviewRow(id: item.id, label: item.label, verdict: i.verdict, reason: i.reason, detail: i.detail,
                          faces: i.faces, detected: item.faces.count, width: i.width, height: i.height, shown: item.showable,
                          related: item.related.map { $0.image.id! }, path: catalog.workspace.url(forRelativePath: i.path).path,
                          sourceUrl: i.sourceUrl, pageUrl: i.pageUrl)
@@ -185,7 +185,7 @@ public final class Reviewer {
             guard let image = try catalog.image(id: command.imageId) else { throw ReviewError.noImage(command.imageId) }
             switch command {
             case .accept(let id):
-                guard image.normalizedPath != nil else { throw ReviewInputError.cannotKeep(id: id, reason: image.reason ?? "not processed") }
+                guard image.normalizedPath != nil else { throw ReviewInputError.cannotKeep(id: id, reason: image.reason?.rawValue ?? "not processed") }
                 changes.append(ReviewChange(imageId: id, action: .accept))
             case .reject(let id):
                 changes.append(ReviewChange(imageId: id, action: .reject))
@@ -199,7 +199,7 @@ public final class Reviewer {
             case let .relabel(id, label):
                 let target = try person(named: label)
                 guard target.id != image.personId else { throw ReviewInputError.samePerson(id: id, label: target.label) }
-                guard image.normalizedPath != nil else { throw ReviewInputError.cannotKeep(id: id, reason: image.reason ?? "not processed") }
+                guard image.normalizedPath != nil else { throw ReviewInputError.cannotKeep(id: id, reason: image.reason?.rawValue ?? "not processed") }
                 changes.append(ReviewChange(imageId: id, action: .relabel, personId: target.id))
             }
         }

@@ -421,7 +421,7 @@ public final class ReviewScreen {
                 out += place(i, item.faces, row: areaTop + 1, col: 1, cols: cw, rows: areaRows - 1, cell: cell, at: at)
                 for (k, other) in others.enumerated() {
                     let col = 1 + (k + 1) * (cw + 2)
-                    let what = i.reason == Reason.duplicate.rawValue ? "kept copy" : "same image under"
+                    let what = i.reason == .duplicate ? "kept copy" : "same image under"
                     out += at(areaTop, col) + "\u{1B}[1m" + fit("\(what) #\(other.image.id!) \(other.label) (\(other.image.verdict.rawValue))", cw) + "\u{1B}[0m"
                     out += place(other.image, other.faces, row: areaTop + 1, col: col, cols: cw, rows: areaRows - 1, cell: cell, at: at)
                 }

@@ -106,8 +106,8 @@ public enum Splitter {
             var open: [[Int]] = []
             for group in personGroups {
                 // A group with an assigned member keeps that side, and its new members join it.
-                if let side = group.compactMap({ accepted[$0].split }).first {
-                    for m in group where accepted[m].split != side { assignments[accepted[m].id!] = side }
+                if let side = group.compactMap({ accepted[$0].split?.rawValue }).first {
+                    for m in group where accepted[m].split?.rawValue != side { assignments[accepted[m].id!] = side }
                     counts[side, default: 0] += group.count
                 } else {
                     open.append(group)

@@ -114,8 +114,8 @@ public struct TrainingSet: Sendable {
             let example = Example(imageId: image.id!, label: index[names[image.personId] ?? "?"]!, chipPath: chip,
                                   descriptor: face.descriptorValues)
             switch image.split {
-            case "train": set.train.append(example)
-            case "val": set.val.append(example)
+            case .train: set.train.append(example)
+            case .val: set.val.append(example)
             default: break   // a test side is not used for choosing the model
             }
         }

@@ -107,7 +107,7 @@ struct Review: ParsableCommand {
             if global.json { return try printJSON(items.map(reviewer.row)) }
             for item in items {
                 let i = item.image
-                print("\(item.id)\t\(item.label)\t\(i.reason ?? "-")\t\(i.detail ?? "")\t\(catalog.workspace.url(forRelativePath: i.path).path)")
+                print("\(item.id)\t\(item.label)\t\(i.reason?.rawValue ?? "-")\t\(i.detail ?? "")\t\(catalog.workspace.url(forRelativePath: i.path).path)")
             }
             if !global.quiet { eprint("\(items.count) image(s) wait for review") }
             return

@@ -85,8 +85,8 @@ import Testing
         let term = try catalog.syncTerms(personId: a.id!, lines: [("t", .search, "commons")])[0]
         let attempts = try catalog.recordPage(term: term, candidates: [Attempt(personId: a.id!, termId: term.id, url: "u1", provider: "commons"),
                                                                       Attempt(personId: a.id!, termId: term.id, url: "u2", provider: "commons")])
-        try catalog.recordFailure(attempt: attempts[0], failure: "http_503", transient: true, httpStatus: 503, error: "HTTP 503", ms: 3)
-        try catalog.recordFailure(attempt: attempts[1], failure: "http_404", transient: false, httpStatus: 404, error: "HTTP 404", ms: 3)
+        try catalog.recordFailure(attempt: attempts[0], failure: .http(503), transient: true, httpStatus: 503, error: "HTTP 503", ms: 3)
+        try catalog.recordFailure(attempt: attempts[1], failure: .http(404), transient: false, httpStatus: 404, error: "HTTP 404", ms: 3)
         #expect(try catalog.queuedAttempts(of: a.id!).isEmpty)
         #expect(try catalog.requeueTransientFailures() == 1)
         #expect(try catalog.queuedAttempts(of: a.id!).map(\.url) == ["u1"])

@@ -187,8 +187,8 @@ struct FetchTests {
         let byURL = Dictionary(uniqueKeysWithValues: try f.attempts().map { ($0.url, $0) })
         for (url, expected) in urls {
             let a = try #require(byURL[url], "no attempt for \(url)")
-            #expect(a.state == expected.state, "\(url): \(a.state) \(a.failure ?? "") \(a.error ?? "")")
-            #expect(a.failure == expected.failure, "\(url): \(a.error ?? "")")
+            #expect(a.state == expected.state, "\(url): \(a.state) \(a.failure?.rawValue ?? "") \(a.error ?? "")")
+            #expect(a.failure?.rawValue == expected.failure, "\(url): \(a.error ?? "")")
         }
         let pair = try samePhoto.map { try #require(byURL[$0], "no attempt for \($0)") }
         #expect(pair.map(\.state).sorted { $0.rawValue < $1.rawValue } == [.duplicate, .stored], "one stored, one duplicate of it")
@@ -206,7 +206,7 @@ struct FetchTests {
         // The 429 waited for its Retry-After: 1 before the second try.
         #expect(Date().timeIntervalSince(started) >= 1)
         #expect(summary.people[0].stored == 3)
-        let formats: [String] = try f.images().map { $0.format }.sorted()
+        let formats: [String] = try f.images().map { $0.format.rawValue }.sorted()
         #expect(formats == ["jpeg", "jpeg", "png"])
         try f.expectFilesMatchRows()
     }
@@ -224,7 +224,7 @@ struct FetchTests {
         let summary = try await fetch(f.catalog, [PersonQuery(label: "Drip", file: "d.txt", lines: [.url(url)])], options)
         let attempt = try #require(try f.attempts().first)
         #expect(attempt.state == .failed)
-        #expect(attempt.failure == "timeout")
+        #expect(attempt.failure == .timeout)
         #expect(attempt.transient)
         #expect(summary.people[0].failed == ["timeout": 1])
         #expect(Date().timeIntervalSince(started) < 15, "aborted by the low-speed limit, not the overall timeout")

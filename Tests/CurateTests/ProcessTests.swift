@@ -179,7 +179,7 @@ struct ProcessTests {
             _ = try f.process()
             for id in [a, b] {
                 let image = try f.image(id)
-                #expect(image.verdict == .rejected && image.reason == "label_conflict")
+                #expect(image.verdict == .rejected && image.reason == .labelConflict)
             }
             #expect(try f.image(a).detail?.contains("Sansa") == true)
         }

@@ -260,7 +260,7 @@ struct ReviewDecisionTests {
             #expect(try f.image("group").reviewed)
 
             try reviewer.apply([.reject(dog.id!)])
-            #expect(try f.image("dog").verdict == .rejected && f.image("dog").reason == "no_face" && f.image("dog").reviewed)
+            #expect(try f.image("dog").verdict == .rejected && f.image("dog").reason == .noFace && f.image("dog").reviewed)
 
             try reviewer.apply([.relabel(group2.id!, "ben_afflek")])
             #expect(try f.label(f.image("group2")) == "ben_afflek")
@@ -310,7 +310,7 @@ struct ReviewDecisionTests {
             #expect(try f.image("group").verdict == .kept)
             #expect(try f.catalog.faces(of: f.ids["group"]!).map(\.chosen) == [true, false])
             // Dedupe still flags ben's side of the conflict, which nobody reviewed.
-            #expect(try f.image("benConflict").reason == "label_conflict")
+            #expect(try f.image("benConflict").reason == .labelConflict)
         }
     }
 }
@@ -488,7 +488,7 @@ struct ReviewTmuxTests {
             try tmux.send("u")
             try tmux.waitFor("[6/7] #\(ids["copy"]!) madonna — label_conflict")
             #expect(try !f.image("copy").reviewed)
-            #expect(try f.image("copy").reason == "label_conflict")
+            #expect(try f.image("copy").reason == .labelConflict)
 
             // Quit: the terminal is back, with a summary.
             try tmux.send("q")

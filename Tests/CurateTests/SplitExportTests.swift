@@ -100,7 +100,7 @@ func farHashes(_ n: Int) -> [UInt64] {
         for i in 0..<12 { try f.accepted("Many", phash: hashes[i]) }
         for i in 12..<16 { try f.accepted("Few", phash: hashes[i]) }
         let rejected = try f.accepted("Many", phash: hashes[16])
-        try f.catalog.apply([VerdictChange(imageId: rejected, verdict: .rejected, reason: "no_face", detail: nil)])
+        try f.catalog.apply([VerdictChange(imageId: rejected, verdict: .rejected, reason: .noFace, detail: nil)])
         let summary = try Splitter.run(f.catalog, options: SplitOptions(minImages: 10))
         #expect(summary.people.first { $0.label == "Few" }?.excluded?.contains("fewer than --min 10") == true)
         let splits = try f.splits()

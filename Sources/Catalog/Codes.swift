@@ -1,0 +1,72 @@
+// The codes the catalog stores in its columns (and `curate list --json` shows), as enums over the stored strings.
+import GRDB
+
+/// What kind of line of a query file a term came from.
+public enum TermKind: String, Codable, Sendable, DatabaseValueConvertible { case search, url }
+
+/// Where a term stands. Only `open` (and `failed`, retried on the next run) are searched again.
+public enum TermState: String, Codable, Sendable, DatabaseValueConvertible {
+    case open
+    case exhausted      // the provider said there are no more pages
+    case noResults = "no_results"   // the first page was empty
+    case noNew = "no_new"           // a page added nothing we had not seen
+    case failed         // the provider answered with errors; retried on the next run
+
+    public var isDone: Bool { self == .exhausted || self == .noResults || self == .noNew }
+}
+
+/// Where a URL stands.
+public enum AttemptState: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+    case queued      // not downloaded yet (or interrupted mid-way)
+    case stored      // downloaded; `imageId` is its image
+    case duplicate   // downloaded; the bytes were already stored for this person (`imageId`)
+    case failed      // see `failure`; `transient` failures are retried by --retry-failed
+}
+
+/// Why a URL did not give an image: `failure` in the catalog, and the keys of `curate status`'s failure counts.
+/// A struct, not an enum, because every HTTP status has its own code (`http_404`, `http_503`, ...).
+public struct FailureCode: RawRepresentable, Codable, Sendable, Hashable, DatabaseValueConvertible, CustomStringConvertible {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    public static let tooLarge = FailureCode(rawValue: "too_large")
+    public static let notImage = FailureCode(rawValue: "not_image")
+    public static let io = FailureCode(rawValue: "io")
+    public static let redirects = FailureCode(rawValue: "redirects")
+    public static let badScheme = FailureCode(rawValue: "bad_scheme")
+    public static let badURL = FailureCode(rawValue: "bad_url")
+    public static let timeout = FailureCode(rawValue: "timeout")
+    public static let connection = FailureCode(rawValue: "connection")
+    public static let tls = FailureCode(rawValue: "tls")
+    public static let error = FailureCode(rawValue: "error")
+    /// An HTTP status other than 2xx.
+    public static func http(_ status: Int) -> FailureCode { FailureCode(rawValue: "http_\(status)") }
+    public var isHTTP: Bool { rawValue.hasPrefix("http_") }
+}
+
+/// Processing's decision on an image. `pending` until processing has looked at it.
+public enum Verdict: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible { case pending, kept, rejected }
+
+/// Why an image has its verdict: `reason` in the catalog and in `curate list --json`.
+/// Printed as its stored code, as the plain strings it replaces were.
+public enum Reason: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible, CustomStringConvertible {
+    case notImage = "not_image"
+    case corrupt
+    case tooSmall = "too_small"
+    case tooLarge = "too_large"
+    case noFace = "no_face"
+    case multiFace = "multi_face"
+    case duplicate
+    case labelConflict = "label_conflict"
+    /// A person decided in review (set by the catalog when a decision is written).
+    case reviewer
+
+    public var description: String { rawValue }
+}
+
+/// The side of the split an accepted image is on: `split` in the catalog, and the export's folders.
+public enum SplitSide: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible, CustomStringConvertible {
+    case train, val, test
+    public var description: String { rawValue }
+}
