@@ -11,7 +11,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "curate", targets: ["curate-cli"]),
-        // The torch bridge, loaded by curate at run time from beside its executable (see Sources/Curate/Torch.swift).
+        // The torch bridge, loaded by curate at run time from beside its executable (see Sources/Curate/Learning/TorchNetwork.swift).
         .library(name: "CurateTorch", type: .dynamic, targets: ["CTorchBridge"]),
     ],
     dependencies: [

@@ -1,6 +1,6 @@
 // `curate train`: a classifier on the split faces, trained through the torch bridge, with per-person metrics.
 // What the data is (TrainingSet) stays apart from how a model learns from it (Trainer) and how it is judged
-// (Metrics, in Report.swift).
+// (Metrics, in RunReport.swift).
 import Catalog
 import Foundation
 
