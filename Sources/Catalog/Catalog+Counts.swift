@@ -22,7 +22,7 @@ public struct PersonCounts: Codable, Sendable, Equatable {
 extension Catalog {
     public func counts() throws -> [PersonCounts] {
         try db.read { db in
-            let people = try Person.order(Column("label")).fetchAll(db)
+            let people = try Person.order(Person.Columns.label).fetchAll(db)
             func grouped(_ sql: String) throws -> [Int64: [String: Int]] {
                 var out: [Int64: [String: Int]] = [:]
                 for row in try Row.fetchAll(db, sql: sql) {

@@ -24,9 +24,9 @@ extension Catalog {
     /// Images processing has not looked at yet; with `all`, every image not decided by a reviewer.
     public func imagesToProcess(all: Bool) throws -> [StoredImage] {
         try db.read { db in
-            var request = StoredImage.filter(Column("reviewed") == false)
-            if !all { request = request.filter(Column("processedAt") == nil) }
-            return try request.order(Column("id")).fetchAll(db)
+            var request = StoredImage.filter(StoredImage.Columns.reviewed == false)
+            if !all { request = request.filter(StoredImage.Columns.processedAt == nil) }
+            return try request.order(StoredImage.Columns.id).fetchAll(db)
         }
     }
 
@@ -39,7 +39,7 @@ extension Catalog {
                 var image = image
                 image.processedAt = Date()
                 try image.update(db)
-                try Face.filter(Column("imageId") == image.id!).deleteAll(db)
+                try Face.filter(Face.Columns.imageId == image.id!).deleteAll(db)
                 for var face in faces {
                     face.imageId = image.id!
                     try face.insert(db)
@@ -53,12 +53,12 @@ extension Catalog {
     /// must still be found).
     public func dedupeCandidates() throws -> [StoredImage] {
         try db.read { db in
-            let open = Column("reviewed") == false
-                && (Column("verdict") == Verdict.kept.rawValue || [Reason.duplicate, .labelConflict].contains(Column("reason")))
-            let keptByReviewer = Column("reviewed") == true && Column("verdict") == Verdict.kept.rawValue
+            let open = StoredImage.Columns.reviewed == false
+                && (StoredImage.Columns.verdict == Verdict.kept || [Reason.duplicate, .labelConflict].contains(StoredImage.Columns.reason))
+            let keptByReviewer = StoredImage.Columns.reviewed == true && StoredImage.Columns.verdict == Verdict.kept
             return try StoredImage
-                .filter(Column("processedAt") != nil && (open || keptByReviewer))
-                .order(Column("id"))
+                .filter(StoredImage.Columns.processedAt != nil && (open || keptByReviewer))
+                .order(StoredImage.Columns.id)
                 .fetchAll(db)
         }
     }
@@ -66,7 +66,7 @@ extension Catalog {
     /// The chosen faces (with descriptors) of these images.
     public func chosenFaces(imageIds: [Int64]) throws -> [Int64: Face] {
         try db.read { db in
-            let faces = try Face.filter(imageIds.contains(Column("imageId")) && Column("chosen") == true).fetchAll(db)
+            let faces = try Face.filter(imageIds.contains(Face.Columns.imageId) && Face.Columns.chosen == true).fetchAll(db)
             return Dictionary(faces.map { ($0.imageId, $0) }, uniquingKeysWith: { a, _ in a })
         }
     }

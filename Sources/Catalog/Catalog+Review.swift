@@ -35,6 +35,19 @@ public struct Decision: Codable, Sendable, Equatable, FetchableRecord, MutablePe
     public var createdAt: Date
     public var undoneAt: Date?
 
+    /// The table's columns, for requests: `Decision.Columns.id`.
+    public enum Columns {
+        public static let id = Column(CodingKeys.id)
+        public static let imageId = Column(CodingKeys.imageId)
+        public static let batch = Column(CodingKeys.batch)
+        public static let action = Column(CodingKeys.action)
+        public static let face = Column(CodingKeys.face)
+        public static let personId = Column(CodingKeys.personId)
+        public static let before = Column(CodingKeys.before)
+        public static let createdAt = Column(CodingKeys.createdAt)
+        public static let undoneAt = Column(CodingKeys.undoneAt)
+    }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
@@ -77,7 +90,7 @@ public enum ReviewError: Error, CustomStringConvertible {
 extension StoredImage {
     /// Rejected images no person has looked at yet: what `curate review` walks.
     public static func awaitingReview() -> QueryInterfaceRequest<StoredImage> {
-        filter(Column("verdict") == Verdict.rejected.rawValue && Column("reviewed") == false)
+        filter(StoredImage.Columns.verdict == Verdict.rejected && StoredImage.Columns.reviewed == false)
     }
 }
 
@@ -86,9 +99,9 @@ extension Catalog {
     public func reviewQueue(personIds: [Int64]? = nil, reasons: [String]? = nil) throws -> [StoredImage] {
         try db.read { db in
             var request = StoredImage.awaitingReview()
-            if let personIds { request = request.filter(personIds.contains(Column("personId"))) }
-            if let reasons { request = request.filter(reasons.contains(Column("reason"))) }
-            return try request.order(Column("personId"), Column("reason"), Column("id")).fetchAll(db)
+            if let personIds { request = request.filter(personIds.contains(StoredImage.Columns.personId)) }
+            if let reasons { request = request.filter(reasons.contains(StoredImage.Columns.reason)) }
+            return try request.order(StoredImage.Columns.personId, StoredImage.Columns.reason, StoredImage.Columns.id).fetchAll(db)
         }
     }
 
@@ -137,7 +150,7 @@ extension Catalog {
                         throw ReviewError.noPerson(change.personId ?? -1)
                     }
                     if target != image.personId,
-                       let other = try StoredImage.filter(Column("personId") == target && Column("sha256") == image.sha256).fetchOne(db) {
+                       let other = try StoredImage.filter(StoredImage.Columns.personId == target && StoredImage.Columns.sha256 == image.sha256).fetchOne(db) {
                         throw ReviewError.alreadyFiled(imageId: change.imageId, person: person.label, other: other.id!)
                     }
                     let from = try Person.fetchOne(db, key: image.personId)?.label ?? "?"
@@ -166,7 +179,7 @@ extension Catalog {
     public func undoLastDecision() throws -> [Decision] {
         try db.write { db in
             guard let batch = try Int64.fetchOne(db, sql: "SELECT MAX(batch) FROM decision WHERE undoneAt IS NULL") else { return [] }
-            let decisions = try Decision.filter(Column("batch") == batch).order(Column("id").desc).fetchAll(db)
+            let decisions = try Decision.filter(Decision.Columns.batch == batch).order(Decision.Columns.id.desc).fetchAll(db)
             let now = Date()
             for var d in decisions {
                 guard var image = try StoredImage.fetchOne(db, key: d.imageId) else { continue }
@@ -189,6 +202,6 @@ extension Catalog {
 
     /// Decisions made, newest first (undone ones included, marked).
     public func decisions(limit: Int = 100) throws -> [Decision] {
-        try db.read { db in try Decision.order(Column("id").desc).limit(limit).fetchAll(db) }
+        try db.read { db in try Decision.order(Decision.Columns.id.desc).limit(limit).fetchAll(db) }
     }
 }

@@ -2,7 +2,7 @@
 import Foundation
 import GRDB
 
-public enum RunStatus: String, Codable, Sendable { case running, done, interrupted, failed }
+public enum RunStatus: String, Codable, Sendable, DatabaseValueConvertible { case running, done, interrupted, failed }
 
 public struct TrainingRun: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
     public static let databaseTableName = "run"
@@ -34,6 +34,26 @@ public struct TrainingRun: Codable, Sendable, Equatable, FetchableRecord, Mutabl
         self.valImages = valImages
     }
 
+    /// The table's columns, for requests: `TrainingRun.Columns.id`.
+    public enum Columns {
+        public static let id = Column(CodingKeys.id)
+        public static let createdAt = Column(CodingKeys.createdAt)
+        public static let model = Column(CodingKeys.model)
+        public static let status = Column(CodingKeys.status)
+        public static let folder = Column(CodingKeys.folder)
+        public static let options = Column(CodingKeys.options)
+        public static let labels = Column(CodingKeys.labels)
+        public static let trainImages = Column(CodingKeys.trainImages)
+        public static let valImages = Column(CodingKeys.valImages)
+        public static let accuracy = Column(CodingKeys.accuracy)
+        public static let macroAccuracy = Column(CodingKeys.macroAccuracy)
+        public static let bestEpoch = Column(CodingKeys.bestEpoch)
+        public static let epochs = Column(CodingKeys.epochs)
+        public static let seconds = Column(CodingKeys.seconds)
+        public static let imagesPerSecond = Column(CodingKeys.imagesPerSecond)
+        public static let error = Column(CodingKeys.error)
+    }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
@@ -55,7 +75,7 @@ extension Catalog {
 
     /// Every run, newest first.
     public func runs() throws -> [TrainingRun] {
-        try db.read { db in try TrainingRun.order(Column("id").desc).fetchAll(db) }
+        try db.read { db in try TrainingRun.order(TrainingRun.Columns.id.desc).fetchAll(db) }
     }
 
     public func run(id: Int64) throws -> TrainingRun? {
@@ -65,7 +85,7 @@ extension Catalog {
     /// The newest run that finished.
     public func latestFinishedRun() throws -> TrainingRun? {
         try db.read { db in
-            try TrainingRun.filter(Column("status") == RunStatus.done.rawValue).order(Column("id").desc).fetchOne(db)
+            try TrainingRun.filter(TrainingRun.Columns.status == RunStatus.done).order(TrainingRun.Columns.id.desc).fetchOne(db)
         }
     }
 }

@@ -10,7 +10,7 @@ extension Catalog {
     /// Accepted images (kept by processing or accepted in review), in id order.
     public func acceptedImages() throws -> [StoredImage] {
         try db.read { db in
-            try StoredImage.filter(Column("verdict") == Verdict.kept.rawValue).order(Column("id")).fetchAll(db)
+            try StoredImage.filter(StoredImage.Columns.verdict == Verdict.kept).order(StoredImage.Columns.id).fetchAll(db)
         }
     }
 
@@ -39,8 +39,8 @@ extension Catalog {
     /// Accepted images that have a split, in a stable order (split, person, id).
     public func splitImages() throws -> [StoredImage] {
         try db.read { db in
-            try StoredImage.filter(Column("split") != nil && Column("verdict") == Verdict.kept.rawValue)
-                .order(Column("split"), Column("personId"), Column("id")).fetchAll(db)
+            try StoredImage.filter(StoredImage.Columns.split != nil && StoredImage.Columns.verdict == Verdict.kept)
+                .order(StoredImage.Columns.split, StoredImage.Columns.personId, StoredImage.Columns.id).fetchAll(db)
         }
     }
 }

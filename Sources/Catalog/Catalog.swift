@@ -49,7 +49,7 @@ public final class Catalog: @unchecked Sendable {
     }
 
     public func people() throws -> [Person] {
-        try db.read { db in try Person.order(Column("label")).fetchAll(db) }
+        try db.read { db in try Person.order(Person.Columns.label).fetchAll(db) }
     }
 
     /// Makes the catalog's terms of a person match a query file's lines, keeping the paging cursor of terms
@@ -207,8 +207,8 @@ public final class Catalog: @unchecked Sendable {
     public func requeueTransientFailures() throws -> Int {
         try db.write { db in
             try Attempt
-                .filter(Column("state") == AttemptState.failed.rawValue && Column("transient") == true)
-                .updateAll(db, Column("state").set(to: AttemptState.queued.rawValue), Column("tries").set(to: 0))
+                .filter(Attempt.Columns.state == AttemptState.failed && Attempt.Columns.transient == true)
+                .updateAll(db, Attempt.Columns.state.set(to: AttemptState.queued), Attempt.Columns.tries.set(to: 0))
         }
     }
 
@@ -220,9 +220,9 @@ public final class Catalog: @unchecked Sendable {
     public func images(personId: Int64? = nil, reason: String? = nil) throws -> [StoredImage] {
         try db.read { db in
             var request = StoredImage.all()
-            if let personId { request = request.filter(Column("personId") == personId) }
-            if let reason { request = request.filter(Column("reason") == reason) }
-            return try request.order(Column("personId"), Column("id")).fetchAll(db)
+            if let personId { request = request.filter(StoredImage.Columns.personId == personId) }
+            if let reason { request = request.filter(StoredImage.Columns.reason == reason) }
+            return try request.order(StoredImage.Columns.personId, StoredImage.Columns.id).fetchAll(db)
         }
     }
 }

@@ -14,10 +14,18 @@ public struct Person: Codable, Sendable, Hashable, FetchableRecord, MutablePersi
         self.createdAt = Date()
     }
 
+    /// The table's columns, for requests: `Person.Columns.id`.
+    public enum Columns {
+        public static let id = Column(CodingKeys.id)
+        public static let label = Column(CodingKeys.label)
+        public static let queryFile = Column(CodingKeys.queryFile)
+        public static let createdAt = Column(CodingKeys.createdAt)
+    }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     public static func named(_ label: String) -> QueryInterfaceRequest<Person> {
-        filter(Column("label") == label)
+        filter(Columns.label == label)
     }
 }
 
@@ -48,10 +56,26 @@ public struct SearchTerm: Codable, Sendable, Hashable, FetchableRecord, MutableP
         self.updatedAt = Date()
     }
 
+    /// The table's columns, for requests: `SearchTerm.Columns.id`.
+    public enum Columns {
+        public static let id = Column(CodingKeys.id)
+        public static let personId = Column(CodingKeys.personId)
+        public static let text = Column(CodingKeys.text)
+        public static let kind = Column(CodingKeys.kind)
+        public static let provider = Column(CodingKeys.provider)
+        public static let position = Column(CodingKeys.position)
+        public static let cursor = Column(CodingKeys.cursor)
+        public static let pages = Column(CodingKeys.pages)
+        public static let results = Column(CodingKeys.results)
+        public static let state = Column(CodingKeys.state)
+        public static let lastError = Column(CodingKeys.lastError)
+        public static let updatedAt = Column(CodingKeys.updatedAt)
+    }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     public static func of(_ personId: Int64) -> QueryInterfaceRequest<SearchTerm> {
-        filter(Column("personId") == personId).order(Column("position"), Column("id"))
+        filter(Columns.personId == personId).order(Columns.position, Columns.id)
     }
 }
 
@@ -101,12 +125,39 @@ public struct Attempt: Codable, Sendable, Hashable, FetchableRecord, MutablePers
         self.updatedAt = createdAt
     }
 
+    /// The table's columns, for requests: `Attempt.Columns.id`.
+    public enum Columns {
+        public static let id = Column(CodingKeys.id)
+        public static let personId = Column(CodingKeys.personId)
+        public static let termId = Column(CodingKeys.termId)
+        public static let url = Column(CodingKeys.url)
+        public static let pageUrl = Column(CodingKeys.pageUrl)
+        public static let title = Column(CodingKeys.title)
+        public static let provider = Column(CodingKeys.provider)
+        public static let license = Column(CodingKeys.license)
+        public static let licenseUrl = Column(CodingKeys.licenseUrl)
+        public static let creator = Column(CodingKeys.creator)
+        public static let attribution = Column(CodingKeys.attribution)
+        public static let rank = Column(CodingKeys.rank)
+        public static let state = Column(CodingKeys.state)
+        public static let failure = Column(CodingKeys.failure)
+        public static let transient = Column(CodingKeys.transient)
+        public static let httpStatus = Column(CodingKeys.httpStatus)
+        public static let error = Column(CodingKeys.error)
+        public static let bytes = Column(CodingKeys.bytes)
+        public static let ms = Column(CodingKeys.ms)
+        public static let tries = Column(CodingKeys.tries)
+        public static let imageId = Column(CodingKeys.imageId)
+        public static let createdAt = Column(CodingKeys.createdAt)
+        public static let updatedAt = Column(CodingKeys.updatedAt)
+    }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     /// URLs of a person still to download, oldest first.
     public static func queued(for personId: Int64) -> QueryInterfaceRequest<Attempt> {
-        filter(Column("personId") == personId && Column("state") == AttemptState.queued.rawValue)
-            .order(Column("id"))
+        filter(Columns.personId == personId && Columns.state == AttemptState.queued)
+            .order(Columns.id)
     }
 }
 
@@ -171,10 +222,49 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
         self.reviewed = false
     }
 
+    /// The table's columns, for requests: `StoredImage.Columns.id`.
+    public enum Columns {
+        public static let id = Column(CodingKeys.id)
+        public static let personId = Column(CodingKeys.personId)
+        public static let attemptId = Column(CodingKeys.attemptId)
+        public static let sha256 = Column(CodingKeys.sha256)
+        public static let path = Column(CodingKeys.path)
+        public static let bytes = Column(CodingKeys.bytes)
+        public static let format = Column(CodingKeys.format)
+        public static let sourceUrl = Column(CodingKeys.sourceUrl)
+        public static let pageUrl = Column(CodingKeys.pageUrl)
+        public static let title = Column(CodingKeys.title)
+        public static let provider = Column(CodingKeys.provider)
+        public static let term = Column(CodingKeys.term)
+        public static let license = Column(CodingKeys.license)
+        public static let licenseUrl = Column(CodingKeys.licenseUrl)
+        public static let creator = Column(CodingKeys.creator)
+        public static let attribution = Column(CodingKeys.attribution)
+        public static let createdAt = Column(CodingKeys.createdAt)
+        public static let pixelSha256 = Column(CodingKeys.pixelSha256)
+        public static let phash = Column(CodingKeys.phash)
+        public static let width = Column(CodingKeys.width)
+        public static let height = Column(CodingKeys.height)
+        public static let faces = Column(CodingKeys.faces)
+        public static let verdict = Column(CodingKeys.verdict)
+        public static let reason = Column(CodingKeys.reason)
+        public static let detail = Column(CodingKeys.detail)
+        public static let reviewed = Column(CodingKeys.reviewed)
+        public static let reviewedAt = Column(CodingKeys.reviewedAt)
+        public static let split = Column(CodingKeys.split)
+        public static let normalizedPath = Column(CodingKeys.normalizedPath)
+        public static let orientation = Column(CodingKeys.orientation)
+        public static let cameraMake = Column(CodingKeys.cameraMake)
+        public static let cameraModel = Column(CodingKeys.cameraModel)
+        public static let takenAt = Column(CodingKeys.takenAt)
+        public static let processedAt = Column(CodingKeys.processedAt)
+        public static let related = Column(CodingKeys.related)
+    }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     public static func of(_ personId: Int64) -> QueryInterfaceRequest<StoredImage> {
-        filter(Column("personId") == personId)
+        filter(Columns.personId == personId)
     }
 }
 
@@ -210,12 +300,29 @@ public struct Face: Codable, Sendable, Hashable, FetchableRecord, MutablePersist
         self.descriptor = descriptor
     }
 
+    /// The table's columns, for requests: `Face.Columns.id`.
+    public enum Columns {
+        public static let id = Column(CodingKeys.id)
+        public static let imageId = Column(CodingKeys.imageId)
+        public static let idx = Column(CodingKeys.idx)
+        public static let left = Column(CodingKeys.left)
+        public static let top = Column(CodingKeys.top)
+        public static let right = Column(CodingKeys.right)
+        public static let bottom = Column(CodingKeys.bottom)
+        public static let score = Column(CodingKeys.score)
+        public static let landmarks = Column(CodingKeys.landmarks)
+        public static let counted = Column(CodingKeys.counted)
+        public static let chosen = Column(CodingKeys.chosen)
+        public static let chipPath = Column(CodingKeys.chipPath)
+        public static let descriptor = Column(CodingKeys.descriptor)
+    }
+
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     public var area: Double { max(0, right - left) * max(0, bottom - top) }
 
     public static func of(_ imageId: Int64) -> QueryInterfaceRequest<Face> {
-        filter(Column("imageId") == imageId).order(Column("idx"))
+        filter(Columns.imageId == imageId).order(Columns.idx)
     }
 
     /// The descriptor as 128 floats.

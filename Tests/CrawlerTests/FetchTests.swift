@@ -54,11 +54,11 @@ struct Fixture {
     }
 
     func attempts() throws -> [Attempt] {
-        try catalog.db.read { try Attempt.order(Column("id")).fetchAll($0) }
+        try catalog.db.read { try Attempt.order(Attempt.Columns.id).fetchAll($0) }
     }
 
     func images() throws -> [StoredImage] {
-        try catalog.db.read { try StoredImage.order(Column("id")).fetchAll($0) }
+        try catalog.db.read { try StoredImage.order(StoredImage.Columns.id).fetchAll($0) }
     }
 
     /// Every stored file under images/, as workspace-relative paths.

@@ -53,7 +53,7 @@ final class ProcessFixture {
     }
 
     func image(_ id: Int64) throws -> StoredImage {
-        try catalog.db.read { try StoredImage.filter(Column("id") == id).fetchOne($0)! }
+        try catalog.db.read { try StoredImage.filter(StoredImage.Columns.id == id).fetchOne($0)! }
     }
 
     func verdicts() throws -> [String: (String, String?, Int?)] {
