@@ -89,7 +89,7 @@ public struct FetchSummary: Codable, Sendable {
     public var complete: Bool { people.allSatisfy { $0.stored >= $0.target } }
 }
 
-public enum FetchError: Error, CustomStringConvertible {
+public enum FetchError: BadInput {
     case badTarget(Int)
     public var description: String {
         switch self {
@@ -283,7 +283,7 @@ public final class Fetcher {
         } catch {
             onEvent(.warning("\(error)"))
             if case let .download(run, attempt) = work {
-                record(run, attempt, Failure.permanent("error", "\(error)"), ms: nil, status: nil)
+                record(run, attempt, Failure.permanent(.error, "\(error)"), ms: nil, status: nil)
             }
         }
     }
@@ -346,7 +346,7 @@ public final class Fetcher {
             guard rename(temp.path, dest.path) == 0 else {
                 let why = String(cString: strerror(errno))
                 try? fm.removeItem(at: temp)
-                record(run, attempt, .transient("io", "cannot move download into place: \(why)"), ms: result.ms, status: result.status)
+                record(run, attempt, .transient(.io, "cannot move download into place: \(why)"), ms: result.ms, status: result.status)
                 return
             }
         }

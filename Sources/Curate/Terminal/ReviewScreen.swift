@@ -321,7 +321,7 @@ public final class ReviewScreen {
         return 1
     }
 
-    private func group(_ item: ReviewItem) -> String { "\(item.image.personId)|\(item.image.reason ?? "")" }
+    private func group(_ item: ReviewItem) -> String { "\(item.image.personId)|\(item.image.reason?.rawValue ?? "")" }
 
     /// The items of the page starting at `pos`: at most a grid's worth, all of one person and one reason.
     private var pageRange: Range<Int> {
@@ -384,8 +384,8 @@ public final class ReviewScreen {
         } else if case let .grid(gc, gr) = layout {
             let first = items[page.lowerBound]
             let total = items.count
-            out += at(1, 1) + "\u{1B}[1m" + fit("\(first.label) — \(first.image.reason ?? "?"): items \(page.lowerBound + 1)–\(page.upperBound) of \(total)", size.columns) + "\u{1B}[0m"
-            out += at(2, 1) + fit("Unmarked pictures are rejected (\(first.image.reason ?? "")) when you press Enter; marked ones are kept.", size.columns)
+            out += at(1, 1) + "\u{1B}[1m" + fit("\(first.label) — \(first.image.reason?.rawValue ?? "?"): items \(page.lowerBound + 1)–\(page.upperBound) of \(total)", size.columns) + "\u{1B}[0m"
+            out += at(2, 1) + fit("Unmarked pictures are rejected (\(first.image.reason?.rawValue ?? "")) when you press Enter; marked ones are kept.", size.columns)
             let cw = max(4, (size.columns - (gc - 1)) / gc), ch = max(2, areaRows / gr)
             for (k, index) in page.enumerated() {
                 let item = items[index]
@@ -407,7 +407,7 @@ public final class ReviewScreen {
             out += at(2, 1) + fit(facts.joined(separator: " · "), size.columns)
             out += at(3, 1) + "\u{1B}[2m" + fit("source: \(i.sourceUrl)", size.columns) + "\u{1B}[0m"
             if !item.showable {
-                out += at(areaTop + 1, 3) + "This file is listed, not shown: it never decoded (\(i.reason ?? "unprocessed"))."
+                out += at(areaTop + 1, 3) + "This file is listed, not shown: it never decoded (\(i.reason?.rawValue ?? "unprocessed"))."
                 out += at(areaTop + 2, 3) + fit("file: \(reviewer.catalog.workspace.url(forRelativePath: i.path).path)", size.columns - 3)
                 out += at(areaTop + 3, 3) + "x confirms the rejection; s skips."
             } else if item.related.isEmpty {
