@@ -37,7 +37,7 @@ public struct SplitSummary: Codable, Sendable {
     public var assigned: Int
 }
 
-public enum SplitError: Error, CustomStringConvertible {
+public enum SplitError: BadInput {
     case badFractions(Double, Double)
     case changed(old: SplitOptions, new: SplitOptions)
     case nothingAccepted
@@ -75,17 +75,9 @@ public enum Splitter {
         let labels = try catalog.labels()
 
         // Images that must share a side: near-copies (same pixels or close pHash) and one source page.
-        var sets = UnionFind(count: accepted.count)
-        var byKey: [String: Int] = [:]
-        var index = HammingIndex(radius: options.phashDistance)
-        var hashed: [Int] = []
-        for (i, image) in accepted.enumerated() {
-            for key in [image.pixelSha256.map { "px:" + $0 }, image.pageUrl.map { "page:\(image.personId):" + $0 }].compactMap({ $0 }) {
-                if let j = byKey[key] { sets.union(i, j) } else { byKey[key] = i }
-            }
-            if let h = image.phash { index.insert(UInt64(bitPattern: h)); hashed.append(i) }
-        }
-        for (a, b) in index.pairs() { sets.union(hashed[a], hashed[b]) }
+        var sets = Similarity.copies(accepted, phashDistance: options.phashDistance, sameKeys: { image in
+            [image.pixelSha256.map { "px:" + $0 }, image.pageUrl.map { "page:\(image.personId):" + $0 }].compactMap { $0 }
+        })
         let groups = sets.groups()
 
         var assignments: [Int64: String] = [:]

@@ -2,80 +2,6 @@
 import Catalog
 import Foundation
 
-/// Finds every pair of 64-bit hashes within `radius` bits without comparing all pairs: split the bits into
-/// radius + 1 chunks; two hashes that close agree exactly on at least one chunk (pigeonhole), so only hashes
-/// sharing a chunk value are compared (multi-index hashing).
-public struct HammingIndex {
-    let radius: Int
-    let chunks: [(shift: UInt64, mask: UInt64)]
-    var tables: [[UInt64: [Int]]]
-    var hashes: [UInt64] = []
-
-    public init(radius: Int) {
-        self.radius = radius
-        let parts = radius + 1
-        var chunks: [(UInt64, UInt64)] = []
-        var shift = 0
-        for p in 0..<parts {
-            let bits = 64 / parts + (p < 64 % parts ? 1 : 0)
-            chunks.append((UInt64(shift), bits == 64 ? ~0 : (UInt64(1) << UInt64(bits)) - 1))
-            shift += bits
-        }
-        self.chunks = chunks
-        self.tables = Array(repeating: [:], count: parts)
-    }
-
-    public mutating func insert(_ hash: UInt64) {
-        let id = hashes.count
-        hashes.append(hash)
-        for (t, c) in chunks.enumerated() { tables[t][(hash >> c.shift) & c.mask, default: []].append(id) }
-    }
-
-    /// Every pair (i < j) of inserted hashes within the radius.
-    public func pairs() -> [(Int, Int)] {
-        var seen = Set<Int>()   // i * count + j, to report a pair once though it may share several chunks
-        var out: [(Int, Int)] = []
-        let n = hashes.count
-        for table in tables {
-            for bucket in table.values where bucket.count > 1 {
-                for a in 0..<bucket.count {
-                    for b in (a + 1)..<bucket.count {
-                        let i = min(bucket[a], bucket[b]), j = max(bucket[a], bucket[b])
-                        guard (hashes[i] ^ hashes[j]).nonzeroBitCount <= radius else { continue }
-                        if seen.insert(i * n + j).inserted { out.append((i, j)) }
-                    }
-                }
-            }
-        }
-        return out
-    }
-}
-
-/// Disjoint sets over 0..<count: which items must be treated as one (copies of one picture, one source page).
-struct UnionFind {
-    private var parent: [Int]
-
-    init(count: Int) { parent = Array(0..<count) }
-
-    mutating func find(_ i: Int) -> Int {
-        var i = i
-        while parent[i] != i { parent[i] = parent[parent[i]]; i = parent[i] }
-        return i
-    }
-
-    mutating func union(_ a: Int, _ b: Int) {
-        let (ra, rb) = (find(a), find(b))
-        if ra != rb { parent[max(ra, rb)] = min(ra, rb) }
-    }
-
-    /// The sets, each listed by its members.
-    mutating func groups() -> [[Int]] {
-        var byRoot: [Int: [Int]] = [:]
-        for i in parent.indices { byRoot[find(i), default: []].append(i) }
-        return Array(byRoot.values)
-    }
-}
-
 struct Dedupe {
     let catalog: Catalog
     let phashDistance: Int
@@ -91,22 +17,8 @@ struct Dedupe {
         guard !images.isEmpty else { return }
         let labels = try catalog.labels()
 
-        // Groups of copies: union-find over same-pixel and near-pHash pairs.
-        var sets = UnionFind(count: images.count)
-
-        var byPixels: [String: Int] = [:]
-        var index = HammingIndex(radius: phashDistance)
-        var hashed: [Int] = []
-        for (i, image) in images.enumerated() {
-            if let p = image.pixelSha256 {
-                if let j = byPixels[p] { sets.union(i, j) } else { byPixels[p] = i }
-            }
-            if let h = image.phash {
-                index.insert(UInt64(bitPattern: h))
-                hashed.append(i)
-            }
-        }
-        for (a, b) in index.pairs() { sets.union(hashed[a], hashed[b]) }
+        // Groups of copies: same pixels or near pHash.
+        var sets = Similarity.copies(images, phashDistance: phashDistance, sameKeys: { $0.pixelSha256.map { [$0] } ?? [] })
 
         // Edited copies pHash misses (crops, colour changes): close face descriptors within one person.
         if descriptorDistance > 0 {
