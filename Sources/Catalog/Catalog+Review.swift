@@ -68,7 +68,7 @@ public struct ReviewChange: Sendable {
     }
 }
 
-public enum ReviewError: Error, CustomStringConvertible {
+public enum ReviewError: BadInput {
     case noImage(Int64)
     case noPerson(Int64)
     case noFace(imageId: Int64, idx: Int, count: Int)

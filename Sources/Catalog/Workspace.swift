@@ -62,7 +62,7 @@ public struct Workspace: Sendable {
     }
 }
 
-public enum WorkspaceError: Error, CustomStringConvertible {
+public enum WorkspaceError: BadInput {
     case notWritable(String, String)
     case noCatalog(String)
     case busy(String)

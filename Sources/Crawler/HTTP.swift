@@ -26,8 +26,6 @@ public struct HTTPOptions: Sendable {
     }()
 }
 
-public let curateVersion = "0.1.0"
-
 /// Why a transfer stopped before its end on our side.
 enum SinkAbort: Equatable {
     case tooLarge
@@ -184,7 +182,7 @@ private let transferWrite: curate_data_cb = { ptr, size, nmemb, userdata in
     return transfer.receive(UnsafeRawBufferPointer(start: ptr, count: size * nmemb))
 }
 
-public enum HTTPError: Error, CustomStringConvertible {
+public enum HTTPError: BadInput {
     case setup(String)
     case unreachable(String, String)
 

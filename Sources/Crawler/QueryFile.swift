@@ -1,4 +1,5 @@
 // Query files: one UTF-8 text file per person; the file name is the label, each line a search term or an image URL.
+import Catalog
 import Foundation
 
 /// One line of a query file that asks for images.
@@ -14,7 +15,7 @@ public struct PersonQuery: Equatable, Sendable {
     public var lines: [QueryLine]
 }
 
-public enum QueryError: Error, CustomStringConvertible, Equatable {
+public enum QueryError: BadInput, Equatable {
     case missing(String)
     case emptyFolder(String)
     case unreadable(String, String)

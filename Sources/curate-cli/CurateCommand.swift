@@ -11,10 +11,18 @@ struct CurateCommand: ParsableCommand {
         A workspace (default ./dataset, or CURATE_WORKSPACE) holds the SQLite catalog and every stored file.
         Start with `curate fetch --query queries/ --n 300`.
         """,
-        version: "0.1.0",
-        subcommands: [Fetch.self, ProcessCommand.self, Review.self, SplitCommand.self, ExportCommand.self,
-                      TrainCommand.self, RunsCommand.self, PredictCommand.self, Status.self, List.self]
+        version: curateVersion,
+        subcommands: [Fetch.self, Process.self, Review.self, Split.self, Export.self,
+                      Train.self, Runs.self, Predict.self, Status.self, List.self]
     )
+
+    /// Runs the command line. Every error a command throws ends here, in `Exit.status(for:)`.
+    static func run(_ arguments: [String]) -> Never {
+        var command: ParsableCommand
+        do { command = try parseAsRoot(arguments) } catch { exit(withError: error) }
+        do { try command.run() } catch { exit(withError: Exit.status(for: error)) }
+        exit()
+    }
 }
 
 /// Options shared by every subcommand.
@@ -52,18 +60,32 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// Exit codes, documented in the README.
+/// Exit codes, documented in the README, and the one place that maps an error to one.
 enum Exit {
     static let nothingStored = ExitCode(1)
     static let noFace = ExitCode(1)
+    static let failed = ExitCode(1)
     static let badInput = ExitCode(2)
     static let interrupted = ExitCode(130)
-}
 
-/// Prints a user-facing error and exits with the bad-input code.
-func fail(_ error: Error) -> ExitCode {
-    FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-    return Exit.badInput
+    /// What a thrown error ends `curate` with: an interrupted run 130 (whatever the interruption made fail), bad
+    /// input 2 (nothing changed), any other failure 1; each printed once as `error: ...`. An exit code a command
+    /// chose, and ArgumentParser's own (usage errors 64, --help), pass through.
+    static func status(for error: Error) -> Error {
+        switch error {
+        case is ExitCode, is CleanExit, is ValidationError:
+            return error
+        case _ where Signals.interrupted:
+            eprint("interrupted")
+            return interrupted
+        case let error as BadInput:
+            eprint("error: \(error)")
+            return badInput
+        default:
+            eprint("error: \(error)")
+            return failed
+        }
+    }
 }
 
 func printJSON<T: Encodable>(_ value: T) throws {

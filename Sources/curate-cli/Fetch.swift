@@ -5,119 +5,114 @@ import Crawler
 import Curate
 import Foundation
 
-struct Fetch: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Search and download images per person until each has N stored.",
-        discussion: """
-        Each .txt file in the query folder is one person: the file name is the label, each line a search
-        term, or an http(s) URL of one image. Lines starting with # are comments.
-        Interrupt with Ctrl-C at any time; running the same command again continues where it stopped.
-        """
-    )
+extension CurateCommand {
+    struct Fetch: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Search and download images per person until each has N stored.",
+            discussion: """
+            Each .txt file in the query folder is one person: the file name is the label, each line a search
+            term, or an http(s) URL of one image. Lines starting with # are comments.
+            Interrupt with Ctrl-C at any time; running the same command again continues where it stopped.
+            """
+        )
 
-    @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: ArgumentHelp("A folder of query files, or one query file.", valueName: "path"))
-    var query: String
+        @Option(name: .long, help: ArgumentHelp("A folder of query files, or one query file.", valueName: "path"))
+        var query: String
 
-    @Option(name: .customLong("n"), help: "Stored images wanted per person (counting earlier runs).")
-    var n: Int = 300
+        @Option(name: .customLong("n"), help: "Stored images wanted per person (counting earlier runs).")
+        var n: Int = 300
 
-    @Option(name: .long, help: "Search provider: commons (Wikimedia Commons, the default) or openverse.")
-    var provider: String = "commons"
+        @Option(name: .long, help: "Search provider: commons (Wikimedia Commons, the default) or openverse.")
+        var provider: ProviderKind = .commons
 
-    @Option(name: .long, help: ArgumentHelp("The provider's API address (default: the public API, or CURATE_COMMONS_ENDPOINT / CURATE_OPENVERSE_ENDPOINT).", valueName: "url"))
-    var endpoint: String?
+        @Option(name: .long, help: ArgumentHelp("The provider's API address (default: the public API, or CURATE_COMMONS_ENDPOINT / CURATE_OPENVERSE_ENDPOINT).", valueName: "url"))
+        var endpoint: String?
 
-    @Option(name: .long, help: "Downloads in flight at once.")
-    var concurrency: Int = 16
+        @Option(name: .long, help: "Downloads in flight at once.")
+        var concurrency: Int = 16
 
-    @Option(name: .long, help: "Connections to one host at once.")
-    var perHost: Int = 8
+        @Option(name: .long, help: "Connections to one host at once.")
+        var perHost: Int = 8
 
-    @Option(name: .long, help: "Largest image accepted, in MiB.")
-    var maxSize: Int = 20
+        @Option(name: .long, help: "Largest image accepted, in MiB.")
+        var maxSize: Int = 20
 
-    @Option(name: .long, help: "Seconds one download may take in all.")
-    var timeout: Double = 120
+        @Option(name: .long, help: "Seconds one download may take in all.")
+        var timeout: Double = 120
 
-    @Option(name: .long, help: "Tries per URL for connection errors, 5xx and 429.")
-    var retries: Int = 3
+        @Option(name: .long, help: "Tries per URL for connection errors, 5xx and 429.")
+        var retries: Int = 3
 
-    @Flag(name: .long, help: "Queue again the URLs that failed with a transient error in earlier runs.")
-    var retryFailed = false
+        @Flag(name: .long, help: "Queue again the URLs that failed with a transient error in earlier runs.")
+        var retryFailed = false
 
-    @Flag(name: .long, help: "Only download; leave processing (clean, faces, dedupe) to `curate process`.")
-    var noProcess = false
+        @Flag(name: .long, help: "Only download; leave processing (clean, faces, dedupe) to `curate process`.")
+        var noProcess = false
 
-    @OptionGroup var processing: ProcessingOptions
+        @OptionGroup var processing: ProcessingOptions
 
-    func validate() throws {
-        guard n >= 1 else { throw ValidationError("--n must be at least 1.") }
-        guard concurrency >= 1, concurrency <= 256 else { throw ValidationError("--concurrency must be between 1 and 256.") }
-        guard perHost >= 1 else { throw ValidationError("--per-host must be at least 1.") }
-        guard maxSize >= 1 else { throw ValidationError("--max-size must be at least 1 (MiB).") }
-        guard timeout > 0 else { throw ValidationError("--timeout must be positive.") }
-        guard retries >= 1 else { throw ValidationError("--retries must be at least 1.") }
-        guard ProviderKind(rawValue: provider) != nil else {
-            throw ValidationError("unknown provider \"\(provider)\": use \(ProviderKind.allCases.map(\.rawValue).joined(separator: " or ")).")
-        }
-        if let endpoint {
-            guard let url = URL(string: endpoint), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
-                throw ValidationError("--endpoint \(endpoint) is not an http(s) URL.")
+        func validate() throws {
+            guard n >= 1 else { throw ValidationError("--n must be at least 1.") }
+            guard concurrency >= 1, concurrency <= 256 else { throw ValidationError("--concurrency must be between 1 and 256.") }
+            guard perHost >= 1 else { throw ValidationError("--per-host must be at least 1.") }
+            guard maxSize >= 1 else { throw ValidationError("--max-size must be at least 1 (MiB).") }
+            guard timeout > 0 else { throw ValidationError("--timeout must be positive.") }
+            guard retries >= 1 else { throw ValidationError("--retries must be at least 1.") }
+            if let endpoint {
+                guard let url = URL(string: endpoint), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
+                    throw ValidationError("--endpoint \(endpoint) is not an http(s) URL.")
+                }
             }
         }
-    }
 
-    func run() throws {
-        var http = HTTPOptions(userAgent: HTTPOptions.defaultUserAgent)
-        http.concurrency = concurrency
-        http.perHost = perHost
-        http.maxImageBytes = maxSize * 1024 * 1024
-        http.timeout = timeout
-        var options = FetchOptions(target: n, http: http)
-        options.provider = ProviderKind(rawValue: provider)!
-        options.endpoint = endpoint
-        options.retries = retries
-        options.retryFailed = retryFailed
+        func run() throws {
+            var http = HTTPOptions(userAgent: HTTPOptions.defaultUserAgent)
+            http.concurrency = concurrency
+            http.perHost = perHost
+            http.maxImageBytes = maxSize * 1024 * 1024
+            http.timeout = timeout
+            var options = FetchOptions(target: n, http: http)
+            options.provider = provider
+            options.endpoint = endpoint
+            options.retries = retries
+            options.retryFailed = retryFailed
 
-        // Everything that can be wrong with the input is found before the catalog is touched.
-        let queries: [PersonQuery]
-        let lock: WorkspaceLock
-        let catalog: Catalog
-        do {
+            // Everything that can be wrong with the input is found before the catalog is touched.
+            let queries: [PersonQuery]
+            let lock: WorkspaceLock
+            let catalog: Catalog
             queries = try QueryFile.load(path: query)
             try Fetcher.checkEndpoint(options, queries: queries)
             try global.ws.prepare()
             lock = try WorkspaceLock(global.ws)
             catalog = try Catalog.open(global.ws)
-        } catch {
-            throw fail(error)
-        }
-        defer { withExtendedLifetime(lock) {} }
+            defer { withExtendedLifetime(lock) {} }
 
-        if options.provider == .commons, ProcessInfo.processInfo.environment["CURATE_CONTACT"] == nil, !global.quiet,
-           queries.contains(where: { $0.lines.contains { if case .search = $0 { true } else { false } } }) {
-            eprint("note: Wikimedia asks API clients for a contact in the User-Agent: set CURATE_CONTACT=you@example.org")
-        }
-        let progress = ProgressView(quiet: global.quiet)
-        Signals.install()
-        let fetcher = try Fetcher(catalog: catalog, options: options, onEvent: progress.handle,
-                                  shouldStop: { Signals.interrupted })
-        let summary = try fetcher.run(queries: queries)
-        progress.finish()
+            if options.provider == .commons, ProcessInfo.processInfo.environment["CURATE_CONTACT"] == nil, !global.quiet,
+               queries.contains(where: { $0.lines.contains { if case .search = $0 { true } else { false } } }) {
+                eprint("note: Wikimedia asks API clients for a contact in the User-Agent: set CURATE_CONTACT=you@example.org")
+            }
+            let progress = ProgressView(quiet: global.quiet)
+            Signals.install()
+            let fetcher = try Fetcher(catalog: catalog, options: options, onEvent: progress.handle,
+                                      shouldStop: { Signals.interrupted })
+            let summary = try fetcher.run(queries: queries)
+            progress.finish()
 
-        if !global.json && !global.quiet { SummaryView.print(summary) }
-        if summary.interrupted {
-            if global.json { try printJSON(FetchReport(fetch: summary, process: nil)) }
-            throw Exit.interrupted
-        }
-        let processed = noProcess ? nil : try processing.run(catalog: catalog, global: global)
-        if global.json { try printJSON(FetchReport(fetch: summary, process: processed)) }
-        if processed?.interrupted == true { throw Exit.interrupted }
-        if summary.stored == 0 && !summary.complete {
-            eprint("error: this run stored no image; see the terms above for why.")
-            throw Exit.nothingStored
+            if !global.json && !global.quiet { SummaryView.print(summary) }
+            if summary.interrupted {
+                if global.json { try printJSON(FetchReport(fetch: summary, process: nil)) }
+                throw Exit.interrupted
+            }
+            let processed = noProcess ? nil : try processing.run(catalog: catalog, global: global)
+            if global.json { try printJSON(FetchReport(fetch: summary, process: processed)) }
+            if processed?.interrupted == true { throw Exit.interrupted }
+            if summary.stored == 0 && !summary.complete {
+                eprint("error: this run stored no image; see the terms above for why.")
+                throw Exit.nothingStored
+            }
         }
     }
 }
@@ -127,3 +122,5 @@ struct FetchReport: Encodable {
     var fetch: FetchSummary
     var process: ProcessSummary?
 }
+
+extension ProviderKind: ExpressibleByArgument {}

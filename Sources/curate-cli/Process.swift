@@ -4,33 +4,33 @@ import Catalog
 import Curate
 import Foundation
 
-struct ProcessCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "process",
-        abstract: "Clean, detect faces and dedupe stored images; every image gets a verdict and a reason.",
-        discussion: """
-        Decodes each image by content (GIFs by their first frame), applies EXIF orientation, rejects what is not
-        an image, corrupt, too small or too large, finds faces (dlib HOG), keeps images with exactly one face
-        with its aligned crop and descriptor, and flags duplicates and the same image under two people.
-        Nothing is deleted: every verdict is a catalog row that review can reverse.
-        """
-    )
+extension CurateCommand {
+    struct Process: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "process",
+            abstract: "Clean, detect faces and dedupe stored images; every image gets a verdict and a reason.",
+            discussion: """
+            Decodes each image by content (GIFs by their first frame), applies EXIF orientation, rejects what is not
+            an image, corrupt, too small or too large, finds faces (dlib HOG), keeps images with exactly one face
+            with its aligned crop and descriptor, and flags duplicates and the same image under two people.
+            Nothing is deleted: every verdict is a catalog row that review can reverse.
+            """
+        )
 
-    @OptionGroup var global: GlobalOptions
-    @OptionGroup var processing: ProcessingOptions
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var processing: ProcessingOptions
 
-    func run() throws {
-        let catalog: Catalog
-        let lock: WorkspaceLock
-        do {
+        func run() throws {
+            let catalog: Catalog
+            let lock: WorkspaceLock
             catalog = try Catalog.openExisting(global.ws)
             lock = try WorkspaceLock(global.ws)
-        } catch { throw fail(error) }
-        defer { withExtendedLifetime(lock) {} }
-        Signals.install()
-        let summary = try processing.run(catalog: catalog, global: global)
-        if global.json { try printJSON(summary) }
-        if summary.interrupted { throw Exit.interrupted }
+            defer { withExtendedLifetime(lock) {} }
+            Signals.install()
+            let summary = try processing.run(catalog: catalog, global: global)
+            if global.json { try printJSON(summary) }
+            if summary.interrupted { throw Exit.interrupted }
+        }
     }
 }
 

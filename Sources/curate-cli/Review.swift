@@ -4,90 +4,83 @@ import Catalog
 import Curate
 import Foundation
 
-struct Review: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "review",
-        abstract: "Review rejected and flagged images in the terminal, one key per decision.",
-        discussion: """
-        Walks every rejected image not reviewed yet (no_face, multi_face, duplicate, label_conflict, too_small, ...),
-        drawn in the terminal with each detected face boxed and numbered; for duplicate and label_conflict the other
-        image is beside it. Keys: a accept, x reject, 1-9 this face is the person, l relabel, s skip, u undo, ? help,
-        q quit. Every decision is saved at once; the next `curate review` continues where this one stopped.
+extension CurateCommand {
+    struct Review: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "review",
+            abstract: "Review rejected and flagged images in the terminal, one key per decision.",
+            discussion: """
+            Walks every rejected image not reviewed yet (no_face, multi_face, duplicate, label_conflict, too_small, ...),
+            drawn in the terminal with each detected face boxed and numbered; for duplicate and label_conflict the other
+            image is beside it. Keys: a accept, x reject, 1-9 this face is the person, l relabel, s skip, u undo, ? help,
+            q quit. Every decision is saved at once; the next `curate review` continues where this one stopped.
 
-        --grid pages through thumbnails of one person and one reason: a number marks a picture to keep, Enter rejects
-        the rest of the page and moves on.
+            --grid pages through thumbnails of one person and one reason: a number marks a picture to keep, Enter rejects
+            the rest of the page and moves on.
 
-        Pictures use the kitty graphics protocol or sixel when the terminal answers that it supports them, else
-        Unicode half blocks in 24-bit colour (also inside tmux, which passes neither protocol).
+            Pictures use the kitty graphics protocol or sixel when the terminal answers that it supports them, else
+            Unicode half blocks in 24-bit colour (also inside tmux, which passes neither protocol).
 
-        Scripting form (no terminal needed): --list [--json], --accept ID..., --reject ID..., --face ID:N,
-        --relabel ID:PERSON, --undo. All given decisions are checked first and saved together.
-        """
-    )
+            Scripting form (no terminal needed): --list [--json], --accept ID..., --reject ID..., --face ID:N,
+            --relabel ID:PERSON, --undo. All given decisions are checked first and saved together.
+            """
+        )
 
-    @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Only these people (repeatable).", valueName: "person"))
-    var person: [String] = []
+        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Only these people (repeatable).", valueName: "person"))
+        var person: [String] = []
 
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Only these reasons, e.g. no_face (repeatable).", valueName: "reason"))
-    var reason: [String] = []
+        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Only these reasons, e.g. no_face (repeatable).", valueName: "reason"))
+        var reason: [String] = []
 
-    @Flag(name: .long, help: "Pages of thumbnails of one person and one reason (see --grid-size).")
-    var grid = false
+        @Flag(name: .long, help: "Pages of thumbnails of one person and one reason (see --grid-size).")
+        var grid = false
 
-    @Option(name: .long, help: ArgumentHelp("Thumbnails per grid page, columns x rows.", valueName: "CxR"))
-    var gridSize = "3x3"
+        @Option(name: .long, help: ArgumentHelp("Thumbnails per grid page, columns x rows.", valueName: "CxR"))
+        var gridSize = "3x3"
 
-    @Option(name: .long, help: ArgumentHelp("How to draw pictures: auto, kitty, sixel or blocks.", valueName: "mode"))
-    var graphics = "auto"
+        @Option(name: .long, help: ArgumentHelp("How to draw pictures: auto, kitty, sixel or blocks.", valueName: "mode"))
+        var graphics: GraphicsChoice = .auto
 
-    @Flag(name: .long, help: "List what waits for review and exit.")
-    var list = false
+        @Flag(name: .long, help: "List what waits for review and exit.")
+        var list = false
 
-    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Keep these images (overrides the verdict).", valueName: "id"))
-    var accept: [Int64] = []
+        @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Keep these images (overrides the verdict).", valueName: "id"))
+        var accept: [Int64] = []
 
-    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Reject these images.", valueName: "id"))
-    var reject: [Int64] = []
+        @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Reject these images.", valueName: "id"))
+        var reject: [Int64] = []
 
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Face N (as numbered on screen) of image ID is the person (repeatable).", valueName: "ID:N"))
-    var face: [String] = []
+        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Face N (as numbered on screen) of image ID is the person (repeatable).", valueName: "ID:N"))
+        var face: [String] = []
 
-    @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Image ID belongs to another person; moves and keeps it (repeatable).", valueName: "ID:PERSON"))
-    var relabel: [String] = []
+        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Image ID belongs to another person; moves and keeps it (repeatable).", valueName: "ID:PERSON"))
+        var relabel: [String] = []
 
-    @Flag(name: .long, help: "Undo the latest decision (a grid page counts as one).")
-    var undo = false
+        @Flag(name: .long, help: "Undo the latest decision (a grid page counts as one).")
+        var undo = false
 
-    private var gridShape: (columns: Int, rows: Int)? {
-        let parts = gridSize.lowercased().split(separator: "x").compactMap { Int($0) }
-        guard parts.count == 2, (1...9).contains(parts[0]), (1...9).contains(parts[1]), parts[0] * parts[1] <= 9 else { return nil }
-        return (parts[0], parts[1])
-    }
-
-    func validate() throws {
-        guard graphics == "auto" || GraphicsMode(rawValue: graphics) != nil else {
-            throw ValidationError("--graphics \(graphics): expected auto, kitty, sixel or blocks.")
+        private var gridShape: (columns: Int, rows: Int)? {
+            let parts = gridSize.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, (1...9).contains(parts[0]), (1...9).contains(parts[1]), parts[0] * parts[1] <= 9 else { return nil }
+            return (parts[0], parts[1])
         }
-        guard gridShape != nil else {
-            throw ValidationError("--grid-size \(gridSize): expected columns x rows with at most 9 pictures (keys 1-9), e.g. 3x3 or 4x2.")
-        }
-    }
 
-    func run() throws {
-        let catalog: Catalog
-        do { catalog = try Catalog.openExisting(global.ws) } catch { throw fail(error) }
-        let reviewer = Reviewer(catalog: catalog, models: ModelFiles.locate(in: [catalog.workspace.modelsURL]))
-        let commands: [ReviewCommand]
-        do {
-            commands = try accept.map { .accept($0) } + reject.map { .reject($0) } + face.map(ReviewCommand.face)
+        func validate() throws {
+            guard gridShape != nil else {
+                throw ValidationError("--grid-size \(gridSize): expected columns x rows with at most 9 pictures (keys 1-9), e.g. 3x3 or 4x2.")
+            }
+        }
+
+        func run() throws {
+            let catalog = try Catalog.openExisting(global.ws)
+            let reviewer = Reviewer(catalog: catalog, models: ModelFiles.locate(in: [catalog.workspace.modelsURL]))
+            let commands: [ReviewCommand] = try accept.map { .accept($0) } + reject.map { .reject($0) } + face.map(ReviewCommand.face)
                 + relabel.map(ReviewCommand.relabel)
-        } catch { throw fail(error) }
 
-        if !commands.isEmpty || undo {
-            if !face.isEmpty, let warning = reviewer.modelWarning { eprint("warning: chosen faces get no descriptor: \(warning)") }
-            do {
+            if !commands.isEmpty || undo {
+                if !face.isEmpty, let warning = reviewer.modelWarning { eprint("warning: chosen faces get no descriptor: \(warning)") }
                 if undo {
                     let undone = try reviewer.undo()
                     if !global.quiet && !global.json {
@@ -98,48 +91,46 @@ struct Review: ParsableCommand {
                 if global.json { return try printJSON(decisions.map(DecisionRow.init)) }
                 if !global.quiet { for d in decisions { print("\(d.action.rawValue) #\(d.imageId)") } }
                 return
-            } catch { throw fail(error) }
-        }
-
-        let items: [ReviewItem]
-        do { items = try reviewer.queue(people: person, reasons: reason) } catch { throw fail(error) }
-        if list {
-            if global.json { return try printJSON(items.map(reviewer.row)) }
-            for item in items {
-                let i = item.image
-                print("\(item.id)\t\(item.label)\t\(i.reason?.rawValue ?? "-")\t\(i.detail ?? "")\t\(catalog.workspace.url(forRelativePath: i.path).path)")
             }
-            if !global.quiet { eprint("\(items.count) image(s) wait for review") }
-            return
-        }
 
-        guard Terminal.isInteractive() else { throw fail(TerminalError.notATerminal) }
-        if items.isEmpty {
-            print("Nothing waits for review" + (person.isEmpty && reason.isEmpty ? "." : " with these filters."))
-            return
-        }
-        var shown = items
-        if grid {
-            shown = items.filter(\.showable)
-            if shown.count < items.count {
-                eprint("\(items.count - shown.count) file(s) that never decoded are not in the grid; `curate review` lists them.")
+            let items = try reviewer.queue(people: person, reasons: reason)
+            if list {
+                if global.json { return try printJSON(items.map(reviewer.row)) }
+                for item in items {
+                    let i = item.image
+                    print("\(item.id)\t\(item.label)\t\(i.reason?.rawValue ?? "-")\t\(i.detail ?? "")\t\(catalog.workspace.url(forRelativePath: i.path).path)")
+                }
+                if !global.quiet { eprint("\(items.count) image(s) wait for review") }
+                return
             }
-        }
-        let terminal: Terminal
-        do { terminal = try Terminal() } catch { throw fail(error) }
-        let mode = GraphicsMode(rawValue: graphics)
-            ?? GraphicsDetection.detect(input: terminal.input, output: terminal.output)
-        let layout: ReviewScreen.Layout = grid ? .grid(columns: gridShape!.columns, rows: gridShape!.rows) : .single
-        let tally = ReviewScreen(reviewer: reviewer, items: shown, terminal: terminal, mode: mode, layout: layout).run()
-        terminal.restore()
 
-        let left = (try? reviewer.queue(people: person, reasons: reason).count) ?? 0
-        if !global.quiet {
-            print("reviewed \(tally.decided): \(tally.accepted) accepted, \(tally.rejected) rejected, \(tally.faces) face(s) chosen, "
-                  + "\(tally.relabelled) relabelled" + (tally.undone > 0 ? "; \(tally.undone) undone" : "") + ".")
-            print(left == 0 ? "Nothing left to review." : "\(left) left: run `curate review` to go on.")
+            guard Terminal.isInteractive() else { throw TerminalError.notATerminal }
+            if items.isEmpty {
+                print("Nothing waits for review" + (person.isEmpty && reason.isEmpty ? "." : " with these filters."))
+                return
+            }
+            var shown = items
+            if grid {
+                shown = items.filter(\.showable)
+                if shown.count < items.count {
+                    eprint("\(items.count - shown.count) file(s) that never decoded are not in the grid; `curate review` lists them.")
+                }
+            }
+            let terminal = try Terminal()
+            let mode = GraphicsMode(rawValue: graphics.rawValue)
+                ?? GraphicsDetection.detect(input: terminal.input, output: terminal.output)
+            let layout: ReviewScreen.Layout = grid ? .grid(columns: gridShape!.columns, rows: gridShape!.rows) : .single
+            let tally = ReviewScreen(reviewer: reviewer, items: shown, terminal: terminal, mode: mode, layout: layout).run()
+            terminal.restore()
+
+            let left = (try? reviewer.queue(people: person, reasons: reason).count) ?? 0
+            if !global.quiet {
+                print("reviewed \(tally.decided): \(tally.accepted) accepted, \(tally.rejected) rejected, \(tally.faces) face(s) chosen, "
+                      + "\(tally.relabelled) relabelled" + (tally.undone > 0 ? "; \(tally.undone) undone" : "") + ".")
+                print(left == 0 ? "Nothing left to review." : "\(left) left: run `curate review` to go on.")
+            }
+            if tally.interrupted { throw Exit.interrupted }
         }
-        if tally.interrupted { throw Exit.interrupted }
     }
 }
 
@@ -170,3 +161,6 @@ struct DecisionRow: Encodable {
         try c.encode(person, forKey: .person)
     }
 }
+
+/// `--graphics`: a drawing mode, or auto (ask the terminal).
+enum GraphicsChoice: String, CaseIterable, ExpressibleByArgument { case auto, kitty, sixel, blocks }

@@ -4,38 +4,37 @@ import Catalog
 import Curate
 import Foundation
 
-struct SplitCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "split",
-        abstract: "Split accepted images into train/validation(/test) per person.",
-        discussion: """
-        Stratified per person and deterministic for a seed. Images keep their side as the dataset grows: run it
-        again after fetching more and only the new images are assigned. Near-copies and photos from one source
-        page stay on one side. People with fewer than --min accepted images are left out.
-        """
-    )
+extension CurateCommand {
+    struct Split: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "split",
+            abstract: "Split accepted images into train/validation(/test) per person.",
+            discussion: """
+            Stratified per person and deterministic for a seed. Images keep their side as the dataset grows: run it
+            again after fetching more and only the new images are assigned. Near-copies and photos from one source
+            page stay on one side. People with fewer than --min accepted images are left out.
+            """
+        )
 
-    @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: "Fraction of each person's images for validation.")
-    var val: Double?
+        @Option(name: .long, help: "Fraction of each person's images for validation.")
+        var val: Double?
 
-    @Option(name: .long, help: "Fraction for a test split (default none).")
-    var test: Double?
+        @Option(name: .long, help: "Fraction for a test split (default none).")
+        var test: Double?
 
-    @Option(name: .long, help: "Seed of the assignment.")
-    var seed: UInt64?
+        @Option(name: .long, help: "Seed of the assignment.")
+        var seed: UInt64?
 
-    @Option(name: .customLong("min"), help: "Leave out people with fewer accepted images than this.")
-    var minImages: Int?
+        @Option(name: .customLong("min"), help: "Leave out people with fewer accepted images than this.")
+        var minImages: Int?
 
-    @Flag(name: .long, help: "Forget the existing split and split again from scratch.")
-    var reset = false
+        @Flag(name: .long, help: "Forget the existing split and split again from scratch.")
+        var reset = false
 
-    func run() throws {
-        let catalog: Catalog
-        do { catalog = try Catalog.openExisting(global.ws) } catch { throw fail(error) }
-        do {
+        func run() throws {
+            let catalog = try Catalog.openExisting(global.ws)
             if reset { try catalog.resetSplit() }
             // Options not given repeat the workspace's split (so a plain `curate split` extends it).
             let old = try Splitter.current(catalog) ?? SplitOptions()
@@ -55,47 +54,41 @@ struct SplitCommand: ParsableCommand {
                 }
             }
             print("split with --val \(options.val) --test \(options.test) --seed \(options.seed); \(summary.assigned) image(s) newly assigned")
-        } catch let error as SplitError {
-            throw fail(error)
         }
     }
-}
 
-struct ExportCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "export",
-        abstract: "Write the split dataset as <out>/<split>/<person>/*.jpg with manifest, classes and dataset card."
-    )
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export",
+            abstract: "Write the split dataset as <out>/<split>/<person>/*.jpg with manifest, classes and dataset card."
+        )
 
-    @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: ArgumentHelp("The export folder (default: <workspace>/export).", valueName: "dir"))
-    var out: String?
+        @Option(name: .long, help: ArgumentHelp("The export folder (default: <workspace>/export).", valueName: "dir"))
+        var out: String?
 
-    @Flag(name: .long, help: "Aligned face crops (the default).")
-    var crops = false
+        @Flag(name: .long, help: "Aligned face crops (the default).")
+        var crops = false
 
-    @Flag(name: .long, help: "Whole images (normalised copies) instead of face crops.")
-    var full = false
+        @Flag(name: .long, help: "Whole images (normalised copies) instead of face crops.")
+        var full = false
 
-    func validate() throws {
-        guard !(crops && full) else { throw ValidationError("--crops and --full exclude each other.") }
-    }
-
-    func run() throws {
-        let catalog: Catalog
-        do { catalog = try Catalog.openExisting(global.ws) } catch { throw fail(error) }
-        let dest = out.map { URL(fileURLWithPath: $0) } ?? catalog.workspace.root.appendingPathComponent("export")
-        let summary: ExportSummary
-        do { summary = try Exporter.run(catalog, out: dest, kind: full ? .full : .crops) } catch let error as ExportError {
-            throw fail(error)
+        func validate() throws {
+            guard !(crops && full) else { throw ValidationError("--crops and --full exclude each other.") }
         }
-        if global.json { return try printJSON(summary) }
-        guard !global.quiet else { return }
-        let per = summary.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.values.reduce(0, +))" }.joined(separator: ", ")
-        print("exported \(summary.files) \(summary.kind == .crops ? "face crops" : "images") to \(summary.out) (\(per)); \(summary.linked) hard-linked")
-        if summary.withoutCrop > 0 {
-            eprint("note: \(summary.withoutCrop) accepted image(s) have no chosen face, so no crop; export them with --full")
+
+        func run() throws {
+            let catalog = try Catalog.openExisting(global.ws)
+            let dest = out.map { URL(fileURLWithPath: $0) } ?? catalog.workspace.root.appendingPathComponent("export")
+            let summary = try Exporter.run(catalog, out: dest, kind: full ? .full : .crops)
+            if global.json { return try printJSON(summary) }
+            guard !global.quiet else { return }
+            let per = summary.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.values.reduce(0, +))" }.joined(separator: ", ")
+            print("exported \(summary.files) \(summary.kind == .crops ? "face crops" : "images") to \(summary.out) (\(per)); \(summary.linked) hard-linked")
+            if summary.withoutCrop > 0 {
+                eprint("note: \(summary.withoutCrop) accepted image(s) have no chosen face, so no crop; export them with --full")
+            }
         }
     }
 }

@@ -4,56 +4,56 @@ import Catalog
 import Curate
 import Foundation
 
-struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show counts per person: stored, verdicts, failures, splits.")
+extension CurateCommand {
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show counts per person: stored, verdicts, failures, splits.")
 
-    @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: GlobalOptions
 
-    func run() throws {
-        let counts: [PersonCounts]
-        do { counts = try Catalog.openExisting(global.ws).counts() } catch { throw fail(error) }
-        if global.json { return try printJSON(counts) }
-        guard !global.quiet else { return }
-        let width = max(6, counts.map(\.label.count).max() ?? 0)
-        print("\("person".padding(toLength: width, withPad: " ", startingAt: 0))  stored  kept  rejected  pending  queued  failed")
-        for c in counts {
-            let cols = [c.stored, c.images["kept"] ?? 0, c.images["rejected"] ?? 0, c.images["pending"] ?? 0,
-                        c.attempts["queued"] ?? 0, c.attempts["failed"] ?? 0]
-            let widths = [6, 4, 8, 7, 6, 6]
-            print(c.label.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-                  + zip(cols, widths).map { "\($0)".leftPad($1) }.joined(separator: "  "))
-            func detail(_ name: String, _ d: [String: Int]) {
-                guard !d.isEmpty else { return }
-                print("    \(name): " + d.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        func run() throws {
+            let counts = try Catalog.openExisting(global.ws).counts()
+            if global.json { return try printJSON(counts) }
+            guard !global.quiet else { return }
+            let width = max(6, counts.map(\.label.count).max() ?? 0)
+            print("\("person".padding(toLength: width, withPad: " ", startingAt: 0))  stored  kept  rejected  pending  queued  failed")
+            for c in counts {
+                let cols = [c.stored, c.images["kept"] ?? 0, c.images["rejected"] ?? 0, c.images["pending"] ?? 0,
+                            c.attempts["queued"] ?? 0, c.attempts["failed"] ?? 0]
+                let widths = [6, 4, 8, 7, 6, 6]
+                print(c.label.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                      + zip(cols, widths).map { "\($0)".leftPad($1) }.joined(separator: "  "))
+                func detail(_ name: String, _ d: [String: Int]) {
+                    guard !d.isEmpty else { return }
+                    print("    \(name): " + d.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+                }
+                detail("rejected", c.reasons)
+                detail("failed", c.failures)
+                detail("terms", c.terms)
+                detail("split", c.splits)
             }
-            detail("rejected", c.reasons)
-            detail("failed", c.failures)
-            detail("terms", c.terms)
-            detail("split", c.splits)
+            if counts.isEmpty { print("no people yet: run `curate fetch --query queries/`.") }
         }
-        if counts.isEmpty { print("no people yet: run `curate fetch --query queries/`.") }
     }
-}
 
-struct List: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List stored images, one row each.")
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List stored images, one row each.")
 
-    @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: "Only this person's images.")
-    var person: String?
+        @Option(name: .long, help: "Only this person's images.")
+        var person: String?
 
-    @Option(name: .long, help: "Only images rejected or flagged for this reason (e.g. no_face, multi_face).")
-    var reason: String?
+        @Option(name: .long, help: "Only images rejected or flagged for this reason (e.g. no_face, multi_face).")
+        var reason: String?
 
-    func run() throws {
-        let rows: [ImageRow]
-        do { rows = try Listing.rows(Catalog.openExisting(global.ws), person: person, reason: reason) } catch { throw fail(error) }
-        if global.json { return try printJSON(rows) }
-        guard !global.quiet else { return }
-        for r in rows {
-            let verdict = r.reason.map { "\(r.verdict) (\($0))" } ?? r.verdict
-            print("\(r.id)\t\(r.label)\t\(verdict)\t\(r.path)\t\(r.sourceUrl)")
+        func run() throws {
+            let rows = try Listing.rows(Catalog.openExisting(global.ws), person: person, reason: reason)
+            if global.json { return try printJSON(rows) }
+            guard !global.quiet else { return }
+            for r in rows {
+                let verdict = r.reason.map { "\(r.verdict) (\($0))" } ?? r.verdict.rawValue
+                print("\(r.id)\t\(r.label)\t\(verdict)\t\(r.path)\t\(r.sourceUrl)")
+            }
         }
     }
 }

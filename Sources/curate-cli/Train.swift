@@ -5,87 +5,84 @@ import Curate
 import Foundation
 import Rainbow
 
-struct TrainCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "train",
-        abstract: "Train a face classifier on the split and report per-person accuracy.",
-        discussion: """
-        --model embed (the default when the pretrained dlib models are present) trains a softmax head on each face's
-        128-d descriptor from dlib's ResNet; --model cnn trains a small CNN from scratch on the aligned crops, with
-        augmentation. Both use AdamW with a one-cycle learning rate and label smoothing, evaluate on the validation
-        split every epoch and keep the best epoch. The run is saved under <workspace>/runs/<id> (model, metrics.json,
-        report.html) and recorded in the catalog (`curate runs`). The same seed and data give the same metrics.
-        """
-    )
+extension CurateCommand {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "train",
+            abstract: "Train a face classifier on the split and report per-person accuracy.",
+            discussion: """
+            --model embed (the default when the pretrained dlib models are present) trains a softmax head on each face's
+            128-d descriptor from dlib's ResNet; --model cnn trains a small CNN from scratch on the aligned crops, with
+            augmentation. Both use AdamW with a one-cycle learning rate and label smoothing, evaluate on the validation
+            split every epoch and keep the best epoch. The run is saved under <workspace>/runs/<id> (model, metrics.json,
+            report.html) and recorded in the catalog (`curate runs`). The same seed and data give the same metrics.
+            """
+        )
 
-    @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: "embed or cnn (default: embed when the dlib model files are present).")
-    var model: String?
+        @Option(name: .long, help: "embed or cnn (default: embed when the dlib model files are present).")
+        var model: ModelKind?
 
-    @Option(name: .long, help: "Epochs (default: embed 150, cnn 80).")
-    var epochs: Int?
+        @Option(name: .long, help: "Epochs (default: embed 150, cnn 80).")
+        var epochs: Int?
 
-    @Option(name: .long, help: "Examples per batch.")
-    var batchSize: Int?
+        @Option(name: .long, help: "Examples per batch.")
+        var batchSize: Int?
 
-    @Option(name: .long, help: "Peak learning rate of the one-cycle schedule.")
-    var lr: Float?
+        @Option(name: .long, help: "Peak learning rate of the one-cycle schedule.")
+        var lr: Float?
 
-    @Option(name: .long, help: "AdamW weight decay.")
-    var weightDecay: Float?
+        @Option(name: .long, help: "AdamW weight decay.")
+        var weightDecay: Float?
 
-    @Option(name: .long, help: "embed: hidden units of the head (default 128; 0 = a linear softmax head).")
-    var hidden: Int?
+        @Option(name: .long, help: "embed: hidden units of the head (default 128; 0 = a linear softmax head).")
+        var hidden: Int?
 
-    @Option(name: .long, help: "cnn: side of the input crops in pixels (a multiple of 32; default 64).")
-    var side: Int?
+        @Option(name: .long, help: "cnn: side of the input crops in pixels (a multiple of 32; default 64).")
+        var side: Int?
 
-    @Flag(name: .long, help: "cnn: no flip/crop/brightness augmentation.")
-    var noAugment = false
+        @Flag(name: .long, help: "cnn: no flip/crop/brightness augmentation.")
+        var noAugment = false
 
-    @Option(name: .long, help: "Stop after this many epochs without a better validation accuracy (0 = never).")
-    var patience: Int?
+        @Option(name: .long, help: "Stop after this many epochs without a better validation accuracy (0 = never).")
+        var patience: Int?
 
-    @Option(name: .long, help: "Seed of initialisation, order and augmentation.")
-    var seed: UInt64 = 0
+        @Option(name: .long, help: "Seed of initialisation, order and augmentation.")
+        var seed: UInt64 = 0
 
-    @Option(name: .long, help: "Threads (default: all cores).")
-    var threads: Int?
+        @Option(name: .long, help: "Threads (default: all cores).")
+        var threads: Int?
 
-    func validate() throws {
-        if let model, ModelKind(rawValue: model) == nil { throw ValidationError("--model \(model): expected embed or cnn.") }
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1.") }
-        if let batchSize, batchSize < 2 { throw ValidationError("--batch-size must be at least 2.") }
-        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive.") }
-        if let side, side < 32 || side % 32 != 0 { throw ValidationError("--side must be a multiple of 32 (the CNN halves it five times).") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
-        if let hidden, hidden < 0 { throw ValidationError("--hidden must be 0 or more.") }
-    }
+        func validate() throws {
+            if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1.") }
+            if let batchSize, batchSize < 2 { throw ValidationError("--batch-size must be at least 2.") }
+            if let lr, !(lr > 0) { throw ValidationError("--lr must be positive.") }
+            if let side, side < 32 || side % 32 != 0 { throw ValidationError("--side must be a multiple of 32 (the CNN halves it five times).") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
+            if let hidden, hidden < 0 { throw ValidationError("--hidden must be 0 or more.") }
+        }
 
-    func run() throws {
-        // No workspace lock: training reads its data once at the start and writes only its run, so a fetch may go on.
-        let catalog: Catalog
-        do { catalog = try Catalog.openExisting(global.ws) } catch { throw fail(error) }
-        let files = ModelFiles.locate(in: [catalog.workspace.modelsURL])
-        let kind = model.flatMap(ModelKind.init) ?? (files.resnet != nil ? .embed : .cnn)
-        var options = TrainOptions.defaults(for: kind)
-        options.epochs = epochs ?? options.epochs
-        options.batchSize = batchSize ?? options.batchSize
-        options.lr = lr ?? options.lr
-        options.weightDecay = weightDecay ?? options.weightDecay
-        options.hidden = hidden ?? options.hidden
-        options.side = side ?? options.side
-        options.augment = options.augment && !noAugment
-        options.patience = patience ?? options.patience
-        options.seed = seed
-        options.threads = threads ?? options.threads
-        Signals.install()
+        func run() throws {
+            // No workspace lock: training reads its data once at the start and writes only its run, so a fetch may go on.
+            let catalog = try Catalog.openExisting(global.ws)
+            let files = ModelFiles.locate(in: [catalog.workspace.modelsURL])
+            let kind = model ?? (files.resnet != nil ? .embed : .cnn)
+            var options = TrainOptions.defaults(for: kind)
+            options.epochs = epochs ?? options.epochs
+            options.batchSize = batchSize ?? options.batchSize
+            options.lr = lr ?? options.lr
+            options.weightDecay = weightDecay ?? options.weightDecay
+            options.hidden = hidden ?? options.hidden
+            options.side = side ?? options.side
+            options.augment = options.augment && !noAugment
+            options.patience = patience ?? options.patience
+            options.seed = seed
+            options.threads = threads ?? options.threads
+            Signals.install()
 
-        let quiet = global.quiet || global.json
-        let report: RunReport
-        do {
-            report = try Training.run(catalog, options: options, onStart: { run, set in
+            let quiet = global.quiet || global.json
+            let report: RunReport = try Training.run(catalog, options: options, onStart: { run, set in
                 if !quiet {
                     eprint("run \(run.id!): \(kind.rawValue) on \(set.train.count) training and \(set.val.count) validation faces of \(set.labels.count) people, "
                            + "\(options.epochs) epochs, \(options.threads) thread(s)"
@@ -97,102 +94,92 @@ struct TrainCommand: ParsableCommand {
                                   e.epoch, options.epochs, e.loss, e.trainAccuracy, e.valAccuracy, e.valLoss, e.imagesPerSecond))
                 }
             }, shouldStop: { Signals.interrupted })
-        } catch let error as TrainError {
-            throw fail(error)
-        } catch {
-            if Signals.interrupted { eprint("interrupted"); throw Exit.interrupted }
-            throw fail(error)
+            if global.json {
+                try printJSON(report)
+            } else if !global.quiet {
+                printTable(report)
+            }
+            if report.interrupted { throw Exit.interrupted }
         }
-        if global.json {
-            try printJSON(report)
-        } else if !global.quiet {
-            printTable(report)
-        }
-        if report.interrupted { throw Exit.interrupted }
-    }
 
-    private func printTable(_ r: RunReport) {
-        let width = max(6, r.perClass.map(\.label.count).max() ?? 0)
-        func pad(_ s: String) -> String { s.padding(toLength: width, withPad: " ", startingAt: 0) }
-        print("\n" + pad("person") + "  accuracy  precision     f1  support")
-        for c in r.perClass {
-            let line = pad(c.label) + String(format: "  %7.1f%%  %8.1f%%  %5.3f  %7d", c.accuracy * 100, c.precision * 100, c.f1, c.support)
-            print(c.accuracy < 0.9 ? line.red : line)
-        }
-        print(pad("overall") + String(format: "  %7.1f%%  (macro %.1f%%)", r.accuracy * 100, r.macroAccuracy * 100))
-        if !r.mostConfused.isEmpty {
-            print("most confused: " + r.mostConfused.map { "\($0.actual) → \($0.predicted) (\($0.count))" }.joined(separator: ", "))
-        }
-        print(String(format: "run %lld: best epoch %d of %d, %.1f s, %.0f images/s", r.run, r.bestEpoch, r.epochs, r.seconds, r.imagesPerSecond)
-              + (r.interrupted ? " (interrupted)" : ""))
-        print("report: \(r.folder)/report.html")
-    }
-}
-
-struct RunsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List training runs, newest first.")
-
-    @OptionGroup var global: GlobalOptions
-
-    func run() throws {
-        let runs: [TrainingRun]
-        do { runs = try Catalog.openExisting(global.ws).runs() } catch { throw fail(error) }
-        if global.json { return try printJSON(runs) }
-        guard !global.quiet else { return }
-        if runs.isEmpty { return print("no runs yet: `curate train`.") }
-        print("  id  model  status       people  train    val  accuracy  macro   epochs  seconds  created")
-        let f = ISO8601DateFormatter()
-        for r in runs {
-            let acc = r.accuracy.map { String(format: "%6.1f%%", $0 * 100) } ?? "      -"
-            let macro = r.macroAccuracy.map { String(format: "%6.1f%%", $0 * 100) } ?? "      -"
-            print(String(format: "%4lld  ", r.id ?? 0) + r.model.padding(toLength: 5, withPad: " ", startingAt: 0) + "  "
-                  + r.status.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
-                  + String(format: "  %6d  %5d  %5d  ", r.labels.count, r.trainImages, r.valImages) + acc + "  " + macro
-                  + String(format: "  %6d  %7.1f  ", r.epochs ?? 0, r.seconds ?? 0) + f.string(from: r.createdAt))
+        private func printTable(_ r: RunReport) {
+            let width = max(6, r.perClass.map(\.label.count).max() ?? 0)
+            func pad(_ s: String) -> String { s.padding(toLength: width, withPad: " ", startingAt: 0) }
+            print("\n" + pad("person") + "  accuracy  precision     f1  support")
+            for c in r.perClass {
+                let line = pad(c.label) + String(format: "  %7.1f%%  %8.1f%%  %5.3f  %7d", c.accuracy * 100, c.precision * 100, c.f1, c.support)
+                print(c.accuracy < 0.9 ? line.red : line)
+            }
+            print(pad("overall") + String(format: "  %7.1f%%  (macro %.1f%%)", r.accuracy * 100, r.macroAccuracy * 100))
+            if !r.mostConfused.isEmpty {
+                print("most confused: " + r.mostConfused.map { "\($0.actual) → \($0.predicted) (\($0.count))" }.joined(separator: ", "))
+            }
+            print(String(format: "run %lld: best epoch %d of %d, %.1f s, %.0f images/s", r.run, r.bestEpoch, r.epochs, r.seconds, r.imagesPerSecond)
+                  + (r.interrupted ? " (interrupted)" : ""))
+            print("report: \(r.folder)/report.html")
         }
     }
-}
 
-struct PredictCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "predict",
-        abstract: "Name the faces in photos with a trained run: top 3 people per face, or unknown.",
-        discussion: """
-        Uses the newest finished run unless --run says which. A face farther than --unknown-distance (face
-        descriptor distance, dlib's 0.6 by default) from every training face is reported as unknown rather than
-        forced into a class. Exit status: 0 when every photo had a face, 1 when some had none, 2 for bad input.
-        """
-    )
+    struct Runs: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "runs", abstract: "List training runs, newest first.")
 
-    @OptionGroup var global: GlobalOptions
+        @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Photos to look at.")
-    var photos: [String]
-
-    @Option(name: .customLong("run"), help: "The run to use (see `curate runs`).")
-    var runId: Int64?
-
-    @Option(name: .long, help: ArgumentHelp("Write a copy with boxes and names: a file for one photo, a folder for several.", valueName: "out"))
-    var annotate: String?
-
-    @Option(name: .long, help: "Descriptor distance beyond which a face is unknown.")
-    var unknownDistance: Double = 0.6
-
-    func validate() throws {
-        guard !photos.isEmpty else { throw ValidationError("name at least one photo.") }
-        guard unknownDistance > 0 else { throw ValidationError("--unknown-distance must be positive.") }
+        func run() throws {
+            let runs = try Catalog.openExisting(global.ws).runs()
+            if global.json { return try printJSON(runs) }
+            guard !global.quiet else { return }
+            if runs.isEmpty { return print("no runs yet: `curate train`.") }
+            print("  id  model  status       people  train    val  accuracy  macro   epochs  seconds  created")
+            let f = ISO8601DateFormatter()
+            for r in runs {
+                let acc = r.accuracy.map { String(format: "%6.1f%%", $0 * 100) } ?? "      -"
+                let macro = r.macroAccuracy.map { String(format: "%6.1f%%", $0 * 100) } ?? "      -"
+                print(String(format: "%4lld  ", r.id ?? 0) + r.model.padding(toLength: 5, withPad: " ", startingAt: 0) + "  "
+                      + r.status.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
+                      + String(format: "  %6d  %5d  %5d  ", r.labels.count, r.trainImages, r.valImages) + acc + "  " + macro
+                      + String(format: "  %6d  %7.1f  ", r.epochs ?? 0, r.seconds ?? 0) + f.string(from: r.createdAt))
+            }
+        }
     }
 
-    func run() throws {
-        let predictor: Predictor
-        do {
+    struct Predict: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "predict",
+            abstract: "Name the faces in photos with a trained run: top 3 people per face, or unknown.",
+            discussion: """
+            Uses the newest finished run unless --run says which. A face farther than --unknown-distance (face
+            descriptor distance, dlib's 0.6 by default) from every training face is reported as unknown rather than
+            forced into a class. Exit status: 0 when every photo had a face, 1 when some had none, 2 for bad input.
+            """
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "Photos to look at.")
+        var photos: [String]
+
+        @Option(name: .customLong("run"), help: "The run to use (see `curate runs`).")
+        var runId: Int64?
+
+        @Option(name: .long, help: ArgumentHelp("Write a copy with boxes and names: a file for one photo, a folder for several.", valueName: "out"))
+        var annotate: String?
+
+        @Option(name: .long, help: "Descriptor distance beyond which a face is unknown.")
+        var unknownDistance: Double = 0.6
+
+        func validate() throws {
+            guard !photos.isEmpty else { throw ValidationError("name at least one photo.") }
+            guard unknownDistance > 0 else { throw ValidationError("--unknown-distance must be positive.") }
+        }
+
+        func run() throws {
+            let predictor: Predictor
             let catalog = try Catalog.openExisting(global.ws)
             predictor = try Predictor(catalog: catalog, runId: runId, modelFiles: ModelFiles.locate(in: [catalog.workspace.modelsURL]),
                                       unknownDistance: unknownDistance)
-        } catch { throw fail(error) }
-        var results: [PhotoPrediction] = []
-        var images: [DecodedImage] = []
-        do {
+            var results: [PhotoPrediction] = []
+            var images: [DecodedImage] = []
             for photo in photos {
                 let image = try Predictor.load(photo)
                 results.append(try predictor.predict(image, photo: photo))
@@ -210,21 +197,23 @@ struct PredictCommand: ParsableCommand {
                     }
                 }
             }
-        } catch { throw fail(error) }
 
-        if global.json {
-            try printJSON(results)
-        } else if !global.quiet {
-            for r in results {
-                print("\(r.photo): " + (r.faces.isEmpty ? "no face found" : "\(r.faces.count) face\(r.faces.count == 1 ? "" : "s")"))
-                for (i, f) in r.faces.enumerated() {
-                    let top = f.top.map { "\($0.label) \(String(format: "%.2f", $0.probability))" }.joined(separator: ", ")
-                    let distance = f.distance.map { String(format: ", nearest known face %.2f", $0) } ?? ""
-                    let who = f.unknown ? "unknown (most like \(top))" : top
-                    print("  face \(i + 1) at \(f.box.left),\(f.box.top)–\(f.box.right),\(f.box.bottom): \(who)\(distance)")
+            if global.json {
+                try printJSON(results)
+            } else if !global.quiet {
+                for r in results {
+                    print("\(r.photo): " + (r.faces.isEmpty ? "no face found" : "\(r.faces.count) face\(r.faces.count == 1 ? "" : "s")"))
+                    for (i, f) in r.faces.enumerated() {
+                        let top = f.top.map { "\($0.label) \(String(format: "%.2f", $0.probability))" }.joined(separator: ", ")
+                        let distance = f.distance.map { String(format: ", nearest known face %.2f", $0) } ?? ""
+                        let who = f.unknown ? "unknown (most like \(top))" : top
+                        print("  face \(i + 1) at \(f.box.left),\(f.box.top)–\(f.box.right),\(f.box.bottom): \(who)\(distance)")
+                    }
                 }
             }
+            if results.contains(where: { $0.faces.isEmpty }) { throw Exit.noFace }
         }
-        if results.contains(where: { $0.faces.isEmpty }) { throw Exit.noFace }
     }
 }
+
+extension ModelKind: ExpressibleByArgument {}

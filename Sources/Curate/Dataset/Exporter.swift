@@ -15,7 +15,7 @@ public struct ExportSummary: Codable, Sendable {
     public var counts: [String: [String: Int]]   // split -> person -> images
 }
 
-public enum ExportError: Error, CustomStringConvertible {
+public enum ExportError: BadInput {
     case noSplit
     case notAnExport(String)
     case missingFile(String)

@@ -51,7 +51,7 @@ public struct ImageRow: Codable, Sendable, Equatable {
     }
 }
 
-public enum ListingError: Error, CustomStringConvertible {
+public enum ListingError: BadInput {
     case unknownPerson(String, known: [String])
     public var description: String {
         switch self {

@@ -34,7 +34,7 @@ public struct PhotoPrediction: Codable, Sendable {
     public var faces: [FacePrediction]
 }
 
-public enum PredictError: Error, CustomStringConvertible {
+public enum PredictError: BadInput {
     case unreadable(String, String)
     case modelMissing(String)
 

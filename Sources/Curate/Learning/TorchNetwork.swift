@@ -2,12 +2,13 @@
 // bridge is a shared library (libCurateTorch.so, with libtorch behind it) loaded on first use, so that commands
 // that never train do not pay libtorch's start-up (about 0.5 s and 160 MB).
 import CTorchAPI
+import Catalog
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-public struct TorchError: Error, CustomStringConvertible {
+public struct TorchError: BadInput {
     public let description: String
 }
 

@@ -47,7 +47,7 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     }
 }
 
-public enum TrainError: Error, CustomStringConvertible, Equatable {
+public enum TrainError: BadInput, Equatable {
     case noSplit
     case noValidation
     case tooFewPeople(Int)

@@ -3,7 +3,7 @@ import CImageBridge
 import Catalog
 import Foundation
 
-public struct ImageError: Error, CustomStringConvertible {
+public struct ImageError: BadInput {
     public let description: String
 }
 

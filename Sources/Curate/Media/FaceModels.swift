@@ -3,7 +3,7 @@ import CFaceBridge
 import Catalog
 import Foundation
 
-public struct FaceError: Error, CustomStringConvertible {
+public struct FaceError: BadInput {
     public let description: String
 }
 

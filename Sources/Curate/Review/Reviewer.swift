@@ -17,7 +17,7 @@ public struct ReviewItem: Sendable {
     public var showable: Bool { image.normalizedPath != nil }
 }
 
-public enum ReviewInputError: Error, CustomStringConvertible, Equatable {
+public enum ReviewInputError: BadInput, Equatable {
     case unknownReason(String)
     case badPair(option: String, value: String, expected: String)
     case cannotKeep(id: Int64, reason: String)

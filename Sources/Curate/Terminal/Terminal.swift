@@ -1,5 +1,6 @@
 // The interactive terminal: raw mode on the alternate screen, keys, size, and putting everything back however
 // the program ends (quit, Ctrl-C, a signal, an error, a crash).
+import Catalog
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -14,7 +15,7 @@ public enum Key: Equatable, Sendable {
     case closed      // the terminal went away (hung up): nothing more will come
 }
 
-public enum TerminalError: Error, CustomStringConvertible {
+public enum TerminalError: BadInput {
     case notATerminal
 
     public var description: String {
