@@ -15,13 +15,17 @@ struct CurateCommand: ParsableCommand {
         subcommands: [Fetch.self, Process.self, Review.self, Split.self, Export.self,
                       Train.self, Runs.self, Predict.self, Status.self, List.self]
     )
+}
 
-    /// Runs the command line. Every error a command throws ends here, in `Exit.status(for:)`.
-    static func run(_ arguments: [String]) -> Never {
-        var command: ParsableCommand
-        do { command = try parseAsRoot(arguments) } catch { exit(withError: error) }
-        do { try command.run() } catch { exit(withError: Exit.status(for: error)) }
-        exit()
+/// A subcommand: its `execute()` does the work, and every error it throws ends in `Exit.status(for:)`.
+/// (ArgumentParser's own errors, usage and --help, are handled by ArgumentParser before a command runs.)
+protocol Subcommand: ParsableCommand {
+    func execute() throws
+}
+
+extension Subcommand {
+    func run() throws {
+        do { try execute() } catch { throw Exit.status(for: error) }
     }
 }
 
@@ -70,7 +74,7 @@ enum Exit {
 
     /// What a thrown error ends `curate` with: an interrupted run 130 (whatever the interruption made fail), bad
     /// input 2 (nothing changed), any other failure 1; each printed once as `error: ...`. An exit code a command
-    /// chose, and ArgumentParser's own (usage errors 64, --help), pass through.
+    /// chose, and ArgumentParser's own (a usage error 64), pass through.
     static func status(for error: Error) -> Error {
         switch error {
         case is ExitCode, is CleanExit, is ValidationError:

@@ -6,7 +6,7 @@ import Curate
 import Foundation
 
 extension CurateCommand {
-    struct Fetch: ParsableCommand {
+    struct Fetch: Subcommand {
         static let configuration = CommandConfiguration(
             abstract: "Search and download images per person until each has N stored.",
             discussion: """
@@ -67,7 +67,7 @@ extension CurateCommand {
             }
         }
 
-        func run() throws {
+        func execute() throws {
             var http = HTTPOptions(userAgent: HTTPOptions.defaultUserAgent)
             http.concurrency = concurrency
             http.perHost = perHost

@@ -5,7 +5,7 @@ import Curate
 import Foundation
 
 extension CurateCommand {
-    struct Process: ParsableCommand {
+    struct Process: Subcommand {
         static let configuration = CommandConfiguration(
             commandName: "process",
             abstract: "Clean, detect faces and dedupe stored images; every image gets a verdict and a reason.",
@@ -20,7 +20,7 @@ extension CurateCommand {
         @OptionGroup var global: GlobalOptions
         @OptionGroup var processing: ProcessingOptions
 
-        func run() throws {
+        func execute() throws {
             let catalog: Catalog
             let lock: WorkspaceLock
             catalog = try Catalog.openExisting(global.ws)

@@ -5,7 +5,7 @@ import Curate
 import Foundation
 
 extension CurateCommand {
-    struct Review: ParsableCommand {
+    struct Review: Subcommand {
         static let configuration = CommandConfiguration(
             commandName: "review",
             abstract: "Review rejected and flagged images in the terminal, one key per decision.",
@@ -73,7 +73,7 @@ extension CurateCommand {
             }
         }
 
-        func run() throws {
+        func execute() throws {
             let catalog = try Catalog.openExisting(global.ws)
             let reviewer = Reviewer(catalog: catalog, models: ModelFiles.locate(in: [catalog.workspace.modelsURL]))
             let commands: [ReviewCommand] = try accept.map { .accept($0) } + reject.map { .reject($0) } + face.map(ReviewCommand.face)

@@ -5,7 +5,7 @@ import Curate
 import Foundation
 
 extension CurateCommand {
-    struct Split: ParsableCommand {
+    struct Split: Subcommand {
         static let configuration = CommandConfiguration(
             commandName: "split",
             abstract: "Split accepted images into train/validation(/test) per person.",
@@ -33,7 +33,7 @@ extension CurateCommand {
         @Flag(name: .long, help: "Forget the existing split and split again from scratch.")
         var reset = false
 
-        func run() throws {
+        func execute() throws {
             let catalog = try Catalog.openExisting(global.ws)
             if reset { try catalog.resetSplit() }
             // Options not given repeat the workspace's split (so a plain `curate split` extends it).
@@ -57,7 +57,7 @@ extension CurateCommand {
         }
     }
 
-    struct Export: ParsableCommand {
+    struct Export: Subcommand {
         static let configuration = CommandConfiguration(
             commandName: "export",
             abstract: "Write the split dataset as <out>/<split>/<person>/*.jpg with manifest, classes and dataset card."
@@ -78,7 +78,7 @@ extension CurateCommand {
             guard !(crops && full) else { throw ValidationError("--crops and --full exclude each other.") }
         }
 
-        func run() throws {
+        func execute() throws {
             let catalog = try Catalog.openExisting(global.ws)
             let dest = out.map { URL(fileURLWithPath: $0) } ?? catalog.workspace.root.appendingPathComponent("export")
             let summary = try Exporter.run(catalog, out: dest, kind: full ? .full : .crops)

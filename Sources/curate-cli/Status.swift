@@ -5,12 +5,12 @@ import Curate
 import Foundation
 
 extension CurateCommand {
-    struct Status: ParsableCommand {
+    struct Status: Subcommand {
         static let configuration = CommandConfiguration(abstract: "Show counts per person: stored, verdicts, failures, splits.")
 
         @OptionGroup var global: GlobalOptions
 
-        func run() throws {
+        func execute() throws {
             let counts = try Catalog.openExisting(global.ws).counts()
             if global.json { return try printJSON(counts) }
             guard !global.quiet else { return }
@@ -35,7 +35,7 @@ extension CurateCommand {
         }
     }
 
-    struct List: ParsableCommand {
+    struct List: Subcommand {
         static let configuration = CommandConfiguration(abstract: "List stored images, one row each.")
 
         @OptionGroup var global: GlobalOptions
@@ -46,7 +46,7 @@ extension CurateCommand {
         @Option(name: .long, help: "Only images rejected or flagged for this reason (e.g. no_face, multi_face).")
         var reason: String?
 
-        func run() throws {
+        func execute() throws {
             let rows = try Listing.rows(Catalog.openExisting(global.ws), person: person, reason: reason)
             if global.json { return try printJSON(rows) }
             guard !global.quiet else { return }

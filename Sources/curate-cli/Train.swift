@@ -6,7 +6,7 @@ import Foundation
 import Rainbow
 
 extension CurateCommand {
-    struct Train: ParsableCommand {
+    struct Train: Subcommand {
         static let configuration = CommandConfiguration(
             commandName: "train",
             abstract: "Train a face classifier on the split and report per-person accuracy.",
@@ -63,7 +63,7 @@ extension CurateCommand {
             if let hidden, hidden < 0 { throw ValidationError("--hidden must be 0 or more.") }
         }
 
-        func run() throws {
+        func execute() throws {
             // No workspace lock: training reads its data once at the start and writes only its run, so a fetch may go on.
             let catalog = try Catalog.openExisting(global.ws)
             let files = ModelFiles.locate(in: [catalog.workspace.modelsURL])
@@ -120,12 +120,12 @@ extension CurateCommand {
         }
     }
 
-    struct Runs: ParsableCommand {
+    struct Runs: Subcommand {
         static let configuration = CommandConfiguration(commandName: "runs", abstract: "List training runs, newest first.")
 
         @OptionGroup var global: GlobalOptions
 
-        func run() throws {
+        func execute() throws {
             let runs = try Catalog.openExisting(global.ws).runs()
             if global.json { return try printJSON(runs) }
             guard !global.quiet else { return }
@@ -143,7 +143,7 @@ extension CurateCommand {
         }
     }
 
-    struct Predict: ParsableCommand {
+    struct Predict: Subcommand {
         static let configuration = CommandConfiguration(
             commandName: "predict",
             abstract: "Name the faces in photos with a trained run: top 3 people per face, or unknown.",
@@ -173,7 +173,7 @@ extension CurateCommand {
             guard unknownDistance > 0 else { throw ValidationError("--unknown-distance must be positive.") }
         }
 
-        func run() throws {
+        func execute() throws {
             let predictor: Predictor
             let catalog = try Catalog.openExisting(global.ws)
             predictor = try Predictor(catalog: catalog, runId: runId, modelFiles: ModelFiles.locate(in: [catalog.workspace.modelsURL]),

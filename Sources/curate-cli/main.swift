@@ -1,4 +1,4 @@
 // The `curate` command line: parses arguments and prints; every decision lives in the library targets.
 import ArgumentParser
 
-CurateCommand.run(GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
+CurateCommand.main(GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))

@@ -60,7 +60,7 @@ import Testing
         let attemptB = try catalog.recordPage(term: termB, candidates: [Attempt(personId: b.id!, termId: termB.id, url: "u3", provider: "commons")])[0]
         let path = Workspace.imagePath(sha256: "ab12", ext: "jpg")
         func download(_ a: Attempt) -> Catalog.Download {
-            Catalog.Download(attempt: a, term: "t", sha256: "ab12", path: path, bytes: 10, format: "jpeg", httpStatus: 200, ms: 5)
+            Catalog.Download(attempt: a, term: "t", sha256: "ab12", path: path, bytes: 10, format: .jpeg, httpStatus: 200, ms: 5)
         }
         // One batch: the second copy of A's bytes is seen as a duplicate within the same transaction.
         let outcomes = try catalog.recordDownloads([download(attempts[0]), download(attempts[1]), download(attemptB)])

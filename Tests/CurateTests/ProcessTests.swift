@@ -29,13 +29,16 @@ final class ProcessFixture {
         let term = try catalog.syncTerms(personId: person.id!, lines: [(url, .url, "direct")])[0]
         let attempt = try catalog.recordPage(term: term, candidates: [Attempt(personId: person.id!, termId: term.id, url: url, provider: "direct")])[0]
         let sha = SHA256.hex(bytes)
-        let ext = ImageFormat.sniff(bytes)?.fileExtension ?? "bin"
+        // A fetch stores only bodies it sniffed as images; files that are not (the not_image cases) stand in as
+        // JPEGs whose bytes went bad, which processing judges by their content as it does every file.
+        let format = ImageFormat.sniff(bytes)
+        let ext = format?.fileExtension ?? "bin"
         let path = Workspace.imagePath(sha256: sha, ext: ext)
         let dest = workspace.url(forRelativePath: path)
         try FileManager.default.createDirectory(at: dest.deletingLastPathComponent(), withIntermediateDirectories: true)
         try Data(bytes).write(to: dest)
         let outcome = try catalog.recordDownloads([Catalog.Download(attempt: attempt, term: url, sha256: sha, path: path, bytes: bytes.count,
-                                                                     format: ext, httpStatus: 200, ms: 1)])[0]
+                                                                     format: format ?? .jpeg, httpStatus: 200, ms: 1)])[0]
         if case .stored(let image) = outcome { return image.id }
         return nil
     }
