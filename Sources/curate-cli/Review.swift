@@ -139,8 +139,8 @@ struct DecisionRow: Encodable {
     var id: Int64
     var image: Int64
     var action: String
-    var face: Int?
-    var person: Int64?
+    @ExplicitNull var face: Int?
+    @ExplicitNull var person: Int64?
 
     init(_ d: Decision) {
         id = d.id ?? 0
@@ -151,15 +151,6 @@ struct DecisionRow: Encodable {
     }
 
     enum CodingKeys: String, CodingKey { case id, image, action, face, person }
-
-    func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(image, forKey: .image)
-        try c.encode(action, forKey: .action)
-        try c.encode(face, forKey: .face)
-        try c.encode(person, forKey: .person)
-    }
 }
 
 /// `--graphics`: a drawing mode, or auto (ask the terminal).

@@ -2,52 +2,31 @@
 import Catalog
 import Foundation
 
-/// One stored image as scripts see it (`curate list --json`). Field names are part of the interface.
+/// One stored image as scripts see it (`curate list --json`). Field names are part of the interface; every key is
+/// always present (an empty value is an explicit null), so scripts can rely on the shape.
 public struct ImageRow: Codable, Sendable, Equatable {
     public var id: Int64
     public var label: String
     public var sourceUrl: String
-    public var pageUrl: String?
+    @ExplicitNull public var pageUrl: String?
     public var provider: String
-    public var term: String?
-    public var license: String?
-    public var creator: String?
+    @ExplicitNull public var term: String?
+    @ExplicitNull public var license: String?
+    @ExplicitNull public var creator: String?
     public var sha256: String
     public var path: String
     public var bytes: Int
     public var format: ImageFormat
     public var verdict: Verdict
-    public var reason: Reason?
-    public var faces: Int?
+    @ExplicitNull public var reason: Reason?
+    @ExplicitNull public var faces: Int?
     public var reviewed: Bool
-    public var split: SplitSide?
+    @ExplicitNull public var split: SplitSide?
 
     enum CodingKeys: String, CodingKey {
         case id, label, provider, term, license, creator, sha256, path, bytes, format, verdict, reason, faces, reviewed, split
         case sourceUrl = "source_url"
         case pageUrl = "page_url"
-    }
-
-    /// Every key is always present; a missing value is an explicit null, so scripts can rely on the shape.
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(label, forKey: .label)
-        try c.encode(sourceUrl, forKey: .sourceUrl)
-        try c.encode(pageUrl, forKey: .pageUrl)
-        try c.encode(provider, forKey: .provider)
-        try c.encode(term, forKey: .term)
-        try c.encode(license, forKey: .license)
-        try c.encode(creator, forKey: .creator)
-        try c.encode(sha256, forKey: .sha256)
-        try c.encode(path, forKey: .path)
-        try c.encode(bytes, forKey: .bytes)
-        try c.encode(format, forKey: .format)
-        try c.encode(verdict, forKey: .verdict)
-        try c.encode(reason, forKey: .reason)
-        try c.encode(faces, forKey: .faces)
-        try c.encode(reviewed, forKey: .reviewed)
-        try c.encode(split, forKey: .split)
     }
 }
 

@@ -11,22 +11,13 @@ public struct FacePrediction: Codable, Sendable {
     public struct Box: Codable, Sendable, Equatable { public var left, top, right, bottom: Int }
     public var box: Box
     /// The best guess, or nil when the face is unknown.
-    public var label: String?
+    @ExplicitNull public var label: String?
     public var unknown: Bool
     /// Descriptor distance to the nearest training face (nil without descriptors).
-    public var distance: Double?
+    @ExplicitNull public var distance: Double?
     public var top: [Guess]
 
     enum CodingKeys: String, CodingKey { case box, label, unknown, distance, top }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(box, forKey: .box)
-        try c.encode(label, forKey: .label)
-        try c.encode(unknown, forKey: .unknown)
-        try c.encode(distance, forKey: .distance)
-        try c.encode(top, forKey: .top)
-    }
 }
 
 public struct PhotoPrediction: Codable, Sendable {

@@ -75,40 +75,22 @@ public struct ReviewRow: Codable, Sendable, Equatable {
     public var id: Int64
     public var label: String
     public var verdict: Verdict
-    public var reason: Reason?
-    public var detail: String?
-    public var faces: Int?
+    @ExplicitNull public var reason: Reason?
+    @ExplicitNull public var detail: String?
+    @ExplicitNull public var faces: Int?
     public var detected: Int
-    public var width: Int?
-    public var height: Int?
+    @ExplicitNull public var width: Int?
+    @ExplicitNull public var height: Int?
     public var shown: Bool
     public var related: [Int64]
     public var path: String
     public var sourceUrl: String
-    public var pageUrl: String?
+    @ExplicitNull public var pageUrl: String?
 
     enum CodingKeys: String, CodingKey {
         case id, label, verdict, reason, detail, faces, detected, width, height, shown, related, path
         case sourceUrl = "source_url"
         case pageUrl = "page_url"
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(label, forKey: .label)
-        try c.encode(verdict, forKey: .verdict)
-        try c.encode(reason, forKey: .reason)
-        try c.encode(detail, forKey: .detail)
-        try c.encode(faces, forKey: .faces)
-        try c.encode(detected, forKey: .detected)
-        try c.encode(width, forKey: .width)
-        try c.encode(height, forKey: .height)
-        try c.encode(shown, forKey: .shown)
-        try c.encode(related, forKey: .related)
-        try c.encode(path, forKey: .path)
-        try c.encode(sourceUrl, forKey: .sourceUrl)
-        try c.encode(pageUrl, forKey: .pageUrl)
     }
 }
 
