@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libtorch bridge's check and benchmark programs into bench/torch/.build-torch/, one compile at a time.
+# Builds the libtorch bridge's benchmark program into bench/torch/.build-torch/, one compile at a time.
+# (The bridge's C++ check is a test: Tests/TorchBridgeCheck/run.sh.)
 set -euo pipefail
 cd "$(dirname "$0")"
 root=../..
@@ -22,8 +23,6 @@ compile() {
     fi
 }
 compile "$root/Sources/CTorchBridge/torch_bridge.cpp" "$out/torch_bridge.o"
-compile check.cpp "$out/check.o"
 compile reference.cpp "$out/reference.o"
-$CXX "$out/check.o" "$out/torch_bridge.o" -o "$out/check" "${LIBS[@]}"
 $CXX "$out/reference.o" "$out/torch_bridge.o" -o "$out/reference" "${LIBS[@]}"
-echo "built $out/check and $out/reference"
+echo "built $out/reference"
