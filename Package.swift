@@ -77,7 +77,7 @@ let package = Package(
 
         .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
         .testTarget(name: "CrawlerTests", dependencies: ["Crawler", "Catalog", "Curate", "TestServer"]),
-        .testTarget(name: "CurateTests", dependencies: ["Curate", "Crawler", "Catalog"]),
+        .testTarget(name: "CurateTests", dependencies: ["Curate", "Catalog"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

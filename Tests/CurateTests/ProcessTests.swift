@@ -1,6 +1,5 @@
 // Processing on real photos: every verdict the shared data's README asks for, faces, chips, dedupe.
 import Catalog
-import Crawler
 import Foundation
 import GRDB
 import Testing

@@ -1,6 +1,5 @@
 // Splits (determinism, stability, no leakage) and exports (manifest = files, byte-identical re-export).
 import Catalog
-import Crawler
 import Foundation
 import GRDB
 import Testing
