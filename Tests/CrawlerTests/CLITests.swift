@@ -138,8 +138,9 @@ struct CLIFetchTests {
         defer { Task { await server.stop() } }
         let dir = TempDir()
         let queries = dir.queries(["Nobody": ["no such person anywhere"]])
+        // The fetch goes on to `process` (of nothing), which took over a minute on a loaded machine (60 s killed it).
         let r = try await curate(["fetch", "--query", queries.path, "--n", "5", "--workspace", dir.sub("ws").path,
-                                  "--endpoint", server.baseURL + "/commons/w/api.php"])
+                                  "--endpoint", server.baseURL + "/commons/w/api.php"], timeout: 300)
         #expect(r.status == 1)
         #expect(r.stderr.contains("\"no such person anywhere\" no_results: no results"))
         #expect(r.stderr.contains("stored no image"))
