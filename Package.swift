@@ -75,9 +75,14 @@ let package = Package(
         .executableTarget(name: "curate-test-server", dependencies: ["TestServer"], path: "bench/server"),
         .executableTarget(name: "curate-bench-dedupe", dependencies: ["Curate"], path: "bench/dedupe"),
 
-        .testTarget(name: "CatalogTests", dependencies: ["Catalog"]),
-        .testTarget(name: "CrawlerTests", dependencies: ["Crawler", "Catalog", "Curate", "TestServer"]),
-        .testTarget(name: "CurateTests", dependencies: ["Curate", "Catalog"]),
+        // Helpers the test targets share (paths to ../shared, temporary folders, running the built binary).
+        .target(name: "TestSupport", dependencies: ["Catalog", "TestServer"], path: "Tests/TestSupport"),
+
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "TestSupport"]),
+        .testTarget(name: "CrawlerTests", dependencies: ["Crawler", "Catalog", "TestServer", "TestSupport"]),
+        .testTarget(name: "CurateTests", dependencies: ["Curate", "Catalog", "TestSupport"]),
+        // The real `curate` binary end to end: bad input, JSON, interruption, fetch to predict.
+        .testTarget(name: "EndToEndTests", dependencies: ["Curate", "Crawler", "Catalog", "TestServer", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5],
     cxxLanguageStandard: .cxx17

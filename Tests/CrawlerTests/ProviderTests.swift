@@ -1,6 +1,7 @@
 // The providers read the real recorded answers of Wikimedia Commons and Openverse.
 import Foundation
 import Testing
+import TestSupport
 @testable import Crawler
 
 @Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing))

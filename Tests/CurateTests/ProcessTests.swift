@@ -3,6 +3,7 @@ import Catalog
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 @testable import Curate
 
 /// A workspace filled straight from files (as if fetched), with the repository's model files.
@@ -10,7 +11,7 @@ final class ProcessFixture {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("curate-process-\(UUID().uuidString)")
     let workspace: Workspace
     let catalog: Catalog
-    static let models = ModelFiles.locate(in: [Shared.root.appendingPathComponent("dataset/models")])
+    static let models = ModelFiles.locate(in: [Paths.root.appendingPathComponent("dataset/models")])
     static var hasModels: Bool { models.shapePredictor != nil && models.resnet != nil }
 
     init() throws {
@@ -44,7 +45,7 @@ final class ProcessFixture {
 
     @discardableResult
     func add(_ label: String, file: String) throws -> Int64? {
-        try add(label, try Shared.bytes(file), name: (file as NSString).lastPathComponent)
+        try add(label, try Paths.bytes(file), name: (file as NSString).lastPathComponent)
     }
 
     func process(threads: Int = 2, all: Bool = false) throws -> ProcessSummary {
@@ -68,12 +69,12 @@ final class ProcessFixture {
     }
 }
 
-@Suite(.enabled(if: Shared.available, Shared.missing), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(5)))
 struct ProcessTests {
     @Test func brokenFilesGetTheVerdictsTheirREADMEGives() async throws {
         try await offPool {
             let f = try ProcessFixture()
-            let files = try FileManager.default.contentsOfDirectory(atPath: Shared.data.appendingPathComponent("broken").path)
+            let files = try FileManager.default.contentsOfDirectory(atPath: Paths.shared.appendingPathComponent("broken").path)
             for name in files { try f.add("web", file: "broken/\(name)") }
             _ = try f.process()
             let v = try f.verdicts()
@@ -97,7 +98,7 @@ struct ProcessTests {
             for name in voc.keys { try f.add("group", file: "group/dlib_voc/\(name)") }
             try f.add("group", file: "group/opencv_course/group_2.jpg")
             let nonface = try ["dlib", "opencv_course"].flatMap { dir in
-                try FileManager.default.contentsOfDirectory(atPath: Shared.data.appendingPathComponent("nonface/\(dir)").path).map { "nonface/\(dir)/\($0)" }
+                try FileManager.default.contentsOfDirectory(atPath: Paths.shared.appendingPathComponent("nonface/\(dir)").path).map { "nonface/\(dir)/\($0)" }
             }
             for path in nonface { try f.add("animals", file: path) }
             let lady = try #require(try f.add("lady", file: "single_face/opencv_course_lady.jpg"))
@@ -143,9 +144,9 @@ struct ProcessTests {
     func nearCopiesAreDuplicatesAndOtherPhotosOfThePersonAreNot() async throws {
         try await offPool {
             let f = try ProcessFixture()
-            let original = try DecodedImage.decode(try Shared.bytes("single_face/dlib_Tom_Cruise_avp_2014_4.jpg"))
+            let original = try DecodedImage.decode(try Paths.bytes("single_face/dlib_Tom_Cruise_avp_2014_4.jpg"))
             let w = original.width, h = original.height
-            let keptId = try #require(try f.add("cruise", try Shared.bytes("single_face/dlib_Tom_Cruise_avp_2014_4.jpg"), name: "original.jpg"))
+            let keptId = try #require(try f.add("cruise", try Paths.bytes("single_face/dlib_Tom_Cruise_avp_2014_4.jpg"), name: "original.jpg"))
             let half = try original.resized(width: w / 2, height: h / 2)
             try f.add("cruise", [UInt8](try half.jpeg(quality: 92)), name: "half.jpg")
             try f.add("cruise", [UInt8](try original.jpeg(quality: 50)), name: "q50.jpg")
@@ -155,7 +156,7 @@ struct ProcessTests {
             try f.add("cruise", [UInt8](try flipped(original).jpeg(quality: 92)), name: "flipped.jpg")
             // Other photos of one person are not duplicates. (000304 is another crop of the photo of 000300:
             // pHash distance 3, descriptor distance 0.089, so it is left out here; it is a duplicate.)
-            let simm = try FileManager.default.contentsOfDirectory(atPath: Shared.data.appendingPathComponent("faces/dlib_johns/John_Simm").path)
+            let simm = try FileManager.default.contentsOfDirectory(atPath: Paths.shared.appendingPathComponent("faces/dlib_johns/John_Simm").path)
                 .sorted().filter { $0 != "000304_00470122.jpg" }
             for name in simm { try f.add("simm", file: "faces/dlib_johns/John_Simm/\(name)") }
             _ = try f.process()
@@ -176,7 +177,7 @@ struct ProcessTests {
         try await offPool {
             let f = try ProcessFixture()
             let a = try #require(try f.add("Arya", file: "single_face/opencv_course_lady.jpg"))
-            let photo = try DecodedImage.decode(try Shared.bytes("single_face/opencv_course_lady.jpg"))
+            let photo = try DecodedImage.decode(try Paths.bytes("single_face/opencv_course_lady.jpg"))
             let b = try #require(try f.add("Sansa", [UInt8](try photo.jpeg(quality: 80)), name: "copy.jpg"))
             _ = try f.process()
             for id in [a, b] {
@@ -213,9 +214,9 @@ struct ProcessTests {
     @Test func exifOrientationIsApplied() async throws {
         try await offPool {
             let f = try ProcessFixture()
-            let plain = try DecodedImage.decode(try Shared.bytes("single_face/opencv_course_lady.jpg"))
+            let plain = try DecodedImage.decode(try Paths.bytes("single_face/opencv_course_lady.jpg"))
             // Pixels stored turned a quarter left, with EXIF saying "turn right to view": upright once applied.
-            let turned = try DecodedImage.decode(try Shared.bytes("single_face/opencv_course_lady.jpg"))
+            let turned = try DecodedImage.decode(try Paths.bytes("single_face/opencv_course_lady.jpg"))
             try turned.orient(8)
             let rotated = withExifOrientation([UInt8](try turned.jpeg(quality: 95)), 6)
             #expect(ExifInfo.read(rotated)?.orientation == 6)
@@ -306,7 +307,7 @@ func withExifOrientation(_ jpeg: [UInt8], _ orientation: UInt16) -> [UInt8] {
 
 /// The measurement behind the descriptor threshold of dedupe, kept as a test so it is re-checked: on every
 /// person of ../shared/data/faces, pairs of different photos against edited copies of each photo.
-@Suite(.enabled(if: Shared.available && ProcessFixture.hasModels, "needs ../shared/data and the dlib model files"),
+@Suite(.enabled(if: Paths.hasShared && ProcessFixture.hasModels, "needs ../shared/data and the dlib model files"),
        .timeLimit(.minutes(5)))
 struct DescriptorThresholdTests {
     @Test func descriptorThresholdSeparatesCopiesFromOtherPhotos() async throws {
@@ -318,7 +319,7 @@ struct DescriptorThresholdTests {
                 guard let f = faces.max(by: { $0.area < $1.area }) else { return nil }
                 return try models.chip(img, face: f).descriptor
             }
-            let root = Shared.data.appendingPathComponent("faces")
+            let root = Paths.shared.appendingPathComponent("faces")
             var otherUnder = 0, otherPairs = 0, cropsUnder = 0, crops = 0
             var closestOther: Float = .infinity
             for set in ["dlib_johns", "opencv_course_5celeb"] {

@@ -4,6 +4,7 @@ import Catalog
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 @testable import Curate
 
 // MARK: Pictures in the terminal
@@ -102,9 +103,9 @@ struct TerminalGraphicsTests {
         return RGBImage(width: w, height: h, pixels: pixels)
     }
 
-    @Test(.enabled(if: Shared.available, Shared.missing))
+    @Test(.enabled(if: Paths.hasShared, Paths.sharedMissing))
     func sixelOfARealPhotoDecodesBackToItWithinOneColourStep() throws {
-        let photo = try DecodedImage.decode(try Shared.bytes("single_face/opencv_course_lady.jpg"))
+        let photo = try DecodedImage.decode(try Paths.bytes("single_face/opencv_course_lady.jpg"))
         let small = try photo.resized(width: 97, height: 61).rgb()
         let decoded = try #require(decodeSixel(Sixel.encode(small)))
         #expect(decoded.width == 97 && decoded.height == 61)
@@ -204,14 +205,14 @@ final class ReviewFixture {
         fixture = try ProcessFixture()
         let ben = "faces/opencv_course_5celeb/ben_afflek"
         let madonna = "faces/opencv_course_5celeb/madonna"
-        let benFiles = try FileManager.default.contentsOfDirectory(atPath: Shared.data.appendingPathComponent(ben).path).sorted()
-        let madonnaFiles = try FileManager.default.contentsOfDirectory(atPath: Shared.data.appendingPathComponent(madonna).path).sorted()
+        let benFiles = try FileManager.default.contentsOfDirectory(atPath: Paths.shared.appendingPathComponent(ben).path).sorted()
+        let madonnaFiles = try FileManager.default.contentsOfDirectory(atPath: Paths.shared.appendingPathComponent(madonna).path).sorted()
         for f in benFiles.prefix(3) { ids["ben/\(f)"] = try fixture.add("ben_afflek", file: "\(ben)/\(f)") }
         ids["group"] = try fixture.add("ben_afflek", file: "group/dlib_voc/2008_001009.jpg")     // 2 faces
         ids["dog"] = try fixture.add("ben_afflek", file: "nonface/dlib/dog.jpg")
         ids["eagle"] = try fixture.add("ben_afflek", file: "nonface/dlib/eagle.jpg")
         for f in madonnaFiles.prefix(3) { ids["madonna/\(f)"] = try fixture.add("madonna", file: "\(madonna)/\(f)") }
-        ids["copy"] = try fixture.add("madonna", try Shared.bytes("\(ben)/\(benFiles[0])"), name: "copy_of_ben.jpg")  // ben's photo under madonna
+        ids["copy"] = try fixture.add("madonna", try Paths.bytes("\(ben)/\(benFiles[0])"), name: "copy_of_ben.jpg")  // ben's photo under madonna
         ids["broken"] = try fixture.add("madonna", file: "broken/garbage_2KB_in_middle.jpg")
         ids["group2"] = try fixture.add("madonna", file: "group/opencv_course/group_2.jpg")     // 5 faces
         ids["benConflict"] = ids["ben/\(benFiles[0])"]
@@ -223,7 +224,7 @@ final class ReviewFixture {
     func label(_ image: StoredImage) throws -> String { try catalog.labels()[image.personId]! }
 }
 
-@Suite(.enabled(if: Shared.available, Shared.missing), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(5)))
 struct ReviewDecisionTests {
     @Test func theQueueHoldsEveryUnreviewedRejectGroupedByPersonAndReason() async throws {
         try await offPool {
@@ -398,25 +399,14 @@ final class Tmux {
 }
 
 enum Binary {
-    /// The built `curate` beside the test bundle.
-    static var curate: URL {
-        var dir = Bundle.main.bundleURL
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("curate")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return Shared.root.appendingPathComponent(".build/debug/curate")
-    }
-
     /// A shell command line running `curate` on a workspace, then printing its exit code and staying open.
     static func command(_ workspace: Workspace, _ args: String) -> String {
         let models = ProcessFixture.models.resnet?.deletingLastPathComponent().path ?? "/nonexistent"
-        return "CURATE_MODELS='\(models)' '\(curate.path)' --workspace '\(workspace.root.path)' \(args); echo EXIT=$?; sleep 600"
+        return "CURATE_MODELS='\(models)' '\(Paths.curate.path)' --workspace '\(workspace.root.path)' \(args); echo EXIT=$?; sleep 600"
     }
 }
 
-@Suite(.enabled(if: Shared.available, Shared.missing), .enabled(if: Tmux.available, Tmux.missing), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .enabled(if: Tmux.available, Tmux.missing), .timeLimit(.minutes(5)))
 struct ReviewTmuxTests {
     @Test func acceptRejectFaceRelabelUndoQuitAndResume() async throws {
         try await offPool {
@@ -565,8 +555,8 @@ struct ReviewTmuxTests {
     /// Runs the binary without a terminal; returns exit status, standard output and standard error.
     func script(_ f: ReviewFixture, _ args: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
         let p = Process()
-        p.executableURL = Binary.curate
-        p.currentDirectoryURL = Shared.root   // where ./dataset/models is
+        p.executableURL = Paths.curate
+        p.currentDirectoryURL = Paths.root   // where ./dataset/models is
         p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         p.arguments = ["--workspace", f.catalog.workspace.root.path, "review"] + args
         let out = Pipe(), err = Pipe()
@@ -621,7 +611,7 @@ struct ReviewTmuxTests {
         try await offPool {
             let f = try ReviewFixture()
             let p = Process()
-            p.executableURL = Binary.curate
+            p.executableURL = Paths.curate
             p.arguments = ["--workspace", f.catalog.workspace.root.path, "review"]
             let err = Pipe()
             p.standardError = err

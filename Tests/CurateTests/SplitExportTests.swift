@@ -3,6 +3,7 @@ import Catalog
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 @testable import Curate
 
 extension ProcessFixture {
@@ -108,13 +109,13 @@ func farHashes(_ n: Int) -> [UInt64] {
     }
 }
 
-@Suite(.enabled(if: Shared.available, Shared.missing), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(5)))
 struct ExportTests {
     /// Two real people, processed for real, split.
     func processedAndSplit() throws -> ProcessFixture {
         let f = try ProcessFixture()
         for person in ["John_Savage", "John_Schneider"] {
-            for name in try FileManager.default.contentsOfDirectory(atPath: Shared.data.appendingPathComponent("faces/dlib_johns/\(person)").path).sorted() {
+            for name in try FileManager.default.contentsOfDirectory(atPath: Paths.shared.appendingPathComponent("faces/dlib_johns/\(person)").path).sorted() {
                 try f.add(person, file: "faces/dlib_johns/\(person)/\(name)")
             }
         }

@@ -3,6 +3,7 @@
 import Catalog
 import Foundation
 import Testing
+import TestSupport
 @testable import Curate
 
 /// Three classes of 32x32 images: horizontal stripes, vertical stripes, a bright centre, under noise.
@@ -129,13 +130,13 @@ struct TrainTests {
     }
 }
 
-@Suite(.enabled(if: Shared.available, Shared.missing), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(5)))
 struct TrainingSetTests {
     @Test func aWorkspaceThatIsNotReadyGivesClearErrors() async throws {
         try await offPool {
             let f = try ProcessFixture()
             let ben = "faces/opencv_course_5celeb/ben_afflek"
-            for name in try FileManager.default.contentsOfDirectory(atPath: Shared.data.appendingPathComponent(ben).path).sorted().prefix(4) {
+            for name in try FileManager.default.contentsOfDirectory(atPath: Paths.shared.appendingPathComponent(ben).path).sorted().prefix(4) {
                 try f.add("ben_afflek", file: "\(ben)/\(name)")
             }
             _ = try f.process()
@@ -144,7 +145,7 @@ struct TrainingSetTests {
             #expect(throws: TrainError.tooFewPeople(0)) { try TrainingSet.load(f.catalog, model: .embed) }
             // Two people, but one has only validation images.
             let madonna = "faces/opencv_course_5celeb/madonna"
-            for name in try FileManager.default.contentsOfDirectory(atPath: Shared.data.appendingPathComponent(madonna).path).sorted().prefix(2) {
+            for name in try FileManager.default.contentsOfDirectory(atPath: Paths.shared.appendingPathComponent(madonna).path).sorted().prefix(2) {
                 try f.add("madonna", file: "\(madonna)/\(name)")
             }
             _ = try f.process()

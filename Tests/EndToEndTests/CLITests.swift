@@ -3,8 +3,9 @@ import Catalog
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 import TestServer
-@testable import Crawler
+import Crawler
 
 /// Runs the CLI on a thread of its own so the in-process test server keeps its threads.
 func curate(_ args: [String], env: [String: String] = [:], timeout: Double = 60) async throws -> ProcessResult {

@@ -4,6 +4,7 @@ import Catalog
 import Curate
 import Foundation
 import Testing
+import TestSupport
 import TestServer
 
 @Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))

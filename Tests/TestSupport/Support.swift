@@ -1,20 +1,21 @@
-// Shared helpers for the crawler tests: where the real test data is, temporary workspaces, running the CLI.
-import Catalog
+// Helpers every test target shares: where the real test data is, temporary workspaces, running the built `curate`.
 import Foundation
 import Testing
+import TestServer
 
-enum Paths {
+public enum Paths {
     /// The package root, found from this file's path.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     /// ../shared/data beside the project (real photos and recorded API responses).
-    static let shared = root.deletingLastPathComponent().appendingPathComponent("shared/data")
-    static var hasShared: Bool { FileManager.default.fileExists(atPath: shared.appendingPathComponent("README.md").path) }
-    static let sharedMissing: Comment = "../shared/data is absent: tests on real photos and recorded API responses are skipped"
+    public static let shared = root.deletingLastPathComponent().appendingPathComponent("shared/data")
+    public static var hasShared: Bool { FileManager.default.fileExists(atPath: shared.appendingPathComponent("README.md").path) }
+    public static let sharedMissing: Comment = "../shared/data is absent: tests on real photos and recorded API responses are skipped"
 
-    static func data(_ relative: String) -> URL { shared.appendingPathComponent(relative) }
+    public static func data(_ relative: String) -> URL { shared.appendingPathComponent(relative) }
+    public static func bytes(_ relative: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: data(relative))) }
 
     /// The built `curate` binary beside the test bundle.
-    static var curate: URL {
+    public static var curate: URL {
         var dir = Bundle.main.bundleURL
         for _ in 0..<4 {
             let candidate = dir.appendingPathComponent("curate")
@@ -26,20 +27,20 @@ enum Paths {
 }
 
 /// A fresh folder that is removed when the test ends.
-final class TempDir {
-    let url: URL
-    init() {
+public final class TempDir {
+    public let url: URL
+    public init() {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("curate-test-\(UUID().uuidString)")
         try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     }
     deinit { try? FileManager.default.removeItem(at: url) }
 
-    var path: String { url.path }
-    func sub(_ name: String) -> URL { url.appendingPathComponent(name) }
+    public var path: String { url.path }
+    public func sub(_ name: String) -> URL { url.appendingPathComponent(name) }
 
     /// Writes a query file `<dir>/queries/<label>.txt` and returns the folder.
     @discardableResult
-    func queries(_ files: [String: [String]]) -> URL {
+    public func queries(_ files: [String: [String]]) -> URL {
         let dir = sub("queries")
         try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for (label, lines) in files {
@@ -49,14 +50,14 @@ final class TempDir {
     }
 }
 
-struct ProcessResult {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+public struct ProcessResult {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
 }
 
 /// Runs the real `curate` binary, killing it (SIGKILL) if it outlives `timeout`.
-func runCurate(_ args: [String], env: [String: String] = [:], timeout: Double = 60) throws -> ProcessResult {
+public func runCurate(_ args: [String], env: [String: String] = [:], timeout: Double = 60) throws -> ProcessResult {
     let p = Process()
     p.executableURL = Paths.curate
     p.arguments = args
@@ -81,4 +82,9 @@ func runCurate(_ args: [String], env: [String: String] = [:], timeout: Double = 
     group.wait()
     return ProcessResult(status: p.terminationStatus, stdout: String(decoding: outData.data, as: UTF8.self),
                          stderr: String(decoding: errData.data, as: UTF8.self))
+}
+
+/// The real photos of one person of ../shared/data/faces/dlib_johns, as paths the test server serves.
+public func johns(_ server: TestServer, _ name: String) -> [String] {
+    server.imagePaths(under: "faces/dlib_johns/\(name)")
 }
