@@ -15,6 +15,8 @@ public struct PersonCounts: Codable, Sendable, Equatable {
     public var terms: [String: Int]
     /// Images by split (train, val, test), once split.
     public var splits: [String: Int]
+    /// Images marked as the person's reference portrait (from Wikidata).
+    public var references: Int
 
     public var stored: Int { images.values.reduce(0, +) }
 }
@@ -37,12 +39,48 @@ extension Catalog {
             let failures = try grouped("SELECT personId, failure, COUNT(*) FROM attempt WHERE state = 'failed' GROUP BY 1, 2")
             let terms = try grouped("SELECT personId, state, COUNT(*) FROM term GROUP BY 1, 2")
             let splits = try grouped("SELECT personId, split, COUNT(*) FROM image WHERE split IS NOT NULL GROUP BY 1, 2")
+            var references: [Int64: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT personId, COUNT(*) FROM image WHERE reference GROUP BY 1") {
+                references[row[0]] = row[1]
+            }
             return people.map { p in
                 let id = p.id!
                 return PersonCounts(label: p.label, images: images[id] ?? [:], reasons: reasons[id] ?? [:],
                                     attempts: attempts[id] ?? [:], failures: failures[id] ?? [:],
-                                    terms: terms[id] ?? [:], splits: splits[id] ?? [:])
+                                    terms: terms[id] ?? [:], splits: splits[id] ?? [:], references: references[id] ?? 0)
             }
+        }
+    }
+}
+
+/// What one term (source) gave a person: images stored through it, and how many of those processing kept.
+public struct TermYield: Sendable, Equatable {
+    public var stored = 0
+    public var kept = 0
+    public init(stored: Int = 0, kept: Int = 0) {
+        self.stored = stored
+        self.kept = kept
+    }
+}
+
+extension Catalog {
+    /// Stored and kept images of a person per term, through the attempt that stored each image (an image whose
+    /// attempt has no term, e.g. a term removed since, is under nil).
+    public func yields(of personId: Int64) throws -> [Int64?: TermYield] {
+        try db.read { db in
+            var out: [Int64?: TermYield] = [:]
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT attempt.termId, image.verdict, COUNT(*) FROM image LEFT JOIN attempt ON attempt.id = image.attemptId
+                WHERE image.personId = ? GROUP BY 1, 2
+                """, arguments: [personId])
+            for row in rows {
+                let termId: Int64? = row[0]
+                let verdict: String = row[1]
+                let count: Int = row[2]
+                out[termId, default: TermYield()].stored += count
+                if verdict == Verdict.kept.rawValue { out[termId, default: TermYield()].kept += count }
+            }
+            return out
         }
     }
 }

@@ -76,6 +76,26 @@ public final class Catalog: @unchecked Sendable {
         }
     }
 
+    /// Adds terms a fetch found (subcategories, what a Wikidata entity names) under the term that found them.
+    /// A term the person has already (from any line or parent) is returned as it is: each source is taken once.
+    public func foundTerms(parent: SearchTerm, _ found: [(text: String, kind: TermKind, provider: String)]) throws -> (added: [SearchTerm], known: [SearchTerm]) {
+        try db.write { db in
+            var added: [SearchTerm] = [], known: [SearchTerm] = []
+            for item in found {
+                if let existing = try SearchTerm.filter(SearchTerm.Columns.personId == parent.personId && SearchTerm.Columns.provider == item.provider
+                                                        && SearchTerm.Columns.text == item.text).fetchOne(db) {
+                    known.append(existing)
+                    continue
+                }
+                var term = SearchTerm(personId: parent.personId, text: item.text, kind: item.kind, provider: item.provider,
+                                      position: parent.position, parentId: parent.id)
+                try term.insert(db)
+                added.append(term)
+            }
+            return (added, known)
+        }
+    }
+
     public func terms(of personId: Int64) throws -> [SearchTerm] {
         try db.read { db in try SearchTerm.of(personId).fetchAll(db) }
     }
@@ -139,8 +159,12 @@ public final class Catalog: @unchecked Sendable {
         public var format: ImageFormat
         public var httpStatus: Int
         public var ms: Int
+        /// The person's reference portrait: the image is marked so (also when the person had these bytes already).
+        public var reference: Bool
 
-        public init(attempt: Attempt, term: String?, sha256: String, path: String, bytes: Int, format: ImageFormat, httpStatus: Int, ms: Int) {
+        public init(attempt: Attempt, term: String?, sha256: String, path: String, bytes: Int, format: ImageFormat,
+                    httpStatus: Int, ms: Int, reference: Bool = false) {
+            self.reference = reference
             self.attempt = attempt
             self.term = term
             self.sha256 = sha256
@@ -182,6 +206,9 @@ public final class Catalog: @unchecked Sendable {
                     attempt.state = .stored
                     attempt.imageId = image.id
                     outcome = .stored(image)
+                }
+                if d.reference {
+                    try db.execute(sql: "UPDATE image SET reference = 1 WHERE id = ?", arguments: [attempt.imageId])
                 }
                 try finish.execute(arguments: [attempt.state.rawValue, attempt.imageId, attempt.httpStatus, attempt.bytes,
                                                attempt.ms, attempt.tries, attempt.updatedAt, attempt.id])

@@ -1,8 +1,24 @@
 // The codes the catalog stores in its columns (and `curate list --json` shows), as enums over the stored strings.
 import GRDB
 
-/// What kind of line of a query file a term came from.
-public enum TermKind: String, Codable, Sendable, DatabaseValueConvertible { case search, url }
+/// What kind of source a term is: a line of a query file, or a source found from one.
+public enum TermKind: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+    case search      // a full-text search term
+    case url         // a direct image URL
+    case category    // a Commons category (`Category:...`), listed file by file; found subcategories too
+    case wikidata    // a Wikidata entity (`Q...`), or a name to look one up by (`--wikidata auto`)
+    case reference   // the person's reference portrait (`File:...`, Wikidata's P18)
+
+    /// Fetched in this order (lowest first): the most precise sources before full-text search, so a run that
+    /// reaches its target early has used the best ones.
+    public var precision: Int {
+        switch self {
+        case .wikidata, .reference: 0
+        case .category: 1
+        case .search, .url: 2
+        }
+    }
+}
 
 /// Where a term stands. Only `open` (and `failed`, retried on the next run) are searched again.
 public enum TermState: String, Codable, Sendable, DatabaseValueConvertible {
@@ -11,8 +27,9 @@ public enum TermState: String, Codable, Sendable, DatabaseValueConvertible {
     case noResults = "no_results"   // the first page was empty
     case noNew = "no_new"           // a page added nothing we had not seen
     case failed         // the provider answered with errors; retried on the next run
+    case ambiguous      // a Wikidata lookup by name matched several entities; none was taken
 
-    public var isDone: Bool { self == .exhausted || self == .noResults || self == .noNew }
+    public var isDone: Bool { self == .exhausted || self == .noResults || self == .noNew || self == .ambiguous }
 }
 
 /// Where a URL stands.

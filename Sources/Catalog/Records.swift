@@ -43,9 +43,12 @@ public struct SearchTerm: Codable, Sendable, Hashable, FetchableRecord, MutableP
     public var state: TermState
     public var lastError: String?
     public var updatedAt: Date
+    /// The term that found this one (a subcategory's category, a Wikidata entity's lookup); nil for query lines.
+    public var parentId: Int64?
 
-    public init(personId: Int64, text: String, kind: TermKind, provider: String, position: Int) {
+    public init(personId: Int64, text: String, kind: TermKind, provider: String, position: Int, parentId: Int64? = nil) {
         self.personId = personId
+        self.parentId = parentId
         self.text = text
         self.kind = kind
         self.provider = provider
@@ -70,9 +73,13 @@ public struct SearchTerm: Codable, Sendable, Hashable, FetchableRecord, MutableP
         public static let state = Column(CodingKeys.state)
         public static let lastError = Column(CodingKeys.lastError)
         public static let updatedAt = Column(CodingKeys.updatedAt)
+        public static let parentId = Column(CodingKeys.parentId)
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    /// Still to be asked for (direct URLs are queued, never asked for).
+    public var isOpen: Bool { kind != .url && !state.isDone && state != .failed }
 
     public static func of(_ personId: Int64) -> QueryInterfaceRequest<SearchTerm> {
         filter(Columns.personId == personId).order(Columns.position, Columns.id)
@@ -200,6 +207,9 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
     /// For `duplicate` and `label_conflict`: the other images of the group (the kept copy, or the same image
     /// under other people).
     public var related: [Int64]?
+    /// The person's reference portrait (Wikidata's P18): identity treats it as an anchor, like a face a
+    /// reviewer accepted.
+    public var reference: Bool
 
     public init(personId: Int64, attempt: Attempt, term: String?, sha256: String, path: String, bytes: Int, format: ImageFormat) {
         self.personId = personId
@@ -220,6 +230,7 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
         self.createdAt = Date()
         self.verdict = .pending
         self.reviewed = false
+        self.reference = false
     }
 
     /// The table's columns, for requests: `StoredImage.Columns.id`.
@@ -259,6 +270,7 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
         public static let takenAt = Column(CodingKeys.takenAt)
         public static let processedAt = Column(CodingKeys.processedAt)
         public static let related = Column(CodingKeys.related)
+        public static let reference = Column(CodingKeys.reference)
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }

@@ -165,6 +165,13 @@ enum Schema {
                 t.column("error", .text)
             }
         }
+        migrator.registerMigration("v6: curated sources") { db in
+            // Terms found while fetching (a category's subcategories, what a Wikidata entity names) point at the
+            // term that found them, so a later run walks the same tree and takes each category once.
+            try db.alter(table: "term") { t in t.add(column: "parentId", .integer).references("term", onDelete: .cascade) }
+            // The person's reference portrait (Wikidata's P18): an identity anchor like a reviewer-accepted face.
+            try db.alter(table: "image") { t in t.add(column: "reference", .boolean).notNull().defaults(to: false) }
+        }
         return migrator
     }
 }
