@@ -1,4 +1,6 @@
 // Search providers: how to ask Wikimedia Commons and Openverse for image URLs, and how to read their answers.
+// (Commons categories, Commons files by name and Wikidata entities are in Wikimedia.swift.)
+import Catalog
 import Foundation
 
 /// One image URL found by a search, with its provenance.
@@ -21,15 +23,31 @@ enum SearchAnswer: Equatable {
     case throttled(seconds: Int, message: String)
     /// The provider reported an error it will report again (a bad request).
     case failed(String)
+    /// Sources this answer names (subcategories, a Wikidata entity's category and portrait), to be taken as terms
+    /// of their own; `cursor` continues this term, nil when it is done. `note` says what was found, for the user.
+    case found([FoundSource], cursor: String?, note: String?)
+    /// A lookup by name that matched several entities, or none exactly: the candidates, none taken.
+    case ambiguous(String)
+}
+
+/// A source one answer names, e.g. `Category:Maisie Williams in 2019` or `File:Maisie Williams 2019.jpg`.
+struct FoundSource: Equatable {
+    var text: String
+    var kind: TermKind
+    var provider: ProviderKind
 }
 
 public enum ProviderKind: String, CaseIterable, Sendable {
-    case commons, openverse
+    case commons, openverse, wikidata
+
+    /// The providers `--provider` chooses between for full-text search (Wikidata is read, never searched for images).
+    public static let searchable: [ProviderKind] = [.commons, .openverse]
 
     public var defaultEndpoint: String {
         switch self {
         case .commons: "https://commons.wikimedia.org/w/api.php"
         case .openverse: "https://api.openverse.org"
+        case .wikidata: "https://www.wikidata.org/w/api.php"
         }
     }
 
@@ -57,10 +75,12 @@ func makeProvider(_ kind: ProviderKind, endpoint: String?, pageSize: Int? = nil)
         var p = OpenverseProvider(endpoint: endpoint)
         if let pageSize { p.pageSize = min(max(1, pageSize), 20) }
         return p
+    case .wikidata:
+        return WikidataReader(endpoint: endpoint)
     }
 }
 
-private func query(_ pairs: [(String, String)]) -> String {
+func query(_ pairs: [(String, String)]) -> String {
     var allowed = CharacterSet.alphanumerics
     allowed.insert(charactersIn: "-._~")
     return pairs.map { k, v in
@@ -68,7 +88,7 @@ private func query(_ pairs: [(String, String)]) -> String {
     }.joined(separator: "&")
 }
 
-private func json(_ body: [UInt8]) -> [String: Any]? {
+func json(_ body: [UInt8]) -> [String: Any]? {
     (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
 }
 
@@ -82,67 +102,105 @@ struct CommonsProvider: SearchProvider {
     var thumbWidth = 1280
 
     func requestURL(term: String, cursor: String?) -> String {
-        var pairs: [(String, String)] = [
+        mediaWikiURL(endpoint, [
             ("action", "query"), ("format", "json"), ("generator", "search"), ("gsrsearch", term),
-            ("gsrnamespace", "6"), ("gsrlimit", String(pageSize)), ("prop", "imageinfo"),
-            ("iiprop", "url|size|mime|extmetadata"),
-            ("iiextmetadatafilter", "Artist|LicenseShortName|LicenseUrl|AttributionRequired|Attribution|Credit"),
-            ("iiurlwidth", String(thumbWidth)), ("maxlag", "5"),
-        ]
-        // Continue by sending the whole `continue` object back (the API's documented way).
-        if let cursor, let data = cursor.data(using: .utf8),
-           let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
-            for key in object.keys.sorted() { pairs.append((key, "\(object[key]!)")) }
-        } else {
-            pairs.append(("continue", ""))
-        }
-        return endpoint + (endpoint.contains("?") ? "&" : "?") + query(pairs)
+            ("gsrnamespace", "6"), ("gsrlimit", String(pageSize)),
+        ] + imageInfoParameters(thumbWidth: thumbWidth), cursor: cursor)
     }
 
     func read(status: Int, body: [UInt8], retryAfter: Int?) -> SearchAnswer {
-        let object = json(body)
-        if let error = object?["error"] as? [String: Any] {
-            let code = error["code"] as? String ?? "error"
-            let info = error["info"] as? String ?? code
-            if code == "ratelimited" || code == "maxlag" {
-                return .throttled(seconds: retryAfter ?? 5, message: "Commons: \(info)")
-            }
-            return .failed("Commons error \(code): \(info)")
+        let object: [String: Any]
+        switch mediaWikiResponse(status: status, body: body, retryAfter: retryAfter, site: "Commons") {
+        case .answered(let answer): return answer
+        case .object(let o): object = o
         }
-        if status == 429 || status == 503 && retryAfter != nil {
-            return .throttled(seconds: retryAfter ?? 5, message: "Commons answered HTTP \(status)")
-        }
-        guard (200..<300).contains(status) else { return .failed("Commons answered HTTP \(status)") }
-        guard let object else { return .failed("Commons answered with something that is not JSON") }
-        var cursor: String?
-        if let cont = object["continue"] as? [String: Any],
-           let data = try? JSONSerialization.data(withJSONObject: cont, options: [.sortedKeys]) {
-            cursor = String(data: data, encoding: .utf8)
-        }
-        let pages = (object["query"] as? [String: Any])?["pages"] as? [String: Any] ?? [:]
-        let ranked = pages.values.compactMap { $0 as? [String: Any] }
-            .sorted { ($0["index"] as? Int ?? Int.max) < ($1["index"] as? Int ?? Int.max) }
-        var candidates: [Candidate] = []
-        for page in ranked {
-            guard let info = (page["imageinfo"] as? [[String: Any]])?.first else { continue }
-            if let mime = info["mime"] as? String, !mime.hasPrefix("image/") { continue }
-            guard let url = (info["thumburl"] as? String) ?? (info["url"] as? String) else { continue }
-            let meta = info["extmetadata"] as? [String: Any] ?? [:]
-            func field(_ name: String) -> String? {
-                guard let value = (meta[name] as? [String: Any])?["value"] else { return nil }
-                let text = plainText("\(value)")
-                return text.isEmpty ? nil : text
-            }
-            var title = page["title"] as? String
-            if let t = title, t.hasPrefix("File:") { title = String(t.dropFirst(5)) }
-            candidates.append(Candidate(
-                url: url, pageUrl: info["descriptionurl"] as? String, title: title,
-                license: field("LicenseShortName"), licenseUrl: field("LicenseUrl"),
-                creator: field("Artist"), attribution: field("Attribution") ?? field("Credit"),
-                rank: page["index"] as? Int))
-        }
-        return .page(candidates: candidates, cursor: cursor, total: nil)
+        return .page(candidates: imageCandidates(object), cursor: continuation(object), total: nil)
     }
+}
+
+// MARK: The MediaWiki API, shared by Commons (search, categories, files) and Wikidata
+
+/// What every Commons request for image pages asks for: each file's URL, a thumbnail and its licence metadata.
+func imageInfoParameters(thumbWidth: Int) -> [(String, String)] {
+    [("prop", "imageinfo"), ("iiprop", "url|size|mime|extmetadata"),
+     ("iiextmetadatafilter", "Artist|LicenseShortName|LicenseUrl|AttributionRequired|Attribution|Credit"),
+     ("iiurlwidth", String(thumbWidth))]
+}
+
+/// A request to a MediaWiki API. `maxlag=5` asks the servers to refuse when their replicas lag (Wikimedia's
+/// etiquette for non-interactive clients); continuation sends the whole `continue` object back (the API's
+/// documented way), and the first page sends an empty `continue` to ask for that style.
+func mediaWikiURL(_ endpoint: String, _ pairs: [(String, String)], cursor: String?) -> String {
+    var pairs = pairs + [("maxlag", "5")]
+    if let cursor, let data = cursor.data(using: .utf8),
+       let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
+        for key in object.keys.sorted() { pairs.append((key, "\(object[key]!)")) }
+    } else {
+        pairs.append(("continue", ""))
+    }
+    return endpoint + (endpoint.contains("?") ? "&" : "?") + query(pairs)
+}
+
+/// A MediaWiki response read as far as every module reads it alike: an error or a throttle, or the JSON object
+/// for the module to read.
+enum MediaWikiResponse {
+    case answered(SearchAnswer)
+    case object([String: Any])
+}
+
+func mediaWikiResponse(status: Int, body: [UInt8], retryAfter: Int?, site: String) -> MediaWikiResponse {
+    let object = json(body)
+    if let error = object?["error"] as? [String: Any] {
+        let code = error["code"] as? String ?? "error"
+        let info = error["info"] as? String ?? code
+        if code == "ratelimited" || code == "maxlag" {
+            return .answered(.throttled(seconds: retryAfter ?? 5, message: "\(site): \(info)"))
+        }
+        return .answered(.failed("\(site) error \(code): \(info)"))
+    }
+    if status == 429 || status == 503 && retryAfter != nil {
+        return .answered(.throttled(seconds: retryAfter ?? 5, message: "\(site) answered HTTP \(status)"))
+    }
+    guard (200..<300).contains(status) else { return .answered(.failed("\(site) answered HTTP \(status)")) }
+    guard let object else { return .answered(.failed("\(site) answered with something that is not JSON")) }
+    return .object(object)
+}
+
+/// The `continue` object of an answer as the cursor to send back, nil on the last page.
+func continuation(_ object: [String: Any]) -> String? {
+    guard let cont = object["continue"] as? [String: Any],
+          let data = try? JSONSerialization.data(withJSONObject: cont, options: [.sortedKeys]) else { return nil }
+    return String(data: data, encoding: .utf8)
+}
+
+/// The image files among an answer's pages, with their provenance, in rank order (`index`, which search sets;
+/// other generators have none, and then title order keeps the order stable).
+func imageCandidates(_ object: [String: Any]) -> [Candidate] {
+    let pages = (object["query"] as? [String: Any])?["pages"] as? [String: Any] ?? [:]
+    let ranked = pages.values.compactMap { $0 as? [String: Any] }.sorted {
+        let (a, b) = ($0["index"] as? Int ?? Int.max, $1["index"] as? Int ?? Int.max)
+        return a != b ? a < b : ($0["title"] as? String ?? "") < ($1["title"] as? String ?? "")
+    }
+    var candidates: [Candidate] = []
+    for page in ranked {
+        guard let info = (page["imageinfo"] as? [[String: Any]])?.first else { continue }
+        if let mime = info["mime"] as? String, !mime.hasPrefix("image/") { continue }
+        guard let url = (info["thumburl"] as? String) ?? (info["url"] as? String) else { continue }
+        let meta = info["extmetadata"] as? [String: Any] ?? [:]
+        func field(_ name: String) -> String? {
+            guard let value = (meta[name] as? [String: Any])?["value"] else { return nil }
+            let text = plainText("\(value)")
+            return text.isEmpty ? nil : text
+        }
+        var title = page["title"] as? String
+        if let t = title, t.hasPrefix("File:") { title = String(t.dropFirst(5)) }
+        candidates.append(Candidate(
+            url: url, pageUrl: info["descriptionurl"] as? String, title: title,
+            license: field("LicenseShortName"), licenseUrl: field("LicenseUrl"),
+            creator: field("Artist"), attribution: field("Attribution") ?? field("Credit"),
+            rank: page["index"] as? Int))
+    }
+    return candidates
 }
 
 /// Openverse's image search: numbered pages of at most 20 results, at most 20 pages for anonymous use.

@@ -1,4 +1,5 @@
-// Query files: one UTF-8 text file per person; the file name is the label, each line a search term or an image URL.
+// Query files: one UTF-8 text file per person; the file name is the label, each line a search term, an image URL,
+// a Commons category or a Wikidata entity.
 import Catalog
 import Foundation
 
@@ -6,6 +7,11 @@ import Foundation
 public enum QueryLine: Hashable, Sendable {
     case search(String)
     case url(String)
+    /// `category:Maisie Williams`: the files of a Commons category (and its subcategories), as the title
+    /// `Category:Maisie Williams`.
+    case category(String)
+    /// `wikidata:Q1234`: a Wikidata entity, whose Commons category and portrait become sources.
+    case wikidata(String)
 }
 
 /// The queries of one person, read from one file.
@@ -23,6 +29,8 @@ public enum QueryError: BadInput, Equatable {
     case noTerms(String)
     case badLabel(String)
     case badURL(file: String, line: Int, text: String)
+    case badCategory(file: String, line: Int, text: String)
+    case badEntity(file: String, line: Int, text: String)
     case sameLabel(label: String, first: String, second: String)
 
     public var description: String {
@@ -41,6 +49,10 @@ public enum QueryError: BadInput, Equatable {
             return "query file \(path) gives no usable label: rename it to the person's name, e.g. Arya_Stark.txt."
         case let .badURL(file, line, text):
             return "\(file):\(line): \(text) is not an http(s) URL: only http:// and https:// image URLs are supported."
+        case let .badCategory(file, line, text):
+            return "\(file):\(line): \(text) names no usable Commons category: write category:Name (e.g. category:Maisie Williams), without # < > [ ] | { }."
+        case let .badEntity(file, line, text):
+            return "\(file):\(line): \(text) is not a Wikidata item id: write wikidata:Q followed by digits (e.g. wikidata:Q1234)."
         case let .sameLabel(label, first, second):
             return "query files \(first) and \(second) both give the label \"\(label)\": rename one of them."
         }
@@ -119,11 +131,37 @@ public enum QueryFile {
             }
             return .url(line)
         }
+        if lower.hasPrefix("category:") {
+            guard let title = categoryTitle(String(line.dropFirst("category:".count))) else {
+                throw QueryError.badCategory(file: file, line: number, text: line)
+            }
+            return .category(title)
+        }
+        if lower.hasPrefix("wikidata:") {
+            let id = line.dropFirst("wikidata:".count).trimmingCharacters(in: .whitespaces).uppercased()
+            guard id.range(of: #"^Q[1-9][0-9]*$"#, options: .regularExpression) != nil else {
+                throw QueryError.badEntity(file: file, line: number, text: line)
+            }
+            return .wikidata(id)
+        }
         if line.range(of: #"^[A-Za-z][A-Za-z0-9+.-]*://"#, options: .regularExpression) != nil {
             throw QueryError.badURL(file: file, line: number, text: line)
         }
         // Collapse inner runs of whitespace: "Jon   Snow" and "Jon Snow" are one term.
         return .search(line.split(whereSeparator: \.isWhitespace).joined(separator: " "))
+    }
+
+    /// A Commons category's page title as MediaWiki normalises it: `Category:` prefix (given once or not at all),
+    /// underscores as spaces, runs of spaces as one, the first letter upper-case. Nil when the name is empty or
+    /// has a character titles cannot hold.
+    public static func categoryTitle(_ name: String) -> String? {
+        var name = name.replacingOccurrences(of: "_", with: " ")
+            .split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        if name.lowercased().hasPrefix("category:") {
+            name = name.dropFirst("category:".count).trimmingCharacters(in: .whitespaces)
+        }
+        guard let first = name.first, name.rangeOfCharacter(from: CharacterSet(charactersIn: "#<>[]|{}")) == nil else { return nil }
+        return "Category:" + first.uppercased() + name.dropFirst()
     }
 
     /// A label that is safe as one path component: no separators, no control characters, not `.` or `..`,
