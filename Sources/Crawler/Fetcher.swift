@@ -18,17 +18,33 @@ public struct FetchOptions: Sendable {
     public var maxWait: Double = 120
     /// Put URLs that failed with transient errors back in the queue first.
     public var retryFailed = false
-    /// Results per search page; nil keeps the provider's default (Commons 50, Openverse 20).
+    /// Results per search page; nil keeps the provider's default (Commons 50, Openverse 20). Also a Commons
+    /// category's files per page.
     public var pageSize: Int?
+    /// Look each person without a `wikidata:` line up on Wikidata by name, taking an entity only when one
+    /// matches exactly (`--wikidata auto`).
+    public var wikidataAuto = false
+    /// How deep a Commons category's subcategories are walked (0: the category alone).
+    public var categoryDepth = 2
+    /// Overrides Wikidata's API address (else CURATE_WIKIDATA_ENDPOINT, else the public API).
+    public var wikidataEndpoint: String?
 
     public init(target: Int, http: HTTPOptions = HTTPOptions(userAgent: HTTPOptions.defaultUserAgent)) {
         self.target = target
         self.http = http
     }
 
-    public var resolvedEndpoint: String {
-        endpoint ?? ProcessInfo.processInfo.environment[provider.endpointVariable] ?? provider.defaultEndpoint
+    public var resolvedEndpoint: String { endpoint(for: provider) }
+
+    /// The API address of a provider: `endpoint` for the search provider, `wikidataEndpoint` for Wikidata, else
+    /// the provider's environment variable, else the public API. (Category and portrait lines go to Commons
+    /// whichever provider searches.)
+    public func endpoint(for kind: ProviderKind) -> String {
+        if kind == provider, let endpoint { return endpoint }
+        if kind == .wikidata, let wikidataEndpoint { return wikidataEndpoint }
+        return ProcessInfo.processInfo.environment[kind.endpointVariable] ?? kind.defaultEndpoint
     }
+
 }
 
 /// Live figures of one person, for progress display.
@@ -59,6 +75,15 @@ public struct TermSummary: Codable, Sendable {
     public var pages: Int
     public var results: Int
     public var error: String?
+    /// Images of the person stored through this term (all runs), and how many of them processing kept.
+    public var stored: Int
+    public var kept: Int
+}
+
+/// What one kind of source (search, category, reference, url) gave a person: images stored, and kept by processing.
+public struct SourceYield: Codable, Sendable, Equatable {
+    public var stored: Int
+    public var kept: Int
 }
 
 public struct PersonSummary: Codable, Sendable {
@@ -71,6 +96,9 @@ public struct PersonSummary: Codable, Sendable {
     /// target_reached | terms_exhausted | provider_errors | interrupted
     public var outcome: String
     public var terms: [TermSummary]
+    /// By kind of source (`search`, `category`, `reference`, `url`): the person's stored images (all runs) and
+    /// how many processing kept, so a user sees which sources are worth keeping.
+    public var sources: [String: SourceYield]
 }
 
 public struct FetchSummary: Codable, Sendable {
@@ -87,6 +115,32 @@ public struct FetchSummary: Codable, Sendable {
     public var imagesPerSecond: Double { seconds > 0 ? Double(stored) / seconds : 0 }
     /// Every person already had its target, so storing nothing is no failure.
     public var complete: Bool { people.allSatisfy { $0.stored >= $0.target } }
+
+    /// Reads again what each term and kind of source gave (stored, kept): after processing, the kept figures
+    /// are known.
+    public mutating func recountSources(_ catalog: Catalog) throws {
+        let people = try catalog.people()
+        for i in self.people.indices {
+            guard let person = people.first(where: { $0.label == self.people[i].label }) else { continue }
+            let yields = try catalog.yields(of: person.id!)
+            let terms = try catalog.terms(of: person.id!)
+            var sources: [String: SourceYield] = [:]
+            for term in terms { sources[term.kind.rawValue] = sources[term.kind.rawValue] ?? SourceYield(stored: 0, kept: 0) }
+            for (termId, yield) in yields {
+                let kind = terms.first { $0.id == termId }?.kind.rawValue ?? "unknown"
+                sources[kind, default: SourceYield(stored: 0, kept: 0)].stored += yield.stored
+                sources[kind, default: SourceYield(stored: 0, kept: 0)].kept += yield.kept
+            }
+            self.people[i].sources = sources
+            for j in self.people[i].terms.indices {
+                let summary = self.people[i].terms[j]
+                let term = terms.first { $0.text == summary.text && $0.provider == summary.provider }
+                let yield = term.flatMap { yields[$0.id] } ?? TermYield()
+                self.people[i].terms[j].stored = yield.stored
+                self.people[i].terms[j].kept = yield.kept
+            }
+        }
+    }
 }
 
 public enum FetchError: BadInput {
@@ -104,7 +158,12 @@ public final class Fetcher {
     private let catalog: Catalog
     private let workspace: Workspace
     private let options: FetchOptions
+    /// Full-text search (Commons or Openverse).
     private let provider: SearchProvider
+    /// The sources people curated: Commons categories, Commons files by name (portraits), Wikidata entities.
+    private let categories: CommonsCategoryReader
+    private let files: CommonsFileReader
+    private let wikidata: WikidataReader
     private let engine: HTTPEngine
     private let onEvent: (FetchEvent) -> Void
     private let shouldStop: () -> Bool
@@ -118,6 +177,7 @@ public final class Fetcher {
         var failures: [String: Int] = [:]
         var waiting = 0          // attempts waiting for a retry
         var committing = 0       // downloads in place, their rows in the next batch
+        var busy = Set<Int>()    // terms with a request in flight or waiting to be retried
         init(person: Person, terms: [SearchTerm], target: Int, stored: Int) {
             self.person = person
             self.terms = terms
@@ -125,7 +185,7 @@ public final class Fetcher {
         }
         var reserved: Int { progress.stored + progress.inFlight + waiting + committing }
         var wantsMore: Bool { reserved < progress.target }
-        var termsLeft: Bool { terms.contains { $0.kind == .search && !$0.state.isDone && $0.state != .failed } }
+        var termsLeft: Bool { terms.contains(where: \.isOpen) }
     }
 
     private enum Work {
@@ -137,13 +197,15 @@ public final class Fetcher {
     private var inFlight: [Int: Work] = [:]
     private var delayed: [(due: Double, work: Work)] = []
     private var nextId = 0
-    private var searchBlockedUntil: Double = 0
+    /// Per API (endpoint): no request before this time (a throttle's wait).
+    private var blockedUntil: [String: Double] = [:]
     /// Downloads whose files are in place, waiting to be committed together.
     private var batch: [(Run, Catalog.Download)] = []
     private var lastCommit = 0.0
     private static let batchSize = 64
     private static let batchSeconds = 0.25
-    private var providerGaveUp: String?
+    /// Per API (endpoint): why it is not asked again in this run (a throttle longer than `maxWait`).
+    private var gaveUp: [String: String] = [:]
 
     public init(catalog: Catalog, options: FetchOptions, onEvent: @escaping (FetchEvent) -> Void = { _ in },
                 shouldStop: @escaping () -> Bool = { false }) throws {
@@ -152,16 +214,39 @@ public final class Fetcher {
         self.workspace = catalog.workspace
         self.options = options
         self.provider = makeProvider(options.provider, endpoint: options.resolvedEndpoint, pageSize: options.pageSize)
+        var categories = CommonsCategoryReader(endpoint: options.endpoint(for: .commons))
+        if let pageSize = options.pageSize { categories.pageSize = min(max(1, pageSize), 500) }
+        self.categories = categories
+        self.files = CommonsFileReader(endpoint: options.endpoint(for: .commons))
+        self.wikidata = WikidataReader(endpoint: options.endpoint(for: .wikidata))
         self.engine = try HTTPEngine(options: options.http)
         self.onEvent = onEvent
         self.shouldStop = shouldStop
     }
 
-    /// Checks, before anything is written, that the provider's host answers a connection.
+    /// Checks, before anything is written, that the hosts of the APIs the queries need answer a connection.
     public static func checkEndpoint(_ options: FetchOptions, queries: [PersonQuery]) throws {
-        let searches = queries.contains { $0.lines.contains { if case .search = $0 { true } else { false } } }
-        guard searches else { return }
-        try HTTPEngine.checkReachable(options.resolvedEndpoint, options: options.http)
+        var needed: [ProviderKind] = []
+        let lines = queries.flatMap(\.lines)
+        if lines.contains(where: { if case .search = $0 { true } else { false } }) { needed.append(options.provider) }
+        let entities = options.wikidataAuto || lines.contains { if case .wikidata = $0 { true } else { false } }
+        if entities { needed.append(.wikidata) }
+        // An entity's category and portrait are read from Commons.
+        if entities || lines.contains(where: { if case .category = $0 { true } else { false } }) { needed.append(.commons) }
+        var checked = Set<String>()
+        for kind in needed where checked.insert(options.endpoint(for: kind)).inserted {
+            try HTTPEngine.checkReachable(options.endpoint(for: kind), options: options.http)
+        }
+    }
+
+    /// Which API reads a term.
+    private func reader(_ term: SearchTerm) -> SearchProvider {
+        switch term.kind {
+        case .search, .url: provider
+        case .category: categories
+        case .reference: files
+        case .wikidata: wikidata
+        }
     }
 
     public func run(queries: [PersonQuery]) throws -> FetchSummary {
@@ -170,13 +255,30 @@ public final class Fetcher {
         let requeued = options.retryFailed ? try catalog.requeueTransientFailures() : 0
         for query in queries {
             let person = try catalog.person(label: query.label, queryFile: query.file)
-            let lines = query.lines.map { line -> (String, TermKind, String) in
+            var lines = query.lines.map { line -> (String, TermKind, String) in
                 switch line {
                 case .search(let text): (text, .search, options.provider.rawValue)
                 case .url(let url): (url, .url, "direct")
+                case .category(let title): (title, .category, ProviderKind.commons.rawValue)
+                case .wikidata(let id): (id, .wikidata, ProviderKind.wikidata.rawValue)
                 }
             }
+            if options.wikidataAuto, !lines.contains(where: { $0.1 == .wikidata }) {
+                // Looked up by the person's name: the label with its underscores as spaces.
+                lines.append((query.label.replacingOccurrences(of: "_", with: " "), .wikidata, ProviderKind.wikidata.rawValue))
+            }
             var terms = try catalog.syncTerms(personId: person.id!, lines: lines)
+            // The sources these lines led to in earlier runs (subcategories, what an entity named) come back too.
+            let all = try catalog.terms(of: person.id!)
+            var kept = Set(terms.compactMap(\.id))
+            var grew = true
+            while grew {
+                grew = false
+                for t in all where !kept.contains(t.id!) {
+                    if let parent = t.parentId, kept.contains(parent) { kept.insert(t.id!); grew = true }
+                }
+            }
+            terms = all.filter { kept.contains($0.id!) }
             // A term that failed in an earlier run (provider errors, a long throttle) is searched again.
             for i in terms.indices where terms[i].state == .failed { terms[i].state = .open }
             // Direct URLs go straight into the queue (once: the catalog ignores URLs it knows).
@@ -236,29 +338,65 @@ public final class Fetcher {
                 progressed = true
             }
         }
-        // Searches: one at a time per provider (Commons asks for requests in series), for the person who needs
-        // candidates most, refilling before the queue runs dry.
-        guard providerGaveUp == nil, now() >= searchBlockedUntil,
-              !inFlight.values.contains(where: { if case .search = $0 { true } else { false } }),
-              !delayed.contains(where: { if case .search = $0.work { true } else { false } }) else { return }
+        // API requests: one at a time per API (Commons asks for requests in series; Wikidata, on its own host,
+        // is paced apart), for the people who need candidates most, refilling before their queues run dry.
+        let t = now()
+        var unavailable = Set(gaveUp.keys).union(blockedUntil.filter { $0.value > t }.map(\.key))
+        unavailable.formUnion(inFlight.values.compactMap(api))
+        unavailable.formUnion(delayed.compactMap { api($0.work) })
         let needy = runs.filter { $0.wantsMore && $0.termsLeft && $0.reserved + $0.queue.count < $0.progress.target + options.http.concurrency }
             .filter { $0.queue.count < options.http.concurrency }
-            .min { $0.queue.count < $1.queue.count }
-        guard let run = needy, let index = nextTermIndex(run) else { return }
-        start(.search(run, termIndex: index, tries: 0))
+            .sorted { $0.queue.count < $1.queue.count }
+        for run in needy {
+            guard let index = nextTermIndex(run, unavailable: unavailable) else { continue }
+            unavailable.insert(reader(run.terms[index]).endpoint)
+            start(.search(run, termIndex: index, tries: 0))
+        }
     }
 
-    private func nextTermIndex(_ run: Run) -> Int? {
+    /// The API a request goes to (nil for downloads).
+    private func api(_ work: Work) -> String? {
+        if case let .search(run, index, _) = work { return reader(run.terms[index]).endpoint }
+        return nil
+    }
+
+    /// The person's next term, round-robin among the open terms of the most precise kind left: Wikidata entities
+    /// and portraits, then categories, then full-text search. A term waits while a more precise one is open
+    /// (also in flight): an entity may yet name the person's category.
+    private func nextTermIndex(_ run: Run, unavailable: Set<String>) -> Int? {
+        let open = run.terms.indices.filter { run.terms[$0].isOpen }
+        guard let tier = open.map({ run.terms[$0].kind.precision }).min() else { return nil }
+        let eligible = Set(open.filter {
+            run.terms[$0].kind.precision == tier && !run.busy.contains($0) && !unavailable.contains(reader(run.terms[$0]).endpoint)
+        })
         let n = run.terms.count
         for step in 0..<n {
             let i = (run.nextTerm + step) % n
-            let t = run.terms[i]
-            if t.kind == .search && !t.state.isDone && t.state != .failed {
+            if eligible.contains(i) {
                 run.nextTerm = (i + 1) % n
                 return i
             }
         }
         return nil
+    }
+
+    /// How many categories up a category term is from the category it was found from (0 for a query line's or
+    /// an entity's category).
+    private func depth(_ run: Run, _ index: Int) -> Int {
+        var depth = 0
+        var term = run.terms[index]
+        while let parent = term.parentId, let up = run.terms.first(where: { $0.id == parent }), up.kind == .category {
+            depth += 1
+            term = up
+        }
+        return depth
+    }
+
+    /// The name of the category a category term was walked from (the top of its chain), without `Category:`.
+    private func rootCategoryName(_ run: Run, _ index: Int) -> String {
+        var term = run.terms[index]
+        while let parent = term.parentId, let up = run.terms.first(where: { $0.id == parent }), up.kind == .category { term = up }
+        return String(term.text.dropFirst("Category:".count))
     }
 
     private func start(_ work: Work) {
@@ -273,10 +411,15 @@ public final class Fetcher {
                 run.progress.inFlight += 1
             case let .search(run, index, _):
                 let term = run.terms[index]
-                let url = provider.requestURL(term: term.text, cursor: term.cursor)
+                var cursor = term.cursor
+                if term.kind == .category, cursor == nil, depth(run, index) >= options.categoryDepth {
+                    cursor = CommonsCategoryReader.filesFromStart   // deep enough: its files, not its subcategories
+                }
+                let url = reader(term).requestURL(term: term.text, cursor: cursor)
                 let transfer = try Transfer(id: id, url: url, sink: .memory, options: options.http,
                                             headers: ["Accept: application/json"])
                 try engine.add(transfer)
+                run.busy.insert(index)
                 run.progress.searching = true
             }
             inFlight[id] = work
@@ -313,7 +456,8 @@ public final class Fetcher {
             run.progress.inFlight -= 1
             try finishDownload(run, attempt, result)
         case let .search(run, index, tries):
-            run.progress.searching = false
+            run.busy.remove(index)
+            run.progress.searching = run.busy.isEmpty == false
             try finishSearch(run, index, tries: tries + 1, result)
         }
     }
@@ -350,11 +494,12 @@ public final class Fetcher {
                 return
             }
         }
-        let term = run.terms.first { $0.id == attempt.termId }?.text
+        let term = run.terms.first { $0.id == attempt.termId }
         run.committing += 1
         run.progress.bytes += t.bytes
-        batch.append((run, Catalog.Download(attempt: attempt, term: term, sha256: sha, path: path, bytes: t.bytes,
-                                            format: format, httpStatus: result.status, ms: result.ms)))
+        batch.append((run, Catalog.Download(attempt: attempt, term: term?.text, sha256: sha, path: path, bytes: t.bytes,
+                                            format: format, httpStatus: result.status, ms: result.ms,
+                                            reference: term?.kind == .reference)))
     }
 
     /// Commits the batch of finished downloads when it is big or old enough (or when told to). The files are
@@ -390,58 +535,101 @@ public final class Fetcher {
 
     private func finishSearch(_ run: Run, _ index: Int, tries: Int, _ result: TransferResult) throws {
         var term = run.terms[index]
+        let reader = reader(term)
+        let api = reader.endpoint
+        let site = reader.kind.rawValue
+        func retry(after delay: Double) {
+            run.busy.insert(index)
+            delayed.append((now() + delay, .search(run, termIndex: index, tries: tries)))
+        }
+        func report(_ state: TermState, _ message: String) {
+            onEvent(.term(label: run.person.label, term: term.text, state: state, message: message))
+        }
         let answer: SearchAnswer
         if let failure = Failure.of(result) {
             if failure.code.isHTTP {
-                answer = provider.read(status: result.status, body: result.transfer.body, retryAfter: result.retryAfter)
+                answer = reader.read(status: result.status, body: result.transfer.body, retryAfter: result.retryAfter)
             } else if failure.transient, tries < options.retries, let delay = retryDelay(tries: tries, retryAfter: nil) {
-                onEvent(.warning("\(provider.kind.rawValue) search for \"\(term.text)\" failed (\(failure.message)); retrying in \(String(format: "%.1f", delay)) s"))
-                delayed.append((now() + delay, .search(run, termIndex: index, tries: tries)))
+                onEvent(.warning("\(site) request for \"\(term.text)\" failed (\(failure.message)); retrying in \(String(format: "%.1f", delay)) s"))
+                retry(after: delay)
                 return
             } else {
-                answer = .failed("\(provider.kind.rawValue) request failed: \(failure.message)")
+                answer = .failed("\(site) request failed: \(failure.message)")
             }
         } else {
-            answer = provider.read(status: result.status, body: result.transfer.body, retryAfter: result.retryAfter)
+            answer = reader.read(status: result.status, body: result.transfer.body, retryAfter: result.retryAfter)
         }
         switch answer {
         case let .throttled(seconds, message):
             if Double(seconds) <= options.maxWait {
-                searchBlockedUntil = now() + Double(seconds)
-                onEvent(.term(label: run.person.label, term: term.text, state: term.state,
-                              message: "\(message); waiting \(seconds) s"))
-                delayed.append((now() + Double(seconds), .search(run, termIndex: index, tries: tries)))
+                blockedUntil[api] = now() + Double(seconds)
+                report(term.state, "\(message); waiting \(seconds) s")
+                retry(after: Double(seconds))
             } else {
-                providerGaveUp = "\(message); run again later"
+                let why = "\(message); run again later"
+                gaveUp[api] = why
                 term.state = .failed
-                term.lastError = providerGaveUp
+                term.lastError = why
                 try catalog.update(term)
                 run.terms[index] = term
-                onEvent(.term(label: run.person.label, term: term.text, state: .failed, message: providerGaveUp!))
+                report(.failed, why)
             }
         case .failed(let message):
             if (500..<600).contains(result.status), tries < options.retries,
                let delay = retryDelay(tries: tries, retryAfter: result.retryAfter) {
-                delayed.append((now() + delay, .search(run, termIndex: index, tries: tries)))
+                retry(after: delay)
                 return
             }
             term.state = .failed
             term.lastError = message
             try catalog.update(term)
             run.terms[index] = term
-            onEvent(.term(label: run.person.label, term: term.text, state: .failed, message: message))
+            report(.failed, message)
+        case .ambiguous(let message):
+            term.pages += 1
+            term.state = .ambiguous
+            term.lastError = message
+            try catalog.update(term)
+            run.terms[index] = term
+            report(.ambiguous, message)
+        case let .found(found, cursor, note):
+            term.pages += 1
+            term.cursor = cursor
+            term.lastError = nil
+            var sources = found
+            if term.kind == .category {
+                // Only subcategories about the person: their names contain the name of the category walked from.
+                let root = rootCategoryName(run, index).lowercased()
+                sources = sources.filter { $0.text.lowercased().contains(root) }
+            }
+            let (added, _) = try catalog.foundTerms(parent: term, sources.map { ($0.text, $0.kind, $0.provider.rawValue) })
+            if cursor == nil {
+                term.state = found.isEmpty ? .noResults : .exhausted
+                if found.isEmpty { term.lastError = note }
+            }
+            try catalog.update(term)
+            run.terms[index] = term
+            run.terms.append(contentsOf: added)
+            if let note { report(term.state, note) }
+            if term.kind == .category, !added.isEmpty {
+                report(term.state, "\(added.count) subcategor\(added.count == 1 ? "y" : "ies") to walk: " + added.map(\.text).joined(separator: ", "))
+            }
         case let .page(candidates, cursor, total):
             term.pages += 1
             term.results += candidates.count
             term.cursor = cursor
             term.lastError = nil
-            if candidates.isEmpty && term.pages == 1 {
-                term.state = .noResults
+            // A category's first page of files comes after its subcategories: only its end says it had none.
+            let firstPage = term.kind != .category && term.pages == 1
+            if term.results == 0 && (cursor == nil || firstPage) {
+                let walked = run.terms.contains { $0.parentId == term.id && $0.kind == .category }
+                term.state = walked ? .exhausted : .noResults
+                if term.kind != .search && !walked { term.lastError = Self.notFound(term) }
             } else if cursor == nil {
                 term.state = .exhausted
             }
             let attempts = candidates.map {
-                Attempt(personId: run.person.id!, termId: term.id, url: $0.url, provider: provider.kind.rawValue,
+                Attempt(personId: run.person.id!, termId: term.id, url: $0.url, provider: reader.kind.rawValue,
                         pageUrl: $0.pageUrl, title: $0.title, license: $0.license, licenseUrl: $0.licenseUrl,
                         creator: $0.creator, attribution: $0.attribution, rank: $0.rank)
             }
@@ -454,14 +642,23 @@ public final class Fetcher {
             run.queue.append(contentsOf: added)
             switch term.state {
             case .noResults:
-                onEvent(.term(label: run.person.label, term: term.text, state: term.state, message: "no results"))
+                report(term.state, term.lastError ?? "no results")
             case .exhausted, .noNew:
                 let why = term.state == .noNew ? "a page added nothing new" : "no more pages"
-                onEvent(.term(label: run.person.label, term: term.text, state: term.state,
-                              message: "\(why) after \(term.pages) page(s), \(term.results) result(s)\(total.map { " of \($0)" } ?? "")"))
+                report(term.state, "\(why) after \(term.pages) page(s), \(term.results) result(s)\(total.map { " of \($0)" } ?? "")")
             default:
                 break
             }
+        }
+    }
+
+    /// Why a source that is not a search gave nothing, naming it.
+    private static func notFound(_ term: SearchTerm) -> String {
+        switch term.kind {
+        case .category: "Commons has no files in \(term.text) (no such category, or an empty one)"
+        case .reference: "Commons has no file \(term.text)"
+        case .wikidata: "Wikidata has no entity \(term.text)"
+        case .search, .url: "no results"
         }
     }
 
@@ -514,20 +711,23 @@ public final class Fetcher {
             let outcome: String
             if p.stored >= p.target { outcome = "target_reached" }
             else if interrupted { outcome = "interrupted" }
-            else if terms.contains(where: { $0.state == .failed }) || providerGaveUp != nil { outcome = "provider_errors" }
+            else if terms.contains(where: { $0.state == .failed }) || !gaveUp.isEmpty { outcome = "provider_errors" }
             else { outcome = "terms_exhausted" }
             people.append(PersonSummary(
                 label: run.person.label, target: p.target, stored: p.stored, storedThisRun: p.storedThisRun,
                 duplicates: p.duplicates, failed: run.failures, outcome: outcome,
                 terms: terms.map { TermSummary(text: $0.text, kind: $0.kind.rawValue, provider: $0.provider,
                                                state: $0.state.rawValue, pages: $0.pages, results: $0.results,
-                                               error: $0.lastError) }))
+                                               error: $0.lastError, stored: 0, kept: 0) },
+                sources: [:]))
         }
-        return FetchSummary(people: people, stored: runs.map(\.progress.storedThisRun).reduce(0, +),
+        var summary = FetchSummary(people: people, stored: runs.map(\.progress.storedThisRun).reduce(0, +),
                             duplicates: runs.map(\.progress.duplicates).reduce(0, +),
                             failed: runs.map(\.progress.failed).reduce(0, +),
                             bytes: runs.map(\.progress.bytes).reduce(0, +),
                             seconds: now() - start, interrupted: interrupted, requeued: requeued, orphansRemoved: orphans)
+        try summary.recountSources(catalog)
+        return summary
     }
 }
 
