@@ -11,7 +11,9 @@ extension CurateCommand {
             abstract: "Search and download images per person until each has N stored.",
             discussion: """
             Each .txt file in the query folder is one person: the file name is the label, each line a search
-            term, or an http(s) URL of one image. Lines starting with # are comments.
+            term, an http(s) URL of one image, category:NAME (a Wikimedia Commons category and its subcategories)
+            or wikidata:Q1234 (a Wikidata entity: its Commons category and its portrait, the person's reference
+            photo). Categories and portraits are fetched before search terms. Lines starting with # are comments.
             Interrupt with Ctrl-C at any time; running the same command again continues where it stopped.
             """
         )
@@ -45,6 +47,15 @@ extension CurateCommand {
         @Option(name: .long, help: "Tries per URL for connection errors, 5xx and 429.")
         var retries: Int = 3
 
+        @Option(name: .long, help: ArgumentHelp("auto: look each person without a wikidata: line up on Wikidata by name, taking the entity only when exactly one matches; off (the default): only wikidata: lines."))
+        var wikidata: WikidataMode = .off
+
+        @Option(name: .long, help: "How many levels of a Commons category's subcategories are walked (0: the category alone).")
+        var categoryDepth: Int = 2
+
+        @Option(name: .long, help: ArgumentHelp("Wikidata's API address (default: the public API, or CURATE_WIKIDATA_ENDPOINT).", valueName: "url"))
+        var wikidataEndpoint: String?
+
         @Flag(name: .long, help: "Queue again the URLs that failed with a transient error in earlier runs.")
         var retryFailed = false
 
@@ -60,9 +71,11 @@ extension CurateCommand {
             guard maxSize >= 1 else { throw ValidationError("--max-size must be at least 1 (MiB).") }
             guard timeout > 0 else { throw ValidationError("--timeout must be positive.") }
             guard retries >= 1 else { throw ValidationError("--retries must be at least 1.") }
-            if let endpoint {
-                guard let url = URL(string: endpoint), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
-                    throw ValidationError("--endpoint \(endpoint) is not an http(s) URL.")
+            guard categoryDepth >= 0, categoryDepth <= 10 else { throw ValidationError("--category-depth must be between 0 and 10.") }
+            for (name, value) in [("--endpoint", endpoint), ("--wikidata-endpoint", wikidataEndpoint)] {
+                guard let value else { continue }
+                guard let url = URL(string: value), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {
+                    throw ValidationError("\(name) \(value) is not an http(s) URL.")
                 }
             }
         }
@@ -78,6 +91,9 @@ extension CurateCommand {
             options.endpoint = endpoint
             options.retries = retries
             options.retryFailed = retryFailed
+            options.wikidataAuto = wikidata == .auto
+            options.categoryDepth = categoryDepth
+            options.wikidataEndpoint = wikidataEndpoint
 
             // Everything that can be wrong with the input is found before the catalog is touched.
             let queries: [PersonQuery]
@@ -90,15 +106,21 @@ extension CurateCommand {
             catalog = try Catalog.open(global.ws)
             defer { withExtendedLifetime(lock) {} }
 
-            if options.provider == .commons, ProcessInfo.processInfo.environment["CURATE_CONTACT"] == nil, !global.quiet,
-               queries.contains(where: { $0.lines.contains { if case .search = $0 { true } else { false } } }) {
+            let asksWikimedia = options.wikidataAuto || queries.contains { $0.lines.contains {
+                switch $0 {
+                case .search: options.provider == .commons
+                case .url: false
+                case .category, .wikidata: true
+                }
+            } }
+            if asksWikimedia, ProcessInfo.processInfo.environment["CURATE_CONTACT"] == nil, !global.quiet {
                 eprint("note: Wikimedia asks API clients for a contact in the User-Agent: set CURATE_CONTACT=you@example.org")
             }
             let progress = ProgressView(quiet: global.quiet)
             Signals.install()
             let fetcher = try Fetcher(catalog: catalog, options: options, onEvent: progress.handle,
                                       shouldStop: { Signals.interrupted })
-            let summary = try fetcher.run(queries: queries)
+            var summary = try fetcher.run(queries: queries)
             progress.finish()
 
             if !global.json && !global.quiet { SummaryView.print(summary) }
@@ -107,6 +129,11 @@ extension CurateCommand {
                 throw Exit.interrupted
             }
             let processed = noProcess ? nil : try processing.run(catalog: catalog, global: global)
+            if processed != nil {
+                // Now the kept figures per source are known.
+                try summary.recountSources(catalog)
+                if !global.json && !global.quiet { SummaryView.printSources(summary) }
+            }
             if global.json { try printJSON(FetchReport(fetch: summary, process: processed)) }
             if processed?.interrupted == true { throw Exit.interrupted }
             if summary.stored == 0 && !summary.complete {
@@ -123,4 +150,16 @@ struct FetchReport: Encodable {
     var process: ProcessSummary?
 }
 
-extension ProviderKind: ExpressibleByArgument {}
+extension ProviderKind: ExpressibleByArgument {
+    /// Only the providers that search: Wikidata is read for entities, never searched for images.
+    public init?(argument: String) {
+        guard let kind = ProviderKind(rawValue: argument), ProviderKind.searchable.contains(kind) else { return nil }
+        self = kind
+    }
+    public static var allValueStrings: [String] { searchable.map(\.rawValue) }
+}
+
+/// `--wikidata`: whether people without a `wikidata:` line are looked up by name.
+enum WikidataMode: String, CaseIterable, ExpressibleByArgument {
+    case auto, off
+}

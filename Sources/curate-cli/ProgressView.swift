@@ -112,8 +112,12 @@ enum SummaryView {
                 let reasons = p.failed.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                 eprint("    failures: \(reasons)".dim)
             }
+            let sources = p.sources.filter { $0.value.stored > 0 }.sorted { $0.key < $1.key }
+            if !sources.isEmpty {
+                eprint("    stored by source: \(sources.map { "\($0.key) \($0.value.stored)" }.joined(separator: ", "))".dim)
+            }
             if p.outcome != "target_reached" {
-                for t in p.terms where t.kind == "search" {
+                for t in p.terms where t.kind != "url" {
                     let detail = t.error.map { ": \($0)" } ?? ""
                     eprint("    \"\(t.text)\" (\(t.provider)): \(t.state.replacingOccurrences(of: "_", with: " ")), \(t.pages) page(s), \(t.results) result(s)\(detail)".dim)
                 }
@@ -128,6 +132,21 @@ enum SummaryView {
         if s.orphansRemoved > 0 { total += ", \(s.orphansRemoved) unrecorded file(s) from a killed run removed" }
         eprint(total)
         if s.interrupted { eprint("interrupted: run the same command again to continue.".yellow) }
+    }
+
+    /// After processing: per person, what each kind of source and each term gave (stored, kept), so a user sees
+    /// which sources are worth keeping.
+    static func printSources(_ s: FetchSummary) {
+        eprint("")
+        eprint("kept / stored by source".bold)
+        for p in s.people {
+            let kinds = p.sources.filter { $0.value.stored > 0 }.sorted { $0.key < $1.key }
+            guard !kinds.isEmpty else { continue }
+            eprint("\(p.label): " + kinds.map { "\($0.key) \($0.value.kept)/\($0.value.stored)" }.joined(separator: ", "))
+            for t in p.terms where t.stored > 0 && t.kind != "url" {
+                eprint("    \"\(t.text)\" (\(t.kind)): \(t.kept)/\(t.stored) kept".dim)
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@ import Foundation
 
 extension CurateCommand {
     struct Status: Subcommand {
-        static let configuration = CommandConfiguration(abstract: "Show counts per person: stored, verdicts, failures, splits.")
+        static let configuration = CommandConfiguration(abstract: "Show counts per person: stored, verdicts, failures, splits, reference photo.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -15,13 +15,14 @@ extension CurateCommand {
             if global.json { return try printJSON(counts) }
             guard !global.quiet else { return }
             let width = max(6, counts.map(\.label.count).max() ?? 0)
-            print("\("person".padding(toLength: width, withPad: " ", startingAt: 0))  stored  kept  rejected  pending  queued  failed")
+            print("\("person".padding(toLength: width, withPad: " ", startingAt: 0))  stored  kept  rejected  pending  queued  failed  reference")
             for c in counts {
                 let cols = [c.stored, c.images["kept"] ?? 0, c.images["rejected"] ?? 0, c.images["pending"] ?? 0,
                             c.attempts["queued"] ?? 0, c.attempts["failed"] ?? 0]
                 let widths = [6, 4, 8, 7, 6, 6]
                 print(c.label.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
-                      + zip(cols, widths).map { "\($0)".leftPad($1) }.joined(separator: "  "))
+                      + zip(cols, widths).map { "\($0)".leftPad($1) }.joined(separator: "  ")
+                      + "  " + (c.references > 0 ? "yes" : "no").leftPad(9))
                 func detail(_ name: String, _ d: [String: Int]) {
                     guard !d.isEmpty else { return }
                     print("    \(name): " + d.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))

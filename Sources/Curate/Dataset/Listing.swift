@@ -22,9 +22,11 @@ public struct ImageRow: Codable, Sendable, Equatable {
     @ExplicitNull public var faces: Int?
     public var reviewed: Bool
     @ExplicitNull public var split: SplitSide?
+    /// The person's reference portrait (from Wikidata).
+    public var reference: Bool
 
     enum CodingKeys: String, CodingKey {
-        case id, label, provider, term, license, creator, sha256, path, bytes, format, verdict, reason, faces, reviewed, split
+        case id, label, provider, term, license, creator, sha256, path, bytes, format, verdict, reason, faces, reviewed, split, reference
         case sourceUrl = "source_url"
         case pageUrl = "page_url"
     }
@@ -58,7 +60,7 @@ public enum Listing {
                      creator: image.creator, sha256: image.sha256,
                      path: catalog.workspace.url(forRelativePath: image.path).path, bytes: image.bytes,
                      format: image.format, verdict: image.verdict, reason: image.reason, faces: image.faces,
-                     reviewed: image.reviewed, split: image.split)
+                     reviewed: image.reviewed, split: image.split, reference: image.reference)
         }
     }
 }
