@@ -29,7 +29,10 @@ extension ServerCore {
             return serveList(relDir: rel)
         }
         if path == "/commons/w/api.php" {
-            return commonsSearch(request.query)
+            return commonsOther(request.query) ?? commonsSearch(request.query)
+        }
+        if path == "/wikidata/w/api.php" {
+            return wikidataAPI(request.query)
         }
         if path == "/openverse/v1/images/" || path == "/openverse/v1/images" {
             return openverseSearch(request.query)

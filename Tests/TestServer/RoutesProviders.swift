@@ -73,42 +73,49 @@ extension ServerCore {
             return jsonResponse(.ok, ["batchcomplete": ""])
         }
         let end = min(all.count, offset + limit)
-        let base = baseURL
         var pages: [String: Any] = [:]
         for (i, path) in all[offset..<end].enumerated() {
-            let pageID = commonsPageID(path)
-            let name = (path as NSString).lastPathComponent
-            var info: [String: Any] = [
-                "url": base + path,
-                "descriptionurl": base + "/wiki/File:" + name,
-                "descriptionshorturl": base + "/w/index.php?curid=\(pageID)",
-                "size": bodySize(forServerPath: path),
-                // The server does not decode images; 0 says "unknown" to the client.
-                "width": 0,
-                "height": 0,
-                "mime": contentType(forPath: path),
-                "extmetadata": commonsExtMetadata,
-            ]
-            if let w = thumbWidth {
-                // No scaling here: the "thumbnail" is the original, and its size is reported as asked.
-                info["thumburl"] = base + path
-                info["thumbwidth"] = w
-                info["thumbheight"] = w
-            }
-            pages[String(pageID)] = [
-                "pageid": pageID,
-                "ns": 6,
-                "title": "File:" + name,
-                "index": offset + i + 1,
-                "imagerepository": "local",
-                "imageinfo": [info],
-            ]
+            pages[String(commonsPageID(path))] = commonsFilePage(path, index: offset + i + 1, thumbWidth: thumbWidth)
         }
         var body: [String: Any] = ["batchcomplete": "", "query": ["pages": pages]]
         if end < all.count {
             body["continue"] = ["gsroffset": end, "continue": "gsroffset||"]
         }
         return jsonResponse(.ok, body)
+    }
+
+    /// One File-namespace page with its image info, as `prop=imageinfo` gives it (formatversion 1). `index` is
+    /// the rank, which only search generators report.
+    func commonsFilePage(_ path: String, index: Int?, thumbWidth: Int?) -> [String: Any] {
+        let base = baseURL
+        let pageID = commonsPageID(path)
+        let name = (path as NSString).lastPathComponent
+        var info: [String: Any] = [
+            "url": base + path,
+            "descriptionurl": base + "/wiki/File:" + name,
+            "descriptionshorturl": base + "/w/index.php?curid=\(pageID)",
+            "size": bodySize(forServerPath: path),
+            // The server does not decode images; 0 says "unknown" to the client.
+            "width": 0,
+            "height": 0,
+            "mime": contentType(forPath: path),
+            "extmetadata": commonsExtMetadata,
+        ]
+        if let w = thumbWidth {
+            // No scaling here: the "thumbnail" is the original, and its size is reported as asked.
+            info["thumburl"] = base + path
+            info["thumbwidth"] = w
+            info["thumbheight"] = w
+        }
+        var page: [String: Any] = [
+            "pageid": pageID,
+            "ns": 6,
+            "title": commonsFileTitle(path),
+            "imagerepository": "local",
+            "imageinfo": [info],
+        ]
+        if let index { page["index"] = index }
+        return page
     }
 
     /// A stable, positive page id per path (9 digits).
@@ -184,6 +191,11 @@ extension ServerCore {
         let c = Array(hex)
         return [c[0..<8], c[8..<12], c[12..<16], c[16..<20], c[20..<32]].map { String($0) }.joined(separator: "-")
     }
+}
+
+/// The File: title MediaWiki gives a path's file name (underscores read as spaces).
+func commonsFileTitle(_ path: String) -> String {
+    "File:" + (path as NSString).lastPathComponent.replacingOccurrences(of: "_", with: " ")
 }
 
 /// Licence metadata every emulated Commons file carries (shape of real `extmetadata`).

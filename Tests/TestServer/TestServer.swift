@@ -1,4 +1,4 @@
-// TestServer: a real HTTP server on 127.0.0.1 (FlyingFox) that emulates Commons and Openverse and misbehaves on purpose.
+// TestServer: a real HTTP server on 127.0.0.1 (FlyingFox) that emulates Commons, Wikidata and Openverse and misbehaves on purpose.
 import FlyingFox
 import FlyingSocks
 import Foundation
@@ -30,7 +30,7 @@ public final class TestServer: @unchecked Sendable {
         }
     }
 
-    private let core: ServerCore
+    let core: ServerCore
     private let http: HTTPServer
     private let runTask: Task<Void, any Error>
     /// Port the kernel gave us (or the one asked for).
@@ -155,6 +155,15 @@ struct ServerState {
     var throttleRemaining = 0
     var throttleRetryAfter = 1
     var commonsRateLimitedRemaining = 0
+    /// Commons categories by normalised title (`Category:Name`) and Wikidata items by id.
+    var categories: [String: EmulatedCategory] = [:]
+    var entities: [String: EmulatedEntity] = [:]
+    var wikidataThrottleRemaining = 0
+    var wikidataThrottleRetryAfter = 1
+    var wikidataMaxlagRemaining = 0
+    var wikidataMaxlagRetryAfter = 1
+    /// When each request was being answered (seconds since the server started), to check clients' pacing.
+    var spans: [(path: String, start: Double, end: Double)] = []
     /// Per-key request counters for the stateful `/bad/...` routes (flaky, throttle).
     var keyCounts: [String: Int] = [:]
     /// Bytes of files already read, keyed by relative path: the data is read-only, and
@@ -182,6 +191,7 @@ final class ServerCore: @unchecked Sendable {
     let dataRoot: URL
     let latencyMs: Int
     let state = Locked(ServerState())
+    let started = Date()
 
     init(dataRoot: URL, latencyMs: Int) {
         self.dataRoot = dataRoot.standardizedFileURL
@@ -204,10 +214,14 @@ final class ServerCore: @unchecked Sendable {
                                 uniquingKeysWith: { _, last in last })
         )
         state.withLock { $0.requests.append(recorded) }
+        let start = Date().timeIntervalSince(started)
         if latencyMs > 0 {
             try? await Task.sleep(nanoseconds: UInt64(latencyMs) * 1_000_000)
         }
-        return route(recorded)
+        let response = route(recorded)
+        let end = Date().timeIntervalSince(started)
+        state.withLock { $0.spans.append((recorded.path, start, end)) }
+        return response
     }
 }
 
