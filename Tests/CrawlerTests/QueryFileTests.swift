@@ -21,6 +21,31 @@ import TestSupport
         #expect(people[0].lines == [.search("Maisie Williams"), .search("Arya Stark"), .url("https://example.org/a.jpg#frag")])
     }
 
+    @Test func categoryAndWikidataLinesAreReadAsMediaWikiNamesThem() throws {
+        let dir = TempDir()
+        dir.queries(["Arya Stark": [
+            "category:Maisie Williams",
+            "Category:maisie_williams   in  2019  # the first letter is capitalised, underscores are spaces",
+            "CATEGORY: Category:Maisie Williams",
+            "wikidata:Q234",
+            "wikidata: q234",
+            "Maisie Williams",
+        ]])
+        let people = try QueryFile.load(path: dir.sub("queries").path)
+        #expect(people[0].lines == [.category("Category:Maisie Williams"), .category("Category:Maisie williams in 2019"),
+                                    .wikidata("Q234"), .search("Maisie Williams")])
+        let bad = dir.sub("bad.txt")
+        for (line, error) in [("category:", QueryError.badCategory(file: bad.path, line: 1, text: "category:")),
+                              ("category:A [b]", QueryError.badCategory(file: bad.path, line: 1, text: "category:A [b]")),
+                              ("wikidata:Q0", QueryError.badEntity(file: bad.path, line: 1, text: "wikidata:Q0")),
+                              ("wikidata:Maisie", QueryError.badEntity(file: bad.path, line: 1, text: "wikidata:Maisie"))] {
+            try (line + "\n").write(to: bad, atomically: true, encoding: .utf8)
+            #expect(throws: error) { try QueryFile.load(path: bad.path) }
+        }
+        #expect(QueryError.badEntity(file: "a.txt", line: 3, text: "wikidata:X").description
+                == "a.txt:3: wikidata:X is not a Wikidata item id: write wikidata:Q followed by digits (e.g. wikidata:Q1234).")
+    }
+
     @Test func labelsAreSafeForTheFileSystem() {
         #expect(QueryFile.safeLabel("Jon Snow") == "Jon Snow")
         #expect(QueryFile.safeLabel("..") == nil)
