@@ -364,7 +364,8 @@ public final class Fetcher {
     /// and portraits, then categories, then full-text search. A term waits while a more precise one is open
     /// (also in flight): an entity may yet name the person's category.
     private func nextTermIndex(_ run: Run, unavailable: Set<String>) -> Int? {
-        let open = run.terms.indices.filter { run.terms[$0].isOpen }
+        // An API that gave up for this run holds nobody back.
+        let open = run.terms.indices.filter { run.terms[$0].isOpen && gaveUp[reader(run.terms[$0]).endpoint] == nil }
         guard let tier = open.map({ run.terms[$0].kind.precision }).min() else { return nil }
         let eligible = Set(open.filter {
             run.terms[$0].kind.precision == tier && !run.busy.contains($0) && !unavailable.contains(reader(run.terms[$0]).endpoint)

@@ -239,6 +239,22 @@ struct SourcesTests {
         #expect(summary.people.first { $0.label == "John_Salley" }?.terms.map(\.text) == ["Q20", "Category:John Savage"])
     }
 
+    @Test func wikidataThrottledTooLongEndsItsSourcesButNotThePersonsSearch() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        defer { Task { await server.stop() } }
+        server.throttleWikidata(count: 5, retryAfterSeconds: 3600)
+        server.setResults(term: "John Simm", paths: Array(johns(server, "John_Simm").prefix(3)))
+        let f = try Fixture()
+        let queries = [PersonQuery(label: "Simm", file: "s.txt", lines: [.wikidata("Q1"), .wikidata("Q2"), .search("John Simm")])]
+        let summary = try await fetch(f.catalog, queries, sourceOptions(server, target: 3))
+        let p = try #require(summary.people.first)
+        #expect(p.stored == 3)
+        #expect(server.wikidataRequests.count == 1, "Wikidata is not asked again in this run")
+        let states = Dictionary(uniqueKeysWithValues: p.terms.map { ($0.text, $0.state) })
+        #expect(states["Q1"] == "failed" || states["Q2"] == "failed")
+        #expect(p.terms.first { $0.state == "failed" }?.error == "Wikidata answered HTTP 429; run again later")
+    }
+
     @Test func wikidataThrottleAndLagAreWaitedOutOnItsOwnPace() async throws {
         let server = try await TestServer.start(dataRoot: Paths.shared, latencyMs: 100)
         defer { Task { await server.stop() } }
