@@ -117,8 +117,9 @@ struct WikidataReader: SearchProvider {
             said.append("Commons category \(title)")
         }
         if let image = Self.bestValue(claims["P18"]) {
-            found.append(FoundSource(text: "File:" + image.replacingOccurrences(of: "_", with: " "), kind: .reference, provider: .commons))
-            said.append("portrait File:\(image)")
+            let title = "File:" + image.replacingOccurrences(of: "_", with: " ")
+            found.append(FoundSource(text: title, kind: .reference, provider: .commons))
+            said.append("portrait \(title)")
         }
         let note = found.isEmpty ? "\(id) has no Commons category (P373) or image (P18)" : "\(id): " + said.joined(separator: ", ")
         return .found(found, cursor: nil, note: note)

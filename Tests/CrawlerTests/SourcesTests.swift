@@ -370,3 +370,59 @@ struct SourcesCLITests {
         #expect(!FileManager.default.fileExists(atPath: ws), "bad input must not create a workspace")
     }
 }
+
+/// The readers on answers written in the documented shapes (no server).
+@Suite struct WikimediaReaderTests {
+    func body(_ object: Any) throws -> [UInt8] { [UInt8](try JSONSerialization.data(withJSONObject: object)) }
+
+    @Test func categoryCursorSelectsThePhase() {
+        let reader = CommonsCategoryReader(endpoint: "https://commons.example/w/api.php")
+        let subcats = reader.requestURL(term: "Category:John Simm", cursor: nil)
+        #expect(subcats.contains("list=categorymembers") && subcats.contains("cmtype=subcat") && subcats.contains("cmtitle=Category%3AJohn%20Simm"))
+        #expect(subcats.hasSuffix("&maxlag=5&continue="))
+        let more = reader.requestURL(term: "Category:John Simm", cursor: #"{"cmcontinue":"subcat|4a|7","continue":"-||"}"#)
+        #expect(more.contains("cmcontinue=subcat%7C4a%7C7") && more.contains("cmtype=subcat"))
+        let files = reader.requestURL(term: "Category:John Simm", cursor: CommonsCategoryReader.filesFromStart)
+        #expect(files.contains("generator=categorymembers") && files.contains("gcmtype=file") && files.contains("prop=imageinfo"))
+        #expect(files.hasSuffix("&continue="))
+        let next = reader.requestURL(term: "Category:John Simm", cursor: #"{"continue":"gcmcontinue||","gcmcontinue":"file|4a|9"}"#)
+        #expect(next.contains("gcmcontinue=file%7C4a%7C9") && next.contains("generator=categorymembers"))
+    }
+
+    @Test func categoryAnswersInBothPhases() throws {
+        let reader = CommonsCategoryReader(endpoint: "x")
+        let listing = try body(["batchcomplete": "", "query": ["categorymembers": [
+            ["pageid": 1, "ns": 14, "title": "Category:John Simm in 2019"], ["pageid": 2, "ns": 6, "title": "File:x.jpg"]]]])
+        #expect(reader.read(status: 200, body: listing, retryAfter: nil)
+                == .found([FoundSource(text: "Category:John Simm in 2019", kind: .category, provider: .commons)],
+                          cursor: CommonsCategoryReader.filesFromStart, note: nil))
+        let empty = try body(["batchcomplete": "", "query": ["categorymembers": [Any]()]])
+        #expect(reader.read(status: 200, body: empty, retryAfter: nil) == .found([], cursor: CommonsCategoryReader.filesFromStart, note: nil))
+        // A generator with no pages leaves `query` out: an empty, last page of files.
+        #expect(reader.read(status: 200, body: try body(["batchcomplete": ""]), retryAfter: nil) == .page(candidates: [], cursor: nil, total: nil))
+        let lagged = try body(["error": ["code": "maxlag", "info": "Waiting for db: 7 seconds lagged."]])
+        #expect(reader.read(status: 200, body: lagged, retryAfter: 7) == .throttled(seconds: 7, message: "Commons: Waiting for db: 7 seconds lagged."))
+        let invalid = try body(["error": ["code": "invalidcategory", "info": "The category name you entered is not valid."]])
+        #expect(reader.read(status: 200, body: invalid, retryAfter: nil) == .failed("Commons error invalidcategory: The category name you entered is not valid."))
+    }
+
+    @Test func entityStatementsPreferredBeforeNormalDeprecatedNever() throws {
+        func statement(_ value: String, _ rank: String) -> [String: Any] {
+            ["mainsnak": ["snaktype": "value", "property": "P18", "datavalue": ["value": value, "type": "string"]], "rank": rank, "type": "statement"]
+        }
+        #expect(WikidataReader.bestValue([statement("old.jpg", "deprecated"), statement("a.jpg", "normal"), statement("b.jpg", "preferred")]) == "b.jpg")
+        #expect(WikidataReader.bestValue([statement("old.jpg", "deprecated")]) == nil)
+        #expect(WikidataReader.bestValue([["mainsnak": ["snaktype": "novalue", "property": "P18"], "rank": "normal"], statement("a.jpg", "normal")]) == "a.jpg")
+        let reader = WikidataReader(endpoint: "x")
+        let entity = try body(["entities": ["Q1": ["type": "item", "id": "Q1", "claims": [
+            "P373": [statement("maisie_Williams", "normal")], "P18": [statement("Maisie_Williams 2019.jpg", "normal")]]]], "success": 1])
+        #expect(reader.read(status: 200, body: entity, retryAfter: nil) == .found(
+            [FoundSource(text: "Category:Maisie Williams", kind: .category, provider: .commons),
+             FoundSource(text: "File:Maisie Williams 2019.jpg", kind: .reference, provider: .commons)],
+            cursor: nil, note: "Q1: Commons category Category:Maisie Williams, portrait File:Maisie Williams 2019.jpg"))
+        let missing = try body(["entities": ["Q9": ["id": "Q9", "missing": ""]], "success": 1])
+        #expect(reader.read(status: 200, body: missing, retryAfter: nil) == .page(candidates: [], cursor: nil, total: nil))
+        let invalid = try body(["error": ["code": "no-such-entity", "info": "Could not find an entity with the ID \"X\"."]])
+        #expect(reader.read(status: 200, body: invalid, retryAfter: nil) == .failed("Wikidata error no-such-entity: Could not find an entity with the ID \"X\"."))
+    }
+}
