@@ -49,7 +49,8 @@ struct SourcesTests {
         let p = try #require(summary.people.first)
         let states = Dictionary(uniqueKeysWithValues: p.terms.map { ($0.text, $0.state) })
         #expect(states == ["Category:John Simm": "exhausted", "Category:John Simm in 2019": "exhausted",
-                           "Category:John Simm at events": "exhausted", "Category:John Simm at events in London": "exhausted"])
+                           "Category:John Simm at events": "exhausted", "Category:John Simm at events in London": "exhausted"],
+                "\(p.terms.map { "\($0.text): \($0.error ?? "-")" })")
         #expect(p.terms.allSatisfy { $0.kind == "category" && $0.provider == "commons" })
         // Every file of the four categories, none of the category whose name is not the person's.
         #expect(p.stored == 9 + 2 + 2)
@@ -102,7 +103,7 @@ struct SourcesTests {
         options.categoryDepth = 1
         let summary = try await fetch(f.catalog, [PersonQuery(label: "Simm", file: "s.txt", lines: [.category("Category:John Simm")])], options)
         let listings = server.commonsRequests.filter { $0.query["list"] == "categorymembers" }
-        #expect(listings.count == 2)
+        try #require(listings.count == 2)
         #expect(listings[1].query["cmcontinue"]?.hasPrefix("subcat|") == true)
         #expect(summary.people[0].terms.count == 601)
         #expect(summary.people[0].stored == 2)
@@ -274,7 +275,7 @@ struct SourcesTests {
             if case let .term(_, _, _, message) = event, message.contains("waiting") { waits.append(message) }
         }
         #expect(Date().timeIntervalSince(started) >= 2, "two waits of 1 s each")
-        #expect(summary.people.map(\.stored) == [2, 6])
+        #expect(summary.people.map(\.stored) == [2, 6], "\(summary.people.flatMap(\.terms).map { "\($0.text): \($0.error ?? "-")" })")
         #expect(waits.count == 2)
         #expect(waits.contains { $0.hasPrefix("Wikidata: Waiting for 10.64.16.8") })
         #expect(waits.contains { $0.hasPrefix("Wikidata answered HTTP 429") })
