@@ -363,7 +363,11 @@ struct SourcesCLITests {
         let queries = dir.queries(["Arya": ["category:Maisie Williams"]])
         var r = try await curate(["fetch", "--query", queries.path, "--wikidata", "maybe", "--workspace", ws])
         #expect(r.status == 64)
-        #expect(r.stderr.contains("--wikidata takes auto or off"))
+        #expect(r.stderr.contains("'maybe' is invalid for '--wikidata") && r.stderr.contains("'auto' and 'off'"))
+        // Wikidata is read for entities, never searched for images.
+        r = try await curate(["fetch", "--query", queries.path, "--provider", "wikidata", "--workspace", ws])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("'commons' and 'openverse'"))
         r = try await curate(["fetch", "--query", queries.path, "--category-depth", "-1", "--workspace", ws])
         #expect(r.status == 64)
         let bad = dir.queries(["Sansa": ["Sophie Turner", "wikidata:Sophie"]])
