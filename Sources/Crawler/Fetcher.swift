@@ -84,6 +84,10 @@ public struct TermSummary: Codable, Sendable {
 public struct SourceYield: Codable, Sendable, Equatable {
     public var stored: Int
     public var kept: Int
+    public init(stored: Int, kept: Int) {
+        self.stored = stored
+        self.kept = kept
+    }
 }
 
 public struct PersonSummary: Codable, Sendable {

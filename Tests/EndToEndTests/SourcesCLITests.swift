@@ -1,0 +1,92 @@
+// Curated sources through the real binary: stored and kept per source in the summary and --json, the reference
+// photo in list and status, and bad options and lines.
+import Catalog
+import Crawler
+import Foundation
+import Testing
+import TestSupport
+import TestServer
+
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(3)))
+struct SourcesCLITests {
+    @Test func summaryAndJSONCountStoredAndKeptPerSourceAndTheReferenceShowsInListAndStatus() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        defer { Task { await server.stop() } }
+        let simm = johns(server, "John_Simm")
+        server.setEntity("Q1234", label: "John Simm", category: "John Simm", image: simm[10])
+        server.setCategory("John Simm", files: Array(simm.prefix(6)), subcategories: ["John Simm in 2019"])
+        // A photo of somebody else filed in the subcategory, and a search that finds an eagle and two photos of John Simm.
+        server.setCategory("John Simm in 2019", files: [simm[6]] + Array(johns(server, "John_Salley").prefix(1)))
+        let cat = try #require(server.imagePaths(under: "nonface").first { $0.hasSuffix("eagle.jpg") })
+        server.setResults(term: "John Simm actor", paths: [cat] + Array(simm[7...8]))
+        let dir = TempDir()
+        let ws = dir.sub("ws").path
+        let queries = dir.queries(["John Simm": ["John Simm actor", "wikidata:Q1234"]])
+        let env = ["CURATE_COMMONS_ENDPOINT": server.baseURL + "/commons/w/api.php",
+                   "CURATE_WIKIDATA_ENDPOINT": server.baseURL + "/wikidata/w/api.php"]
+        // N is what the sources hold: a second run has nothing to fetch and says so with status 0.
+        var r = try await curate(["fetch", "--query", queries.path, "--n", "12", "--json", "--workspace", ws], env: env, timeout: 150)
+        #expect(r.status == 0, "\(r.stderr)")
+        struct Report: Decodable { var fetch: FetchSummary }
+        let summary = try JSONDecoder().decode(Report.self, from: Data(r.stdout.utf8)).fetch
+        let p = try #require(summary.people.first)
+        #expect(p.stored == 1 + 6 + 2 + 3)
+
+        r = try await curate(["list", "--json", "--workspace", ws])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.allSatisfy { $0["reference"] is Bool })
+        #expect(rows.filter { $0["reference"] as? Bool == true }.compactMap { $0["term"] as? String } == ["File:000310 00470511.jpg"])
+        // The summary's figures are the catalog's: stored and kept per kind of source and per term.
+        func count(_ match: ([String: Any]) -> Bool) -> (stored: Int, kept: Int) {
+            let mine = rows.filter(match)
+            return (mine.count, mine.filter { $0["verdict"] as? String == "kept" }.count)
+        }
+        let category = count { ($0["term"] as? String)?.hasPrefix("Category:") == true }
+        let search = count { $0["term"] as? String == "John Simm actor" }
+        #expect(p.sources["category"] == SourceYield(stored: category.stored, kept: category.kept))
+        #expect(p.sources["search"] == SourceYield(stored: search.stored, kept: search.kept))
+        #expect(p.sources["reference"]?.stored == 1)
+        #expect(p.sources["wikidata"] == SourceYield(stored: 0, kept: 0))
+        #expect(category.stored == 8 && search.stored == 3)
+        // Processing ran, and it did not keep everything: the eagle has no face.
+        #expect(rows.allSatisfy { $0["verdict"] as? String != "pending" })
+        #expect(search.kept < search.stored)
+        let top = try #require(p.terms.first { $0.text == "Category:John Simm" })
+        #expect(top.stored == 6 && top.kept == count { $0["term"] as? String == "Category:John Simm" }.kept)
+
+        // The text summary says the same.
+        r = try await curate(["fetch", "--query", queries.path, "--n", "12", "--workspace", ws], env: env, timeout: 150)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("kept / stored by source"))
+        #expect(r.stderr.contains("John Simm: category \(category.kept)/\(category.stored), reference \(p.sources["reference"]!.kept)/1, search \(search.kept)/\(search.stored)"))
+        #expect(r.stderr.contains("\"Category:John Simm in 2019\" (category): "))
+
+        r = try await curate(["status", "--json", "--workspace", ws])
+        let counts = try JSONDecoder().decode([PersonCounts].self, from: Data(r.stdout.utf8))
+        #expect(counts.first?.references == 1)
+        r = try await curate(["status", "--workspace", ws])
+        let line = try #require(r.stdout.split(separator: "\n").first { $0.hasPrefix("John Simm") })
+        #expect(line.hasSuffix("yes"))
+        #expect(r.stdout.contains("reference"))
+    }
+
+    @Test func badWikidataOptionAndLinesAreClearErrors() async throws {
+        let dir = TempDir()
+        let ws = dir.sub("ws").path
+        let queries = dir.queries(["Arya": ["category:Maisie Williams"]])
+        var r = try await curate(["fetch", "--query", queries.path, "--wikidata", "maybe", "--workspace", ws])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("'maybe' is invalid for '--wikidata") && r.stderr.contains("'auto' and 'off'"))
+        // Wikidata is read for entities, never searched for images.
+        r = try await curate(["fetch", "--query", queries.path, "--provider", "wikidata", "--workspace", ws])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("'commons' and 'openverse'"))
+        r = try await curate(["fetch", "--query", queries.path, "--category-depth", "-1", "--workspace", ws])
+        #expect(r.status == 64)
+        let bad = dir.queries(["Sansa": ["Sophie Turner", "wikidata:Sophie"]])
+        r = try await curate(["fetch", "--query", bad.path, "--workspace", ws])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("Sansa.txt:2: wikidata:Sophie is not a Wikidata item id"))
+        #expect(!FileManager.default.fileExists(atPath: ws), "bad input must not create a workspace")
+    }
+}
