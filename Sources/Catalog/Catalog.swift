@@ -12,22 +12,111 @@ public final class Catalog: @unchecked Sendable {
     }
 
     /// Opens (creating when needed) the catalog of a prepared workspace and brings its schema up to date.
+    /// A folder without a catalog is adopted only when it holds nothing curate did not make; a catalog that is
+    /// empty or damaged next to stored files is refused, never made new over them.
     public static func open(_ workspace: Workspace) throws -> Catalog {
-        var config = Configuration()
-        config.busyMode = .timeout(10)
-        config.prepareDatabase { db in
-            // WAL with synchronous=NORMAL: a commit survives a killed process; only power loss may drop the last ones.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        try check(workspace, creating: true)
+        let catalog = try connect(workspace, readonly: false)
+        let (curate, empty) = try catalog.db.read { db in
+            (try db.tableExists("grdb_migrations"), try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")! == 0)
         }
-        let pool = try DatabasePool(path: workspace.catalogURL.path, configuration: config)
-        try Schema.migrator.migrate(pool)
-        return Catalog(workspace: workspace, db: pool)
+        if !curate {
+            let files = workspace.storedFileCount()
+            if files > 0 { throw WorkspaceError.damaged(workspace.root.path, "holds no curate tables", files: files) }
+            if !empty { throw WorkspaceError.foreign(workspace.root.path, ["catalog.sqlite (an SQLite database, not a curate catalog)"]) }
+        }
+        try catalog.migrate()
+        return catalog
     }
 
-    /// Opens the catalog of a workspace that must already have one (for commands that only read or review).
+    /// Opens the catalog of a workspace that must already have one (for commands that review, split or train).
     public static func openExisting(_ workspace: Workspace) throws -> Catalog {
-        guard workspace.exists else { throw WorkspaceError.noCatalog(workspace.root.path) }
-        return try open(workspace)
+        try check(workspace, creating: false)
+        let catalog = try connect(workspace, readonly: false)
+        try catalog.requireSchema()
+        try catalog.migrate()
+        return catalog
+    }
+
+    /// Opens an existing catalog for reading only (status, list, runs): it never creates or changes a catalog,
+    /// and works in a workspace the user cannot write to. A catalog made by an older curate is brought up to
+    /// date first when the folder is writable.
+    public static func openForReading(_ workspace: Workspace) throws -> Catalog {
+        try check(workspace, creating: false)
+        var catalog: Catalog
+        do {
+            catalog = try connect(workspace, readonly: true)
+            try catalog.requireSchema()
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN || error.resultCode == .SQLITE_READONLY {
+            // WAL needs catalog.sqlite-shm beside the catalog; in a folder we may not write, read the file as it is.
+            catalog = try connect(workspace, readonly: true, immutable: true)
+            try catalog.requireSchema()
+        }
+        if try catalog.db.read({ try !Schema.migrator.hasCompletedMigrations($0) }) { return try openExisting(workspace) }
+        return catalog
+    }
+
+    /// What can be told about the catalog file before SQLite opens it. A missing or empty catalog beside stored
+    /// originals is damage; a folder holding things curate did not make is not ours to adopt.
+    private static func check(_ workspace: Workspace, creating: Bool) throws {
+        let path = workspace.catalogURL.path
+        let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
+        if size == nil, FileManager.default.fileExists(atPath: path) {
+            throw WorkspaceError.unreadable(workspace.root.path, "\(path) cannot be read")
+        }
+        if size == nil || size == 0 {
+            let files = workspace.storedFileCount()
+            if files > 0 {
+                let why = size == nil ? "is missing (no catalog.sqlite)" : "is an empty file (catalog.sqlite, 0 bytes)"
+                throw WorkspaceError.damaged(workspace.root.path, why, files: files)
+            }
+            guard creating else { throw WorkspaceError.noCatalog(workspace.root.path) }
+            let foreign = workspace.foreignEntries()
+            if !foreign.isEmpty { throw WorkspaceError.foreign(workspace.root.path, foreign) }
+            return
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw WorkspaceError.unreadable(workspace.root.path, "\(path) cannot be read (\(String(cString: strerror(errno))))")
+        }
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        guard header == Data("SQLite format 3\u{0}".utf8) else {
+            throw WorkspaceError.damaged(workspace.root.path, "is not an SQLite database (catalog.sqlite starts with other bytes)",
+                                         files: workspace.storedFileCount())
+        }
+    }
+
+    private static func connect(_ workspace: Workspace, readonly: Bool, immutable: Bool = false) throws -> Catalog {
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.readonly = readonly
+        if !readonly {
+            config.prepareDatabase { db in
+                // WAL with synchronous=NORMAL: a commit survives a killed process; only power loss may drop the last ones.
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+        }
+        let path = immutable ? "file:\(workspace.catalogURL.path)?immutable=1" : workspace.catalogURL.path
+        do {
+            return Catalog(workspace: workspace, db: try DatabasePool(path: path, configuration: config))
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT {
+            throw WorkspaceError.damaged(workspace.root.path, "is damaged (\(error.message ?? "not a database"))",
+                                         files: workspace.storedFileCount())
+        }
+    }
+
+    private func requireSchema() throws {
+        guard try db.read({ try $0.tableExists("grdb_migrations") }) else {
+            let files = workspace.storedFileCount()
+            if files > 0 { throw WorkspaceError.damaged(workspace.root.path, "holds no curate tables", files: files) }
+            throw WorkspaceError.noCatalog(workspace.root.path)
+        }
+    }
+
+    private func migrate() throws {
+        do { try Schema.migrator.migrate(db) } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
+            throw WorkspaceError.damaged(workspace.root.path, "is damaged (\(error.message ?? "corrupt"))", files: workspace.storedFileCount())
+        }
     }
 
     // MARK: People and terms
@@ -185,6 +274,7 @@ public final class Catalog: @unchecked Sendable {
                 UPDATE attempt SET state = ?, imageId = ?, httpStatus = ?, bytes = ?, ms = ?, tries = ?,
                     failure = NULL, error = NULL, transient = 0, updatedAt = ? WHERE id = ?
                 """)
+            let placed = try db.cachedStatement(sql: "DELETE FROM placing WHERE path = ?")
             return try downloads.map { d in
                 var attempt = d.attempt
                 attempt.httpStatus = d.httpStatus
@@ -212,6 +302,7 @@ public final class Catalog: @unchecked Sendable {
                 }
                 try finish.execute(arguments: [attempt.state.rawValue, attempt.imageId, attempt.httpStatus, attempt.bytes,
                                                attempt.ms, attempt.tries, attempt.updatedAt, attempt.id])
+                try placed.execute(arguments: [d.path])
                 return outcome
             }
         }
@@ -239,9 +330,26 @@ public final class Catalog: @unchecked Sendable {
         }
     }
 
-    /// The workspace-relative paths of every stored file the catalog knows.
-    public func storedPaths() throws -> Set<String> {
-        try db.read { db in Set(try String.fetchAll(db, sql: "SELECT DISTINCT path FROM image")) }
+    /// Records, before a download is moved to `path`, that curate is putting a file there. Only such files are
+    /// ever removed by `sweepPlacing` (a workspace may hold files curate did not make).
+    public func willPlace(_ path: String) throws {
+        try db.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO placing (path, createdAt) VALUES (?, ?)", arguments: [path, Date()])
+        }
+    }
+
+    /// Finishes what a killed fetch left: each file it was moving into place whose image row was never
+    /// committed is removed (its URL is still queued, so it is fetched again). Returns how many files went.
+    public func sweepPlacing() throws -> Int {
+        let orphans: [String] = try db.read { db in
+            try String.fetchAll(db, sql: "SELECT path FROM placing WHERE path NOT IN (SELECT path FROM image)")
+        }
+        var removed = 0
+        for path in orphans where Workspace.isContentAddressed(path) {
+            if unlink(workspace.url(forRelativePath: path).path) == 0 { removed += 1 }
+        }
+        try db.write { db in try db.execute(sql: "DELETE FROM placing") }
+        return removed
     }
 
     public func images(personId: Int64? = nil, reason: String? = nil) throws -> [StoredImage] {

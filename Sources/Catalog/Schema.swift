@@ -172,6 +172,14 @@ enum Schema {
             // The person's reference portrait (Wikidata's P18): an identity anchor like a reviewer-accepted face.
             try db.alter(table: "image") { t in t.add(column: "reference", .boolean).notNull().defaults(to: false) }
         }
+        migrator.registerMigration("v7: files being moved into place") { db in
+            // Written (and committed) before a download is renamed into images/, removed in the transaction that
+            // records its image: after a kill, the start-up sweep removes exactly these files and no others.
+            try db.create(table: "placing") { t in
+                t.primaryKey("path", .text)
+                t.column("createdAt", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -7,6 +7,9 @@ import Foundation
 ///     images/ab/<sha256>.<ext>   downloaded originals, content-addressed, never modified
 ///     tmp/               partial downloads (cleared at the start of each fetch)
 ///     models/            pretrained dlib model files
+///
+/// The folder is the user's: curate only makes a workspace in a new or empty folder (or one holding nothing but
+/// what `scripts/setup.sh` and curate itself put there), and deletes only files it knows it made.
 public struct Workspace: Sendable {
     public let root: URL
 
@@ -31,6 +34,60 @@ public struct Workspace: Sendable {
 
     /// True when a catalog already exists here.
     public var exists: Bool { FileManager.default.fileExists(atPath: catalogURL.path) }
+
+    /// How many stored originals (content-addressed files under images/) the folder holds: counted only when
+    /// the catalog is missing or empty, to tell a damaged workspace from a new one and say what is at stake.
+    public func storedFileCount() -> Int {
+        let fm = FileManager.default
+        var count = 0
+        for dir in (try? fm.contentsOfDirectory(atPath: imagesURL.path)) ?? [] {
+            for name in (try? fm.contentsOfDirectory(atPath: imagesURL.appendingPathComponent(dir).path)) ?? []
+            where Self.isContentAddressed("images/\(dir)/\(name)") {
+                count += 1
+            }
+        }
+        return count
+    }
+
+    /// What in this folder curate did not make, for a folder without a catalog: anything but the model files,
+    /// our own empty folders, the lock, download leftovers and `.gitkeep`. Empty when a workspace may be made here.
+    public func foreignEntries() -> [String] {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: root.path) else { return [] }
+        var foreign: [String] = []
+        for name in names.sorted() {
+            switch name {
+            case ".gitkeep", ".lock", "models", "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm":
+                continue
+            case "tmp":
+                let left = (try? fm.contentsOfDirectory(atPath: tmpURL.path)) ?? []
+                if left.allSatisfy(Self.isOurTemp) { continue }
+            case "images", "normalized", "faces", "runs", "export":
+                if fm.enumerator(atPath: root.appendingPathComponent(name).path)?.allObjects.isEmpty ?? true { continue }
+            default:
+                break
+            }
+            foreign.append(name)
+        }
+        return foreign
+    }
+
+    /// The names curate gives its own files in tmp/: partial downloads (`<attempt id>.part`) and write probes.
+    public static func isOurTemp(_ name: String) -> Bool {
+        if name.hasPrefix(".write-probe-") { return true }
+        guard name.hasSuffix(".part") else { return false }
+        let stem = name.dropLast(5)
+        return !stem.isEmpty && stem.allSatisfy(\.isASCII) && stem.allSatisfy(\.isNumber)
+    }
+
+    /// True for a workspace-relative path of the shape curate gives stored originals: images/ab/<sha256>.<ext>.
+    public static func isContentAddressed(_ path: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "images", parts[1].count == 2 else { return false }
+        let name = parts[2].split(separator: ".", omittingEmptySubsequences: false)
+        guard name.count == 2, name[0].count == 64, name[0].hasPrefix(parts[1]), !name[1].isEmpty else { return false }
+        return name[0].allSatisfy { $0.isHexDigit && !$0.isUppercase }
+    }
 
     /// Creates the workspace folders and proves they are writable, without touching the catalog.
     public func prepare() throws {
@@ -65,7 +122,14 @@ public struct Workspace: Sendable {
 public enum WorkspaceError: BadInput {
     case notWritable(String, String)
     case noCatalog(String)
-    case busy(String)
+    /// Another command holds the workspace: its path and the holder, as the lock file names it.
+    case busy(String, holder: String?)
+    /// A folder without a catalog that holds things curate did not make.
+    case foreign(String, [String])
+    /// The catalog is missing, empty or unreadable while the workspace holds stored files: path, what is wrong, files.
+    case damaged(String, String, files: Int)
+    /// The catalog cannot be read (a read-only folder, a permission): path and why.
+    case unreadable(String, String)
 
     public var description: String {
         switch self {
@@ -73,24 +137,46 @@ public enum WorkspaceError: BadInput {
             return "workspace \(path) is not writable: \(why). Choose another with --workspace or CURATE_WORKSPACE."
         case let .noCatalog(path):
             return "no catalog in workspace \(path): run `curate fetch --query queries/` first, or point --workspace at an existing workspace."
-        case let .busy(path):
-            return "another curate fetch is running in workspace \(path); wait for it to finish or stop it first."
+        case let .busy(path, holder):
+            return "\(holder ?? "another curate fetch or process") is running in workspace \(path); wait for it to finish or "
+                + "stop it first (review, split, export, train, status and list may run beside it)."
+        case let .foreign(path, names):
+            let shown = names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", ..." : "")
+            return "\(path) holds other things (\(shown)) and no catalog: curate makes a workspace only in a new or empty "
+                + "folder, and changed nothing. Choose another --workspace (or CURATE_WORKSPACE)."
+        case let .damaged(path, why, files):
+            return "the catalog of workspace \(path) \(why), but the workspace holds \(files) stored file(s): nothing was changed. "
+                + "Restore catalog.sqlite (with its -wal file) from a backup; or, to start afresh, move the workspace "
+                + "away and fetch into a new one. curate will not treat this folder as a new workspace."
+        case let .unreadable(path, why):
+            return "cannot read the catalog of workspace \(path): \(why)."
         }
     }
 }
 
 /// An exclusive lock on the workspace, held while a command writes to it.
 /// flock(2) is released by the kernel when the process dies, even by SIGKILL, so a killed run never leaves a stale lock.
+/// Held by the commands that change many images at once, `fetch` and `process`, which therefore never run beside
+/// each other. Review, split, export and train take no lock: each writes only the columns it owns, in its own
+/// transactions, so they may run while a fetch or process is going on.
+/// The lock file names its holder (`curate process (pid 123)`), so the busy message can say which command it is.
 public final class WorkspaceLock {
     private let fd: Int32
 
-    public init(_ workspace: Workspace) throws {
+    /// `command` is the holder's name as the user typed it (`fetch`, `process`).
+    public init(_ workspace: Workspace, command: String) throws {
         fd = open(workspace.lockURL.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw WorkspaceError.notWritable(workspace.root.path, String(cString: strerror(errno))) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            var buffer = [UInt8](repeating: 0, count: 200)
+            let n = pread(fd, &buffer, buffer.count, 0)
             close(fd)
-            throw WorkspaceError.busy(workspace.root.path)
+            let holder = n > 0 ? String(decoding: buffer.prefix(n), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : ""
+            throw WorkspaceError.busy(workspace.root.path, holder: holder.hasPrefix("curate ") ? holder : nil)
         }
+        let name = Array("curate \(command) (pid \(getpid()))\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pwrite(fd, name, name.count, 0)
     }
 
     deinit {

@@ -492,6 +492,7 @@ public final class Fetcher {
             try? fm.removeItem(at: temp)   // the same bytes are stored already (another URL or person)
         } else {
             try fm.createDirectory(at: dest.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try catalog.willPlace(path)   // before the move: the sweep after a kill removes only such files
             guard rename(temp.path, dest.path) == 0 else {
                 let why = String(cString: strerror(errno))
                 try? fm.removeItem(at: temp)
@@ -684,26 +685,15 @@ public final class Fetcher {
         if case .imageFile(let url) = transfer.sink { try? FileManager.default.removeItem(at: url) }
     }
 
-    /// Finishes what a killed run left: partial downloads, and files moved into place whose catalog row was
-    /// never committed (their URLs are still queued, so they will be fetched again).
+    /// Finishes what a killed run left: our partial downloads in tmp/, and the files this fetch was moving into
+    /// place whose catalog row was never committed (their URLs are still queued, so they will be fetched again).
+    /// Nothing else in the workspace is touched: a file curate did not record as its own is never removed.
     private func sweep() throws -> Int {
         let fm = FileManager.default
-        for name in (try? fm.contentsOfDirectory(atPath: workspace.tmpURL.path)) ?? [] where name.hasSuffix(".part") {
+        for name in (try? fm.contentsOfDirectory(atPath: workspace.tmpURL.path)) ?? [] where Workspace.isOurTemp(name) {
             try? fm.removeItem(at: workspace.tmpURL.appendingPathComponent(name))
         }
-        let known = try catalog.storedPaths()
-        var removed = 0
-        for dir in (try? fm.contentsOfDirectory(atPath: workspace.imagesURL.path)) ?? [] {
-            let folder = workspace.imagesURL.appendingPathComponent(dir)
-            for name in (try? fm.contentsOfDirectory(atPath: folder.path)) ?? [] {
-                let path = "images/\(dir)/\(name)"
-                if !known.contains(path) {
-                    try? fm.removeItem(at: folder.appendingPathComponent(name))
-                    removed += 1
-                }
-            }
-        }
-        return removed
+        return try catalog.sweepPlacing()
     }
 
     // MARK: Summary

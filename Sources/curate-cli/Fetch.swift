@@ -102,7 +102,7 @@ extension CurateCommand {
             queries = try QueryFile.load(path: query)
             try Fetcher.checkEndpoint(options, queries: queries)
             try global.ws.prepare()
-            lock = try WorkspaceLock(global.ws)
+            lock = try WorkspaceLock(global.ws, command: "fetch")
             catalog = try Catalog.open(global.ws)
             defer { withExtendedLifetime(lock) {} }
 

@@ -24,7 +24,7 @@ extension CurateCommand {
             let catalog: Catalog
             let lock: WorkspaceLock
             catalog = try Catalog.openExisting(global.ws)
-            lock = try WorkspaceLock(global.ws)
+            lock = try WorkspaceLock(global.ws, command: "process")
             defer { withExtendedLifetime(lock) {} }
             Signals.install()
             let summary = try processing.run(catalog: catalog, global: global)

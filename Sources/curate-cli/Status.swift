@@ -11,7 +11,7 @@ extension CurateCommand {
         @OptionGroup var global: GlobalOptions
 
         func execute() throws {
-            let counts = try Catalog.openExisting(global.ws).counts()
+            let counts = try Catalog.openForReading(global.ws).counts()
             if global.json { return try printJSON(counts) }
             guard !global.quiet else { return }
             let width = max(6, counts.map(\.label.count).max() ?? 0)
@@ -48,7 +48,7 @@ extension CurateCommand {
         var reason: String?
 
         func execute() throws {
-            let rows = try Listing.rows(Catalog.openExisting(global.ws), person: person, reason: reason)
+            let rows = try Listing.rows(Catalog.openForReading(global.ws), person: person, reason: reason)
             if global.json { return try printJSON(rows) }
             guard !global.quiet else { return }
             for r in rows {

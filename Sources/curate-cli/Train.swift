@@ -126,7 +126,7 @@ extension CurateCommand {
         @OptionGroup var global: GlobalOptions
 
         func execute() throws {
-            let runs = try Catalog.openExisting(global.ws).runs()
+            let runs = try Catalog.openForReading(global.ws).runs()
             if global.json { return try printJSON(runs) }
             guard !global.quiet else { return }
             if runs.isEmpty { return print("no runs yet: `curate train`.") }

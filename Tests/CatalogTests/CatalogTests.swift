@@ -105,8 +105,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let ws = Workspace(path: dir.path)
         try ws.prepare()
-        let lock = try WorkspaceLock(ws)
-        #expect(throws: WorkspaceError.self) { try WorkspaceLock(ws) }
+        let lock = try WorkspaceLock(ws, command: "fetch")
+        #expect(throws: WorkspaceError.self) { try WorkspaceLock(ws, command: "fetch") }
         withExtendedLifetime(lock) {}
     }
 }
