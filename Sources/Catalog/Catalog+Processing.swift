@@ -21,6 +21,13 @@ public struct VerdictChange: Sendable, Equatable {
 }
 
 extension Catalog {
+    /// The image columns processing writes; every other column belongs to fetch, review, dedupe or split.
+    static let processingColumns: [Column] = {
+        typealias C = StoredImage.Columns
+        return [C.pixelSha256, C.phash, C.width, C.height, C.orientation, C.cameraMake, C.cameraModel, C.takenAt,
+                C.normalizedPath, C.faces, C.verdict, C.reason, C.detail, C.processedAt]
+    }()
+
     /// Images processing has not looked at yet; with `all`, every image not decided by a reviewer.
     public func imagesToProcess(all: Bool) throws -> [StoredImage] {
         try db.read { db in
@@ -38,7 +45,9 @@ extension Catalog {
                 guard try Bool.fetchOne(db, sql: "SELECT reviewed FROM image WHERE id = ?", arguments: [image.id]) == false else { continue }
                 var image = image
                 image.processedAt = Date()
-                try image.update(db)
+                // Only the columns processing owns: a split, a review or a relabel made while this run worked
+                // on a copy of the row read at its start must not be set back.
+                try image.update(db, columns: Self.processingColumns)
                 try Face.filter(Face.Columns.imageId == image.id!).deleteAll(db)
                 for var face in faces {
                     face.imageId = image.id!

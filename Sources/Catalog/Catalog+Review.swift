@@ -109,6 +109,12 @@ extension Catalog {
         try db.read { db in try StoredImage.fetchOne(db, key: id) }
     }
 
+    /// The image columns a decision sets (and its undo restores); processing's and fetch's columns are not touched.
+    static let reviewColumns: [Column] = {
+        typealias C = StoredImage.Columns
+        return [C.verdict, C.reason, C.detail, C.reviewed, C.reviewedAt, C.personId, C.split]
+    }()
+
     /// Applies decisions in one transaction, as one batch (undone together). Returns the stored decisions.
     @discardableResult
     public func decide(_ changes: [ReviewChange]) throws -> [Decision] {
@@ -162,7 +168,7 @@ extension Catalog {
                 }
                 image.reviewed = true
                 image.reviewedAt = now
-                try image.update(db)
+                try image.update(db, columns: Self.reviewColumns)
                 var decision = Decision(imageId: change.imageId, batch: batch, action: change.action, face: change.face?.idx,
                                         personId: change.action == .relabel ? change.personId : nil, before: before,
                                         createdAt: now, undoneAt: nil)
@@ -191,7 +197,7 @@ extension Catalog {
                 image.reviewedAt = b.reviewedAt
                 image.personId = b.personId
                 image.split = b.split
-                try image.update(db)
+                try image.update(db, columns: Self.reviewColumns)
                 try db.execute(sql: "UPDATE face SET chosen = (idx IS ?) WHERE imageId = ?", arguments: [b.chosenFace, d.imageId])
                 d.undoneAt = now
                 try d.update(db)

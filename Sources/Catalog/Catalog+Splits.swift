@@ -16,8 +16,11 @@ extension Catalog {
 
     /// Saves a split in one transaction: the setting, the assignments, and no split for images that are not
     /// accepted (any more) or whose person was left out.
-    public func saveSplit(setting: String, assignments: [Int64: String], cleared: [Int64]) throws {
+    /// With `reset`, every earlier assignment goes in the same transaction (`curate split --reset`), so a
+    /// failure leaves the old split whole.
+    public func saveSplit(setting: String, assignments: [Int64: String], cleared: [Int64], reset: Bool = false) throws {
         try db.write { db in
+            if reset { try db.execute(sql: "UPDATE image SET split = NULL") }
             try db.execute(sql: "INSERT INTO setting (key, value) VALUES ('split', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                            arguments: [setting])
             try db.execute(sql: "UPDATE image SET split = NULL WHERE verdict != 'kept'")
@@ -25,14 +28,6 @@ extension Catalog {
             for id in cleared { try clear.execute(arguments: [id]) }
             let assign = try db.cachedStatement(sql: "UPDATE image SET split = ? WHERE id = ?")
             for (id, split) in assignments.sorted(by: { $0.key < $1.key }) { try assign.execute(arguments: [split, id]) }
-        }
-    }
-
-    /// Removes every split assignment and the split setting (`curate split --reset`).
-    public func resetSplit() throws {
-        try db.write { db in
-            try db.execute(sql: "UPDATE image SET split = NULL")
-            try db.execute(sql: "DELETE FROM setting WHERE key = 'split'")
         }
     }
 

@@ -33,14 +33,30 @@ extension CurateCommand {
         @Flag(name: .long, help: "Forget the existing split and split again from scratch.")
         var reset = false
 
+        func validate() throws {
+            for (name, value) in [("--val", val), ("--test", test)] {
+                guard let value else { continue }
+                guard !value.isNaN else { throw ValidationError("\(name) must be a number between 0 and 1.") }
+                guard value >= 0 else { throw ValidationError("\(name) \(value) is negative: it must be between 0 and 1.") }
+                guard value < 1 else { throw ValidationError("\(name) \(value) must be under 1.") }
+            }
+            if (val ?? 0) + (test ?? 0) >= 1 {
+                throw ValidationError("--val and --test together must leave some images for training (they add up to \((val ?? 0) + (test ?? 0))).")
+            }
+            if let minImages {
+                guard minImages >= 0 else { throw ValidationError("--min \(minImages) is negative: it must be at least 1.") }
+                guard minImages >= 1, minImages <= 1_000_000 else { throw ValidationError("--min must be between 1 and 1000000.") }
+            }
+        }
+
         func execute() throws {
             let catalog = try Catalog.openExisting(global.ws)
-            if reset { try catalog.resetSplit() }
-            // Options not given repeat the workspace's split (so a plain `curate split` extends it).
-            let old = try Splitter.current(catalog) ?? SplitOptions()
+            // Options not given repeat the workspace's split (so a plain `curate split` extends it); after
+            // --reset, they are the defaults.
+            let old = (reset ? nil : try Splitter.current(catalog)) ?? SplitOptions()
             let options = SplitOptions(val: val ?? old.val, test: test ?? old.test, seed: seed ?? old.seed,
                                        minImages: minImages ?? old.minImages, phashDistance: old.phashDistance)
-            let summary = try Splitter.run(catalog, options: options)
+            let summary = try Splitter.run(catalog, options: options, reset: reset)
             if global.json { return try printJSON(summary) }
             guard !global.quiet else { return }
             let width = max(6, summary.people.map(\.label.count).max() ?? 0)

@@ -50,11 +50,9 @@ func farHashes(_ n: Int) -> [UInt64] {
         for p in summary.people {
             #expect(p.val == 8 && p.test == 4 && p.train == 28, "\(p)")
         }
-        try f.catalog.resetSplit()
-        _ = try Splitter.run(f.catalog, options: options)
+        _ = try Splitter.run(f.catalog, options: options, reset: true)
         #expect(try f.splits() == first, "the same seed gives the same split")
-        try f.catalog.resetSplit()
-        _ = try Splitter.run(f.catalog, options: SplitOptions(val: 0.2, test: 0.1, seed: 8))
+        _ = try Splitter.run(f.catalog, options: SplitOptions(val: 0.2, test: 0.1, seed: 8), reset: true)
         #expect(try f.splits() != first, "another seed gives another split")
         #expect(throws: SplitError.self) { try Splitter.run(f.catalog, options: options) }
     }

@@ -64,13 +64,15 @@ public enum Splitter {
     }
 
     /// Assigns a split to every accepted image without one. Images assigned before keep their side, so a
-    /// growing dataset never moves an image between train and validation.
-    public static func run(_ catalog: Catalog, options: SplitOptions) throws -> SplitSummary {
+    /// growing dataset never moves an image between train and validation. With `reset`, the earlier split is
+    /// forgotten and every image assigned afresh, in the same transaction: bad options change nothing.
+    public static func run(_ catalog: Catalog, options: SplitOptions, reset: Bool = false) throws -> SplitSummary {
         guard (0..<1).contains(options.val), (0..<1).contains(options.test), options.val + options.test < 1 else {
             throw SplitError.badFractions(options.val, options.test)
         }
-        if let old = try current(catalog), old != options { throw SplitError.changed(old: old, new: options) }
-        let accepted = try catalog.acceptedImages()
+        if !reset, let old = try current(catalog), old != options { throw SplitError.changed(old: old, new: options) }
+        var accepted = try catalog.acceptedImages()
+        if reset { for i in accepted.indices { accepted[i].split = nil } }
         guard !accepted.isEmpty else { throw SplitError.nothingAccepted }
         let labels = try catalog.labels()
 
@@ -118,7 +120,7 @@ public enum Splitter {
             people.append(PersonSplit(label: label, train: counts["train"]!, val: counts["val"]!, test: counts["test"]!, excluded: nil))
         }
         let json = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
-        try catalog.saveSplit(setting: json, assignments: assignments, cleared: cleared)
+        try catalog.saveSplit(setting: json, assignments: assignments, cleared: cleared, reset: reset)
         return SplitSummary(options: options, people: people, assigned: assignments.count)
     }
 
