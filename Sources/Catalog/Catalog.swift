@@ -15,7 +15,7 @@ public final class Catalog: @unchecked Sendable {
     /// A folder without a catalog is adopted only when it holds nothing curate did not make; a catalog that is
     /// empty or damaged next to stored files is refused, never made new over them.
     public static func open(_ workspace: Workspace) throws -> Catalog {
-        try check(workspace, creating: true)
+        try workspace.checkCatalog(creating: true)
         let catalog = try connect(workspace, readonly: false)
         let (curate, empty) = try catalog.db.read { db in
             (try db.tableExists("grdb_migrations"), try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master")! == 0)
@@ -31,7 +31,7 @@ public final class Catalog: @unchecked Sendable {
 
     /// Opens the catalog of a workspace that must already have one (for commands that review, split or train).
     public static func openExisting(_ workspace: Workspace) throws -> Catalog {
-        try check(workspace, creating: false)
+        try workspace.checkCatalog(creating: false)
         let catalog = try connect(workspace, readonly: false)
         try catalog.requireSchema()
         try catalog.migrate()
@@ -42,7 +42,7 @@ public final class Catalog: @unchecked Sendable {
     /// and works in a workspace the user cannot write to. A catalog made by an older curate is brought up to
     /// date first when the folder is writable.
     public static func openForReading(_ workspace: Workspace) throws -> Catalog {
-        try check(workspace, creating: false)
+        try workspace.checkCatalog(creating: false)
         var catalog: Catalog
         do {
             catalog = try connect(workspace, readonly: true)
@@ -54,36 +54,6 @@ public final class Catalog: @unchecked Sendable {
         }
         if try catalog.db.read({ try !Schema.migrator.hasCompletedMigrations($0) }) { return try openExisting(workspace) }
         return catalog
-    }
-
-    /// What can be told about the catalog file before SQLite opens it. A missing or empty catalog beside stored
-    /// originals is damage; a folder holding things curate did not make is not ours to adopt.
-    private static func check(_ workspace: Workspace, creating: Bool) throws {
-        let path = workspace.catalogURL.path
-        let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
-        if size == nil, FileManager.default.fileExists(atPath: path) {
-            throw WorkspaceError.unreadable(workspace.root.path, "\(path) cannot be read")
-        }
-        if size == nil || size == 0 {
-            let files = workspace.storedFileCount()
-            if files > 0 {
-                let why = size == nil ? "is missing (no catalog.sqlite)" : "is an empty file (catalog.sqlite, 0 bytes)"
-                throw WorkspaceError.damaged(workspace.root.path, why, files: files)
-            }
-            guard creating else { throw WorkspaceError.noCatalog(workspace.root.path) }
-            let foreign = workspace.foreignEntries()
-            if !foreign.isEmpty { throw WorkspaceError.foreign(workspace.root.path, foreign) }
-            return
-        }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw WorkspaceError.unreadable(workspace.root.path, "\(path) cannot be read (\(String(cString: strerror(errno))))")
-        }
-        defer { try? handle.close() }
-        let header = (try? handle.read(upToCount: 16)) ?? Data()
-        guard header == Data("SQLite format 3\u{0}".utf8) else {
-            throw WorkspaceError.damaged(workspace.root.path, "is not an SQLite database (catalog.sqlite starts with other bytes)",
-                                         files: workspace.storedFileCount())
-        }
     }
 
     private static func connect(_ workspace: Workspace, readonly: Bool, immutable: Bool = false) throws -> Catalog {

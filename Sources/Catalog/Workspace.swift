@@ -89,8 +89,10 @@ public struct Workspace: Sendable {
         return name[0].allSatisfy { $0.isHexDigit && !$0.isUppercase }
     }
 
-    /// Creates the workspace folders and proves they are writable, without touching the catalog.
+    /// Creates the workspace folders and proves they are writable, without touching the catalog; first makes
+    /// sure the folder is a workspace of ours, or new (see `checkCatalog`).
     public func prepare() throws {
+        try checkCatalog(creating: true)
         let fm = FileManager.default
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: root.path, isDirectory: &isDir), !isDir.boolValue {
@@ -108,6 +110,38 @@ public struct Workspace: Sendable {
             throw WorkspaceError.notWritable(root.path, "cannot create files in \(tmpURL.path)")
         }
         try? fm.removeItem(at: probe)
+    }
+
+    /// What can be told about the catalog file before SQLite opens it, and before anything is made here: a
+    /// missing or empty catalog beside stored originals is damage; a folder holding things curate did not make
+    /// is not ours to adopt (`creating`); without a catalog a reading command has nothing to read.
+    public func checkCatalog(creating: Bool) throws {
+        let workspace = self
+        let path = workspace.catalogURL.path
+        let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
+        if size == nil, FileManager.default.fileExists(atPath: path) {
+            throw WorkspaceError.unreadable(workspace.root.path, "\(path) cannot be read")
+        }
+        if size == nil || size == 0 {
+            let files = workspace.storedFileCount()
+            if files > 0 {
+                let why = size == nil ? "is missing (no catalog.sqlite)" : "is an empty file (catalog.sqlite, 0 bytes)"
+                throw WorkspaceError.damaged(workspace.root.path, why, files: files)
+            }
+            guard creating else { throw WorkspaceError.noCatalog(workspace.root.path) }
+            let foreign = workspace.foreignEntries()
+            if !foreign.isEmpty { throw WorkspaceError.foreign(workspace.root.path, foreign) }
+            return
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw WorkspaceError.unreadable(workspace.root.path, "\(path) cannot be read (\(String(cString: strerror(errno))))")
+        }
+        defer { try? handle.close() }
+        let header = (try? handle.read(upToCount: 16)) ?? Data()
+        guard header == Data("SQLite format 3\u{0}".utf8) else {
+            throw WorkspaceError.damaged(workspace.root.path, "is not an SQLite database (catalog.sqlite starts with other bytes)",
+                                         files: workspace.storedFileCount())
+        }
     }
 
     private static func reason(_ error: Error) -> String {

@@ -71,7 +71,7 @@ import Testing
         }
         #expect(try catalog.imageCount(of: a.id!) == 1)
         #expect(try catalog.imageCount(of: b.id!) == 1)
-        #expect(try catalog.storedPaths() == [path])
+        #expect(try catalog.db.read { try String.fetchAll($0, sql: "SELECT DISTINCT path FROM image") } == [path])
         let counts = try catalog.counts()
         #expect(counts.map(\.label) == ["A", "B"])
         #expect(counts[0].attempts == ["stored": 1, "duplicate": 1])
@@ -108,5 +108,37 @@ import Testing
         let lock = try WorkspaceLock(ws, command: "fetch")
         #expect(throws: WorkspaceError.self) { try WorkspaceLock(ws, command: "fetch") }
         withExtendedLifetime(lock) {}
+    }
+
+    /// After a kill, the sweep removes a file only when it was recorded as being moved into place and its image
+    /// row never came; a recorded image's file and every file curate did not record stay.
+    @Test func theSweepRemovesOnlyFilesRecordedAsBeingPlaced() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let catalog = try open()
+        let a = try catalog.person(label: "A", queryFile: nil)
+        let term = try catalog.syncTerms(personId: a.id!, lines: [("t", .search, "commons")])[0]
+        let attempt = try catalog.recordPage(term: term, candidates: [Attempt(personId: a.id!, termId: term.id, url: "u1", provider: "commons")])[0]
+        func place(_ sha: String) throws -> (String, URL) {
+            let path = Workspace.imagePath(sha256: sha, ext: "jpg")
+            let url = catalog.workspace.url(forRelativePath: path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data("x".utf8).write(to: url)
+            return (path, url)
+        }
+        let (recorded, recordedURL) = try place("ab" + String(repeating: "1", count: 62))
+        try catalog.willPlace(recorded)
+        _ = try catalog.recordDownloads([Catalog.Download(attempt: attempt, term: "t", sha256: "ab" + String(repeating: "1", count: 62),
+                                                          path: recorded, bytes: 1, format: "jpeg", httpStatus: 200, ms: 1)])
+        let (killed, killedURL) = try place("cd" + String(repeating: "2", count: 62))
+        try catalog.willPlace(killed)                        // moved into place, then killed before its row
+        let (_, unrecordedURL) = try place("ef" + String(repeating: "3", count: 62))   // never recorded as ours
+        let theirs = catalog.workspace.imagesURL.appendingPathComponent("holiday/p.jpg")
+        try FileManager.default.createDirectory(at: theirs.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data("mine".utf8).write(to: theirs)
+
+        #expect(try catalog.sweepPlacing() == 1)
+        #expect(!FileManager.default.fileExists(atPath: killedURL.path))
+        for kept in [recordedURL, unrecordedURL, theirs] { #expect(FileManager.default.fileExists(atPath: kept.path), "\(kept.path)") }
+        #expect(try catalog.sweepPlacing() == 0, "the record is cleared")
     }
 }
