@@ -331,3 +331,35 @@ public final class Catalog: @unchecked Sendable {
         }
     }
 }
+
+/// An SQLite error said in words: what failed and what to do, with SQLite's own text only as the detail.
+public struct CatalogFailure: Error, CustomStringConvertible {
+    public let description: String
+    /// The file system's fault (disk full, read-only, I/O), not the catalog's.
+    public let isWorkspaceIO: Bool
+
+    /// Nil when `error` is not an SQLite error.
+    public init?(_ error: Error) {
+        guard let error = error as? DatabaseError else { return nil }
+        let catalog = "the catalog (catalog.sqlite)"
+        let detail = error.message ?? "\(error.resultCode)"
+        switch error.resultCode {
+        case .SQLITE_FULL:
+            description = "cannot write \(catalog): the disk is full. Free some space, then run the same command again."
+            isWorkspaceIO = true
+        case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_IOERR:
+            description = "cannot use \(catalog) (\(detail)): check that the workspace folder and its files can be written "
+                + "and the disk is sound, then run the same command again."
+            isWorkspaceIO = true
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            description = "\(catalog) is damaged (\(detail)): restore it from a backup."
+            isWorkspaceIO = false
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            description = "\(catalog) stayed locked by another curate command for 10 s; wait for it, then run this again."
+            isWorkspaceIO = false
+        default:
+            description = "the catalog failed (\(detail)); nothing more was written."
+            isWorkspaceIO = false
+        }
+    }
+}

@@ -153,6 +153,70 @@ public struct Workspace: Sendable {
     }
 }
 
+/// The workspace's file system failed us (a disk full, a read-only folder, an I/O error): not the fault of an
+/// image nor of the user's input. A run that meets one stops with this message and records nothing for the item
+/// it was working on, so the same command, run again once the cause is fixed, does it again.
+public struct WorkspaceIOError: Error, CustomStringConvertible {
+    public let path: String
+    public let operation: String
+    public let code: Int32
+
+    public init(path: String, operation: String, code: Int32) {
+        self.path = path
+        self.operation = operation
+        self.code = code
+    }
+
+    /// From a thrown Foundation error, reading its POSIX code (never its NSError text).
+    public init(path: String, operation: String, error: Error) {
+        let ns = error as NSError
+        let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError
+        let code = ns.domain == NSPOSIXErrorDomain ? Int32(ns.code)
+            : underlying?.domain == NSPOSIXErrorDomain ? Int32(underlying!.code) : Int32(EIO)
+        self.init(path: path, operation: operation, code: code)
+    }
+
+    public var description: String {
+        let what = "cannot \(operation) \(path): \(String(cString: strerror(code)))"
+        switch code {
+        case ENOSPC, EDQUOT: return what + ". The disk is full: free some space, then run the same command again."
+        case EROFS, EACCES, EPERM: return what + ". The folder cannot be written: make it writable (or choose another --workspace), then run the same command again."
+        case EIO: return what + ". The disk reported an I/O error: check it, then run the same command again."
+        default: return what + "; fix that, then run the same command again."
+        }
+    }
+}
+
+extension Workspace {
+    /// Writes a file curate makes (a normalised copy, a face chip) atomically: to a temporary name beside it,
+    /// then renamed. Any failure is the file system's, thrown as `WorkspaceIOError` with the path.
+    public func writeAtomically(_ data: Data, to relative: String) throws {
+        let url = url(forRelativePath: relative)
+        let dir = url.deletingLastPathComponent()
+        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            throw WorkspaceIOError(path: dir.path, operation: "create the folder", error: error)
+        }
+        let temp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let fd = open(temp.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw WorkspaceIOError(path: url.path, operation: "write", code: errno) }
+        var failure: Int32 = 0
+        data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 { if errno == EINTR { continue }; failure = errno; return }
+                offset += n
+            }
+        }
+        if close(fd) != 0 && failure == 0 { failure = errno }
+        if failure == 0 && rename(temp.path, url.path) != 0 { failure = errno }
+        if failure != 0 {
+            unlink(temp.path)
+            throw WorkspaceIOError(path: url.path, operation: "write", code: failure)
+        }
+    }
+}
+
 public enum WorkspaceError: BadInput {
     case notWritable(String, String)
     case noCatalog(String)

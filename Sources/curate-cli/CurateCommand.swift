@@ -70,10 +70,14 @@ enum Exit {
     static let noFace = ExitCode(1)
     static let failed = ExitCode(1)
     static let badInput = ExitCode(2)
+    /// The workspace's file system failed (disk full, read-only, I/O error); run again once it is fixed.
+    static let workspaceIO = ExitCode(74)
     static let interrupted = ExitCode(130)
 
     /// What a thrown error ends `curate` with: an interrupted run 130 (whatever the interruption made fail), bad
-    /// input 2 (nothing changed), any other failure 1; each printed once as `error: ...`. An exit code a command
+    /// input 2 (nothing changed), the workspace's file system failing 74 (disk full, read-only, I/O error: what
+    /// was done is kept, run again once fixed), any other failure 1; each printed once as `error: ...`, SQLite's
+    /// errors in words. An exit code a command
     /// chose, and ArgumentParser's own (a usage error 64), pass through.
     static func status(for error: Error) -> Error {
         switch error {
@@ -85,6 +89,13 @@ enum Exit {
         case let error as BadInput:
             eprint("error: \(error)")
             return badInput
+        case let error as WorkspaceIOError:
+            eprint("error: \(error)")
+            return workspaceIO
+        case _ where CatalogFailure(error) != nil:
+            let failure = CatalogFailure(error)!
+            eprint("error: \(failure)")
+            return failure.isWorkspaceIO ? workspaceIO : failed
         default:
             eprint("error: \(error)")
             return failed
@@ -103,4 +114,24 @@ func printJSON<T: Encodable>(_ value: T) throws {
 
 func eprint(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Checks a number option in `validate()`: a value outside `range` is a usage error (exit 64) that names the
+/// option and the range; a negative number says it is negative; NaN and infinity are not numbers here.
+func check<T: BinaryFloatingPoint>(_ name: String, _ value: T?, in range: ClosedRange<T>, unit: String = "") throws {
+    guard let value else { return }
+    guard value.isFinite else { throw ValidationError("\(name) must be a number between \(range.lowerBound) and \(range.upperBound)\(unit).") }
+    try check(name, value, range, shown: "\(value)", unit: unit)
+}
+
+func check<T: BinaryInteger>(_ name: String, _ value: T?, in range: ClosedRange<T>, unit: String = "") throws {
+    guard let value else { return }
+    try check(name, value, range, shown: "\(value)", unit: unit)
+}
+
+private func check<T: Comparable & Numeric>(_ name: String, _ value: T, _ range: ClosedRange<T>, shown: String, unit: String) throws {
+    guard !range.contains(value) else { return }
+    let wanted = "between \(range.lowerBound) and \(range.upperBound)\(unit)"
+    if value < 0 && range.lowerBound >= 0 { throw ValidationError("\(name) \(shown) is negative: it must be \(wanted).") }
+    throw ValidationError("\(name) \(shown) is out of range: it must be \(wanted).")
 }

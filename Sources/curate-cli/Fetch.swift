@@ -23,7 +23,7 @@ extension CurateCommand {
         @Option(name: .long, help: ArgumentHelp("A folder of query files, or one query file.", valueName: "path"))
         var query: String
 
-        @Option(name: .customLong("n"), help: "Stored images wanted per person (counting earlier runs).")
+        @Option(name: .customLong("n"), parsing: .unconditional, help: "Stored images wanted per person (counting earlier runs).")
         var n: Int = 300
 
         @Option(name: .long, help: "Search provider: commons (Wikimedia Commons, the default) or openverse.")
@@ -32,25 +32,25 @@ extension CurateCommand {
         @Option(name: .long, help: ArgumentHelp("The provider's API address (default: the public API, or CURATE_COMMONS_ENDPOINT / CURATE_OPENVERSE_ENDPOINT).", valueName: "url"))
         var endpoint: String?
 
-        @Option(name: .long, help: "Downloads in flight at once.")
+        @Option(name: .long, parsing: .unconditional, help: "Downloads in flight at once.")
         var concurrency: Int = 16
 
-        @Option(name: .long, help: "Connections to one host at once.")
+        @Option(name: .long, parsing: .unconditional, help: "Connections to one host at once.")
         var perHost: Int = 8
 
-        @Option(name: .long, help: "Largest image accepted, in MiB.")
+        @Option(name: .long, parsing: .unconditional, help: "Largest image accepted, in MiB.")
         var maxSize: Int = 20
 
-        @Option(name: .long, help: "Seconds one download may take in all.")
+        @Option(name: .long, parsing: .unconditional, help: "Seconds one download may take in all.")
         var timeout: Double = 120
 
-        @Option(name: .long, help: "Tries per URL for connection errors, 5xx and 429.")
+        @Option(name: .long, parsing: .unconditional, help: "Tries per URL for connection errors, 5xx and 429.")
         var retries: Int = 3
 
         @Option(name: .long, help: ArgumentHelp("auto: look each person without a wikidata: line up on Wikidata by name, taking the entity only when exactly one matches; off (the default): only wikidata: lines."))
         var wikidata: WikidataMode = .off
 
-        @Option(name: .long, help: "How many levels of a Commons category's subcategories are walked (0: the category alone).")
+        @Option(name: .long, parsing: .unconditional, help: "How many levels of a Commons category's subcategories are walked (0: the category alone).")
         var categoryDepth: Int = 2
 
         @Option(name: .long, help: ArgumentHelp("Wikidata's API address (default: the public API, or CURATE_WIKIDATA_ENDPOINT).", valueName: "url"))
@@ -65,13 +65,13 @@ extension CurateCommand {
         @OptionGroup var processing: ProcessingOptions
 
         func validate() throws {
-            guard n >= 1 else { throw ValidationError("--n must be at least 1.") }
-            guard concurrency >= 1, concurrency <= 256 else { throw ValidationError("--concurrency must be between 1 and 256.") }
-            guard perHost >= 1 else { throw ValidationError("--per-host must be at least 1.") }
-            guard maxSize >= 1 else { throw ValidationError("--max-size must be at least 1 (MiB).") }
-            guard timeout > 0 else { throw ValidationError("--timeout must be positive.") }
-            guard retries >= 1 else { throw ValidationError("--retries must be at least 1.") }
-            guard categoryDepth >= 0, categoryDepth <= 10 else { throw ValidationError("--category-depth must be between 0 and 10.") }
+            try check("--n", n, in: 1...1_000_000)
+            try check("--concurrency", concurrency, in: 1...256)
+            try check("--per-host", perHost, in: 1...256)
+            try check("--max-size", maxSize, in: 1...(ImageLimits.maxFileBytes >> 20), unit: " MiB")
+            try check("--timeout", timeout, in: 1...86_400, unit: " seconds")
+            try check("--retries", retries, in: 1...100)
+            try check("--category-depth", categoryDepth, in: 0...10)
             for (name, value) in [("--endpoint", endpoint), ("--wikidata-endpoint", wikidataEndpoint)] {
                 guard let value else { continue }
                 guard let url = URL(string: value), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host != nil else {

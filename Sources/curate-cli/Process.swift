@@ -36,22 +36,22 @@ extension CurateCommand {
 
 /// Processing knobs, shared by `process` and `fetch`.
 struct ProcessingOptions: ParsableArguments {
-    @Option(name: .long, help: "Worker threads (default: all cores).")
+    @Option(name: .long, parsing: .unconditional, help: "Worker threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(name: .long, help: "pHash Hamming distance at or under which two images are near-duplicates.")
+    @Option(name: .long, parsing: .unconditional, help: "pHash Hamming distance at or under which two images are near-duplicates.")
     var phashDistance: Int = 6
 
-    @Option(name: .long, help: "Reject images whose shorter side is under this many pixels.")
+    @Option(name: .long, parsing: .unconditional, help: "Reject images whose shorter side is under this many pixels.")
     var minSide: Int = 64
 
     @Flag(name: .long, help: "Process again every image a reviewer has not decided, not only new ones.")
     var all = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
-        guard (0...20).contains(phashDistance) else { throw ValidationError("--phash-distance must be between 0 and 20.") }
-        guard minSide >= 1 else { throw ValidationError("--min-side must be at least 1.") }
+        try check("--threads", threads, in: 1...256)
+        try check("--phash-distance", phashDistance, in: 0...20)
+        try check("--min-side", minSide, in: 1...100_000, unit: " px")
     }
 
     func run(catalog: Catalog, global: GlobalOptions) throws -> ProcessSummary {

@@ -18,35 +18,28 @@ extension CurateCommand {
 
         @OptionGroup var global: GlobalOptions
 
-        @Option(name: .long, help: "Fraction of each person's images for validation.")
+        @Option(name: .long, parsing: .unconditional, help: "Fraction of each person's images for validation.")
         var val: Double?
 
-        @Option(name: .long, help: "Fraction for a test split (default none).")
+        @Option(name: .long, parsing: .unconditional, help: "Fraction for a test split (default none).")
         var test: Double?
 
         @Option(name: .long, help: "Seed of the assignment.")
         var seed: UInt64?
 
-        @Option(name: .customLong("min"), help: "Leave out people with fewer accepted images than this.")
+        @Option(name: .customLong("min"), parsing: .unconditional, help: "Leave out people with fewer accepted images than this.")
         var minImages: Int?
 
         @Flag(name: .long, help: "Forget the existing split and split again from scratch.")
         var reset = false
 
         func validate() throws {
-            for (name, value) in [("--val", val), ("--test", test)] {
-                guard let value else { continue }
-                guard !value.isNaN else { throw ValidationError("\(name) must be a number between 0 and 1.") }
-                guard value >= 0 else { throw ValidationError("\(name) \(value) is negative: it must be between 0 and 1.") }
-                guard value < 1 else { throw ValidationError("\(name) \(value) must be under 1.") }
-            }
+            try check("--val", val, in: 0...0.99)
+            try check("--test", test, in: 0...0.99)
             if (val ?? 0) + (test ?? 0) >= 1 {
                 throw ValidationError("--val and --test together must leave some images for training (they add up to \((val ?? 0) + (test ?? 0))).")
             }
-            if let minImages {
-                guard minImages >= 0 else { throw ValidationError("--min \(minImages) is negative: it must be at least 1.") }
-                guard minImages >= 1, minImages <= 1_000_000 else { throw ValidationError("--min must be between 1 and 1000000.") }
-            }
+            try check("--min", minImages, in: 1...1_000_000)
         }
 
         func execute() throws {

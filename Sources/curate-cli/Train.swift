@@ -24,43 +24,46 @@ extension CurateCommand {
         @Option(name: .long, help: "embed or cnn (default: embed when the dlib model files are present).")
         var model: ModelKind?
 
-        @Option(name: .long, help: "Epochs (default: embed 150, cnn 80).")
+        @Option(name: .long, parsing: .unconditional, help: "Epochs (default: embed 150, cnn 80).")
         var epochs: Int?
 
-        @Option(name: .long, help: "Examples per batch.")
+        @Option(name: .long, parsing: .unconditional, help: "Examples per batch.")
         var batchSize: Int?
 
-        @Option(name: .long, help: "Peak learning rate of the one-cycle schedule.")
+        @Option(name: .long, parsing: .unconditional, help: "Peak learning rate of the one-cycle schedule.")
         var lr: Float?
 
-        @Option(name: .long, help: "AdamW weight decay.")
+        @Option(name: .long, parsing: .unconditional, help: "AdamW weight decay.")
         var weightDecay: Float?
 
-        @Option(name: .long, help: "embed: hidden units of the head (default 128; 0 = a linear softmax head).")
+        @Option(name: .long, parsing: .unconditional, help: "embed: hidden units of the head (default 128; 0 = a linear softmax head).")
         var hidden: Int?
 
-        @Option(name: .long, help: "cnn: side of the input crops in pixels (a multiple of 32; default 64).")
+        @Option(name: .long, parsing: .unconditional, help: "cnn: side of the input crops in pixels (a multiple of 32; default 64).")
         var side: Int?
 
         @Flag(name: .long, help: "cnn: no flip/crop/brightness augmentation.")
         var noAugment = false
 
-        @Option(name: .long, help: "Stop after this many epochs without a better validation accuracy (0 = never).")
+        @Option(name: .long, parsing: .unconditional, help: "Stop after this many epochs without a better validation accuracy (0 = never).")
         var patience: Int?
 
         @Option(name: .long, help: "Seed of initialisation, order and augmentation.")
         var seed: UInt64 = 0
 
-        @Option(name: .long, help: "Threads (default: all cores).")
+        @Option(name: .long, parsing: .unconditional, help: "Threads (default: all cores).")
         var threads: Int?
 
         func validate() throws {
-            if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1.") }
-            if let batchSize, batchSize < 2 { throw ValidationError("--batch-size must be at least 2.") }
-            if let lr, !(lr > 0) { throw ValidationError("--lr must be positive.") }
-            if let side, side < 32 || side % 32 != 0 { throw ValidationError("--side must be a multiple of 32 (the CNN halves it five times).") }
-            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
-            if let hidden, hidden < 0 { throw ValidationError("--hidden must be 0 or more.") }
+            try check("--epochs", epochs, in: 1...100_000)
+            try check("--batch-size", batchSize, in: 2...65_536)
+            try check("--lr", lr, in: 1e-9...10)
+            try check("--weight-decay", weightDecay, in: 0...10)
+            try check("--hidden", hidden, in: 0...65_536)
+            try check("--side", side, in: 32...1024, unit: " px")
+            if let side, side % 32 != 0 { throw ValidationError("--side must be a multiple of 32 (the CNN halves it five times).") }
+            try check("--patience", patience, in: 0...100_000)
+            try check("--threads", threads, in: 1...256)
         }
 
         func execute() throws {
@@ -165,25 +168,24 @@ extension CurateCommand {
         @Option(name: .long, help: ArgumentHelp("Write a copy with boxes and names: a file for one photo, a folder for several.", valueName: "out"))
         var annotate: String?
 
-        @Option(name: .long, help: "Descriptor distance beyond which a face is unknown.")
+        @Option(name: .long, parsing: .unconditional, help: "Descriptor distance beyond which a face is unknown.")
         var unknownDistance: Double = 0.6
 
         func validate() throws {
             guard !photos.isEmpty else { throw ValidationError("name at least one photo.") }
-            guard unknownDistance > 0 else { throw ValidationError("--unknown-distance must be positive.") }
+            try check("--unknown-distance", unknownDistance, in: 0.001...10)
         }
 
         func execute() throws {
+            // Every photo is read and checked first: a bad one is bad input before any model is loaded.
+            let images = try photos.map(Predictor.load)
             let predictor: Predictor
             let catalog = try Catalog.openExisting(global.ws)
             predictor = try Predictor(catalog: catalog, runId: runId, modelFiles: ModelFiles.locate(in: [catalog.workspace.modelsURL]),
                                       unknownDistance: unknownDistance)
             var results: [PhotoPrediction] = []
-            var images: [DecodedImage] = []
-            for photo in photos {
-                let image = try Predictor.load(photo)
+            for (photo, image) in zip(photos, images) {
                 results.append(try predictor.predict(image, photo: photo))
-                images.append(image)
             }
             if let annotate {
                 if photos.count == 1 {

@@ -78,12 +78,17 @@ public final class Predictor {
     }
 
     /// Reads a photo file: decoded by content and turned upright by its EXIF orientation.
+    /// The file's size and the header's pixels are checked before anything is read whole or decoded.
     public static func load(_ path: String) throws -> DecodedImage {
-        guard let data = FileManager.default.contents(atPath: path) else { throw PredictError.unreadable(path, "cannot read the file") }
-        let bytes = [UInt8](data)
+        let bytes: [UInt8]
+        do { bytes = try ImageLimits.read(path) } catch let error as ImageError {
+            throw PredictError.unreadable(path, error.kind == .tooLarge ? "the file is over \(ImageLimits.maxFileBytes >> 20) MiB" : "cannot read the file")
+        }
         guard ImageFormat.sniff(bytes) != nil else { throw PredictError.unreadable(path, "not an image (JPEG, PNG, GIF, WebP, BMP or TIFF)") }
         let image: DecodedImage
-        do { image = try DecodedImage.decode(bytes) } catch { throw PredictError.unreadable(path, "does not decode: \(error)") }
+        do { image = try DecodedImage.decode(bytes) } catch let error as ImageError where error.kind == .tooLarge {
+            throw PredictError.unreadable(path, "\(error)")
+        } catch { throw PredictError.unreadable(path, "does not decode: \(error)") }
         if let exif = ExifInfo.read(bytes), exif.orientation > 1 { try image.orient(exif.orientation) }
         return image
     }

@@ -4,7 +4,53 @@ import Catalog
 import Foundation
 
 public struct ImageError: BadInput {
+    public enum Kind: Sendable { case undecodable, tooLarge, unreadable }
+    public let kind: Kind
     public let description: String
+    /// The POSIX error of an unreadable file.
+    public var code: Int32?
+
+    public init(description: String) { self.init(.undecodable, description) }
+    public init(_ kind: Kind, _ description: String, code: Int32? = nil) {
+        self.kind = kind
+        self.description = description
+        self.code = code
+    }
+}
+
+/// What any path that decodes (process, review, predict, training) accepts, checked before a byte is decoded:
+/// the file's size before it is read, and the pixels its header promises before they are allocated.
+public enum ImageLimits {
+    public static let maxPixels = 50_000_000
+    public static let maxFileBytes = 256 << 20
+
+    /// Reads an image file whole, after its size is checked (a 1 GB file is refused, not read).
+    public static func read(_ path: String, maxBytes: Int = maxFileBytes) throws -> [UInt8] {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw ImageError(.unreadable, "cannot read \(path): \(String(cString: strerror(errno)))", code: errno)
+        }
+        guard Int(info.st_size) <= maxBytes else {
+            throw ImageError(.tooLarge, "\(path) is \(Int(info.st_size) >> 20) MiB, over the \(maxBytes >> 20) MiB limit for an image")
+        }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw ImageError(.unreadable, "cannot read \(path): \(String(cString: strerror(errno)))", code: errno)
+        }
+        defer { try? handle.close() }
+        do { return [UInt8](try handle.readToEnd() ?? Data()) } catch {
+            let code = Int32(((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.code ?? Int(EIO))
+            throw ImageError(.unreadable, "cannot read \(path): \(String(cString: strerror(code)))", code: code)
+        }
+    }
+
+    /// Refuses bytes whose header promises more than `maxPixels` (also a GIF frame larger than its screen,
+    /// and TIFF, whose size is in its first directory).
+    public static func check(_ bytes: [UInt8], maxPixels: Int = maxPixels) throws {
+        guard let format = ImageFormat.sniff(bytes), let size = ImageHeader.size(bytes, format: format) else { return }
+        if size.width * size.height > maxPixels {
+            throw ImageError(.tooLarge, "\(size.width)×\(size.height) is over \(maxPixels / 1_000_000) megapixels")
+        }
+    }
 }
 
 /// An 8-bit BGR image held by the image bridge; freed when the last reference goes.
@@ -14,8 +60,10 @@ public final class DecodedImage {
     init(_ handle: OpaquePointer) { self.handle = handle }
     deinit { curate_image_free(handle) }
 
-    /// Decodes by content: JPEG, PNG, WebP, BMP, TIFF (OpenCV) or a GIF's first frame (giflib, onto white).
-    public static func decode(_ bytes: [UInt8]) throws -> DecodedImage {
+    /// Decodes by content: JPEG, PNG, WebP, BMP, TIFF (OpenCV) or a GIF's first frame (giflib, onto white),
+    /// after the header's promise is checked against `maxPixels`.
+    public static func decode(_ bytes: [UInt8], maxPixels: Int = ImageLimits.maxPixels) throws -> DecodedImage {
+        try ImageLimits.check(bytes, maxPixels: maxPixels)
         var err = curate_image_error()
         guard let h = bytes.withUnsafeBufferPointer({ curate_image_decode($0.baseAddress, $0.count, &err) }) else {
             throw ImageError(description: message(err))
@@ -124,8 +172,8 @@ public struct ExifInfo: Equatable, Sendable {
 
 /// What can be known from an image's first bytes, before anything is decoded.
 public enum ImageHeader {
-    /// Width and height from the header (JPEG SOF, PNG IHDR, GIF screen, WebP VP8/VP8L/VP8X, BMP), or nil when
-    /// the header does not say (TIFF, or a header too damaged to read).
+    /// Width and height from the header (JPEG SOF, PNG IHDR, GIF screen and first frame, WebP VP8/VP8L/VP8X, BMP,
+    /// TIFF's first directory), or nil when the header is too damaged to say.
     public static func size(_ b: [UInt8], format: ImageFormat) -> (width: Int, height: Int)? {
         func be16(_ i: Int) -> Int { Int(b[i]) << 8 | Int(b[i + 1]) }
         func le16(_ i: Int) -> Int { Int(b[i]) | Int(b[i + 1]) << 8 }
@@ -137,7 +185,22 @@ public enum ImageHeader {
             return (be32(16), be32(20))
         case .gif:
             guard b.count >= 10 else { return nil }
-            return (le16(6), le16(8))
+            // The canvas the first frame needs: its screen, or more when the frame reaches beyond it.
+            var width = le16(6), height = le16(8)
+            var i = 13 + (b[10] & 0x80 != 0 ? 3 << (Int(b[10] & 7) + 1) : 0)
+            while i < b.count {
+                if b[i] == 0x2C {   // image descriptor: left, top, width, height
+                    guard i + 9 < b.count else { break }
+                    width = max(width, le16(i + 1) + le16(i + 5))
+                    height = max(height, le16(i + 3) + le16(i + 7))
+                    break
+                }
+                guard b[i] == 0x21, i + 2 < b.count else { break }   // an extension: its label, then sub-blocks
+                i += 2
+                while i < b.count && b[i] != 0 { i += Int(b[i]) + 1 }
+                i += 1
+            }
+            return (width, height)
         case .bmp:
             guard b.count >= 26 else { return nil }
             return (abs(Int(Int32(truncatingIfNeeded: le32(18)))), abs(Int(Int32(truncatingIfNeeded: le32(22)))))
@@ -167,7 +230,24 @@ public enum ImageHeader {
             }
             return nil
         case .tiff:
-            return nil
+            // The first image file directory's ImageWidth (256) and ImageLength (257), SHORT or LONG.
+            guard b.count >= 8 else { return nil }
+            let little = b[0] == 0x49
+            func u16(_ i: Int) -> Int { little ? le16(i) : be16(i) }
+            func u32(_ i: Int) -> Int { little ? le32(i) : be32(i) }
+            let ifd = u32(4)
+            guard ifd >= 8, ifd + 2 <= b.count else { return nil }
+            var width: Int?, height: Int?
+            for e in 0..<u16(ifd) {
+                let at = ifd + 2 + e * 12
+                guard at + 12 <= b.count else { break }
+                let tag = u16(at), type = u16(at + 2)
+                guard tag == 256 || tag == 257, type == 3 || type == 4 else { continue }
+                let value = type == 3 ? u16(at + 8) : u32(at + 8)
+                if tag == 256 { width = value } else { height = value }
+            }
+            guard let width, let height else { return nil }
+            return (width, height)
         }
     }
 

@@ -102,7 +102,12 @@ public final class Processor {
                         state.next += 1
                         lock.unlock()
                         if stop || i >= todo.count { break }
-                        let a = analyze(todo[i], models: models)
+                        let a: Analysis
+                        do { a = try analyze(todo[i], models: models) } catch {
+                            // The workspace failed (disk full, read-only): keep what is done, stop everyone.
+                            lock.lock(); if state.failure == nil { state.failure = error }; lock.unlock()
+                            break
+                        }
                         batch.append((a.image, a.faces))
                         if batch.count >= 16 { try flush() }
                     }
@@ -127,8 +132,10 @@ public final class Processor {
                               warnings: warnings)
     }
 
-    /// Everything about one image that does not depend on the others. Never throws: a failure is a verdict.
-    func analyze(_ stored: StoredImage, models: FaceModels) -> Analysis {
+    /// Everything about one image that does not depend on the others. A fault of the image is its verdict; a
+    /// fault of the workspace (a file that cannot be written or read) is thrown as `WorkspaceIOError`, so the run
+    /// stops with nothing recorded for this image instead of blaming it.
+    func analyze(_ stored: StoredImage, models: FaceModels) throws -> Analysis {
         var image = stored
         var faces: [Face] = []
         func verdict(_ verdict: Verdict, _ reason: Reason?, _ detail: String?) -> Analysis {
@@ -139,10 +146,16 @@ public final class Processor {
             return Analysis(image: image, faces: faces)
         }
         let workspace = catalog.workspace
-        guard let data = FileManager.default.contents(atPath: workspace.url(forRelativePath: stored.path).path) else {
+        let file = workspace.url(forRelativePath: stored.path).path
+        guard FileManager.default.fileExists(atPath: file) else {
             return verdict(.rejected, .corrupt, "the stored file \(stored.path) is missing")
         }
-        let bytes = [UInt8](data)
+        let bytes: [UInt8]
+        do { bytes = try ImageLimits.read(file) } catch let error as ImageError where error.kind == .tooLarge {
+            return verdict(.rejected, .tooLarge, "the file is over \(ImageLimits.maxFileBytes >> 20) MiB")
+        } catch {
+            throw WorkspaceIOError(path: file, operation: "read", code: (error as? ImageError)?.code ?? EIO)
+        }
         guard let format = ImageFormat.sniff(bytes) else {
             return verdict(.rejected, .notImage, "the bytes are not an image we can decode")
         }
@@ -159,7 +172,7 @@ public final class Processor {
             }
         }
         let decoded: DecodedImage
-        do { decoded = try DecodedImage.decode(bytes) } catch {
+        do { decoded = try DecodedImage.decode(bytes, maxPixels: options.maxPixels) } catch {
             return verdict(.rejected, .corrupt, "does not decode: \(error)")
         }
         if format == .jpeg, let exif = ExifInfo.read(bytes) {
@@ -178,7 +191,7 @@ public final class Processor {
         image.phash = (try? decoded.phash()).map { Int64(bitPattern: $0) }
         do {
             let normalized = "normalized/\(stored.sha256.prefix(2))/\(stored.sha256).jpg"
-            try workspace.writeDerived(try decoded.jpeg(quality: 92), to: normalized)
+            try workspace.writeAtomically(try decoded.jpeg(quality: 92), to: normalized)
             image.normalizedPath = normalized
 
             let detected = try models.find(in: decoded, maxSide: options.detectMaxSide, upsampleBelow: options.upsampleBelow)
@@ -199,18 +212,11 @@ public final class Processor {
             faces[index].chipPath = chip.path
             faces[index].descriptor = chip.descriptor
             return verdict(.kept, nil, nil)
+        } catch let error as WorkspaceIOError {
+            throw error
         } catch {
             return verdict(.rejected, .corrupt, "processing failed: \(error)")
         }
-    }
-}
-
-extension Workspace {
-    /// Writes a derived file (normalised copy, face chip) atomically; the downloaded original is never touched.
-    func writeDerived(_ data: Data, to relative: String) throws {
-        let url = url(forRelativePath: relative)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try data.write(to: url, options: .atomic)
     }
 }
 
@@ -222,7 +228,7 @@ public enum FaceChip {
                             models: FaceModels) throws -> (path: String, descriptor: Data?) {
         let (chip, descriptor) = try models.chip(image, face: face)
         let path = "faces/\(stored.sha256.prefix(2))/\(stored.sha256)_\(idx).jpg"
-        try workspace.writeDerived(try chip.jpeg(quality: 95), to: path)
+        try workspace.writeAtomically(try chip.jpeg(quality: 95), to: path)
         return (path, descriptor.map(Face.pack))
     }
 }
@@ -232,10 +238,10 @@ extension DecodedImage {
     /// orientation processing recorded.
     public static func upright(_ stored: StoredImage, in workspace: Workspace) throws -> DecodedImage {
         let url = workspace.url(forRelativePath: stored.path)
-        guard let data = FileManager.default.contents(atPath: url.path) else {
+        guard FileManager.default.fileExists(atPath: url.path) else {
             throw ImageError(description: "the stored file \(stored.path) is missing")
         }
-        let image = try decode([UInt8](data))
+        let image = try decode(try ImageLimits.read(url.path))
         if let o = stored.orientation, o > 1 { try image.orient(o) }
         return image
     }

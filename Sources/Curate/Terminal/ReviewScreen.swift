@@ -105,8 +105,8 @@ final class PictureCache: @unchecked Sendable {
 
     /// The image as processing saw it: the upright normalised copy (or the original, turned upright).
     static func upright(_ image: StoredImage, in workspace: Workspace) throws -> DecodedImage {
-        if let path = image.normalizedPath, let data = FileManager.default.contents(atPath: workspace.url(forRelativePath: path).path) {
-            return try DecodedImage.decode([UInt8](data))
+        if let path = image.normalizedPath, let bytes = try? ImageLimits.read(workspace.url(forRelativePath: path).path) {
+            return try DecodedImage.decode(bytes)
         }
         return try DecodedImage.upright(image, in: workspace)
     }
