@@ -218,11 +218,12 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
         self.path = path
         self.bytes = bytes
         self.format = format
-        self.sourceUrl = attempt.url
-        self.pageUrl = attempt.pageUrl
+        // What `list`, the manifest and the dataset card show: never a password given in the URL.
+        self.sourceUrl = Self.redactingPassword(attempt.url)
+        self.pageUrl = attempt.pageUrl.map(Self.redactingPassword)
         self.title = attempt.title
         self.provider = attempt.provider
-        self.term = term
+        self.term = term.map(Self.redactingPassword)
         self.license = attempt.license
         self.licenseUrl = attempt.licenseUrl
         self.creator = attempt.creator
@@ -271,6 +272,15 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
         public static let processedAt = Column(CodingKeys.processedAt)
         public static let related = Column(CodingKeys.related)
         public static let reference = Column(CodingKeys.reference)
+    }
+
+    /// `https://user:secret@host/x` as `https://user:***@host/x`; any other URL unchanged.
+    public static func redactingPassword(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") else { return url }
+        return String(url[..<authority.index(after: colon)]) + "***" + String(url[at...])
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }

@@ -171,8 +171,13 @@ public struct WorkspaceIOError: Error, CustomStringConvertible {
     public init(path: String, operation: String, error: Error) {
         let ns = error as NSError
         let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError
+        let cocoa: [Int: Int32] = [CocoaError.fileWriteOutOfSpace.rawValue: ENOSPC, CocoaError.fileWriteNoPermission.rawValue: EACCES,
+                                   CocoaError.fileReadNoPermission.rawValue: EACCES, CocoaError.fileWriteVolumeReadOnly.rawValue: EROFS,
+                                   CocoaError.fileNoSuchFile.rawValue: ENOENT, CocoaError.fileReadNoSuchFile.rawValue: ENOENT,
+                                   CocoaError.fileWriteFileExists.rawValue: EEXIST]
         let code = ns.domain == NSPOSIXErrorDomain ? Int32(ns.code)
-            : underlying?.domain == NSPOSIXErrorDomain ? Int32(underlying!.code) : Int32(EIO)
+            : underlying?.domain == NSPOSIXErrorDomain ? Int32(underlying!.code)
+            : ns.domain == NSCocoaErrorDomain ? cocoa[ns.code] ?? EIO : EIO
         self.init(path: path, operation: operation, code: code)
     }
 
@@ -193,8 +198,15 @@ extension Workspace {
     public func writeAtomically(_ data: Data, to relative: String) throws {
         let url = url(forRelativePath: relative)
         let dir = url.deletingLastPathComponent()
-        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
-            throw WorkspaceIOError(path: dir.path, operation: "create the folder", error: error)
+        // mkdir(2) itself, for its errno: Foundation's errors do not always carry the POSIX cause.
+        var made = ""
+        for part in dir.path.split(separator: "/") {
+            made += "/" + part
+            var info = stat()
+            if stat(made, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { continue }
+            guard mkdir(made, 0o755) == 0 || errno == EEXIST else {
+                throw WorkspaceIOError(path: made, operation: "create the folder", code: errno)
+            }
         }
         let temp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let fd = open(temp.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)

@@ -1,6 +1,7 @@
 // Sorts a finished transfer into success or a failure code, and says whether trying again can help.
 import CCurl
 import Catalog
+import Foundation
 
 /// Why a URL did not give an image. `code` is what the catalog and reports show.
 public struct Failure: Equatable, Sendable {
@@ -25,8 +26,8 @@ public struct Failure: Equatable, Sendable {
             return .permanent(.tooLarge, "body over \(t.limit / (1024 * 1024)) MiB")
         case .notImage?:
             return .permanent(.notImage, "body is not an image (\(r.contentType ?? "no content type"))")
-        case .io(let why)?:
-            return .transient(.io, why)
+        case let .io(path, code)?:
+            return .transient(.io, "cannot write \(path): \(String(cString: strerror(code)))")
         case nil:
             break
         }

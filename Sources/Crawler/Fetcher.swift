@@ -313,7 +313,14 @@ public final class Fetcher {
                 break
             }
             let wait = delayed.map(\.due).min().map { max(0, Int(($0 - now()) * 1000)) } ?? 200
-            for result in engine.run(timeoutMs: min(200, max(1, wait))) { try finish(result) }
+            do {
+                for result in engine.run(timeoutMs: min(200, max(1, wait))) { try finish(result) }
+            } catch let error as WorkspaceIOError {
+                // The workspace cannot take more: keep what is in place, leave the rest queued, and stop.
+                for t in engine.abandonAll() { removeTemp(t) }
+                try? commit(force: true)
+                throw error
+            }
             if now() - lastReport > 0.1 {
                 lastReport = now()
                 onEvent(.progress(runs.map(\.progress)))
@@ -470,6 +477,11 @@ public final class Fetcher {
     private func finishDownload(_ run: Run, _ attempt: Attempt, _ result: TransferResult) throws {
         var attempt = attempt
         attempt.tries += 1
+        if case let .io(path, code)? = result.transfer.abort {
+            // tmp/ cannot be written (disk full, read-only): no URL's fault. The attempt stays queued.
+            removeTemp(result.transfer)
+            throw WorkspaceIOError(path: path, operation: "write", code: code)
+        }
         if let failure = Failure.of(result) {
             removeTemp(result.transfer)
             if failure.transient, attempt.tries < options.retries,
@@ -491,13 +503,17 @@ public final class Fetcher {
         if fm.fileExists(atPath: dest.path) {
             try? fm.removeItem(at: temp)   // the same bytes are stored already (another URL or person)
         } else {
-            try fm.createDirectory(at: dest.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let folder = dest.deletingLastPathComponent()
+            guard mkdir(folder.path, 0o755) == 0 || errno == EEXIST else {
+                let code = errno
+                try? fm.removeItem(at: temp)
+                throw WorkspaceIOError(path: folder.path, operation: "create the folder", code: code)
+            }
             try catalog.willPlace(path)   // before the move: the sweep after a kill removes only such files
             guard rename(temp.path, dest.path) == 0 else {
-                let why = String(cString: strerror(errno))
+                let code = errno
                 try? fm.removeItem(at: temp)
-                record(run, attempt, .transient(.io, "cannot move download into place: \(why)"), ms: result.ms, status: result.status)
-                return
+                throw WorkspaceIOError(path: dest.path, operation: "move the download to", code: code)
             }
         }
         let term = run.terms.first { $0.id == attempt.termId }

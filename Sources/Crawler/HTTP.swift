@@ -30,7 +30,8 @@ public struct HTTPOptions: Sendable {
 enum SinkAbort: Equatable {
     case tooLarge
     case notImage
-    case io(String)
+    /// Writing the body to its file failed (the path and errno): the workspace's fault, not the URL's.
+    case io(String, Int32)
 }
 
 /// One request in flight: its easy handle and where its body goes.
@@ -140,7 +141,7 @@ final class Transfer {
                 }
                 format = sniffed
                 guard let f = fopen(url.path, "wb") else {
-                    abort = .io("cannot create \(url.path): \(String(cString: strerror(errno)))")
+                    abort = .io(url.path, errno)
                     return 0
                 }
                 file = f
@@ -153,10 +154,15 @@ final class Transfer {
         return count
     }
 
+    private var fileURL: URL? {
+        if case .imageFile(let url) = sink { return url }
+        return nil
+    }
+
     private func write(_ data: UnsafeRawBufferPointer) -> Bool {
         hasher.update(data)
         guard let base = data.baseAddress, fwrite(base, 1, data.count, file) == data.count else {
-            abort = .io("write failed: \(String(cString: strerror(errno)))")
+            abort = .io(fileURL?.path ?? "tmp/", errno)
             return false
         }
         return true
@@ -169,7 +175,7 @@ final class Transfer {
             // No fsync: the crash to survive is a killed process, after which the page cache still holds the
             // data; SQLite's WAL with synchronous=NORMAL makes the same trade for the rows.
             if fflush(f) != 0 {
-                abort = .io("flush failed: \(String(cString: strerror(errno)))")
+                abort = .io(fileURL?.path ?? "tmp/", errno)
             }
             fclose(f)
         }

@@ -32,6 +32,8 @@ public enum QueryError: BadInput, Equatable {
     case badCategory(file: String, line: Int, text: String)
     case badEntity(file: String, line: Int, text: String)
     case sameLabel(label: String, first: String, second: String)
+    /// A file in a query folder that is a link to somewhere outside it, or not a plain file.
+    case outside(file: String, target: String)
 
     public var description: String {
         switch self {
@@ -55,6 +57,9 @@ public enum QueryError: BadInput, Equatable {
             return "\(file):\(line): \(text) is not a Wikidata item id: write wikidata:Q followed by digits (e.g. wikidata:Q1234)."
         case let .sameLabel(label, first, second):
             return "query files \(first) and \(second) both give the label \"\(label)\": rename one of them."
+        case let .outside(file, target):
+            return "query file \(file) is a link to \(target), which is outside the query folder or not a plain file: curate reads only "
+                + "the folder's own files (their lines go to a search provider). Copy the file into the folder instead."
         }
     }
 }
@@ -75,6 +80,17 @@ public enum QueryFile {
                 .sorted()
                 .map { (path as NSString).appendingPathComponent($0) }
             guard !files.isEmpty else { throw QueryError.emptyFolder(path) }
+            // A link in the folder may point only at a plain file inside the folder: any other file's lines
+            // (a key, a password file) would be sent to a search provider as terms.
+            let folder = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            for file in files {
+                let target = URL(fileURLWithPath: file).resolvingSymlinksInPath()
+                var isDir: ObjCBool = false
+                let regular = (try? fm.attributesOfItem(atPath: target.path))?[.type] as? FileAttributeType == .typeRegular
+                if !target.path.hasPrefix(folder + "/") || !regular || !fm.fileExists(atPath: target.path, isDirectory: &isDir) {
+                    throw QueryError.outside(file: file, target: target.path)
+                }
+            }
         } else {
             files = [path]
         }

@@ -92,6 +92,12 @@ enum Exit {
         case let error as WorkspaceIOError:
             eprint("error: \(error)")
             return workspaceIO
+        case let error as NSError where error.domain == NSCocoaErrorDomain || error.domain == NSPOSIXErrorDomain:
+            // A file operation Foundation reports: say which file and why in words, not the NSError dump.
+            let path = error.userInfo[NSFilePathErrorKey] as? String ?? (error.userInfo[NSURLErrorKey] as? URL)?.path ?? "a file"
+            let io = WorkspaceIOError(path: path, operation: (256..<512).contains(error.code) ? "read" : "write", error: error)
+            eprint("error: \(io)")
+            return workspaceIO
         case _ where CatalogFailure(error) != nil:
             let failure = CatalogFailure(error)!
             eprint("error: \(failure)")

@@ -128,7 +128,7 @@ import Testing
         let (recorded, recordedURL) = try place("ab" + String(repeating: "1", count: 62))
         try catalog.willPlace(recorded)
         _ = try catalog.recordDownloads([Catalog.Download(attempt: attempt, term: "t", sha256: "ab" + String(repeating: "1", count: 62),
-                                                          path: recorded, bytes: 1, format: "jpeg", httpStatus: 200, ms: 1)])
+                                                          path: recorded, bytes: 1, format: .jpeg, httpStatus: 200, ms: 1)])
         let (killed, killedURL) = try place("cd" + String(repeating: "2", count: 62))
         try catalog.willPlace(killed)                        // moved into place, then killed before its row
         let (_, unrecordedURL) = try place("ef" + String(repeating: "3", count: 62))   // never recorded as ours

@@ -219,6 +219,23 @@ struct WorkspaceSafetyTests {
             #expect(try rows(ws, "SELECT value FROM setting WHERE key = 'split'") == setting, "\(bad)")
         }
         #expect(try await curate(["split", "--reset", "--val", "-0.2", "--workspace", ws], env: env).stderr.contains("negative"))
+
+        // A killed export's staging folder is swept by the next export; a live one's and the user's files stay.
+        let root = URL(fileURLWithPath: ws)
+        let gone = Process()
+        gone.executableURL = URL(fileURLWithPath: "/bin/true")
+        try gone.run()
+        gone.waitUntilExit()
+        let dead = root.appendingPathComponent(".export.tmp-\(gone.processIdentifier)")
+        let live = root.appendingPathComponent(".export.tmp-\(getpid())")
+        let theirs = root.appendingPathComponent(".export.tmp-notes")
+        for folder in [dead, live, theirs] {
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent("train"), withIntermediateDirectories: true)
+        }
+        r = try await curate(["export", "--workspace", ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dead.path), "a killed export's staging folder is ours to sweep")
+        #expect(FileManager.default.fileExists(atPath: live.path) && FileManager.default.fileExists(atPath: theirs.path))
     }
 
     /// A split made while `process --all` runs survives it: processing writes only the columns it owns. Review,
@@ -264,14 +281,78 @@ struct WorkspaceSafetyTests {
         ReadOnly.set(normalized, true)
         defer { ReadOnly.set(normalized, false) }
         var r = try await curate(["process", "--workspace", ws], env: env, timeout: 300)
-        #expect(r.status != 0)
-        #expect(r.stderr.contains("normalized") && r.stderr.contains("cannot write"), "\(r.stderr)")
+        #expect(r.status == 74, "\(r.stderr)")
+        #expect(r.stderr.contains("normalized") && r.stderr.contains("cannot ") && r.stderr.contains("run the same command again"), "\(r.stderr)")
         #expect(!r.stderr.contains("NSCocoaErrorDomain") && !r.stderr.contains("Error Domain"), "\(r.stderr)")
         #expect(try rows(ws, "SELECT count(*) FROM image WHERE processedAt IS NOT NULL OR reason IS NOT NULL") == [["0"]])
         ReadOnly.set(normalized, false)
         r = try await curate(["process", "--workspace", ws], env: env, timeout: 300)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try rows(ws, "SELECT count(*) FROM image WHERE processedAt IS NOT NULL AND reason IS NOT 'corrupt'") == [["4"]])
+    }
+
+    /// A fetch that cannot write images/ stops with the reason (exit 74) and blames no URL: they stay queued,
+    /// and the next run, with the folder writable, stores them.
+    @Test(.enabled(if: ReadOnly.possible, ReadOnly.why))
+    func aReadOnlyImagesFolderStopsFetchWithoutBlamingTheURLs() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        let dir = TempDir()
+        let ws = dir.sub("ws").path
+        let queries = photoQueries(server, dir, count: 3)
+        var r = try await curate(["fetch", "--query", queries.path, "--n", "1", "--workspace", ws, "--no-process", "--quiet"], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let images = URL(fileURLWithPath: ws).appendingPathComponent("images")
+        ReadOnly.set(images, true)
+        defer { ReadOnly.set(images, false) }
+        r = try await curate(["fetch", "--query", queries.path, "--n", "3", "--workspace", ws, "--no-process"], env: env)
+        #expect(r.status == 74, "\(r.stderr)")
+        #expect(r.stderr.contains(images.path) && r.stderr.contains("run the same command again"), "\(r.stderr)")
+        #expect(try rows(ws, "SELECT count(*) FROM attempt WHERE state = 'failed'") == [["0"]])
+        ReadOnly.set(images, false)
+        r = try await curate(["fetch", "--query", queries.path, "--n", "3", "--workspace", ws, "--no-process", "--quiet"], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try rows(ws, "SELECT count(*) FROM image") == [["3"]])
+
+        // status and list read a workspace nobody may write, and change nothing in it.
+        let root = URL(fileURLWithPath: ws)
+        _ = try await curate(["status", "--workspace", ws], env: env)   // a clean close folds the WAL back
+        let catalog = try Data(contentsOf: root.appendingPathComponent("catalog.sqlite"))
+        ReadOnly.set(root, true)
+        defer { ReadOnly.set(root, false) }
+        r = try await curate(["status", "--workspace", ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("madonna"), "\(r.stdout)")
+        r = try await curate(["list", "--json", "--workspace", ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try Data(contentsOf: root.appendingPathComponent("catalog.sqlite")) == catalog)
+    }
+
+    /// A password in a direct URL is used for the download but stored (and shown) redacted; a query file that
+    /// links outside its folder is refused before anything is sent.
+    @Test func passwordsAreRedactedAndQueryLinksStayInTheirFolder() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        let dir = TempDir()
+        let ws = dir.sub("ws").path
+        let path = server.imagePaths(under: Self.person)[0]
+        let url = server.baseURL.replacingOccurrences(of: "http://", with: "http://bob:s3cret@") + path
+        var r = try await curate(["fetch", "--query", dir.queries(["madonna": [url]]).path, "--n", "1", "--workspace", ws,
+                                  "--no-process", "--quiet"], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try await curate(["list", "--json", "--workspace", ws], env: env)
+        #expect(!r.stdout.contains("s3cret") && r.stdout.contains("bob:***@"), "\(r.stdout)")
+
+        let secret = dir.sub("private.txt")
+        try Data("a private line\n".utf8).write(to: secret)
+        let folder = dir.sub("links")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: folder.appendingPathComponent("arya.txt"), withDestinationURL: secret)
+        let before = server.requests.count
+        r = try await curate(["fetch", "--query", folder.path, "--n", "1", "--workspace", dir.sub("ws2").path,
+                              "--endpoint", server.baseURL + "/commons/w/api.php"], env: env)
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderr.contains("arya.txt") && r.stderr.contains(secret.lastPathComponent), "\(r.stderr)")
+        #expect(server.requests.count == before, "nothing may be sent")
+        #expect(!FileManager.default.fileExists(atPath: dir.sub("ws2").path))
     }
 
     /// Headers that promise huge pixels (a TIFF of 32000×32000 in 2 kB, a GIF frame far larger than its screen,

@@ -69,6 +69,7 @@ public enum Exporter {
         // Build beside the destination, then swap: a reader never sees half an export.
         let parent = out.deletingLastPathComponent()
         try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+        sweepStaging(of: out)
         let staging = parent.appendingPathComponent(".\(out.lastPathComponent).tmp-\(getpid())")
         try? fm.removeItem(at: staging)
         try fm.createDirectory(at: staging, withIntermediateDirectories: true)
@@ -120,6 +121,20 @@ public enum Exporter {
             throw error
         }
         return ExportSummary(out: out.path, kind: kind, files: rows.count, linked: linked, withoutCrop: withoutCrop, counts: counts)
+    }
+
+    /// Removes what a killed export to `out` left beside it: our own staging and old-copy folders
+    /// (`.<name>.tmp-<pid>`, `.<name>.old-<pid>`) whose process is gone. Nothing else is touched.
+    static func sweepStaging(of out: URL) {
+        let fm = FileManager.default
+        let parent = out.deletingLastPathComponent()
+        for name in (try? fm.contentsOfDirectory(atPath: parent.path)) ?? [] {
+            for prefix in [".\(out.lastPathComponent).tmp-", ".\(out.lastPathComponent).old-"] where name.hasPrefix(prefix) {
+                guard let pid = Int32(name.dropFirst(prefix.count)), pid > 0, pid != getpid(),
+                      kill(pid, 0) != 0 && errno == ESRCH else { continue }
+                try? fm.removeItem(at: parent.appendingPathComponent(name))
+            }
+        }
     }
 
     private static func write(_ text: String, _ url: URL) throws {
