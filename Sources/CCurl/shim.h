@@ -19,6 +19,11 @@ static inline CURLcode curate_easy_set_header(CURL *h, curate_data_cb cb, void *
     return rc != CURLE_OK ? rc : curl_easy_setopt(h, CURLOPT_HEADERDATA, ud);
 }
 
+static inline CURLcode curate_easy_set_opensocket(CURL *h, curl_opensocket_callback cb, void *ud) {
+    CURLcode rc = curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, cb);
+    return rc != CURLE_OK ? rc : curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, ud);
+}
+
 static inline CURLcode curate_easy_get_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode curate_easy_get_off(CURL *h, CURLINFO i, curl_off_t *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode curate_easy_get_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }

@@ -56,6 +56,8 @@ public struct FailureCode: RawRepresentable, Codable, Sendable, Hashable, Databa
     public static let timeout = FailureCode(rawValue: "timeout")
     public static let connection = FailureCode(rawValue: "connection")
     public static let tls = FailureCode(rawValue: "tls")
+    /// A provider's result (or a redirect) led to a loopback or link-local address the user did not point at.
+    public static let localAddress = FailureCode(rawValue: "local_address")
     public static let error = FailureCode(rawValue: "error")
     /// An HTTP status other than 2xx.
     public static func http(_ status: Int) -> FailureCode { FailureCode(rawValue: "http_\(status)") }

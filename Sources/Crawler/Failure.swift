@@ -31,6 +31,9 @@ public struct Failure: Equatable, Sendable {
         case nil:
             break
         }
+        if let address = t.refusedAddress {
+            return .permanent(.localAddress, "led to the local address \(address), which a search result may not reach")
+        }
         switch r.code {
         case CURLE_OK:
             break

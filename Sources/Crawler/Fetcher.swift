@@ -417,8 +417,11 @@ public final class Fetcher {
         do {
             switch work {
             case let .download(run, attempt):
+                // A provider's result may reach a loopback or link-local address only when the endpoint is one
+                // (a local test server); a direct URL from a query file, only the kind its own host is.
+                let pointed = LocalAddress.of(url: attempt.provider == "direct" ? attempt.url : options.resolvedEndpoint)
                 let transfer = try Transfer(id: id, url: attempt.url, sink: .imageFile(tempURL(attempt)),
-                                            options: options.http, headers: [])
+                                            options: options.http, headers: [], allowedLocal: Set([pointed].compactMap { $0 }))
                 try engine.add(transfer)
                 run.progress.inFlight += 1
             case let .search(run, index, _):

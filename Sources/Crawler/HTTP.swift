@@ -34,6 +34,37 @@ enum SinkAbort: Equatable {
     case io(String, Int32)
 }
 
+/// The kinds of address a connection may go to that are not the open internet's. A provider's results and the
+/// redirects they lead to must not reach them (169.254.169.254 answers cloud credentials; loopback reaches the
+/// user's own services), unless the user pointed curate there (`--endpoint`, or a direct URL in a query file).
+public enum LocalAddress: Sendable, Hashable {
+    case loopback, linkLocal
+
+    /// The kind of a URL's host when it is an IP literal or `localhost`; nil for other names and public addresses.
+    public static func of(url: String) -> LocalAddress? {
+        guard var host = URL(string: url)?.host?.lowercased() else { return nil }
+        if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
+        if host == "localhost" || host.hasSuffix(".localhost") { return .loopback }
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return withUnsafeBytes(of: &v4) { of(ipv4: Array($0)) } }
+        if inet_pton(AF_INET6, host, &v6) == 1 { return withUnsafeBytes(of: &v6) { of(ipv6: Array($0)) } }
+        return nil
+    }
+
+    static func of(ipv4 b: [UInt8]) -> LocalAddress? {
+        if b[0] == 127 || b[0] == 0 { return .loopback }   // 0.0.0.0 connects to this host too
+        if b[0] == 169 && b[1] == 254 { return .linkLocal }
+        return nil
+    }
+
+    static func of(ipv6 b: [UInt8]) -> LocalAddress? {
+        if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF { return of(ipv4: Array(b[12..<16])) }
+        if b[0..<15].allSatisfy({ $0 == 0 }) && (b[15] == 1 || b[15] == 0) { return .loopback }
+        if b[0] == 0xFE && b[1] & 0xC0 == 0x80 { return .linkLocal }
+        return nil
+    }
+}
+
 /// One request in flight: its easy handle and where its body goes.
 final class Transfer {
     enum Sink {
@@ -58,7 +89,14 @@ final class Transfer {
     let limit: Int
     var headers: UnsafeMutablePointer<curl_slist>?
 
-    init(id: Int, url: String, sink: Sink, options: HTTPOptions, headers: [String]) throws {
+    /// Local addresses this transfer may connect to (for a provider's result: only the kind its endpoint is).
+    let allowedLocal: Set<LocalAddress>
+    /// Set when a connection to a local address was refused (the address), so the failure says why.
+    var refusedAddress: String?
+
+    init(id: Int, url: String, sink: Sink, options: HTTPOptions, headers: [String],
+         allowedLocal: Set<LocalAddress> = [.loopback, .linkLocal]) throws {
+        self.allowedLocal = allowedLocal
         guard let handle = curl_easy_init() else { throw HTTPError.setup("curl_easy_init failed") }
         self.id = id
         self.url = url
@@ -105,6 +143,9 @@ final class Transfer {
         let me = Unmanaged.passUnretained(self).toOpaque()
         try check(curate_easy_set_write(h, transferWrite, me), "write callback")
         try check(curate_easy_set_pointer(h, CURLOPT_PRIVATE, me), "private")
+        if allowedLocal != [.loopback, .linkLocal] {
+            try check(curate_easy_set_opensocket(h, transferOpenSocket, me), "open socket callback")
+        }
     }
 
     var responseCode: Int {
@@ -180,6 +221,31 @@ final class Transfer {
             fclose(f)
         }
     }
+}
+
+/// Called by libcurl before each connection (also after a redirect), with the resolved address: a local
+/// address the transfer may not reach gets no socket, so nothing is sent to it.
+private let transferOpenSocket: curl_opensocket_callback = { clientp, _, address in
+    guard let clientp, let address else { return -1 }
+    let transfer = Unmanaged<Transfer>.fromOpaque(clientp).takeUnretainedValue()
+    let a = address.pointee
+    let raw = UnsafeRawPointer(address) + MemoryLayout<curl_sockaddr>.offset(of: \curl_sockaddr.addr)!
+    var kind: LocalAddress?
+    var shown = ""
+    if a.family == AF_INET {
+        let bytes = Array(UnsafeRawBufferPointer(start: raw + 4, count: 4))
+        kind = LocalAddress.of(ipv4: bytes)
+        shown = bytes.map(String.init).joined(separator: ".")
+    } else if a.family == AF_INET6 {
+        let bytes = Array(UnsafeRawBufferPointer(start: raw + 8, count: 16))
+        kind = LocalAddress.of(ipv6: bytes)
+        shown = stride(from: 0, to: 16, by: 2).map { String(format: "%x", Int(bytes[$0]) << 8 | Int(bytes[$0 + 1])) }.joined(separator: ":")
+    }
+    if let kind, !transfer.allowedLocal.contains(kind) {
+        transfer.refusedAddress = shown
+        return -1
+    }
+    return socket(a.family, a.socktype, a.protocol)
 }
 
 private let transferWrite: curate_data_cb = { ptr, size, nmemb, userdata in

@@ -355,6 +355,22 @@ struct WorkspaceSafetyTests {
         #expect(!FileManager.default.fileExists(atPath: dir.sub("ws2").path))
     }
 
+    /// A provider's result that redirects to a link-local address (where cloud metadata lives) is refused
+    /// before any connection is made, as a failure of its own; results on the endpoint's own (loopback) host,
+    /// which the user pointed at, are fetched.
+    @Test func providerResultsMayNotRedirectToLocalAddresses() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        let dir = TempDir()
+        let ws = dir.sub("ws").path
+        // fe80::1 without a scope cannot be reached from here either: even a failure of this check sends nothing.
+        server.setResults(term: "Madonna", paths: ["/bad/to/[fe80::1]:9/x.jpg"] + server.imagePaths(under: Self.person).prefix(2))
+        let r = try await curate(["fetch", "--query", dir.queries(["madonna": ["Madonna"]]).path, "--n", "3", "--workspace", ws,
+                                  "--no-process", "--quiet", "--endpoint", server.baseURL + "/commons/w/api.php"], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try rows(ws, "SELECT failure, transient FROM attempt WHERE url LIKE '%/bad/to/%'") == [["local_address", "0"]])
+        #expect(try rows(ws, "SELECT count(*) FROM image") == [["2"]])
+    }
+
     /// Headers that promise huge pixels (a TIFF of 32000×32000 in 2 kB, a GIF frame far larger than its screen,
     /// a 43-byte GIF of 65535×65535) and a 1 GB file are refused before decoding, with bounded memory, in
     /// process and in predict.

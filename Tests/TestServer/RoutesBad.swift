@@ -66,6 +66,10 @@ extension ServerCore {
             if n == 0 { return serveFile(relpath: relpath) }
             return redirect(to: encodePath("/bad/redirect/\(n - 1)/\(relpath)"))
 
+        case "to":
+            // to/<host[:port]>/<path>: one 302 to http://<host>/<path>, anywhere (e.g. a link-local address).
+            return redirect(to: "http://" + tail)
+
         case "loop":
             return redirect(to: encodePath("/bad/loop/\(tail)"))
 
