@@ -6,6 +6,7 @@ import Foundation
 import GRDB
 import Testing
 import TestServer
+import TestSupport
 
 /// What a command did, with its peak resident memory: VmHWM of its own address space, sampled every 5 ms while
 /// it runs (wait4's ru_maxrss would not do: a child spawned from this large test process inherits its peak).
