@@ -5,16 +5,6 @@ import TestSupport
 @testable import Curate
 import Catalog
 
-/// Runs blocking work (decoding, detection, processing) on a thread of its own: Swift Testing runs tests on the
-/// cooperative pool, which other tests' in-process HTTP servers need; blocking it for seconds starves them.
-func offPool<T>(_ body: @escaping () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        let thread = Thread { continuation.resume(with: Result { try body() }) }
-        thread.stackSize = 8 << 20
-        thread.start()
-    }
-}
-
 @Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing))
 struct ImagingTests {
     @Test func jpegIntegrityFindsTruncationAndGarbage() throws {

@@ -11,7 +11,7 @@ final class ProcessFixture {
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("curate-process-\(UUID().uuidString)")
     let workspace: Workspace
     let catalog: Catalog
-    static let models = ModelFiles.locate(in: [Paths.root.appendingPathComponent("dataset/models")])
+    static let models = ModelFiles.locate(in: [Paths.models])
     static var hasModels: Bool { models.shapePredictor != nil && models.resnet != nil }
 
     init() throws {
@@ -23,30 +23,10 @@ final class ProcessFixture {
 
     /// Stores these bytes for a person, as a fetch would. Returns the image id (nil when not stored).
     @discardableResult
-    func add(_ label: String, _ bytes: [UInt8], name: String) throws -> Int64? {
-        let person = try catalog.person(label: label, queryFile: nil)
-        let url = "http://127.0.0.1/\(label)/\(name)"
-        let term = try catalog.syncTerms(personId: person.id!, lines: [(url, .url, "direct")])[0]
-        let attempt = try catalog.recordPage(term: term, candidates: [Attempt(personId: person.id!, termId: term.id, url: url, provider: "direct")])[0]
-        let sha = SHA256.hex(bytes)
-        // A fetch stores only bodies it sniffed as images; files that are not (the not_image cases) stand in as
-        // JPEGs whose bytes went bad, which processing judges by their content as it does every file.
-        let format = ImageFormat.sniff(bytes)
-        let ext = format?.fileExtension ?? "bin"
-        let path = Workspace.imagePath(sha256: sha, ext: ext)
-        let dest = workspace.url(forRelativePath: path)
-        try FileManager.default.createDirectory(at: dest.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(bytes).write(to: dest)
-        let outcome = try catalog.recordDownloads([Catalog.Download(attempt: attempt, term: url, sha256: sha, path: path, bytes: bytes.count,
-                                                                     format: format ?? .jpeg, httpStatus: 200, ms: 1)])[0]
-        if case .stored(let image) = outcome { return image.id }
-        return nil
-    }
+    func add(_ label: String, _ bytes: [UInt8], name: String) throws -> Int64? { try catalog.storeAsFetched(label, bytes, name: name) }
 
     @discardableResult
-    func add(_ label: String, file: String) throws -> Int64? {
-        try add(label, try Paths.bytes(file), name: (file as NSString).lastPathComponent)
-    }
+    func add(_ label: String, file: String) throws -> Int64? { try catalog.storeAsFetched(label, file: file) }
 
     func process(threads: Int = 2, all: Bool = false) throws -> ProcessSummary {
         var options = ProcessOptions(models: Self.models)
@@ -55,9 +35,7 @@ final class ProcessFixture {
         return try Processor(catalog: catalog, options: options).run()
     }
 
-    func image(_ id: Int64) throws -> StoredImage {
-        try catalog.db.read { try StoredImage.filter(StoredImage.Columns.id == id).fetchOne($0)! }
-    }
+    func image(_ id: Int64) throws -> StoredImage { try catalog.image(id: id) }
 
     func verdicts() throws -> [String: (String, String?, Int?)] {
         try catalog.db.read { db in

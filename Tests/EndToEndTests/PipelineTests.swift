@@ -10,7 +10,7 @@ import TestServer
 @Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))
 struct PipelineTests {
     static let people = ["ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling"]
-    let env = ["CURATE_MODELS": Paths.root.appendingPathComponent("dataset/models").path]
+    let env = ["CURATE_MODELS": Paths.models.path]
 
     func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
 

@@ -11,6 +11,9 @@ public enum Paths {
     public static var hasShared: Bool { FileManager.default.fileExists(atPath: shared.appendingPathComponent("README.md").path) }
     public static let sharedMissing: Comment = "../shared/data is absent: tests on real photos and recorded API responses are skipped"
 
+    /// The repository's dlib model files (scripts/setup.sh --tests puts them there).
+    public static let models = root.appendingPathComponent("dataset/models")
+
     public static func data(_ relative: String) -> URL { shared.appendingPathComponent(relative) }
     public static func bytes(_ relative: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: data(relative))) }
 
@@ -47,6 +50,16 @@ public final class TempDir {
             try! (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("\(label).txt"), atomically: true, encoding: .utf8)
         }
         return dir
+    }
+}
+
+/// Runs blocking work (decoding, detection, processing, a child process) on a thread of its own: Swift Testing runs
+/// tests on the cooperative pool, which other tests' in-process HTTP servers need; blocking it for seconds starves them.
+public func offPool<T>(_ body: @escaping () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.stackSize = 8 << 20
+        thread.start()
     }
 }
 

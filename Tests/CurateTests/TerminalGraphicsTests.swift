@@ -1,0 +1,118 @@
+// Pictures in the terminal: half blocks, kitty and sixel as the renderer writes them, checked byte by byte and (for
+// sixel) decoded back on a real photo.
+import Foundation
+import Testing
+import TestSupport
+@testable import Curate
+
+struct TerminalGraphicsTests {
+    @Test func halfBlocksWriteTwoPixelsPerCellAndOnlyChangedColours() {
+        let image = RGBImage(width: 2, height: 3, pixels: [
+            255, 0, 0, 0, 255, 0,     // row 0: red, green
+            0, 0, 255, 0, 0, 255,     // row 1: blue, blue
+            1, 2, 3, 1, 2, 3,         // row 2 (odd, last): lower halves stay the terminal's background
+        ])
+        #expect(HalfBlocks.render(image) == [
+            "\u{1B}[38;2;255;0;0;48;2;0;0;255m▀\u{1B}[38;2;0;255;0m▀\u{1B}[0m",
+            "\u{1B}[38;2;1;2;3;49m▀▀\u{1B}[0m",
+        ])
+    }
+
+    @Test func fittingKeepsTheAspectRatio() {
+        #expect(fitting(width: 400, height: 200, into: 100, 100) == (100, 50))
+        #expect(fitting(width: 200, height: 400, into: 100, 100) == (50, 100))
+        #expect(fitting(width: 10, height: 10, into: 80, 40) == (40, 40))
+    }
+
+    @Test func kittyChunksCarryTheWholeImage() throws {
+        let pixels = (0..<(64 * 48 * 3)).map { UInt8($0 % 251) }
+        let out = Kitty.encode(RGBImage(width: 64, height: 48, pixels: pixels), columns: 8, rows: 3)
+        let chunks = out.components(separatedBy: "\u{1B}\\").filter { !$0.isEmpty }
+        #expect(chunks.count == Int((Double(pixels.count) * 4 / 3 / 4096).rounded(.up)))
+        #expect(chunks[0].hasPrefix("\u{1B}_Ga=T,f=24,s=64,v=48,c=8,r=3,C=1,q=2,m=1;"))
+        #expect(chunks.last!.hasPrefix("\u{1B}_Gm=0;"))
+        let payload = chunks.map { String($0[$0.index(after: $0.firstIndex(of: ";")!)...]) }.joined()
+        #expect(Data(base64Encoded: payload) == Data(pixels))
+    }
+
+    @Test func sixelHasRasterSizePaletteAndOneBandPerSixRows() {
+        let w = 5, h = 13
+        var pixels: [UInt8] = []
+        for y in 0..<h { for _ in 0..<w { pixels += y < 6 ? [255, 255, 255] : [0, 0, 0] } }
+        let out = Sixel.encode(RGBImage(width: w, height: h, pixels: pixels))
+        #expect(out.hasPrefix("\u{1B}P0;1;0q\"1;1;5;13"))
+        #expect(out.hasSuffix("-\u{1B}\\"))
+        #expect(out.contains("#215;2;100;100;100"))   // white
+        #expect(out.contains("#0;2;0;0;0"))           // black
+        #expect(out.filter { $0 == "-" }.count == 3)  // 13 rows = 3 bands
+        // Band 1: six white rows = "~" (63 + 0b111111) five times, run-length encoded.
+        #expect(out.contains("#215!5~-"))
+    }
+
+    /// A minimal sixel decoder (colour registers, "#", "!", "$", "-"), for checking what the encoder wrote.
+    func decodeSixel(_ text: String) -> RGBImage? {
+        let chars = Array(text.unicodeScalars)
+        guard let q = chars.firstIndex(of: "q") else { return nil }
+        var i = q + 1
+        func number() -> Int {
+            var n = 0
+            while i < chars.count, let d = Int(String(chars[i])) { n = n * 10 + d; i += 1 }
+            return n
+        }
+        guard chars[i] == "\"" else { return nil }
+        i += 1
+        var params: [Int] = []
+        while true { params.append(number()); if chars[i] == ";" { i += 1 } else { break } }
+        let (w, h) = (params[2], params[3])
+        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        var palette: [Int: (Int, Int, Int)] = [:]
+        var colour = 0, x = 0, band = 0
+        while i < chars.count, chars[i] != "\u{1B}" {
+            let c = chars[i]
+            switch c {
+            case "#":
+                i += 1
+                colour = number()
+                if chars[i] == ";" {
+                    i += 1; _ = number(); i += 1
+                    let r = number(); i += 1
+                    let g = number(); i += 1
+                    let b = number()
+                    palette[colour] = (r * 255 / 100, g * 255 / 100, b * 255 / 100)
+                }
+            case "$": x = 0; i += 1
+            case "-": x = 0; band += 6; i += 1
+            default:
+                var run = 1
+                if c == "!" { i += 1; run = number() }
+                let bits = Int(chars[i].value) - 63
+                for _ in 0..<run {
+                    for b in 0..<6 where bits >> b & 1 == 1 && band + b < h && x < w {
+                        let p = palette[colour]!, o = ((band + b) * w + x) * 3
+                        pixels[o] = UInt8(p.0); pixels[o + 1] = UInt8(p.1); pixels[o + 2] = UInt8(p.2)
+                    }
+                    x += 1
+                }
+                i += 1
+            }
+        }
+        return RGBImage(width: w, height: h, pixels: pixels)
+    }
+
+    @Test(.enabled(if: Paths.hasShared, Paths.sharedMissing))
+    func sixelOfARealPhotoDecodesBackToItWithinOneColourStep() throws {
+        let photo = try DecodedImage.decode(try Paths.bytes("single_face/opencv_course_lady.jpg"))
+        let small = try photo.resized(width: 97, height: 61).rgb()
+        let decoded = try #require(decodeSixel(Sixel.encode(small)))
+        #expect(decoded.width == 97 && decoded.height == 61)
+        // Each channel lands on a neighbouring level of the six (51 apart), and on average close to the source.
+        var worst = 0, total = 0
+        for (a, b) in zip(small.pixels, decoded.pixels) {
+            let d = abs(Int(a) - Int(b))
+            worst = max(worst, d)
+            total += d
+        }
+        #expect(worst <= 51)
+        #expect(Double(total) / Double(small.pixels.count) < 20)
+    }
+}
