@@ -113,13 +113,13 @@ public final class Catalog: @unchecked Sendable {
 
     /// Makes the catalog's terms of a person match a query file's lines, keeping the paging cursor of terms
     /// already known. Returns the person's terms for these providers, in file order.
-    public func syncTerms(personId: Int64, lines: [(text: String, kind: TermKind, provider: String)]) throws -> [SearchTerm] {
+    public func syncTerms(personId: Int64, lines: [(text: String, kind: TermKind, provider: Provider)]) throws -> [SearchTerm] {
         try db.write { db in
             var known: [String: SearchTerm] = [:]
-            for term in try SearchTerm.of(personId).fetchAll(db) { known[term.provider + "\u{0}" + term.text] = term }
+            for term in try SearchTerm.of(personId).fetchAll(db) { known[term.provider.rawValue + "\u{0}" + term.text] = term }
             var result: [SearchTerm] = []
             for (position, line) in lines.enumerated() {
-                if var term = known[line.provider + "\u{0}" + line.text] {
+                if var term = known[line.provider.rawValue + "\u{0}" + line.text] {
                     if term.position != position {
                         term.position = position
                         try term.update(db)
@@ -137,7 +137,7 @@ public final class Catalog: @unchecked Sendable {
 
     /// Adds terms a fetch found (subcategories, what a Wikidata entity names) under the term that found them.
     /// A term the person has already (from any line or parent) is returned as it is: each source is taken once.
-    public func foundTerms(parent: SearchTerm, _ found: [(text: String, kind: TermKind, provider: String)]) throws -> (added: [SearchTerm], known: [SearchTerm]) {
+    public func foundTerms(parent: SearchTerm, _ found: [(text: String, kind: TermKind, provider: Provider)]) throws -> (added: [SearchTerm], known: [SearchTerm]) {
         try db.write { db in
             var added: [SearchTerm] = [], known: [SearchTerm] = []
             for item in found {

@@ -20,6 +20,14 @@ public enum TermKind: String, Codable, Sendable, CaseIterable, DatabaseValueConv
     }
 }
 
+/// Who gave a term and its URLs: `provider` in the catalog, `curate list --json` and the export's manifest. The
+/// APIs (Crawler's `ProviderKind` adds their endpoints) and `direct`, the URLs a query file names.
+/// Printed as its stored code.
+public enum Provider: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible, CustomStringConvertible {
+    case commons, openverse, wikidata, direct
+    public var description: String { rawValue }
+}
+
 /// Where a term stands. Only `open` (and `failed`, retried on the next run) are searched again.
 public enum TermState: String, Codable, Sendable, DatabaseValueConvertible {
     case open

@@ -35,7 +35,7 @@ public struct SearchTerm: Codable, Sendable, Hashable, FetchableRecord, MutableP
     public var personId: Int64
     public var text: String
     public var kind: TermKind
-    public var provider: String
+    public var provider: Provider
     public var position: Int
     public var cursor: String?
     public var pages: Int
@@ -46,7 +46,7 @@ public struct SearchTerm: Codable, Sendable, Hashable, FetchableRecord, MutableP
     /// The term that found this one (a subcategory's category, a Wikidata entity's lookup); nil for query lines.
     public var parentId: Int64?
 
-    public init(personId: Int64, text: String, kind: TermKind, provider: String, position: Int, parentId: Int64? = nil) {
+    public init(personId: Int64, text: String, kind: TermKind, provider: Provider, position: Int, parentId: Int64? = nil) {
         self.personId = personId
         self.parentId = parentId
         self.text = text
@@ -93,7 +93,7 @@ public struct Attempt: Codable, Sendable, Hashable, FetchableRecord, MutablePers
     public var url: String
     public var pageUrl: String?
     public var title: String?
-    public var provider: String
+    public var provider: Provider
     public var license: String?
     public var licenseUrl: String?
     public var creator: String?
@@ -111,7 +111,7 @@ public struct Attempt: Codable, Sendable, Hashable, FetchableRecord, MutablePers
     public var createdAt: Date
     public var updatedAt: Date
 
-    public init(personId: Int64, termId: Int64?, url: String, provider: String, pageUrl: String? = nil,
+    public init(personId: Int64, termId: Int64?, url: String, provider: Provider, pageUrl: String? = nil,
                 title: String? = nil, license: String? = nil, licenseUrl: String? = nil,
                 creator: String? = nil, attribution: String? = nil, rank: Int? = nil) {
         self.personId = personId
@@ -180,7 +180,7 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
     public var sourceUrl: String
     public var pageUrl: String?
     public var title: String?
-    public var provider: String
+    public var provider: Provider
     public var term: String?
     public var license: String?
     public var licenseUrl: String?

@@ -138,7 +138,7 @@ public struct FetchSummary: Codable, Sendable {
             self.people[i].sources = sources
             for j in self.people[i].terms.indices {
                 let summary = self.people[i].terms[j]
-                let term = terms.first { $0.text == summary.text && $0.provider == summary.provider }
+                let term = terms.first { $0.text == summary.text && $0.provider.rawValue == summary.provider }
                 let yield = term.flatMap { yields[$0.id] } ?? TermYield()
                 self.people[i].terms[j].stored = yield.stored
                 self.people[i].terms[j].kept = yield.kept
@@ -259,17 +259,17 @@ public final class Fetcher {
         let requeued = options.retryFailed ? try catalog.requeueTransientFailures() : 0
         for query in queries {
             let person = try catalog.person(label: query.label, queryFile: query.file)
-            var lines = query.lines.map { line -> (String, TermKind, String) in
+            var lines = query.lines.map { line -> (String, TermKind, Provider) in
                 switch line {
-                case .search(let text): (text, .search, options.provider.rawValue)
-                case .url(let url): (url, .url, "direct")
-                case .category(let title): (title, .category, ProviderKind.commons.rawValue)
-                case .wikidata(let id): (id, .wikidata, ProviderKind.wikidata.rawValue)
+                case .search(let text): (text, .search, options.provider.code)
+                case .url(let url): (url, .url, .direct)
+                case .category(let title): (title, .category, .commons)
+                case .wikidata(let id): (id, .wikidata, .wikidata)
                 }
             }
             if options.wikidataAuto, !lines.contains(where: { $0.1 == .wikidata }) {
                 // Looked up by the person's name: the label with its underscores as spaces.
-                lines.append((query.label.replacingOccurrences(of: "_", with: " "), .wikidata, ProviderKind.wikidata.rawValue))
+                lines.append((query.label.replacingOccurrences(of: "_", with: " "), .wikidata, .wikidata))
             }
             var terms = try catalog.syncTerms(personId: person.id!, lines: lines)
             // The sources these lines led to in earlier runs (subcategories, what an entity named) come back too.
@@ -291,7 +291,7 @@ public final class Fetcher {
                 terms[i].state = .exhausted
                 terms[i].pages = 1
                 terms[i].results = 1
-                direct.append((terms[i], [Attempt(personId: person.id!, termId: term.id, url: term.text, provider: "direct")]))
+                direct.append((terms[i], [Attempt(personId: person.id!, termId: term.id, url: term.text, provider: .direct)]))
             }
             _ = try catalog.recordPages(direct)
             let run = Run(person: person, terms: terms, target: options.target, stored: try catalog.imageCount(of: person.id!))
@@ -419,7 +419,7 @@ public final class Fetcher {
             case let .download(run, attempt):
                 // A provider's result may reach a loopback or link-local address only when the endpoint is one
                 // (a local test server); a direct URL from a query file, only the kind its own host is.
-                let pointed = LocalAddress.of(url: attempt.provider == "direct" ? attempt.url : options.resolvedEndpoint)
+                let pointed = LocalAddress.of(url: attempt.provider == .direct ? attempt.url : options.resolvedEndpoint)
                 let transfer = try Transfer(id: id, url: attempt.url, sink: .imageFile(tempURL(attempt)),
                                             options: options.http, headers: [], allowedLocal: Set([pointed].compactMap { $0 }))
                 try engine.add(transfer)
@@ -627,7 +627,7 @@ public final class Fetcher {
                 let root = rootCategoryName(run, index).lowercased()
                 sources = sources.filter { $0.text.lowercased().contains(root) }
             }
-            let (added, _) = try catalog.foundTerms(parent: term, sources.map { ($0.text, $0.kind, $0.provider.rawValue) })
+            let (added, _) = try catalog.foundTerms(parent: term, sources.map { ($0.text, $0.kind, $0.provider.code) })
             if cursor == nil {
                 term.state = found.isEmpty ? .noResults : .exhausted
                 if found.isEmpty { term.lastError = note }
@@ -654,7 +654,7 @@ public final class Fetcher {
                 term.state = .exhausted
             }
             let attempts = candidates.map {
-                Attempt(personId: run.person.id!, termId: term.id, url: $0.url, provider: reader.kind.rawValue,
+                Attempt(personId: run.person.id!, termId: term.id, url: $0.url, provider: reader.kind.code,
                         pageUrl: $0.pageUrl, title: $0.title, license: $0.license, licenseUrl: $0.licenseUrl,
                         creator: $0.creator, attribution: $0.attribution, rank: $0.rank)
             }
@@ -730,7 +730,7 @@ public final class Fetcher {
             people.append(PersonSummary(
                 label: run.person.label, target: p.target, stored: p.stored, storedThisRun: p.storedThisRun,
                 duplicates: p.duplicates, failed: run.failures, outcome: outcome,
-                terms: terms.map { TermSummary(text: $0.text, kind: $0.kind.rawValue, provider: $0.provider,
+                terms: terms.map { TermSummary(text: $0.text, kind: $0.kind.rawValue, provider: $0.provider.rawValue,
                                                state: $0.state.rawValue, pages: $0.pages, results: $0.results,
                                                error: $0.lastError, stored: 0, kept: 0) },
                 sources: [:]))

@@ -53,6 +53,15 @@ public enum ProviderKind: String, CaseIterable, Sendable {
 
     /// The environment variable that overrides the endpoint (tests point it at a local server).
     public var endpointVariable: String { "CURATE_\(rawValue.uppercased())_ENDPOINT" }
+
+    /// The code the catalog stores for this provider's terms and URLs.
+    public var code: Provider {
+        switch self {
+        case .commons: .commons
+        case .openverse: .openverse
+        case .wikidata: .wikidata
+        }
+    }
 }
 
 protocol SearchProvider {

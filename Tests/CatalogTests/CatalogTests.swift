@@ -17,15 +17,15 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         var catalog = try open()
         let arya = try catalog.person(label: "Arya", queryFile: "queries/Arya.txt")
-        var terms = try catalog.syncTerms(personId: arya.id!, lines: [("Maisie Williams", .search, "commons"), ("Arya Stark", .search, "commons")])
+        var terms = try catalog.syncTerms(personId: arya.id!, lines: [("Maisie Williams", .search, .commons), ("Arya Stark", .search, .commons)])
         terms[0].cursor = #"{"gsroffset":50}"#
         terms[0].pages = 1
-        _ = try catalog.recordPage(term: terms[0], candidates: [Attempt(personId: arya.id!, termId: terms[0].id, url: "http://x/1.jpg", provider: "commons")])
+        _ = try catalog.recordPage(term: terms[0], candidates: [Attempt(personId: arya.id!, termId: terms[0].id, url: "http://x/1.jpg", provider: .commons)])
 
         catalog = try open()
         #expect(try catalog.person(label: "Arya", queryFile: nil).id == arya.id)
         // The file's order changed and a term was added: known terms keep their cursor.
-        let again = try catalog.syncTerms(personId: arya.id!, lines: [("Arya Stark", .search, "commons"), ("Maisie Williams", .search, "commons"), ("Arya", .search, "commons")])
+        let again = try catalog.syncTerms(personId: arya.id!, lines: [("Arya Stark", .search, .commons), ("Maisie Williams", .search, .commons), ("Arya", .search, .commons)])
         #expect(again.map(\.text) == ["Arya Stark", "Maisie Williams", "Arya"])
         #expect(again[1].cursor == #"{"gsroffset":50}"#)
         #expect(again[1].pages == 1)
@@ -37,12 +37,12 @@ import Testing
         let catalog = try open()
         let a = try catalog.person(label: "A", queryFile: nil)
         let b = try catalog.person(label: "B", queryFile: nil)
-        let ta = try catalog.syncTerms(personId: a.id!, lines: [("t", .search, "commons")])[0]
-        let tb = try catalog.syncTerms(personId: b.id!, lines: [("t", .search, "commons")])[0]
-        let first = try catalog.recordPage(term: ta, candidates: [Attempt(personId: a.id!, termId: ta.id, url: "u1", provider: "commons"),
-                                                                 Attempt(personId: a.id!, termId: ta.id, url: "u2", provider: "commons")])
-        let second = try catalog.recordPage(term: ta, candidates: [Attempt(personId: a.id!, termId: ta.id, url: "u2", provider: "commons")])
-        let other = try catalog.recordPage(term: tb, candidates: [Attempt(personId: b.id!, termId: tb.id, url: "u2", provider: "commons")])
+        let ta = try catalog.syncTerms(personId: a.id!, lines: [("t", .search, .commons)])[0]
+        let tb = try catalog.syncTerms(personId: b.id!, lines: [("t", .search, .commons)])[0]
+        let first = try catalog.recordPage(term: ta, candidates: [Attempt(personId: a.id!, termId: ta.id, url: "u1", provider: .commons),
+                                                                 Attempt(personId: a.id!, termId: ta.id, url: "u2", provider: .commons)])
+        let second = try catalog.recordPage(term: ta, candidates: [Attempt(personId: a.id!, termId: ta.id, url: "u2", provider: .commons)])
+        let other = try catalog.recordPage(term: tb, candidates: [Attempt(personId: b.id!, termId: tb.id, url: "u2", provider: .commons)])
         #expect(first.count == 2)
         #expect(second.isEmpty)
         #expect(other.count == 1)   // the same URL under another person is that person's own attempt
@@ -53,11 +53,11 @@ import Testing
         let catalog = try open()
         let a = try catalog.person(label: "A", queryFile: nil)
         let b = try catalog.person(label: "B", queryFile: nil)
-        let term = try catalog.syncTerms(personId: a.id!, lines: [("t", .search, "commons")])[0]
-        let termB = try catalog.syncTerms(personId: b.id!, lines: [("t", .search, "commons")])[0]
-        let attempts = try catalog.recordPage(term: term, candidates: [Attempt(personId: a.id!, termId: term.id, url: "u1", provider: "commons"),
-                                                                      Attempt(personId: a.id!, termId: term.id, url: "u2", provider: "commons")])
-        let attemptB = try catalog.recordPage(term: termB, candidates: [Attempt(personId: b.id!, termId: termB.id, url: "u3", provider: "commons")])[0]
+        let term = try catalog.syncTerms(personId: a.id!, lines: [("t", .search, .commons)])[0]
+        let termB = try catalog.syncTerms(personId: b.id!, lines: [("t", .search, .commons)])[0]
+        let attempts = try catalog.recordPage(term: term, candidates: [Attempt(personId: a.id!, termId: term.id, url: "u1", provider: .commons),
+                                                                      Attempt(personId: a.id!, termId: term.id, url: "u2", provider: .commons)])
+        let attemptB = try catalog.recordPage(term: termB, candidates: [Attempt(personId: b.id!, termId: termB.id, url: "u3", provider: .commons)])[0]
         let path = Workspace.imagePath(sha256: "ab12", ext: "jpg")
         func download(_ a: Attempt) -> Catalog.Download {
             Catalog.Download(attempt: a, term: "t", sha256: "ab12", path: path, bytes: 10, format: .jpeg, httpStatus: 200, ms: 5)
@@ -82,9 +82,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let catalog = try open()
         let a = try catalog.person(label: "A", queryFile: nil)
-        let term = try catalog.syncTerms(personId: a.id!, lines: [("t", .search, "commons")])[0]
-        let attempts = try catalog.recordPage(term: term, candidates: [Attempt(personId: a.id!, termId: term.id, url: "u1", provider: "commons"),
-                                                                      Attempt(personId: a.id!, termId: term.id, url: "u2", provider: "commons")])
+        let term = try catalog.syncTerms(personId: a.id!, lines: [("t", .search, .commons)])[0]
+        let attempts = try catalog.recordPage(term: term, candidates: [Attempt(personId: a.id!, termId: term.id, url: "u1", provider: .commons),
+                                                                      Attempt(personId: a.id!, termId: term.id, url: "u2", provider: .commons)])
         try catalog.recordFailure(attempt: attempts[0], failure: .http(503), transient: true, httpStatus: 503, error: "HTTP 503", ms: 3)
         try catalog.recordFailure(attempt: attempts[1], failure: .http(404), transient: false, httpStatus: 404, error: "HTTP 404", ms: 3)
         #expect(try catalog.queuedAttempts(of: a.id!).isEmpty)
@@ -116,8 +116,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let catalog = try open()
         let a = try catalog.person(label: "A", queryFile: nil)
-        let term = try catalog.syncTerms(personId: a.id!, lines: [("t", .search, "commons")])[0]
-        let attempt = try catalog.recordPage(term: term, candidates: [Attempt(personId: a.id!, termId: term.id, url: "u1", provider: "commons")])[0]
+        let term = try catalog.syncTerms(personId: a.id!, lines: [("t", .search, .commons)])[0]
+        let attempt = try catalog.recordPage(term: term, candidates: [Attempt(personId: a.id!, termId: term.id, url: "u1", provider: .commons)])[0]
         func place(_ sha: String) throws -> (String, URL) {
             let path = Workspace.imagePath(sha256: sha, ext: "jpg")
             let url = catalog.workspace.url(forRelativePath: path)

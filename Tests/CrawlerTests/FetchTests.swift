@@ -62,7 +62,7 @@ struct FetchTests {
         let images = try f.images()
         #expect(images.count == 16)   // stored, not attempted: no person overshoots its target
         for image in images {
-            #expect(image.provider == "commons" && image.license == "CC BY-SA 4.0" && image.creator == "Tester")
+            #expect(image.provider == .commons && image.license == "CC BY-SA 4.0" && image.creator == "Tester")
             #expect(image.pageUrl?.contains("/wiki/File:") == true && image.term != nil && image.verdict == .pending)
         }
         // Round-robin over the person's terms: both terms of John_Simm gave images.

@@ -55,7 +55,7 @@ struct SourcesTests {
         // Every file of the four categories, none of the category whose name is not the person's.
         #expect(p.stored == 9 + 2 + 2)
         #expect(try f.images().allSatisfy { !$0.sourceUrl.contains("John_Schneider") })
-        #expect(try f.images().allSatisfy { $0.provider == "commons" && $0.license == "CC BY-SA 4.0" && $0.term?.hasPrefix("Category:") == true })
+        #expect(try f.images().allSatisfy { $0.provider == .commons && $0.license == "CC BY-SA 4.0" && $0.term?.hasPrefix("Category:") == true })
 
         let files = server.commonsRequests.filter { $0.query["generator"] == "categorymembers" }
         let subcats = server.commonsRequests.filter { $0.query["list"] == "categorymembers" }

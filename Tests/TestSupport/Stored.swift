@@ -10,8 +10,8 @@ extension Catalog {
     public func storeAsFetched(_ label: String, _ bytes: [UInt8], name: String) throws -> Int64? {
         let person = try person(label: label, queryFile: nil)
         let url = "http://127.0.0.1/\(label)/\(name)"
-        let term = try syncTerms(personId: person.id!, lines: [(url, .url, "direct")])[0]
-        let attempt = try recordPage(term: term, candidates: [Attempt(personId: person.id!, termId: term.id, url: url, provider: "direct")])[0]
+        let term = try syncTerms(personId: person.id!, lines: [(url, .url, .direct)])[0]
+        let attempt = try recordPage(term: term, candidates: [Attempt(personId: person.id!, termId: term.id, url: url, provider: .direct)])[0]
         let sha = SHA256.hex(bytes)
         // A fetch stores only bodies it sniffed as images; files that are not (the not_image cases) stand in as
         // JPEGs whose bytes went bad, which processing judges by their content as it does every file.

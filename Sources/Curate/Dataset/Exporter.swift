@@ -40,7 +40,7 @@ struct ManifestRow: Codable {
     var sha256: String
     var source_url: String
     var page_url: String?
-    var provider: String
+    var provider: Provider
     var license: String?
     var license_url: String?
     var creator: String?
@@ -150,7 +150,7 @@ public enum Exporter {
         var out = "path,person,split,sha256,source_url,page_url,provider,license,license_url,creator,attribution,face_left,face_top,face_right,face_bottom\n"
         for r in rows {
             let box = r.face_box.map { $0.map { String(format: "%.1f", $0) } } ?? ["", "", "", ""]
-            out += ([r.path, r.person, r.split, r.sha256, r.source_url, r.page_url, r.provider, r.license, r.license_url,
+            out += ([r.path, r.person, r.split, r.sha256, r.source_url, r.page_url, r.provider.rawValue, r.license, r.license_url,
                      r.creator, r.attribution].map(field) + box).joined(separator: ",") + "\n"
         }
         return out

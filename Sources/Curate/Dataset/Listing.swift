@@ -9,7 +9,7 @@ public struct ImageRow: Codable, Sendable, Equatable {
     public var label: String
     public var sourceUrl: String
     @ExplicitNull public var pageUrl: String?
-    public var provider: String
+    public var provider: Provider
     @ExplicitNull public var term: String?
     @ExplicitNull public var license: String?
     @ExplicitNull public var creator: String?

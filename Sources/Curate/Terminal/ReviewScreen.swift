@@ -403,7 +403,7 @@ public final class ReviewScreen {
             out += at(1, 1) + "\u{1B}[1m[\(pos + 1)/\(items.count)] #\(item.id) \(item.label)\u{1B}[0m — " + reason
                 + (i.detail.map { ": " + fit($0, size.columns - 30 - item.label.count) } ?? "")
             let facts = [i.width.flatMap { w in i.height.map { "\(w)×\($0)" } }, "\(item.faces.count) face\(item.faces.count == 1 ? "" : "s") detected",
-                         "\(i.format) \(i.bytes / 1024) KB", i.provider, i.license].compactMap { $0 }
+                         "\(i.format) \(i.bytes / 1024) KB", i.provider.rawValue, i.license].compactMap { $0 }
             out += at(2, 1) + fit(facts.joined(separator: " · "), size.columns)
             out += at(3, 1) + "\u{1B}[2m" + fit("source: \(i.sourceUrl)", size.columns) + "\u{1B}[0m"
             if !item.showable {
