@@ -74,6 +74,7 @@ let package = Package(
         .target(name: "TestServer", dependencies: ["FlyingFox"], path: "Tests/TestServer"),
         .executableTarget(name: "curate-test-server", dependencies: ["TestServer"], path: "bench/server"),
         .executableTarget(name: "curate-bench-dedupe", dependencies: ["Curate"], path: "bench/dedupe"),
+        .executableTarget(name: "curate-bench-identity", dependencies: ["Curate"], path: "bench/identity"),
 
         // Helpers the test targets share (paths to ../shared, temporary folders, running the built binary).
         .target(name: "TestSupport", dependencies: ["Catalog", "TestServer"], path: "Tests/TestSupport"),

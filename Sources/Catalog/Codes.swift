@@ -84,6 +84,8 @@ public enum Reason: String, Codable, Sendable, CaseIterable, DatabaseValueConver
     case tooLarge = "too_large"
     case noFace = "no_face"
     case multiFace = "multi_face"
+    /// A one-face photo whose face is far from its person's identity (someone else).
+    case wrongPerson = "wrong_person"
     case duplicate
     case labelConflict = "label_conflict"
     /// A person decided in review (set by the catalog when a decision is written).

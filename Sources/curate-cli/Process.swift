@@ -45,6 +45,15 @@ struct ProcessingOptions: ParsableArguments {
     @Option(name: .long, parsing: .unconditional, help: "Reject images whose shorter side is under this many pixels.")
     var minSide: Int = 64
 
+    @Option(name: .long, help: "A one-face photo farther than this (face descriptor distance) from its person's identity is wrong_person.")
+    var identityDistance: Float = IdentityOptions().wrongDistance
+
+    @Option(name: .long, help: "Kept faces farther than this from their person's identity are suspects (first in review --suspects).")
+    var suspectDistance: Float = IdentityOptions().suspectDistance
+
+    @Option(name: .long, help: "A group photo is kept with the face that is the person when the next face is this much farther.")
+    var faceMargin: Float = IdentityOptions().margin
+
     @Flag(name: .long, help: "Process again every image a reviewer has not decided, not only new ones.")
     var all = false
 
@@ -52,12 +61,18 @@ struct ProcessingOptions: ParsableArguments {
         try check("--threads", threads, in: 1...256)
         try check("--phash-distance", phashDistance, in: 0...20)
         try check("--min-side", minSide, in: 1...100_000, unit: " px")
+        try check("--identity-distance", identityDistance, in: 0.01...1.99)
+        try check("--suspect-distance", suspectDistance, in: 0.01...identityDistance)
+        try check("--face-margin", faceMargin, in: 0...1.99)
     }
 
     func run(catalog: Catalog, global: GlobalOptions) throws -> ProcessSummary {
         var options = ProcessOptions(models: ModelFiles.locate(in: [catalog.workspace.modelsURL]))
         options.threads = threads
         options.phashDistance = phashDistance
+        options.identity.wrongDistance = identityDistance
+        options.identity.suspectDistance = suspectDistance
+        options.identity.margin = faceMargin
         options.minSide = minSide
         options.all = all
         let tty = isatty(STDERR_FILENO) != 0 && !global.quiet

@@ -21,8 +21,13 @@ extension CurateCommand {
             Pictures use the kitty graphics protocol or sixel when the terminal answers that it supports them, else
             Unicode half blocks in 24-bit colour (also inside tmux, which passes neither protocol).
 
-            Scripting form (no terminal needed): --list [--json], --accept ID..., --reject ID..., --face ID:N,
-            --relabel ID:PERSON, --undo. All given decisions are checked first and saved together.
+            --suspects walks the kept images instead, the face farthest from its person's identity first, beside the
+            person's most typical faces; --run ID walks the validation faces a training run named wrong (most sure
+            first) or was unsure of. In both, l offers the person the face looks like (or the run predicted).
+
+            Scripting form (no terminal needed): --list [--json] (also with --suspects or --run), --accept ID...,
+            --reject ID..., --face ID:N, --relabel ID:PERSON, --undo. All given decisions are checked first and saved
+            together.
             """
         )
 
@@ -33,6 +38,12 @@ extension CurateCommand {
 
         @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Only these reasons, e.g. no_face (repeatable).", valueName: "reason"))
         var reason: [String] = []
+
+        @Flag(name: .long, help: "Walk kept images instead, the face farthest from its person's identity first, beside the person's typical faces.")
+        var suspects = false
+
+        @Option(name: .customLong("run"), help: ArgumentHelp("Walk the validation faces training run ID named wrong or was unsure of.", valueName: "id"))
+        var runId: Int64?
 
         @Flag(name: .long, help: "Pages of thumbnails of one person and one reason (see --grid-size).")
         var grid = false
@@ -68,6 +79,10 @@ extension CurateCommand {
         }
 
         func validate() throws {
+            guard !(suspects && runId != nil) else { throw ValidationError("--suspects and --run walk different images: give one.") }
+            guard (!suspects && runId == nil) || (reason.isEmpty && !grid) else {
+                throw ValidationError("--\(suspects ? "suspects" : "run") walks its own images: --reason and --grid do not apply.")
+            }
             guard gridShape != nil else {
                 throw ValidationError("--grid-size \(gridSize): expected columns x rows with at most 9 pictures (keys 1-9), e.g. 3x3 or 4x2.")
             }
@@ -93,20 +108,35 @@ extension CurateCommand {
                 return
             }
 
-            let items = try reviewer.queue(people: person, reasons: reason)
+            let items: [ReviewItem]
+            if suspects {
+                items = try reviewer.suspects(people: person)
+            } else if let runId {
+                items = try reviewer.runAnswers(run: runId).filter { person.isEmpty || person.map { $0.lowercased() }.contains($0.label.lowercased()) }
+            } else {
+                items = try reviewer.queue(people: person, reasons: reason)
+            }
             if list {
                 if global.json { return try printJSON(items.map(reviewer.row)) }
                 for item in items {
                     let i = item.image
-                    print("\(item.id)\t\(item.label)\t\(i.reason?.rawValue ?? "-")\t\(i.detail ?? "")\t\(catalog.workspace.url(forRelativePath: i.path).path)")
+                    let detail = item.answer.map { String(format: "predicted %@ (%.2f)", $0.predicted, $0.probability) }
+                        ?? (suspects ? item.distance.map { String(format: "distance %.2f", $0) } : nil) ?? i.detail ?? ""
+                    print("\(item.id)\t\(item.label)\t\(i.reason?.rawValue ?? "-")\t\(detail)\t\(catalog.workspace.url(forRelativePath: i.path).path)")
                 }
-                if !global.quiet { eprint("\(items.count) image(s) wait for review") }
+                if !global.quiet {
+                    eprint(suspects ? "\(items.count) kept image(s), farthest from their person first"
+                           : runId != nil ? "\(items.count) validation face(s) run #\(runId!) named wrong or was unsure of"
+                           : "\(items.count) image(s) wait for review")
+                }
                 return
             }
 
             guard Terminal.isInteractive() else { throw TerminalError.notATerminal }
             if items.isEmpty {
-                print("Nothing waits for review" + (person.isEmpty && reason.isEmpty ? "." : " with these filters."))
+                print(suspects ? "No kept images to check: no person has a clear identity yet, or every kept image was reviewed."
+                      : runId != nil ? "Run #\(runId!) named every validation face right and was sure of each."
+                      : "Nothing waits for review" + (person.isEmpty && reason.isEmpty ? "." : " with these filters."))
                 return
             }
             var shown = items
@@ -123,7 +153,7 @@ extension CurateCommand {
             let tally = ReviewScreen(reviewer: reviewer, items: shown, terminal: terminal, mode: mode, layout: layout).run()
             terminal.restore()
 
-            let left = (try? reviewer.queue(people: person, reasons: reason).count) ?? 0
+            let left = suspects || runId != nil ? 0 : (try? reviewer.queue(people: person, reasons: reason).count) ?? 0
             if !global.quiet {
                 print("reviewed \(tally.decided): \(tally.accepted) accepted, \(tally.rejected) rejected, \(tally.faces) face(s) chosen, "
                       + "\(tally.relabelled) relabelled" + (tally.undone > 0 ? "; \(tally.undone) undone" : "") + ".")

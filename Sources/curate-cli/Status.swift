@@ -11,8 +11,10 @@ extension CurateCommand {
         @OptionGroup var global: GlobalOptions
 
         func execute() throws {
-            let counts = try Catalog.openForReading(global.ws).counts()
-            if global.json { return try printJSON(counts) }
+            let catalog = try Catalog.openForReading(global.ws)
+            let counts = try catalog.counts()
+            let identities = Dictionary(uniqueKeysWithValues: try IdentityIndex(catalog: catalog).summaries().map { ($0.label, $0) })
+            if global.json { return try printJSON(counts.map { StatusRow(counts: $0, identity: identities[$0.label]) }) }
             guard !global.quiet else { return }
             let width = max(6, counts.map(\.label.count).max() ?? 0)
             print("\("person".padding(toLength: width, withPad: " ", startingAt: 0))  stored  kept  rejected  pending  queued  failed  reference")
@@ -31,6 +33,7 @@ extension CurateCommand {
                 detail("failed", c.failures)
                 detail("terms", c.terms)
                 detail("split", c.splits)
+                if let i = identities[c.label], i.faces > 0 { print("    identity: " + Self.describe(i)) }
             }
             if counts.isEmpty { print("no people yet: run `curate fetch --query queries/`.") }
         }
@@ -56,5 +59,33 @@ extension CurateCommand {
                 print("\(r.id)\t\(r.label)\t\(verdict)\t\(r.path)\t\(r.sourceUrl)")
             }
         }
+    }
+}
+
+extension CurateCommand.Status {
+    /// One line on who the person looks like, or why nobody is sure (then no image is `wrong_person`).
+    static func describe(_ i: IdentitySummary) -> String {
+        let clusters = "clusters " + i.clusters.prefix(8).map(String.init).joined(separator: "/") + (i.clusters.count > 8 ? "/…" : "")
+        if i.clear {
+            return i.anchors > 0
+                ? "anchored by \(i.anchors) reviewed face\(i.anchors == 1 ? "" : "s") (\(i.faces) faces; \(clusters))"
+                : "clear (\(i.clusters.first ?? 0) of \(i.faces) faces; \(clusters))"
+        }
+        return "unclear: \(i.unclear ?? "?") (\(i.faces) faces; \(clusters)); no wrong_person verdicts until review "
+            + "accepts a few of the person's images"
+    }
+}
+
+/// A person's counts with their identity, as `curate status --json` prints them.
+struct StatusRow: Encodable {
+    var counts: PersonCounts
+    var identity: IdentitySummary?
+
+    enum CodingKeys: String, CodingKey { case identity }
+
+    func encode(to encoder: Encoder) throws {
+        try counts.encode(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(identity, forKey: .identity)
     }
 }

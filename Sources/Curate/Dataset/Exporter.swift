@@ -105,7 +105,12 @@ public enum Exporter {
                       staging.appendingPathComponent("manifest.jsonl"))
             let classes = Set(rows.map(\.person)).sorted()
             try write(classes.joined(separator: "\n") + "\n", staging.appendingPathComponent("classes.txt"))
-            try write(card(rows, classes: classes, kind: kind), staging.appendingPathComponent("README.md"))
+            // What identity checking left out and put in, for the card.
+            let wrongPerson = try catalog.counts().reduce(0) { $0 + ($1.reasons[Reason.wrongPerson.rawValue] ?? 0) }
+            let exported = Set(rows.map(\.sha256))
+            let groupFaces = images.filter { exported.contains($0.sha256) && !$0.reviewed && ($0.faces ?? 0) > 1 }.count
+            try write(card(rows, classes: classes, kind: kind, wrongPerson: wrongPerson, groupFaces: groupFaces),
+                      staging.appendingPathComponent("README.md"))
             try write("curate export\n", staging.appendingPathComponent(marker))
 
             if fm.fileExists(atPath: out.path) {
@@ -157,7 +162,7 @@ public enum Exporter {
     }
 
     /// The dataset card: counts, licences, and the attributions CC licences require.
-    static func card(_ rows: [ManifestRow], classes: [String], kind: ExportKind) -> String {
+    static func card(_ rows: [ManifestRow], classes: [String], kind: ExportKind, wrongPerson: Int, groupFaces: Int) -> String {
         let splits = ["train", "val", "test"].filter { s in rows.contains { $0.split == s } }
         var md = "# Face dataset\n\nMade by `curate export` (\(kind == .crops ? "aligned 150×150 face crops" : "whole images")), "
         md += "\(rows.count) images of \(classes.count) people. Layout: `<split>/<person>/<sha256>.jpg`; "
@@ -168,6 +173,11 @@ public enum Exporter {
             let n = splits.map { s in rows.filter { $0.person == c && $0.split == s }.count }
             md += "| \(c) | " + n.map(String.init).joined(separator: " | ") + " | \(n.reduce(0, +)) |\n"
         }
+        md += "\n## Identity checks\n\n"
+        md += "Each person's identity is the dominant cluster of their face descriptors (dlib ResNet, chinese whispers); "
+        md += "\(wrongPerson) photo\(wrongPerson == 1 ? "" : "s") whose face was far from it \(wrongPerson == 1 ? "was" : "were") left out (`wrong_person`), "
+        md += "and \(groupFaces) group photo\(groupFaces == 1 ? "" : "s") contribute\(groupFaces == 1 ? "s" : "") the one face that matches the person. "
+        md += "Faces a reviewer kept are included whatever their distance.\n"
         md += "\n## Licences\n\n"
         let licences = Dictionary(grouping: rows, by: { $0.license ?? "unknown" }).mapValues(\.count).sorted { $0.key < $1.key }
         for (l, n) in licences { md += "- \(l): \(n)\n" }

@@ -17,6 +17,10 @@ public struct ProcessOptions: Sendable {
     public var phashDistance = 6
     /// Face descriptor distance under which two images of one person are near-duplicates (0 turns it off).
     public var descriptorDistance: Float = 0.12
+    /// Photos with at most this many detected faces get a descriptor per face, for identity to choose from.
+    public var maxGroupFaces = 8
+    /// The distances identity decides by.
+    public var identity = IdentityOptions()
     /// Worker threads.
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Process again every image not decided by a reviewer (not only new ones).
@@ -122,6 +126,9 @@ public final class Processor {
         group.wait()
         if let failure = state.failure { throw failure }
 
+        // Identity before dedupe: it decides which images are the person (and which face of a group photo),
+        // then dedupe finds copies among those.
+        try IdentityCheck(catalog: catalog, options: options.identity).run()
         try Dedupe(catalog: catalog, phashDistance: options.phashDistance,
                    descriptorDistance: options.descriptorDistance).run()
         let counts = try catalog.counts()
@@ -202,15 +209,16 @@ public final class Processor {
             }
             let counted = faces.filter(\.counted).count
             if counted == 0 { return verdict(.rejected, .noFace, "no face found") }
-            if counted > 1 {
-                let ignored = faces.count - counted
-                return verdict(.rejected, .multiFace, "\(counted) faces" + (ignored > 0 ? " (and \(ignored) much smaller, not counted)" : ""))
+            // Every face gets its chip and descriptor (a crowd: only a lone counted face), so identity can find the
+            // person among them: a group photo is kept with the face that is the person, and so is a photo whose
+            // largest face is a stranger's but a smaller one the person's.
+            for i in faces.indices where faces.count <= options.maxGroupFaces || (counted == 1 && faces[i].counted) {
+                let chip = try FaceChip.make(decoded, face: detected[i], idx: i, of: stored, in: workspace, models: models)
+                faces[i].chipPath = chip.path
+                faces[i].descriptor = chip.descriptor
             }
-            let index = faces.firstIndex(where: \.counted)!
-            let chip = try FaceChip.make(decoded, face: detected[index], idx: index, of: stored, in: workspace, models: models)
-            faces[index].chosen = true
-            faces[index].chipPath = chip.path
-            faces[index].descriptor = chip.descriptor
+            if counted > 1 { return verdict(.rejected, .multiFace, multiFaceDetail(counted: counted, detected: faces.count)) }
+            faces[faces.firstIndex(where: \.counted)!].chosen = true
             return verdict(.kept, nil, nil)
         } catch let error as WorkspaceIOError {
             throw error
@@ -218,6 +226,12 @@ public final class Processor {
             return verdict(.rejected, .corrupt, "processing failed: \(error)")
         }
     }
+}
+
+/// The detail of a `multi_face` verdict.
+func multiFaceDetail(counted: Int, detected: Int) -> String {
+    let ignored = detected - counted
+    return "\(counted) faces" + (ignored > 0 ? " (and \(ignored) much smaller, not counted)" : "")
 }
 
 /// The aligned crop of the face an image is kept for, with its descriptor: made by processing for a photo with

@@ -9,8 +9,16 @@ public struct ReviewItem: Sendable {
     public var label: String
     /// Every detected face, in idx order: face N on screen is idx N-1.
     public var faces: [Face]
-    /// The other images of a `duplicate` or `label_conflict` verdict, with their people and faces.
+    /// The other images of a `duplicate` or `label_conflict` verdict, with their people and faces; for a suspect,
+    /// the person's most typical faces.
     public var related: [(image: StoredImage, label: String, faces: [Face])]
+    /// How far the image's face is from its person's identity, when the identity is clear.
+    public var distance: Float?
+    /// The person the face looks like (a wrong_person verdict's, or the person a training run predicted): what
+    /// relabel offers first.
+    public var looksLike: String?
+    /// For `review --run`: what the run answered for this validation face.
+    public var answer: ValidationPrediction?
 
     public var id: Int64 { image.id! }
     /// Files that never decoded (or were refused before decoding) are listed, not drawn.
@@ -22,6 +30,8 @@ public enum ReviewInputError: BadInput, Equatable {
     case badPair(option: String, value: String, expected: String)
     case cannotKeep(id: Int64, reason: String)
     case samePerson(id: Int64, label: String)
+    case noRun(Int64)
+    case unreadableRun(id: Int64, path: String, why: String)
 
     public var description: String {
         switch self {
@@ -33,6 +43,10 @@ public enum ReviewInputError: BadInput, Equatable {
             return "image #\(id) (\(reason)) never decoded, so it cannot be kept; reject it instead."
         case let .samePerson(id, label):
             return "image #\(id) is already filed under \(label)."
+        case let .noRun(id):
+            return "no training run #\(id) in this workspace (see `curate runs`)."
+        case let .unreadableRun(id, path, why):
+            return "run #\(id) has no readable answers in \(path) (\(why)); train again with `curate train`."
         }
     }
 }
@@ -86,11 +100,18 @@ public struct ReviewRow: Codable, Sendable, Equatable {
     public var path: String
     public var sourceUrl: String
     @ExplicitNull public var pageUrl: String?
+    /// Distance of the face to the person's identity, two decimals as the verdict details print it.
+    @ExplicitNull public var distance: Double?
+    @ExplicitNull public var looksLike: String?
+    /// For `review --run`: the person the run predicted and its probability.
+    @ExplicitNull public var predicted: String?
+    @ExplicitNull public var probability: Double?
 
     enum CodingKeys: String, CodingKey {
-        case id, label, verdict, reason, detail, faces, detected, width, height, shown, related, path
+        case id, label, verdict, reason, detail, faces, detected, width, height, shown, related, path, distance, predicted, probability
         case sourceUrl = "source_url"
         case pageUrl = "page_url"
+        case looksLike = "looks_like"
     }
 }
 
@@ -115,9 +136,61 @@ public final class Reviewer {
         for r in reasons where !known.contains(r) { throw ReviewInputError.unknownReason(r) }
         let ids = try people.map { try person(named: $0).id! }
         let labels = try catalog.labels()
+        let identities = try IdentityIndex(catalog: catalog)
         return try catalog.reviewQueue(personIds: ids.isEmpty ? nil : ids, reasons: reasons.isEmpty ? nil : reasons)
-            .map { try item($0, labels: labels) }
+            .map { image in
+                var item = try item(image, labels: labels)
+                item.distance = identities.distance(of: image)
+                if image.reason == .wrongPerson { item.looksLike = try identities.looksLike(image, in: catalog)?.label }
+                return item
+            }
             .sorted { ($0.label, $0.image.reason?.rawValue ?? "", $0.id) < ($1.label, $1.image.reason?.rawValue ?? "", $1.id) }
+    }
+
+    /// Kept images no reviewer has looked at, of people whose identity is clear, the face farthest from the
+    /// person first, each beside the person's most typical faces: where a wrong person hides among the kept.
+    public func suspects(people: [String] = []) throws -> [ReviewItem] {
+        let ids = Set(try people.map { try person(named: $0).id! })
+        let labels = try catalog.labels()
+        let identities = try IdentityIndex(catalog: catalog)
+        var typical: [Int64: [(image: StoredImage, label: String, faces: [Face])]] = [:]
+        var out: [ReviewItem] = []
+        for image in try catalog.keptUnreviewed() where ids.isEmpty || ids.contains(image.personId) {
+            guard let d = identities.distance(of: image) else { continue }
+            if typical[image.personId] == nil {
+                typical[image.personId] = try identities.typical(image.personId).compactMap { try catalog.image(id: $0) }
+                    .map { ($0, labels[$0.personId] ?? "?", try catalog.faces(of: $0.id!)) }
+            }
+            var item = try item(image, labels: labels)
+            item.related = typical[image.personId]!.filter { $0.image.id != image.id }
+            item.distance = d
+            item.looksLike = try identities.looksLike(image, in: catalog)?.label
+            out.append(item)
+        }
+        return out.sorted { ($0.distance!, $1.id) > ($1.distance!, $0.id) }
+    }
+
+    /// The validation faces a training run named wrong (most confident first: likely labelling mistakes), then
+    /// those it was unsure of (probability under `unsureBelow`, least sure first).
+    public func runAnswers(run id: Int64, unsureBelow: Double = 0.6) throws -> [ReviewItem] {
+        guard let run = try catalog.run(id: id) else { throw ReviewInputError.noRun(id) }
+        let url = catalog.workspace.url(forRelativePath: run.folder).appendingPathComponent("metrics.json")
+        struct Answers: Decodable { var validation: [ValidationPrediction] }
+        let answers: [ValidationPrediction]
+        do { answers = try JSONDecoder().decode(Answers.self, from: Data(contentsOf: url)).validation } catch {
+            throw ReviewInputError.unreadableRun(id: id, path: url.path, why: "\(error)")
+        }
+        let wrong = answers.filter { $0.predicted != $0.actual }.sorted { ($0.probability, $1.imageId) > ($1.probability, $0.imageId) }
+        let unsure = answers.filter { $0.predicted == $0.actual && $0.probability < unsureBelow }
+            .sorted { ($0.probability, $0.imageId) < ($1.probability, $1.imageId) }
+        let labels = try catalog.labels()
+        return try (wrong + unsure).compactMap { answer in
+            guard let image = try catalog.image(id: answer.imageId) else { return nil }   // gone since the run
+            var item = try item(image, labels: labels)
+            item.answer = answer
+            if answer.predicted != answer.actual { item.looksLike = answer.predicted }
+            return item
+        }
     }
 
     public func item(id: Int64) throws -> ReviewItem {
@@ -136,7 +209,8 @@ public final class Reviewer {
         return ReviewRow(id: item.id, label: item.label, verdict: i.verdict, reason: i.reason, detail: i.detail,
                          faces: i.faces, detected: item.faces.count, width: i.width, height: i.height, shown: item.showable,
                          related: item.related.map { $0.image.id! }, path: catalog.workspace.url(forRelativePath: i.path).path,
-                         sourceUrl: i.sourceUrl, pageUrl: i.pageUrl)
+                         sourceUrl: i.sourceUrl, pageUrl: i.pageUrl, distance: item.distance.map { (Double($0) * 100).rounded() / 100 }, looksLike: item.looksLike,
+                         predicted: item.answer?.predicted, probability: item.answer?.probability)
     }
 
     // MARK: People

@@ -205,7 +205,8 @@ public final class ReviewScreen {
             }
             try decide(.face(item.id, n), "#\(item.id): face \(n) is \(item.label)")
         case .char("l"):
-            prompt = ""
+            // The person the face looks like (or the run predicted) is offered: Enter moves it there.
+            prompt = item.looksLike ?? ""
         case .char("s"), .right:
             pos += 1
             say("skipped #\(item.id)")
@@ -347,7 +348,7 @@ public final class ReviewScreen {
 
     private let help = [
         "a accept (keep: overrides the verdict)    x reject    1–9 this face is the person (group photos)",
-        "l relabel to another person (Tab completes)    s or → skip    ← back    u undo (again for more)",
+        "l relabel (offers who it looks like; Tab completes)    s or → skip    ← back    u undo (again for more)",
         "? this help    q quit (every decision is already saved; `curate review` continues where you stopped)",
     ]
     private let gridHelp = [
@@ -400,8 +401,10 @@ public final class ReviewScreen {
             let item = items[pos]
             let i = item.image
             let reason = i.reason.map { "\u{1B}[33m\($0)\u{1B}[0m" } ?? "\u{1B}[32m\(i.verdict.rawValue)\u{1B}[0m"
+            let detail = item.answer.map { String(format: "labelled %@, the run predicted %@ (%.2f)", $0.actual, $0.predicted, $0.probability) }
+                ?? i.detail ?? item.distance.map { String(format: "distance %.2f to %@'s identity", $0, item.label) }
             out += at(1, 1) + "\u{1B}[1m[\(pos + 1)/\(items.count)] #\(item.id) \(item.label)\u{1B}[0m — " + reason
-                + (i.detail.map { ": " + fit($0, size.columns - 30 - item.label.count) } ?? "")
+                + (detail.map { ": " + fit($0, size.columns - 30 - item.label.count) } ?? "")
             let facts = [i.width.flatMap { w in i.height.map { "\(w)×\($0)" } }, "\(item.faces.count) face\(item.faces.count == 1 ? "" : "s") detected",
                          "\(i.format) \(i.bytes / 1024) KB", i.provider.rawValue, i.license].compactMap { $0 }
             out += at(2, 1) + fit(facts.joined(separator: " · "), size.columns)
@@ -421,7 +424,7 @@ public final class ReviewScreen {
                 out += place(i, item.faces, row: areaTop + 1, col: 1, cols: cw, rows: areaRows - 1, cell: cell, at: at)
                 for (k, other) in others.enumerated() {
                     let col = 1 + (k + 1) * (cw + 2)
-                    let what = i.reason == .duplicate ? "kept copy" : "same image under"
+                    let what = i.reason == .duplicate ? "kept copy" : i.reason == .labelConflict ? "same image under" : "typical face of"
                     out += at(areaTop, col) + "\u{1B}[1m" + fit("\(what) #\(other.image.id!) \(other.label) (\(other.image.verdict.rawValue))", cw) + "\u{1B}[0m"
                     out += place(other.image, other.faces, row: areaTop + 1, col: col, cols: cw, rows: areaRows - 1, cell: cell, at: at)
                 }

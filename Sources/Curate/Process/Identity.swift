@@ -1,0 +1,238 @@
+// Who a person looks like: the dominant identity among the face descriptors filed under a person, and each face's distance to it.
+import Foundation
+
+/// The distances that decide identity verdicts, in dlib descriptor units. Measured on ../shared/data
+/// (README, "Identity"; `curate-bench-identity measure` prints the figures).
+public struct IdentityOptions: Sendable, Equatable {
+    /// Two faces closer than this are joined in the graph that chinese whispers clusters.
+    public var graphDistance: Float = 0.55
+    /// Clusters whose centres are closer than this are fragments of one identity, and are joined.
+    public var mergeDistance: Float = 0.4
+    /// A one-face photo farther than this from its person's identity is `wrong_person`.
+    public var wrongDistance: Float = 0.6
+    /// Between this and `wrongDistance` a kept face is a suspect: kept, and first in `review --suspects`.
+    public var suspectDistance: Float = 0.5
+    /// A face of a group photo is the person's when it is within `wrongDistance` and the next face is at least
+    /// this much farther.
+    public var margin: Float = 0.1
+    /// Fewer faces than this (and no reviewer anchor) is too few to know who the person is.
+    public var minFaces = 5
+    /// The largest cluster must hold more than this share of the faces, and be twice the size of the next one.
+    public var majority = 0.5
+    /// Seeds chinese whispers' visiting order, so the same faces always give the same clusters.
+    public var seed: UInt64 = 1
+
+    public init() {}
+}
+
+/// The dominant identity among one person's faces.
+public struct Identity: Sendable {
+    /// Cluster sizes, largest first.
+    public var clusterSizes: [Int]
+    /// The faces (indices into the descriptors given) that are the person; empty when unclear.
+    public var members: [Int]
+    /// The mean of the members' descriptors; nil when the identity is unclear.
+    public var centre: [Float]?
+    /// Why there is no identity, for `curate status`; nil when there is one.
+    public var unclear: String?
+    /// Whether reviewer-accepted faces decided which cluster is the person.
+    public var anchored: Bool
+
+    public var isClear: Bool { centre != nil }
+
+    /// Distance of descriptor `i` (one of those the identity was found from) to the centre: a member is measured
+    /// against the centre of the others, so a face does not vouch for itself.
+    public func distance(of i: Int, in descriptors: Descriptors) -> Float? {
+        guard let centre else { return nil }
+        let m = members.count
+        if m > 1, memberSet.contains(i) {
+            let x = descriptors[i]
+            var sum: Float = 0
+            let scale = Float(m) / Float(m - 1)
+            for k in 0..<Descriptors.dimension {
+                let c = centre[k] * scale - x[k] / Float(m - 1)
+                let d = c - x[k]
+                sum += d * d
+            }
+            return sum.squareRoot()
+        }
+        return descriptorDistance(descriptors[i], centre)
+    }
+
+    /// Distance of any descriptor (a face not among those the identity was found from) to the centre.
+    public func distance(to descriptor: [Float]) -> Float? {
+        centre.map { descriptorDistance(descriptor, $0) }
+    }
+
+    var memberSet: Set<Int>
+
+    /// Finds the identity among `descriptors`. `anchors` are faces a reviewer kept: they are the person, so the
+    /// cluster holding most of them is the identity whatever its size.
+    public static func find(_ descriptors: Descriptors, anchors: Set<Int> = [], options: IdentityOptions = IdentityOptions()) -> Identity {
+        let n = descriptors.count
+        guard n > 0 else {
+            return Identity(clusterSizes: [], members: [], centre: nil, unclear: "no faces with descriptors", anchored: false, memberSet: [])
+        }
+        let labels = chineseWhispers(neighbours: descriptors.neighbours(within: options.graphDistance), seed: options.seed)
+        var byLabel: [Int: [Int]] = [:]
+        for (i, l) in labels.enumerated() { byLabel[l, default: []].append(i) }
+        let clusters = mergeFragments(Array(byLabel.values), descriptors, within: options.mergeDistance)
+        let sizes = clusters.map(\.count)
+
+        var chosen: [Int]
+        var anchored = false
+        if !anchors.isEmpty {
+            let best = clusters.max { a, b in
+                let (ca, cb) = (a.filter(anchors.contains).count, b.filter(anchors.contains).count)
+                return ca != cb ? ca < cb : a.count < b.count
+            }!
+            chosen = Array(Set(best).union(anchors)).sorted()
+            anchored = true
+        } else {
+            let largest = clusters[0]
+            let second = sizes.count > 1 ? sizes[1] : 0
+            var why: String?
+            if n < options.minFaces {
+                why = "\(n) face\(n == 1 ? "" : "s"), fewer than \(options.minFaces)"
+            } else if Double(largest.count) <= options.majority * Double(n) || largest.count < 2 * second {
+                why = "no clear majority"
+            }
+            if let why {
+                return Identity(clusterSizes: sizes, members: [], centre: nil, unclear: why, anchored: false, memberSet: [])
+            }
+            chosen = largest.sorted()
+        }
+        var centre = [Float](repeating: 0, count: Descriptors.dimension)
+        for i in chosen {
+            let x = descriptors[i]
+            for k in 0..<Descriptors.dimension { centre[k] += x[k] }
+        }
+        for k in centre.indices { centre[k] /= Float(chosen.count) }
+        return Identity(clusterSizes: sizes, members: chosen, centre: centre, unclear: nil, anchored: anchored, memberSet: Set(chosen))
+    }
+}
+
+/// Chinese whispers on a dense graph can split one person's varied photos into two or three large clusters,
+/// differently for different visiting orders (measured: Elton John's 20 web photos came out 18/1/1 or 11/4/...).
+/// Clusters (of two faces or more) whose centres are closer than `within` are one identity: joined, the closest
+/// pair first. Returns the clusters largest first; equal sizes in order of their first face.
+func mergeFragments(_ clusters: [[Int]], _ descriptors: Descriptors, within: Float) -> [[Int]] {
+    func order(_ c: [[Int]]) -> [[Int]] { c.map { $0.sorted() }.sorted { $0.count != $1.count ? $0.count > $1.count : $0[0] < $1[0] } }
+    var clusters = order(clusters)
+    // Only the largest clusters are worth joining (singletons are faces with no neighbour at all).
+    var groups = Array(clusters.prefix { $0.count >= 2 }.prefix(64))
+    let rest = Array(clusters.dropFirst(groups.count))
+    func centre(_ members: [Int]) -> [Float] {
+        var c = [Float](repeating: 0, count: Descriptors.dimension)
+        for i in members { for (k, v) in descriptors[i].enumerated() { c[k] += v } }
+        return c.map { $0 / Float(members.count) }
+    }
+    var centres = groups.map(centre)
+    while groups.count > 1 {
+        var best: (Int, Int, Float)?
+        for a in groups.indices {
+            for b in (a + 1)..<groups.count {
+                let d = descriptorDistance(centres[a], centres[b])
+                if d < within && (best == nil || d < best!.2) { best = (a, b, d) }
+            }
+        }
+        guard let (a, b, _) = best else { break }
+        groups[a] += groups[b]
+        groups.remove(at: b)
+        centres[a] = centre(groups[a])
+        centres.remove(at: b)
+    }
+    clusters = order(groups + rest)
+    return clusters
+}
+
+/// Face descriptors (128 floats each) in one flat buffer, for fast all-pairs distances.
+public struct Descriptors: Sendable {
+    public static let dimension = 128
+    var values: [Float] = []
+
+    public init() {}
+    public init(_ list: [[Float]]) { for d in list { append(d) } }
+
+    public var count: Int { values.count / Self.dimension }
+
+    public mutating func append(_ descriptor: [Float]) {
+        precondition(descriptor.count == Self.dimension, "a face descriptor has \(Self.dimension) values")
+        values.append(contentsOf: descriptor)
+    }
+
+    public subscript(i: Int) -> [Float] { Array(values[(i * Self.dimension)..<((i + 1) * Self.dimension)]) }
+
+    /// For each descriptor, the others closer than `radius`. All pairs, eight lanes of SIMD at a time: a few
+    /// thousand faces take a few tens of milliseconds, and no index prunes well at face-recognition radii.
+    func neighbours(within radius: Float) -> [[Int]] {
+        let n = count
+        let r2 = radius * radius
+        var out = [[Int]](repeating: [], count: n)
+        values.withUnsafeBufferPointer { buffer in
+            let raw = UnsafeRawPointer(buffer.baseAddress!)
+            let lanes = Self.dimension / 8
+            for i in 0..<n {
+                let a = raw.advanced(by: i * Self.dimension * 4)
+                for j in (i + 1)..<max(i + 1, n) {
+                    let b = raw.advanced(by: j * Self.dimension * 4)
+                    var acc = SIMD8<Float>()
+                    for l in 0..<lanes {
+                        let d = a.loadUnaligned(fromByteOffset: l * 32, as: SIMD8<Float>.self)
+                            - b.loadUnaligned(fromByteOffset: l * 32, as: SIMD8<Float>.self)
+                        acc += d * d
+                    }
+                    if acc.sum() < r2 {
+                        out[i].append(j)
+                        out[j].append(i)
+                    }
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// Chinese whispers (Biemann 2006, as dlib's `chinese_whispers`): every node starts in its own cluster and, in
+/// a seeded random order, takes the label most common among itself and its neighbours (ties to the smaller
+/// label), until a full pass changes nothing (or 100 passes). Labels are returned renumbered from 0.
+public func chineseWhispers(neighbours: [[Int]], seed: UInt64, maxPasses: Int = 100) -> [Int] {
+    let n = neighbours.count
+    var labels = Array(0..<n)
+    var counts = [Int](repeating: 0, count: n)
+    var touched: [Int] = []
+    var rng = SplitMix64(seed)   // Train's generator: the same seed gives the same order everywhere
+    var order = Array(0..<n)
+    for _ in 0..<maxPasses {
+        // Fisher-Yates with the seeded generator: the same faces always visit in the same order.
+        for i in stride(from: n - 1, to: 0, by: -1) {
+            let j = Int(rng.next() % UInt64(i + 1))
+            order.swapAt(i, j)
+        }
+        var changed = false
+        for i in order where !neighbours[i].isEmpty {
+            touched.removeAll(keepingCapacity: true)
+            // The node's own label counts once, as dlib's face clustering graph has a self edge per face.
+            touched.append(labels[i])
+            counts[labels[i]] = 1
+            for j in neighbours[i] {
+                let l = labels[j]
+                if counts[l] == 0 { touched.append(l) }
+                counts[l] += 1
+            }
+            var best = labels[i], bestCount = 0
+            for l in touched {
+                if counts[l] > bestCount || (counts[l] == bestCount && l < best) { best = l; bestCount = counts[l] }
+                counts[l] = 0
+            }
+            if best != labels[i] { labels[i] = best; changed = true }
+        }
+        if !changed { break }
+    }
+    var renumber: [Int: Int] = [:]
+    return labels.map { l in
+        if let r = renumber[l] { return r }
+        renumber[l] = renumber.count
+        return renumber[l]!
+    }
+}

@@ -1,0 +1,223 @@
+// Identity checks on real photos: planted intruders are wrong_person, group photos keep the person's face, label
+// conflicts settle, reviewer-kept faces anchor the identity, and a person without a clear identity is left alone.
+import Catalog
+import Foundation
+import GRDB
+import Testing
+@testable import Curate
+
+/// Two photos at the same height, side by side, on one canvas: a person beside a stranger.
+func sideBySide(_ a: DecodedImage, _ b: DecodedImage) throws -> DecodedImage {
+    let h = max(a.height, b.height)
+    let a2 = a.height == h ? a : try a.resized(width: a.width * h / a.height, height: h)
+    let b2 = b.height == h ? b : try b.resized(width: b.width * h / b.height, height: h)
+    let w = a2.width + b2.width
+    var pixels = [UInt8](repeating: 255, count: w * h * 3)
+    for (img, x0) in [(a2, 0), (b2, a2.width)] {
+        img.withPixels { p, stride in
+            for y in 0..<h {
+                for x in 0..<(img.width * 3) { pixels[(y * w + x0) * 3 + x] = p[y * stride + x] }
+            }
+        }
+    }
+    return try DecodedImage.fromBGR(pixels, width: w, height: h)
+}
+
+extension ProcessFixture {
+    static let celebs = "faces/opencv_course_5celeb"
+
+    /// The one-face photos of a celebrity (as processing found them in ../shared/data), in name order.
+    static func photos(_ person: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: Shared.data.appendingPathComponent("\(celebs)/\(person)").path)
+            .sorted().map { "\(celebs)/\(person)/\($0)" }
+    }
+
+    /// Stores a photo of ../shared/data for a person under a name unique across folders (train_1.jpg is in each).
+    @discardableResult
+    func add(_ label: String, photo path: String) throws -> Int64? {
+        try add(label, try Shared.bytes(path), name: path.replacingOccurrences(of: "/", with: "_"))
+    }
+
+    func photo(_ path: String) throws -> DecodedImage { try DecodedImage.decode(try Shared.bytes(path)) }
+
+    /// Stores a composed picture (JPEG) for a person.
+    @discardableResult
+    func add(_ label: String, composed: DecodedImage, name: String) throws -> Int64? {
+        try add(label, [UInt8](try composed.jpeg(quality: 92)), name: name)
+    }
+
+    func chosenFace(_ id: Int64) throws -> Int? {
+        try catalog.faces(of: id).first(where: \.chosen)?.idx
+    }
+
+    /// Which half of a side-by-side picture the chosen face is in (faces are numbered by detection strength).
+    func chosenSide(_ id: Int64) throws -> String? {
+        guard let face = try catalog.faces(of: id).first(where: \.chosen), let width = try image(id).width else { return nil }
+        return (face.left + face.right) / 2 < Double(width) / 2 ? "left" : "right"
+    }
+}
+
+@Suite(.enabled(if: Shared.available && ProcessFixture.hasModels, "needs ../shared/data and the dlib model files"),
+       .timeLimit(.minutes(10)))
+struct IdentityTests {
+    @Test func plantedIntrudersAreWrongPersonAndPairsKeepThePersonsFace() async throws {
+        try await offPool {
+            let f = try ProcessFixture()
+            let jerry = try ProcessFixture.photos("jerry_seinfeld"), mindy = try ProcessFixture.photos("mindy_kaling")
+            let elton = try ProcessFixture.photos("elton_john"), madonna = try ProcessFixture.photos("madonna")
+            var own: [Int64] = []
+            for p in jerry.prefix(16) { own.append(try #require(try f.add("jerry", photo: p))) }
+            for p in mindy.prefix(10) { try f.add("mindy", photo: p) }
+            // Intruders: two of mindy's other photos (she is in the workspace) and two of elton's (he is not).
+            let likeMindy = try mindy[12...13].map { try #require(try f.add("jerry", photo: $0)) }
+            let strangers = try elton[0...1].map { try #require(try f.add("jerry", photo: $0)) }
+            // Jerry beside a stranger, on the left and on the right; two strangers side by side.
+            let left = try #require(try f.add("jerry", composed: try sideBySide(try f.photo(jerry[20]), try f.photo(madonna[0])), name: "pair1.jpg"))
+            let right = try #require(try f.add("jerry", composed: try sideBySide(try f.photo(elton[5]), try f.photo(jerry[21])), name: "pair2.jpg"))
+            let neither = try #require(try f.add("jerry", composed: try sideBySide(try f.photo(madonna[1]), try f.photo(elton[6])), name: "pair3.jpg"))
+            // Jerry small beside a stranger's close-up (a face crop scaled to his photo's height): the stranger's face
+            // is the only one large enough to count, yet jerry's smaller face keeps the picture.
+            let behind = try #require(try f.add("jerry", composed: try sideBySide(try f.photo(jerry[22]),
+                                                                                   try f.photo("faces/dlib_johns/John_Simm/000288_00470387.jpg")),
+                                                name: "pair4.jpg"))
+            _ = try f.process()
+
+            for id in likeMindy {
+                let image = try f.image(id)
+                #expect(image.verdict == .rejected && image.reason == .wrongPerson, "#\(id): \(image.reason?.rawValue ?? "kept")")
+                #expect(image.detail?.contains("looks like mindy (") == true, "\(image.detail ?? "")")
+                #expect(image.detail?.hasPrefix("distance 0.") == true && image.detail?.contains(" > 0.60") == true, "\(image.detail ?? "")")
+            }
+            for id in strangers {
+                let image = try f.image(id)
+                #expect(image.reason == .wrongPerson, "#\(id): \(image.reason?.rawValue ?? "kept")")
+                #expect(image.detail?.contains("looks like") == false, "\(image.detail ?? "")")
+            }
+            for id in own {
+                let image = try f.image(id)
+                #expect(image.reason != .wrongPerson, "#\(id) of jerry's own photos: \(image.detail ?? "")")
+            }
+            for (id, side) in [(left, "left"), (right, "right")] {
+                let image = try f.image(id)
+                let number = try #require(try f.chosenFace(id)) + 1
+                #expect(image.verdict == .kept && image.detail?.hasPrefix("face \(number) of 2 matches (0.") == true, "\(image.reason?.rawValue ?? "") \(image.detail ?? "")")
+                #expect(try f.chosenSide(id) == side)
+            }
+            // The kept face has its own aligned chip and descriptor, as if a reviewer had pressed its number.
+            let chosen = try #require(try f.catalog.faces(of: right).first(where: \.chosen))
+            #expect(chosen.descriptorValues != nil)
+            #expect(FileManager.default.fileExists(atPath: f.workspace.url(forRelativePath: try #require(chosen.chipPath)).path))
+            let small = try f.image(behind)
+            #expect(small.faces == 1 && small.verdict == .kept && small.detail?.contains(" of 2 matches (0.") == true, "\(small.reason?.rawValue ?? "") \(small.detail ?? "")")
+            #expect(try f.chosenSide(behind) == "left")
+            let n = try f.image(neither)
+            #expect(n.verdict == .rejected && n.reason == .multiFace)
+            #expect(try f.chosenFace(neither) == nil)
+            // Mindy's identity is clear and none of her photos is questioned.
+            #expect(try f.catalog.db.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM image i JOIN person p ON p.id = i.personId WHERE p.label = 'mindy' AND i.reason = 'wrong_person'") } == 0)
+
+            // Idempotent: processing everything again gives the same verdicts and the same chosen faces.
+            let before = try f.verdicts()
+            let faces = try [left, right, neither].map { try f.chosenFace($0) }
+            _ = try f.process(all: true)
+            let after = try f.verdicts()
+            for (k, v) in before { #expect(after[k]?.0 == v.0 && after[k]?.1 == v.1, "\(k)") }
+            #expect(try [left, right, neither].map { try f.chosenFace($0) } == faces)
+        }
+    }
+
+    @Test func theSamePhotoUnderTwoPeopleGoesToThePersonItShows() async throws {
+        try await offPool {
+            let f = try ProcessFixture()
+            let jerry = try ProcessFixture.photos("jerry_seinfeld"), mindy = try ProcessFixture.photos("mindy_kaling")
+            for p in jerry.prefix(8) { try f.add("jerry", photo: p) }
+            for p in mindy.prefix(8) { try f.add("mindy", photo: p) }
+            // One of jerry's photos filed under both: it is jerry's.
+            let underJerry = try #require(try f.add("jerry", photo: jerry[10]))
+            let underMindy = try #require(try f.add("mindy", photo: jerry[10]))
+            // Both of them in one picture, filed under both: each keeps the face that is them.
+            let both = try sideBySide(try f.photo(jerry[11]), try f.photo(mindy[11]))
+            let pairJerry = try #require(try f.add("jerry", composed: both, name: "both.jpg"))
+            let pairMindy = try #require(try f.add("mindy", composed: both, name: "both.jpg"))
+            _ = try f.process()
+
+            let right = try f.image(underJerry), wrong = try f.image(underMindy)
+            #expect(right.verdict == .kept, "\(right.reason?.rawValue ?? "") \(right.detail ?? "")")
+            #expect(wrong.reason == .wrongPerson && wrong.detail?.contains("looks like jerry (") == true, "\(wrong.reason?.rawValue ?? "") \(wrong.detail ?? "")")
+            for (id, side) in [(pairJerry, "left"), (pairMindy, "right")] {
+                let image = try f.image(id)
+                #expect(image.verdict == .kept && image.detail?.contains(" of 2 matches") == true, "\(image.reason?.rawValue ?? "") \(image.detail ?? "")")
+                #expect(try f.chosenSide(id) == side)
+            }
+        }
+    }
+
+    @Test func withoutAClearIdentityNothingIsWrongPersonUntilAReviewerAnchorsIt() async throws {
+        try await offPool {
+            let f = try ProcessFixture()
+            // Four of jerry's photos and four of elton's under one name: no majority, nobody is the person yet.
+            let jerry = try ProcessFixture.photos("jerry_seinfeld"), elton = try ProcessFixture.photos("elton_john")
+            let j = try jerry.prefix(4).map { try #require(try f.add("mixed", photo: $0)) }
+            let e = try [0, 1, 2, 4].map { try #require(try f.add("mixed", photo: elton[$0])) }   // elton's 4th has no face
+            _ = try f.process()
+            for id in j + e {
+                let image = try f.image(id)
+                #expect(image.reason != .wrongPerson, "#\(id): \(image.detail ?? "")")
+            }
+            let summary = try #require(try IdentityIndex(catalog: f.catalog).summaries().first { $0.label == "mixed" })
+            #expect(!summary.clear && summary.faces == 8 && summary.unclear != nil, "\(summary)")
+            #expect(summary.clusters.reduce(0, +) == 8 && summary.clusters.count >= 2)
+
+            // A reviewer says two of elton's photos are the person: the identity is elton's, jerry's are wrong_person,
+            // and the accepted images are never rejected.
+            let reviewer = Reviewer(catalog: f.catalog, models: ProcessFixture.models)
+            try reviewer.apply([.accept(e[0]), .accept(e[1])])
+            _ = try f.process()
+            let anchored = try #require(try IdentityIndex(catalog: f.catalog).summaries().first { $0.label == "mixed" })
+            #expect(anchored.clear && anchored.anchors == 2)
+            for id in j {
+                let image = try f.image(id)
+                #expect(image.reason == .wrongPerson, "#\(id): \(image.detail ?? "")")
+            }
+            for id in e {
+                let image = try f.image(id)
+                #expect(image.verdict == .kept, "#\(id): \(image.reason?.rawValue ?? "") \(image.detail ?? "")")
+            }
+
+            // A reviewer keeps one of jerry's photos too: it stays kept, whatever identity says.
+            try reviewer.apply([.accept(j[0])])
+            _ = try f.process(all: true)
+            let kept = try f.image(j[0])
+            #expect(kept.verdict == .kept && kept.reviewed)
+        }
+    }
+
+    @Test func chineseWhispersIsDeterministicAndFindsTheDominantIdentity() async throws {
+        try await offPool {
+            let f = try ProcessFixture()
+            for p in try ProcessFixture.photos("madonna").prefix(10) { try f.add("madonna", photo: p) }
+            for p in try ProcessFixture.photos("ben_afflek").prefix(3) { try f.add("madonna", photo: p) }
+            _ = try f.process()
+            let faces = try f.catalog.identityCandidates().filter { $0.image.faces == 1 }.compactMap { $0.faces.first?.descriptorValues }
+            let descriptors = Descriptors(faces)
+            let a = Identity.find(descriptors), b = Identity.find(descriptors)
+            #expect(a.members == b.members && a.clusterSizes == b.clusterSizes)
+            #expect(faces.count == 13)
+            // Madonna's web photos are varied (some split off at 0.55), but she is the clear majority.
+            #expect(a.isClear && a.clusterSizes[0] >= 7 && a.clusterSizes[0] <= 10, "\(a.clusterSizes)")
+            for i in 0..<10 { #expect(a.distance(of: i, in: descriptors)! <= IdentityOptions().wrongDistance) }
+            // Ben's three photos are not members, and are far from the centre.
+            for i in (faces.count - 3)..<faces.count {
+                #expect(!a.members.contains(i))
+                #expect(a.distance(of: i, in: descriptors)! > IdentityOptions().wrongDistance)
+            }
+            // Another seed, the same clusters on data this clear.
+            var o = IdentityOptions()
+            o.seed = 99
+            #expect(Set(Identity.find(descriptors, options: o).members) == Set(a.members))
+            // Anchors on ben's photos make ben the identity, small as his cluster is.
+            let anchored = Identity.find(descriptors, anchors: Set((faces.count - 2)..<faces.count))
+            #expect(anchored.anchored && anchored.members.contains(faces.count - 1) && !anchored.members.contains(0))
+        }
+    }
+}
