@@ -35,7 +35,7 @@ public struct Identity: Sendable {
     public var centre: [Float]?
     /// Why there is no identity, for `curate status`; nil when there is one.
     public var unclear: String?
-    /// Whether reviewer-accepted faces decided which cluster is the person.
+    /// Whether reviewer-kept faces decided which cluster is the person (over the majority, or where there is none).
     public var anchored: Bool
 
     public var isClear: Bool { centre != nil }
@@ -67,7 +67,7 @@ public struct Identity: Sendable {
     var memberSet: Set<Int>
 
     /// Finds the identity among `descriptors`. `anchors` are faces a reviewer kept: they are the person, so the
-    /// cluster holding most of them is the identity whatever its size.
+    /// clusters holding two or more of them are the identity whatever their size, and every anchor is a member.
     public static func find(_ descriptors: Descriptors, anchors: Set<Int> = [], options: IdentityOptions = IdentityOptions()) -> Identity {
         let n = descriptors.count
         guard n > 0 else {
@@ -79,29 +79,35 @@ public struct Identity: Sendable {
         let clusters = mergeFragments(Array(byLabel.values), descriptors, within: options.mergeDistance)
         let sizes = clusters.map(\.count)
 
+        // The clear majority, if there is one.
+        var majority: [Int]?
+        var why: String?
+        let second = sizes.count > 1 ? sizes[1] : 0
+        if n < options.minFaces {
+            why = "\(n) face\(n == 1 ? "" : "s"), fewer than \(options.minFaces)"
+        } else if Double(sizes[0]) <= options.majority * Double(n) || sizes[0] < 2 * second {
+            why = "no clear majority"
+        } else {
+            majority = clusters[0]
+        }
+        // Reviewer-kept faces are the person, all of them: the clusters holding them are one identity. Two or
+        // more outside the majority override it (a wrong majority, or none); a single one (a side-on photo kept
+        // from the suspects) joins the majority instead of replacing it.
+        let pooled = Set(clusters.filter { !Set($0).isDisjoint(with: anchors) }.joined()).union(anchors)
         var chosen: [Int]
         var anchored = false
-        if !anchors.isEmpty {
-            let best = clusters.max { a, b in
-                let (ca, cb) = (a.filter(anchors.contains).count, b.filter(anchors.contains).count)
-                return ca != cb ? ca < cb : a.count < b.count
-            }!
-            chosen = Array(Set(best).union(anchors)).sorted()
+        if let majority, !Set(majority).isDisjoint(with: anchors) {
+            chosen = Array(pooled.union(majority))
+        } else if anchors.count >= 2 {
+            chosen = Array(pooled)
             anchored = true
+        } else if let majority {
+            chosen = majority
         } else {
-            let largest = clusters[0]
-            let second = sizes.count > 1 ? sizes[1] : 0
-            var why: String?
-            if n < options.minFaces {
-                why = "\(n) face\(n == 1 ? "" : "s"), fewer than \(options.minFaces)"
-            } else if Double(largest.count) <= options.majority * Double(n) || largest.count < 2 * second {
-                why = "no clear majority"
-            }
-            if let why {
-                return Identity(clusterSizes: sizes, members: [], centre: nil, unclear: why, anchored: false, memberSet: [])
-            }
-            chosen = largest.sorted()
+            return Identity(clusterSizes: sizes, members: [], centre: nil,
+                            unclear: why! + (anchors.count == 1 ? "; one reviewer-kept face (two anchor it)" : ""), anchored: false, memberSet: [])
         }
+        chosen = Array(Set(chosen).union(anchors)).sorted()
         var centre = [Float](repeating: 0, count: Descriptors.dimension)
         for i in chosen {
             let x = descriptors[i]

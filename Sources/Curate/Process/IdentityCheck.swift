@@ -151,6 +151,8 @@ public struct IdentitySummary: Codable, Sendable, Equatable {
     /// One-face photos and reviewer-kept faces the identity was found from.
     public var faces: Int
     public var anchors: Int
+    /// Whether the anchors decided who the person is.
+    public var anchored: Bool
     /// Cluster sizes, largest first.
     public var clusters: [Int]
     /// Why there is no identity (null when clear).
@@ -161,7 +163,7 @@ extension IdentityIndex {
     /// Per person, by label.
     public func summaries() -> [IdentitySummary] {
         people.values.sorted { $0.label < $1.label }.map { e in
-            IdentitySummary(label: e.label, clear: e.identity.isClear, faces: e.descriptors.count, anchors: e.anchors,
+            IdentitySummary(label: e.label, clear: e.identity.isClear, faces: e.descriptors.count, anchors: e.anchors, anchored: e.identity.anchored,
                             clusters: e.identity.clusterSizes, unclear: e.identity.unclear)
         }
     }
