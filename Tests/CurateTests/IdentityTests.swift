@@ -4,6 +4,7 @@ import Catalog
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 @testable import Curate
 
 /// Two photos at the same height, side by side, on one canvas: a person beside a stranger.
@@ -28,17 +29,17 @@ extension ProcessFixture {
 
     /// The one-face photos of a celebrity (as processing found them in ../shared/data), in name order.
     static func photos(_ person: String) throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: Shared.data.appendingPathComponent("\(celebs)/\(person)").path)
+        try FileManager.default.contentsOfDirectory(atPath: Paths.shared.appendingPathComponent("\(celebs)/\(person)").path)
             .sorted().map { "\(celebs)/\(person)/\($0)" }
     }
 
     /// Stores a photo of ../shared/data for a person under a name unique across folders (train_1.jpg is in each).
     @discardableResult
     func add(_ label: String, photo path: String) throws -> Int64? {
-        try add(label, try Shared.bytes(path), name: path.replacingOccurrences(of: "/", with: "_"))
+        try add(label, try Paths.bytes(path), name: path.replacingOccurrences(of: "/", with: "_"))
     }
 
-    func photo(_ path: String) throws -> DecodedImage { try DecodedImage.decode(try Shared.bytes(path)) }
+    func photo(_ path: String) throws -> DecodedImage { try DecodedImage.decode(try Paths.bytes(path)) }
 
     /// Stores a composed picture (JPEG) for a person.
     @discardableResult
@@ -57,7 +58,7 @@ extension ProcessFixture {
     }
 }
 
-@Suite(.enabled(if: Shared.available && ProcessFixture.hasModels, "needs ../shared/data and the dlib model files"),
+@Suite(.enabled(if: Paths.hasShared && ProcessFixture.hasModels, "needs ../shared/data and the dlib model files"),
        .timeLimit(.minutes(10)))
 struct IdentityTests {
     @Test func plantedIntrudersAreWrongPersonAndPairsKeepThePersonsFace() async throws {

@@ -3,6 +3,7 @@
 import Curate
 import Foundation
 import Testing
+import TestSupport
 import TestServer
 
 @Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))
