@@ -169,13 +169,20 @@ struct IdentityTests {
             #expect(!summary.clear && summary.faces == 8 && summary.unclear != nil, "\(summary)")
             #expect(summary.clusters.reduce(0, +) == 8 && summary.clusters.count >= 2)
 
-            // A reviewer says two of elton's photos are the person: the identity is elton's, jerry's are wrong_person,
-            // and the accepted images are never rejected.
+            // One of elton's photos is the person's reference portrait (Wikidata's P18): one anchor is not enough.
+            try f.catalog.db.write { try $0.execute(sql: "UPDATE image SET reference = 1 WHERE id = ?", arguments: [e[1]]) }
+            _ = try f.process()
+            let one = try #require(try IdentityIndex(catalog: f.catalog).summaries().first { $0.label == "mixed" })
+            #expect(!one.clear && one.anchors == 1 && one.unclear?.contains("two anchor it") == true, "\(one)")
+            for id in j { #expect(try f.image(id).reason != .wrongPerson) }
+
+            // A reviewer says another of elton's photos is the person: with the reference, the identity is elton's,
+            // jerry's are wrong_person, and the accepted images are never rejected.
             let reviewer = Reviewer(catalog: f.catalog, models: ProcessFixture.models)
-            try reviewer.apply([.accept(e[0]), .accept(e[1])])
+            try reviewer.apply([.accept(e[0])])
             _ = try f.process()
             let anchored = try #require(try IdentityIndex(catalog: f.catalog).summaries().first { $0.label == "mixed" })
-            #expect(anchored.clear && anchored.anchors == 2)
+            #expect(anchored.clear && anchored.anchored && anchored.anchors == 2)
             for id in j {
                 let image = try f.image(id)
                 #expect(image.reason == .wrongPerson, "#\(id): \(image.detail ?? "")")

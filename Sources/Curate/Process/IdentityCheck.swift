@@ -49,7 +49,8 @@ public struct IdentityIndex {
             for c in (byPerson[personId] ?? []).sorted(by: { $0.image.sha256 < $1.image.sha256 }) {
                 let face = c.image.reviewed ? c.faces.first : c.faces.first(where: \.counted)
                 guard c.image.reviewed || c.image.faces == 1, let d = face?.descriptorValues else { continue }
-                if c.image.reviewed { anchors.insert(imageIds.count) }
+                // The person's reference portrait (Wikidata's P18) is as sure as a reviewer's word.
+                if c.image.reviewed || c.image.reference { anchors.insert(imageIds.count) }
                 descriptors.append(d)
                 imageIds.append(c.image.id!)
             }
@@ -119,9 +120,9 @@ public struct IdentityIndex {
             if counted == 1 {
                 // A one-face photo: kept unless identity is clear and its face is far from it, when a smaller face
                 // that is the person (beside a stranger in front) keeps it, or it is wrong_person.
-                guard let d = entry.distances[id], d > o.wrongDistance else {
+                guard let d = entry.distances[id], d > o.wrongDistance, !c.image.reference else {
                     let d = entry.distances[id] ?? 0
-                    out.append(kept(d > o.suspectDistance
+                    out.append(kept(d > o.suspectDistance && !c.image.reference
                         ? String(format: "distance %.2f, between %.2f and %.2f: a suspect (curate review --suspects)", d, o.suspectDistance, o.wrongDistance)
                         : nil, face: own))
                     continue
