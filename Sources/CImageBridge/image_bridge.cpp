@@ -66,19 +66,27 @@ int read_memory(GifFileType *gif, GifByteType *out, int count) {
     return (int)n;
 }
 
+// giflib's GifErrorString returns NULL for a code it has no text for (0 among them: some failures set no code),
+// and a NULL appended to a std::string reads address 0, which no exception guard catches.
+std::string gif_error(int code) {
+    const char *text = GifErrorString(code);
+    if (text) return std::string("GIF: ") + text;
+    return code ? "GIF: damaged file (giflib error " + std::to_string(code) + ")" : std::string("GIF: damaged file");
+}
+
 // The first frame only: reading record by record stops there, so a long animation costs one frame and a
 // file truncated after its first frame still gives that frame.
 bool decode_gif(const unsigned char *bytes, size_t length, cv::Mat &out, std::string &why) {
     MemoryReader reader{bytes, length, 0};
     int error = 0;
     GifFileType *gif = DGifOpen(&reader, read_memory, &error);
-    if (!gif) { why = std::string("GIF: ") + GifErrorString(error); return false; }
+    if (!gif) { why = gif_error(error); return false; }
     struct Closer { GifFileType *g; ~Closer() { int e; DGifCloseFile(g, &e); } } closer{gif};
     if (gif->SWidth <= 0 || gif->SHeight <= 0) { why = "GIF: empty screen"; return false; }
     int transparent = -1;
     GifRecordType type;
     do {
-        if (DGifGetRecordType(gif, &type) == GIF_ERROR) { why = std::string("GIF: ") + GifErrorString(gif->Error); return false; }
+        if (DGifGetRecordType(gif, &type) == GIF_ERROR) { why = gif_error(gif->Error); return false; }
         if (type == EXTENSION_RECORD_TYPE) {
             int code;
             GifByteType *ext;
@@ -91,7 +99,7 @@ bool decode_gif(const unsigned char *bytes, size_t length, cv::Mat &out, std::st
                 if (DGifGetExtensionNext(gif, &ext) == GIF_ERROR) { why = "GIF: bad extension"; return false; }
             }
         } else if (type == IMAGE_DESC_RECORD_TYPE) {
-            if (DGifGetImageDesc(gif) == GIF_ERROR) { why = std::string("GIF: ") + GifErrorString(gif->Error); return false; }
+            if (DGifGetImageDesc(gif) == GIF_ERROR) { why = gif_error(gif->Error); return false; }
             const GifImageDesc &d = gif->Image;
             ColorMapObject *map = d.ColorMap ? d.ColorMap : gif->SColorMap;
             if (!map) { why = "GIF: no colour map"; return false; }
