@@ -116,6 +116,11 @@ public enum QueryFile {
                 ?? ns.localizedDescription
             throw QueryError.unreadable(file, why)
         }
+        return try parse(data, file: file)
+    }
+
+    /// A query file's contents; `file` is its path (the label comes from its name).
+    static func parse(_ data: Data, file: String) throws -> PersonQuery {
         guard let text = String(data: data, encoding: .utf8) else { throw QueryError.notUTF8(file) }
         let base = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         guard let label = safeLabel(base) else { throw QueryError.badLabel(file) }
