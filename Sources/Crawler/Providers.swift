@@ -242,6 +242,8 @@ struct OpenverseProvider: SearchProvider {
         }
         guard let object else { return .failed("Openverse answered with something that is not JSON") }
         let page = object["page"] as? Int ?? 1
+        // We never ask beyond maxPages; any other number is a wrong answer (and would overflow the ranks).
+        guard (1...maxPages).contains(page) else { return .failed("Openverse answered page \(page), not one of 1–\(maxPages)") }
         let pageCount = object["page_count"] as? Int ?? 0
         let results = object["results"] as? [[String: Any]] ?? []
         var candidates: [Candidate] = []

@@ -83,6 +83,12 @@ struct ProviderTests {
         #expect(openverse.read(status: throttled.status, body: throttled.body, retryAfter: nil)
                 == .throttled(seconds: 3600, message: "Openverse: Request was throttled. Expected available in 3600 seconds."))
 
+        // A page number no request asked for is a wrong answer, not an overflow in the ranks.
+        for bad in ["9223372036854775807", "-9223372036854775808", "0", "21"] {
+            let body = Array(#"{"page": \#(bad), "page_count": 20, "results": [{"url": "https://x.example/a.jpg"}]}"#.utf8)
+            #expect(openverse.read(status: 200, body: body, retryAfter: nil) == .failed("Openverse answered page \(bad), not one of 1–20"))
+        }
+
         #expect(openverse.requestURL(term: "Emilia Clarke", cursor: "3") == "https://api.example/v1/images/?q=Emilia%20Clarke&page=3&page_size=20")
     }
 }
