@@ -124,6 +124,14 @@ struct PipelineTests {
         r = try await curate(["predict", Paths.root.appendingPathComponent("README.md").path, "--workspace", ws], env: env)
         #expect(r.status == 2)
         #expect(r.stderr.contains("not an image"))
+        // Every input a fuzzer found crashing the decoder is refused with a message naming it, or looked at.
+        let regressions = Paths.root.appendingPathComponent("fuzz/regressions")
+        for file in try FileManager.default.contentsOfDirectory(atPath: regressions.path).sorted() where !file.hasPrefix(".") {
+            let path = regressions.appendingPathComponent(file).path
+            r = try await curate(["predict", path, "--workspace", ws], env: env)
+            #expect([0, 1, 2].contains(r.status), "\(file): status \(r.status) \(r.stderr)")
+            #expect(r.status != 2 || r.stderr.contains(path), "\(file): \(r.stderr)")
+        }
         try Data("damaged".utf8).write(to: folder.appendingPathComponent("model.pt"))
         r = try await curate(["predict", "--run", "\(runId)", groupURL.path, "--workspace", ws], env: env)
         #expect(r.status == 2)
