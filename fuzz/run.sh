@@ -115,11 +115,23 @@ seed() {   # NAME: fills the corpus folder the first time
         printf 'https://example.org/a.jpg#frag\n# comment\nJon   Snow # note\n\xef\xbb\xbfftp://x\n' > "$dir/mixed.txt" ;;
     providers)
         # Two leading bytes pick the status (0: 200, 3: 429) and Retry-After (0: none).
+        # Commons files are answers as sent; Openverse files are tapes (request and response) or the API docs'
+        # examples, whose bodies are taken out.
         if [ -d "$shared" ]; then
-            for f in "$shared"/api/*/*.json; do
-                { printf '\000\000'; cat "$f"; } > "$dir/ok-$(basename "$f")"
-                { printf '\003\000'; cat "$f"; } > "$dir/429-$(basename "$f")"
+            for f in "$shared"/api/wikimedia/*.json; do
+                { printf '\000\000'; cat "$f"; } > "$dir/commons-$(basename "$f")"
             done
+            python3 - "$dir" "$shared"/api/openverse/*.json <<'PY'
+import json, os, sys
+out = sys.argv[1]
+for path in sys.argv[2:]:
+    doc = json.load(open(path))
+    bodies = [(doc["res"]["status"], doc["res"]["body"])] if "res" in doc else \
+             [(int(k.split("_")[-2]), v) for k, v in doc.items() if k.endswith("_example")]
+    for i, (status, body) in enumerate(bodies):
+        with open(os.path.join(out, "openverse-%d-%s" % (i, os.path.basename(path))), "wb") as f:
+            f.write(bytes([{200: 0, 429: 3, 404: 6, 400: 7}.get(status, 0), 0]) + json.dumps(body).encode())
+PY
         fi
         printf '\003\000{"detail":"Request was throttled. Expected available in 3600 seconds."}' > "$dir/throttled.json" ;;
     esac
@@ -144,7 +156,7 @@ for name in "${harnesses[@]}"; do
     fi
     # Executions, coverage and when coverage last grew, for the README's table.
     awk -v name="$name" '
-        /(NEW|REDUCE) +cov:/ { last = $1 }
+        /cov: [0-9]+/ { match($0, /cov: [0-9]+/); c = substr($0, RSTART + 5, RLENGTH - 5) + 0; if (c > best) { best = c; last = $1 } }
         /^#[0-9]+.*(DONE|pulse)/ || /^#[0-9]+/ { line = $0 }
         /stat::number_of_executed_units/ { runs = $2 }
         /stat::average_exec_per_sec/ { speed = $2 }
@@ -152,7 +164,7 @@ for name in "${harnesses[@]}"; do
             match(line, /cov: [0-9]+/); cov = substr(line, RSTART + 5, RLENGTH - 5)
             match(line, /ft: [0-9]+/); ft = substr(line, RSTART + 4, RLENGTH - 4)
             match(line, /corp: [0-9]+/); corp = substr(line, RSTART + 6, RLENGTH - 6)
-            printf "%-10s %10s execs %6s exec/s  cov %5s  ft %6s  corpus %5s  last new at %s\n", name, runs, speed, cov, ft, corp, last
+            printf "%-10s %10s execs %6s exec/s  cov %5s  ft %6s  corpus %5s  coverage last grew at %s\n", name, runs, speed, cov, ft, corp, last
         }' "$out/$name.log"
 done
 exit $status
