@@ -200,8 +200,8 @@ public enum QueryFile {
                 out.unicodeScalars.append(scalar)
             }
         }
-        out = out.trimmingCharacters(in: .whitespaces)
-        while out.hasPrefix(".") { out.removeFirst() }
+        // Dots and spaces are stripped together, as often as they alternate: ". .." must not come out as "..".
+        while let first = out.unicodeScalars.first, first == "." || first.properties.isWhitespace { out.unicodeScalars.removeFirst() }
         out = out.trimmingCharacters(in: .whitespaces)
         guard !out.isEmpty, out.contains(where: { $0 != "_" }) else { return nil }
         return out

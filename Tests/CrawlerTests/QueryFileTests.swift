@@ -53,6 +53,9 @@ import TestSupport
         #expect(QueryFile.safeLabel("a/b\\c:d") == "a_b_c_d")
         #expect(QueryFile.safeLabel("tab\tname\u{7}") == "tabname")
         #expect(QueryFile.safeLabel("   ") == nil)
+        // Found by fuzz/query.swift: stripping dots, then spaces, left dots in front again.
+        #expect(QueryFile.safeLabel(". ..") == nil)
+        #expect(QueryFile.safeLabel("... ....lia ClU>") == "lia ClU_")
     }
 
     @Test func twoFilesWithOneLabelAreAnError() throws {
