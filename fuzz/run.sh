@@ -94,9 +94,8 @@ build() {
     esac
 }
 
-seed() {   # NAME: fills the corpus folder the first time
+seed() {   # NAME: puts the seeds into the corpus folder (every run, so new seeds and regressions join a grown corpus)
     local dir=$out/corpus/$1
-    [ -d "$dir" ] && return
     mkdir -p "$dir"
     case $1 in
     decode | header | exif)
