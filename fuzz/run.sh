@@ -27,13 +27,13 @@ opencv=(-lopencv_core -lopencv_imgproc -lopencv_imgcodecs -lopencv_img_hash -lst
 
 quiet_link() { grep -v "Cannot export local symbol" >&2 || true; }
 
-# The Swift files a harness needs, found by name wherever the targets keep them; module imports between our own
-# targets are dropped because everything lands in one module here.
+# The Swift files a harness needs, found by name wherever the targets keep them; imports of our own targets and of
+# GRDB and swift-crypto are dropped, because everything lands in one module here with fuzz/CatalogStandIns.swift.
 source_file() {
     local found
     found=$(find Sources -name "$1" | head -1)
     [ -n "$found" ] || { echo "fuzz/run.sh: no $1 under Sources" >&2; exit 2; }
-    sed -E '/^import (Catalog|Crawler|Curate)$/d' "$found" > "$out/src/$1"
+    sed -E '/^import (Catalog|Crawler|Curate|GRDB|Crypto)$/d' "$found" > "$out/src/$1"
     echo "$out/src/$1"
 }
 
@@ -82,9 +82,9 @@ build() {
     case $1 in
     decode | header)
         build_bridge
-        swift_harness "$1" "$(source_file Imaging.swift)" "$(source_file ImageFormat.swift)" "$(source_file SHA256.swift)" \
+        swift_harness "$1" "$(source_file DecodedImage.swift)" "$(source_file ImageFormat.swift)" fuzz/CatalogStandIns.swift \
             -- "${bridge_link[@]}" "${opencv[@]}" ;;
-    query) swift_harness query "$(source_file QueryFile.swift)" ;;
+    query) swift_harness query "$(source_file QueryFile.swift)" fuzz/CatalogStandIns.swift ;;
     providers) swift_harness providers "$(source_file Providers.swift)" ;;
     exif)
         build_bridge
