@@ -20,6 +20,19 @@ public struct VerdictChange: Sendable, Equatable {
     }
 }
 
+/// An image processing has started on (see ProcessingState).
+public struct ProcessingMark: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "processing"
+    public var imageId: Int64
+    public var state: ProcessingState
+    public var since: Date
+
+    public enum Columns {
+        public static let imageId = Column(CodingKeys.imageId)
+        public static let state = Column(CodingKeys.state)
+    }
+}
+
 extension Catalog {
     /// The image columns processing writes; every other column belongs to fetch, review, dedupe or split.
     static let processingColumns: [Column] = {
@@ -28,12 +41,38 @@ extension Catalog {
                 C.normalizedPath, C.faces, C.verdict, C.reason, C.detail, C.processedAt]
     }()
 
-    /// Images processing has not looked at yet; with `all`, every image not decided by a reviewer.
+    /// Images processing has not looked at yet (or was looking at when a run died); with `all`, every image not
+    /// decided by a reviewer. Never an image a run died on while it was alone in flight.
     public func imagesToProcess(all: Bool) throws -> [StoredImage] {
         try db.read { db in
-            var request = StoredImage.filter(StoredImage.Columns.reviewed == false)
-            if !all { request = request.filter(StoredImage.Columns.processedAt == nil) }
+            let crashed = ProcessingMark.filter(ProcessingMark.Columns.state == ProcessingState.crashed).select(ProcessingMark.Columns.imageId)
+            let inFlight = ProcessingMark.filter(ProcessingMark.Columns.state != ProcessingState.crashed).select(ProcessingMark.Columns.imageId)
+            var request = StoredImage.filter(StoredImage.Columns.reviewed == false && !crashed.contains(StoredImage.Columns.id))
+            if !all { request = request.filter(StoredImage.Columns.processedAt == nil || inFlight.contains(StoredImage.Columns.id)) }
             return try request.order(StoredImage.Columns.id).fetchAll(db)
+        }
+    }
+
+    /// Marks an image as in flight, committed before its bytes are decoded, so that the mark outlives a process
+    /// that dies on it.
+    public func markProcessing(_ imageId: Int64, _ state: ProcessingState) throws {
+        try db.write { db in try ProcessingMark(imageId: imageId, state: state, since: Date()).upsert(db) }
+    }
+
+    /// Drops an image's in-flight mark without a verdict (its run failed for another reason).
+    public func unmarkProcessing(_ imageId: Int64) throws {
+        try db.write { db in _ = try ProcessingMark.deleteOne(db, key: imageId) }
+    }
+
+    /// The marks a run that died left on images no reviewer has decided (marks on decided images are dropped: a
+    /// reviewer's decision stands). Only meaningful under the workspace lock, when no other run can be working.
+    public func leftoverMarks() throws -> [ProcessingMark] {
+        try db.write { db in
+            try db.execute(sql: """
+                DELETE FROM processing WHERE state != ? AND imageId IN (SELECT id FROM image WHERE reviewed = 1)
+                """, arguments: [ProcessingState.crashed])
+            return try ProcessingMark.filter(ProcessingMark.Columns.state != ProcessingState.crashed)
+                .order(ProcessingMark.Columns.imageId).fetchAll(db)
         }
     }
 
@@ -41,6 +80,7 @@ extension Catalog {
     public func recordProcessing(_ items: [(image: StoredImage, faces: [Face])]) throws {
         try db.write { db in
             for (image, faces) in items {
+                try ProcessingMark.deleteOne(db, key: image.id)
                 // A reviewer's decision stands, also when it was made while this run was working.
                 guard try Bool.fetchOne(db, sql: "SELECT reviewed FROM image WHERE id = ?", arguments: [image.id]) == false else { continue }
                 var image = image
@@ -53,6 +93,20 @@ extension Catalog {
                     face.imageId = image.id!
                     try face.insert(db)
                 }
+            }
+        }
+    }
+
+    /// Rejects images a run died on while each was alone in flight, as corrupt, and marks them so that no later
+    /// run (not even --all) tries them again. Images a reviewer decided keep their decision.
+    public func recordCrashes(_ imageIds: [Int64], detail: String) throws {
+        try db.write { db in
+            for id in imageIds {
+                try ProcessingMark(imageId: id, state: .crashed, since: Date()).upsert(db)
+                guard try Bool.fetchOne(db, sql: "SELECT reviewed FROM image WHERE id = ?", arguments: [id]) == false else { continue }
+                try db.execute(sql: "UPDATE image SET verdict = ?, reason = ?, detail = ?, faces = NULL, processedAt = ? WHERE id = ?",
+                               arguments: [Verdict.rejected, Reason.corrupt, detail, Date(), id])
+                try Face.filter(Face.Columns.imageId == id).deleteAll(db)
             }
         }
     }

@@ -72,6 +72,15 @@ public struct FailureCode: RawRepresentable, Codable, Sendable, Hashable, Databa
     public var isHTTP: Bool { rawValue.hasPrefix("http_") }
 }
 
+/// Where processing stands with one image it has started on: `processing.state` in the catalog. A run that dies
+/// (a decoder crash, the OOM killer, SIGKILL) leaves its marks behind; only an image that was alone in flight
+/// can be blamed with certainty.
+public enum ProcessingState: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+    case alone      // being processed, the only image in flight
+    case shared     // being processed while other workers had images in flight
+    case crashed    // a run died while it was alone on this image: rejected as corrupt, never tried again
+}
+
 /// Processing's decision on an image. `pending` until processing has looked at it.
 public enum Verdict: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible { case pending, kept, rejected }
 

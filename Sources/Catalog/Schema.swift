@@ -180,6 +180,15 @@ enum Schema {
                 t.column("createdAt", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v8: processing marks") { db in
+            // A row while a worker has the image in flight (written before its bytes are decoded, deleted with its
+            // verdict), and for good once a run has died on it: see ProcessingState.
+            try db.create(table: "processing") { t in
+                t.primaryKey("imageId", .integer).references("image", onDelete: .cascade)
+                t.column("state", .text).notNull()
+                t.column("since", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

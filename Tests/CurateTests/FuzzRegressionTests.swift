@@ -60,7 +60,7 @@ struct FuzzRegressionTests {
             let image = try fixture.image(id)
             #expect(image.verdict != .pending, "\(name) got no verdict")
             if image.verdict == .rejected {
-                #expect(!(image.detail ?? "").isEmpty, "\(name) was rejected (\(image.reason ?? "?")) without saying why")
+                #expect(!(image.detail ?? "").isEmpty, "\(name) was rejected (\(image.reason.map { "\($0)" } ?? "?")) without saying why")
             }
         }
     }

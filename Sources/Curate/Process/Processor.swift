@@ -67,64 +67,28 @@ public final class Processor {
         self.shouldStop = shouldStop
     }
 
+    /// The detail of an image a run died on.
+    public static let crashDetail = "a run died while processing it (it crashed the decoder, or curate was killed or ran out of memory); it is not tried again"
+
     public func run() throws -> ProcessSummary {
         let started = Date()
         var warnings: [String] = []
         if let missing = options.models.missingMessage { warnings.append(missing) }
+        // Callers hold the workspace lock, so a mark left in the catalog is from a run that died with that image in
+        // flight. One that was alone killed it: rejected, never tried again, so one poisonous file cannot stop
+        // every later run. Ones that shared the moment with others are tried again first, one at a time.
+        let marks = try catalog.leftoverMarks()
+        let blamed = marks.filter { $0.state == .alone }.map(\.imageId)
+        if !blamed.isEmpty {
+            try catalog.recordCrashes(blamed, detail: Self.crashDetail)
+            warnings.append("\(blamed.count) image(s) rejected as corrupt: an earlier run died while processing \(blamed.count == 1 ? "it" : "each of them")")
+        }
+        let suspects = Set(marks.filter { $0.state == .shared }.map(\.imageId))
         let todo = try catalog.imagesToProcess(all: options.all)
         let threads = max(1, min(options.threads, todo.count))
-
-        // Workers pull the next image from a shared index and commit their results in small batches.
-        final class Shared: @unchecked Sendable {   // guarded by `lock`
-            var next = 0
-            var done = 0
-            var failure: Error?
-            var interrupted = false
-        }
-        let lock = NSLock()
-        let state = Shared()
-        let group = DispatchGroup()
-        for _ in 0..<threads {
-            group.enter()
-            let thread = Thread { [self] in
-                defer { group.leave() }
-                do {
-                    let models = try FaceModels(options.models)
-                    var batch: [(image: StoredImage, faces: [Face])] = []
-                    func flush() throws {
-                        guard !batch.isEmpty else { return }
-                        try catalog.recordProcessing(batch)
-                        lock.lock(); state.done += batch.count; let d = state.done; lock.unlock()
-                        batch.removeAll()
-                        onProgress(ProcessProgress(done: d, total: todo.count))
-                    }
-                    while true {
-                        lock.lock()
-                        let stop = state.failure != nil || shouldStop()
-                        if stop && state.failure == nil { state.interrupted = true }
-                        let i = state.next
-                        state.next += 1
-                        lock.unlock()
-                        if stop || i >= todo.count { break }
-                        let a: Analysis
-                        do { a = try analyze(todo[i], models: models) } catch {
-                            // The workspace failed (disk full, read-only): keep what is done, stop everyone.
-                            lock.lock(); if state.failure == nil { state.failure = error }; lock.unlock()
-                            break
-                        }
-                        batch.append((a.image, a.faces))
-                        if batch.count >= 16 { try flush() }
-                    }
-                    try flush()
-                } catch {
-                    lock.lock(); if state.failure == nil { state.failure = error }; lock.unlock()
-                }
-            }
-            thread.stackSize = 8 << 20   // dlib's detector recurses over image pyramids
-            thread.start()
-        }
-        group.wait()
-        if let failure = state.failure { throw failure }
+        let state = WorkState(total: todo.count)
+        try work(todo.filter { suspects.contains($0.id!) }, threads: 1, state)
+        try work(todo.filter { !suspects.contains($0.id!) }, threads: threads, state)
 
         // Identity before dedupe: it decides which images are the person (and which face of a group photo),
         // then dedupe finds copies among those.
@@ -134,9 +98,71 @@ public final class Processor {
         let counts = try catalog.counts()
         var rejected: [String: Int] = [:]
         for c in counts { for (k, v) in c.reasons { rejected[k, default: 0] += v } }
-        return ProcessSummary(processed: state.done, kept: counts.map { $0.images["kept"] ?? 0 }.reduce(0, +), rejected: rejected,
+        return ProcessSummary(processed: state.done + blamed.count, kept: counts.map { $0.images["kept"] ?? 0 }.reduce(0, +), rejected: rejected,
                               seconds: Date().timeIntervalSince(started), threads: threads, interrupted: state.interrupted,
                               warnings: warnings)
+    }
+
+    /// Progress shared by the workers of both passes.
+    private final class WorkState: @unchecked Sendable {   // guarded by `lock`
+        let lock = NSLock()
+        let total: Int
+        var next = 0
+        var done = 0
+        var failure: Error?
+        var interrupted = false
+        init(total: Int) { self.total = total }
+    }
+
+    /// Workers pull the next image from a shared index. Each image is marked in flight before it is read and its
+    /// result committed (clearing the mark) as soon as it is done, so a mark names only images a death can be
+    /// blamed on.
+    private func work(_ items: [StoredImage], threads: Int, _ state: WorkState) throws {
+        guard !items.isEmpty, !state.interrupted else { return }
+        let inFlight: ProcessingState = threads == 1 ? .alone : .shared
+        let lock = state.lock
+        state.next = 0
+        let group = DispatchGroup()
+        for _ in 0..<threads {
+            group.enter()
+            let thread = Thread { [self] in
+                defer { group.leave() }
+                do {
+                    let models = try FaceModels(options.models)
+                    while true {
+                        lock.lock()
+                        let stop = state.failure != nil || shouldStop()
+                        if stop && state.failure == nil { state.interrupted = true }
+                        let i = state.next
+                        state.next += 1
+                        lock.unlock()
+                        if stop || i >= items.count { break }
+                        let id = items[i].id!
+                        try catalog.markProcessing(id, inFlight)
+                        let a: Analysis
+                        do { a = try analyze(items[i], models: models) } catch {
+                            // The workspace failed (disk full, read-only): keep what is done, stop everyone. Not this
+                            // image's fault, so its mark goes: it must not be blamed by the next run.
+                            try? catalog.unmarkProcessing(id)
+                            lock.lock(); if state.failure == nil { state.failure = error }; lock.unlock()
+                            break
+                        }
+                        do { try catalog.recordProcessing([(a.image, a.faces)]) } catch {
+                            try? catalog.unmarkProcessing(id)
+                            throw error
+                        }
+                        lock.lock(); state.done += 1; let d = state.done; lock.unlock()
+                        onProgress(ProcessProgress(done: d, total: state.total))
+                    }
+                } catch {
+                    lock.lock(); if state.failure == nil { state.failure = error }; lock.unlock()
+                }
+            }
+            thread.stackSize = 8 << 20   // dlib's detector recurses over image pyramids
+            thread.start()
+        }
+        group.wait()
+        if let failure = state.failure { throw failure }
     }
 
     /// Everything about one image that does not depend on the others. A fault of the image is its verdict; a
