@@ -5,10 +5,11 @@ import Catalog
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 @testable import Curate
 
 enum FuzzRegressions {
-    static let folder = Shared.root.appendingPathComponent("fuzz/regressions")
+    static let folder = Paths.root.appendingPathComponent("fuzz/regressions")
 
     static func files() throws -> [URL] {
         try FileManager.default.contentsOfDirectory(at: folder, includingPropertiesForKeys: nil)
@@ -20,10 +21,10 @@ enum FuzzRegressions {
 /// Runs the built `curate` with the repository's model files, killing it after `timeout`.
 func runBinary(_ args: [String], timeout: Double = 120) throws -> (status: Int32, signalled: Bool, stdout: String, stderr: String) {
     let p = Process()
-    p.executableURL = Binary.curate
+    p.executableURL = Paths.curate
     p.arguments = args
     var env = ProcessInfo.processInfo.environment
-    env["CURATE_MODELS"] = Shared.root.appendingPathComponent("dataset/models").path
+    env["CURATE_MODELS"] = Paths.root.appendingPathComponent("dataset/models").path
     p.environment = env
     let out = Pipe(), err = Pipe()
     p.standardOutput = out

@@ -4,9 +4,10 @@ import Catalog
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 @testable import Curate
 
-@Suite(.enabled(if: Shared.available, Shared.missing), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(5)))
 struct ProcessCrashTests {
     static let photos = ["single_face/opencv_course_lady.jpg", "group/opencv_course/group_1.jpg",
                          "nonface/dlib/dog.jpg", "single_face/dlib_Tom_Cruise_avp_2014_4.jpg"]
@@ -30,10 +31,10 @@ struct ProcessCrashTests {
     /// writes before it reads an image's bytes.)
     func killWhileProcessing(_ fixture: ProcessFixture, victim: Int64, threads: Int) throws {
         let p = Process()
-        p.executableURL = Binary.curate
+        p.executableURL = Paths.curate
         p.arguments = ["process", "--workspace", fixture.root.path, "--threads", "\(threads)", "--quiet"]
         var env = ProcessInfo.processInfo.environment
-        env["CURATE_MODELS"] = Shared.root.appendingPathComponent("dataset/models").path
+        env["CURATE_MODELS"] = Paths.root.appendingPathComponent("dataset/models").path
         p.environment = env
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
