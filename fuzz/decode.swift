@@ -6,7 +6,10 @@ import Foundation
 public func fuzzDecode(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = [UInt8](UnsafeBufferPointer(start: data, count: size))
     let maxPixels = 4_000_000
-    guard let image = try? DecodedImage.checkedDecode(bytes, maxPixels: maxPixels) else { return 0 }
+    // As processing does: the JPEG walk, then the decode, which checks the header's pixels first.
+    guard let format = ImageFormat.sniff(bytes) else { return 0 }
+    if format == .jpeg && ImageHeader.jpegIntegrity(bytes) != .whole { return 0 }
+    guard let image = try? DecodedImage.decode(bytes, maxPixels: maxPixels) else { return 0 }
     // The size checks are only worth anything if the decoder never makes more pixels than the header said.
     if image.width * image.height > maxPixels {
         fatalError("decoded \(image.width)x\(image.height), over the \(maxPixels) pixels the header checks allow")

@@ -46,8 +46,16 @@ public enum ImageLimits {
     /// Refuses bytes whose header promises more than `maxPixels` (also a GIF frame larger than its screen,
     /// and TIFF, whose size is in its first directory).
     public static func check(_ bytes: [UInt8], maxPixels: Int = maxPixels) throws {
-        guard let format = ImageFormat.sniff(bytes), let size = ImageHeader.size(bytes, format: format) else { return }
-        if size.width * size.height > maxPixels {
+        guard let format = ImageFormat.sniff(bytes) else { return }
+        guard let size = ImageHeader.size(bytes, format: format) else {
+            // OpenCV allocates a TIFF's whole image from its directory before reading a strip (a 138-byte file
+            // asked for 2.7 GB): a TIFF whose size cannot be read here is not decoded at all.
+            if format == .tiff { throw ImageError(.undecodable, "TIFF: no width and height in its first directory") }
+            return
+        }
+        // Header fields reach 2^32 (PNG): multiply without trapping.
+        let (pixels, overflow) = size.width.multipliedReportingOverflow(by: size.height)
+        if overflow || pixels > maxPixels {
             throw ImageError(.tooLarge, "\(size.width)×\(size.height) is over \(maxPixels / 1_000_000) megapixels")
         }
     }
