@@ -85,7 +85,8 @@ build() {
         swift_harness "$1" "$(source_file DecodedImage.swift)" "$(source_file ImageFormat.swift)" fuzz/CatalogStandIns.swift \
             -- "${bridge_link[@]}" "${opencv[@]}" ;;
     query) swift_harness query "$(source_file QueryFile.swift)" fuzz/CatalogStandIns.swift ;;
-    providers) swift_harness providers "$(source_file Providers.swift)" ;;
+    providers) swift_harness providers "$(source_file Providers.swift)" "$(source_file Wikimedia.swift)" "$(source_file QueryFile.swift)" \
+        "$(source_file Codes.swift)" fuzz/CatalogStandIns.swift ;;
     exif)
         build_bridge
         "$CLANG" -x c++ -std=c++17 -g -O1 -fsanitize=fuzzer,address -I Sources/CImageBridge/include -c fuzz/exif.cpp -o "$out/obj/exif_harness.o"
