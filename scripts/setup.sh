@@ -5,7 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # libblas-dev and liblapack-dev: dlib-1.pc links them, but libdlib-dev does not depend on them.
-PACKAGES=(pkg-config libcurl4-openssl-dev libsqlite3-dev libopencv-dev libexif-dev libgif-dev libdlib-dev libblas-dev liblapack-dev libtorch-dev)
+# libopenblas0-pthread: installing it makes OpenBLAS Debian's libblas.so.3 (the alternative with the higher
+# priority), which dlib's face descriptors run 5-7x faster on than the reference BLAS; curate works on either,
+# and `curate --version` says which one it loaded.
+PACKAGES=(pkg-config libcurl4-openssl-dev libsqlite3-dev libopencv-dev libexif-dev libgif-dev libdlib-dev libblas-dev liblapack-dev
+          libopenblas0-pthread libtorch-dev)
 # --tests: also what the test suite drives (tmux, for the interactive review tests).
 [ "${1:-}" = "--tests" ] && PACKAGES+=(tmux)
 missing=()

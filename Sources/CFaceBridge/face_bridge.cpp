@@ -6,9 +6,17 @@
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/image_transforms.h>
 
+#include <dlfcn.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
 
 using namespace dlib;
@@ -34,8 +42,50 @@ using anet_type = loss_metric<fc_no_bias<128, avg_pool_everything<
     alevel0<alevel1<alevel2<alevel3<alevel4<
     max_pool<3, 3, 2, 2, relu<affine<con<32, 7, 7, 2, 2, input_rgb_image_sized<150>>>>>>>>>>>>>;
 
+// get_frontal_face_detector() decompresses dlib's embedded detector with its entropy decoder: about a second of
+// CPU, which every worker thread (and every process) would pay. It is made once per process, and kept in a plain
+// serialized copy (read in milliseconds) at the cache path the first caller gives; each worker copies it.
+static std::mutex detector_lock;
+static std::unique_ptr<frontal_face_detector> detector_prototype;
+
+static frontal_face_detector shared_detector(const char *cache_path) {
+    std::lock_guard<std::mutex> guard(detector_lock);
+    if (!detector_prototype) {
+        auto detector = std::make_unique<frontal_face_detector>();
+        bool cached = false;
+        if (cache_path) {
+            try {
+                std::ifstream in(cache_path, std::ios::binary);
+                if (in) { deserialize(*detector, in); cached = detector->num_detectors() > 0; }
+            } catch (...) {
+                cached = false;   // a damaged or foreign cache file is rebuilt below
+            }
+        }
+        if (!cached) {
+            *detector = get_frontal_face_detector();
+            if (cache_path) {
+                // Written whole under a temporary name, then renamed: a reader never sees half a file.
+                std::string tmp = std::string(cache_path) + ".tmp" + std::to_string(::getpid());
+                try {
+                    {
+                        std::ofstream out(tmp, std::ios::binary);
+                        serialize(*detector, out);
+                        out.close();
+                        if (!out) throw std::runtime_error("write failed");
+                    }
+                    if (std::rename(tmp.c_str(), cache_path) != 0) std::remove(tmp.c_str());
+                } catch (...) {
+                    std::remove(tmp.c_str());   // no cache (read-only folder): only slower next time
+                }
+            }
+        }
+        detector_prototype = std::move(detector);
+    }
+    return *detector_prototype;
+}
+
 struct curate_face_models {
-    frontal_face_detector detector = get_frontal_face_detector();
+    frontal_face_detector detector;
     std::unique_ptr<shape_predictor> predictor;
     std::unique_ptr<anet_type> net;
 };
@@ -66,19 +116,33 @@ template <typename Body> static int guarded(curate_face_error *err, int code, co
     }
 }
 
-static matrix<rgb_pixel> to_rgb(const unsigned char *bgr, int width, int height, size_t stride) {
-    matrix<rgb_pixel> img(height, width);
-    for (int y = 0; y < height; ++y) {
-        const unsigned char *row = bgr + y * stride;
-        for (int x = 0; x < width; ++x) img(y, x) = rgb_pixel(row[3 * x + 2], row[3 * x + 1], row[3 * x]);
-    }
-    return img;
+// The caller's packed BGR rows seen as a dlib image, without a copy: the detector, the shape predictor and
+// extract_image_chip read any image through dlib's generic image interface (bgr_pixel counts as colour, so the
+// detector's HOG features are the same as on an RGB copy).
+struct bgr_view {
+    const unsigned char *data;
+    long rows, cols;
+    long stride;
+};
+namespace dlib {
+template <> struct image_traits<bgr_view> { typedef bgr_pixel pixel_type; };
+}
+static long num_rows(const bgr_view &v) { return v.rows; }
+static long num_columns(const bgr_view &v) { return v.cols; }
+static long width_step(const bgr_view &v) { return v.stride; }
+static const void *image_data(const bgr_view &v) { return v.data; }
+static void *image_data(bgr_view &v) { return const_cast<unsigned char *>(v.data); }
+
+static bgr_view view(const unsigned char *bgr, int width, int height, size_t stride) {
+    return bgr_view{bgr, height, width, (long)stride};
 }
 
-extern "C" curate_face_models *curate_faces_open(const char *shape_path, const char *resnet_path, curate_face_error *err) {
+extern "C" curate_face_models *curate_faces_open(const char *shape_path, const char *resnet_path,
+                                                 const char *detector_cache_path, curate_face_error *err) {
     std::unique_ptr<curate_face_models> models;
     int rc = guarded(err, 1, "loading face models", [&] {
         models = std::make_unique<curate_face_models>();
+        models->detector = shared_detector(detector_cache_path);
         if (shape_path) {
             models->predictor = std::make_unique<shape_predictor>();
             deserialize(shape_path) >> *models->predictor;
@@ -98,13 +162,20 @@ extern "C" int curate_faces_has_descriptors(const curate_face_models *m) { retur
 
 extern "C" int curate_faces_detect(curate_face_models *models, const unsigned char *bgr, int width, int height,
                                    size_t stride, int upsample, curate_face *faces, int capacity, int *count,
-                                   curate_face_error *err) {
+                                   double *landmark_seconds, curate_face_error *err) {
     return guarded(err, 2, "face detection", [&] {
-        matrix<rgb_pixel> img = to_rgb(bgr, width, height, stride);
+        if (landmark_seconds) *landmark_seconds = 0;
+        const bgr_view original = view(bgr, width, height, stride);
         pyramid_down<2> pyr;
-        for (int i = 0; i < upsample; ++i) pyramid_up(img, pyr);
+        // Upsampling needs an image of its own; otherwise dlib reads the caller's pixels in place.
+        matrix<rgb_pixel> up;
+        if (upsample > 0) {
+            pyramid_up(original, up, pyr);
+            for (int i = 1; i < upsample; ++i) pyramid_up(up, pyr);
+        }
         std::vector<rect_detection> dets;
-        models->detector(img, dets, 0.0);
+        if (upsample > 0) models->detector(up, dets, 0.0);
+        else models->detector(original, dets, 0.0);
         std::sort(dets.begin(), dets.end(), [](const rect_detection &a, const rect_detection &b) {
             return a.detection_confidence > b.detection_confidence;
         });
@@ -115,8 +186,11 @@ extern "C" int curate_faces_detect(curate_face_models *models, const unsigned ch
             full_object_detection shape;
             bool has_shape = false;
             if (models->predictor) {
-                shape = (*models->predictor)(img, r);
+                auto started = std::chrono::steady_clock::now();
+                shape = upsample > 0 ? (*models->predictor)(up, r) : (*models->predictor)(original, r);
                 has_shape = shape.num_parts() == 5;
+                if (landmark_seconds)
+                    *landmark_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             }
             curate_face &f = faces[n++];
             std::memset(&f, 0, sizeof(f));
@@ -139,38 +213,77 @@ extern "C" int curate_faces_detect(curate_face_models *models, const unsigned ch
     });
 }
 
-extern "C" int curate_faces_chip(curate_face_models *models, const unsigned char *bgr, int width, int height,
-                                 size_t stride, const curate_face *face, int size, double padding,
-                                 unsigned char *chip_bgr, float *descriptor, int *has_descriptor,
-                                 curate_face_error *err) {
-    return guarded(err, 3, "cutting a face chip", [&] {
-        *has_descriptor = 0;
-        matrix<rgb_pixel> img = to_rgb(bgr, width, height, stride);
-        rectangle box((long)face->left, (long)face->top, (long)face->right, (long)face->bottom);
-        chip_details details;
-        if (face->has_landmarks) {
-            std::vector<point> parts;
-            for (int p = 0; p < 5; ++p) parts.emplace_back((long)std::lround(face->landmarks[2 * p]), (long)std::lround(face->landmarks[2 * p + 1]));
-            full_object_detection shape(box, parts);
-            details = get_face_chip_details(shape, size, padding);
-        } else {
-            // No landmarks: an axis-aligned square around the box with the same padding.
-            drectangle r(box);
-            double side = std::max(r.width(), r.height()) * (1 + 2 * padding);
-            details = chip_details(centered_drect(center(r), side, side), chip_dims(size, size));
-        }
-        matrix<rgb_pixel> chip;
-        extract_image_chip(img, details, chip);
-        for (long y = 0; y < chip.nr(); ++y)
-            for (long x = 0; x < chip.nc(); ++x) {
-                unsigned char *px = chip_bgr + 3 * (y * size + x);
-                px[0] = chip(y, x).blue; px[1] = chip(y, x).green; px[2] = chip(y, x).red;
+extern "C" int curate_faces_chips(curate_face_models *models, const unsigned char *bgr, int width, int height,
+                                  size_t stride, const curate_face *faces, int count, int size, double padding,
+                                  unsigned char *chips_bgr, float *descriptors, int *has_descriptors,
+                                  curate_face_error *err) {
+    return guarded(err, 3, "cutting face chips", [&] {
+        *has_descriptors = 0;
+        const bgr_view img = view(bgr, width, height, stride);
+        std::vector<matrix<rgb_pixel>> chips(count);
+        for (int i = 0; i < count; ++i) {
+            const curate_face &face = faces[i];
+            rectangle box((long)face.left, (long)face.top, (long)face.right, (long)face.bottom);
+            chip_details details;
+            if (face.has_landmarks) {
+                std::vector<point> parts;
+                for (int p = 0; p < 5; ++p) parts.emplace_back((long)std::lround(face.landmarks[2 * p]), (long)std::lround(face.landmarks[2 * p + 1]));
+                full_object_detection shape(box, parts);
+                details = get_face_chip_details(shape, size, padding);
+            } else {
+                // No landmarks: an axis-aligned square around the box with the same padding.
+                drectangle r(box);
+                double side = std::max(r.width(), r.height()) * (1 + 2 * padding);
+                details = chip_details(centered_drect(center(r), side, side), chip_dims(size, size));
             }
-        if (descriptor && models->net && size == 150) {
-            matrix<float, 0, 1> d = (*models->net)(chip);
-            for (long i = 0; i < 128 && i < d.size(); ++i) descriptor[i] = d(i);
-            *has_descriptor = 1;
+            extract_image_chip(img, details, chips[i]);
+            unsigned char *out = chips_bgr + (size_t)i * size * size * 3;
+            for (long y = 0; y < chips[i].nr(); ++y)
+                for (long x = 0; x < chips[i].nc(); ++x) {
+                    unsigned char *px = out + 3 * (y * size + x);
+                    const rgb_pixel &c = chips[i](y, x);
+                    px[0] = c.blue; px[1] = c.green; px[2] = c.red;
+                }
+        }
+        if (descriptors && models->net && size == 150 && count > 0) {
+            // One pass of the network over every chip (dlib batches them, 16 at a time by default).
+            std::vector<matrix<float, 0, 1>> d = (*models->net)(chips);
+            for (int i = 0; i < count; ++i)
+                for (long k = 0; k < 128 && k < d[i].size(); ++k) descriptors[(size_t)i * 128 + k] = d[i](k);
+            *has_descriptors = 1;
         }
         return 0;
     });
+}
+
+// MARK: BLAS
+
+// dlib's ResNet spends its time in BLAS (sgemm). Debian's libblas.so.3 is an alternative: the reference BLAS
+// (libblas3) or OpenBLAS when libopenblas0-pthread is installed. Which one is loaded is only known at run time,
+// so OpenBLAS's own functions are looked up, not linked.
+extern "C" void curate_faces_blas(curate_blas_info *info) {
+    std::memset(info, 0, sizeof(*info));
+    Dl_info where;
+    void *sgemm = dlsym(RTLD_DEFAULT, "cblas_sgemm");
+    if (sgemm && dladdr(sgemm, &where) && where.dli_fname) {
+        char resolved[PATH_MAX];
+        const char *path = realpath(where.dli_fname, resolved) ? resolved : where.dli_fname;
+        std::strncpy(info->library, path, sizeof(info->library) - 1);
+    }
+    auto config = (char *(*)())dlsym(RTLD_DEFAULT, "openblas_get_config");
+    auto threads = (int (*)())dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+    if (config) {
+        info->openblas = 1;
+        std::strncpy(info->name, config(), sizeof(info->name) - 1);
+    } else {
+        std::strncpy(info->name, "reference BLAS", sizeof(info->name) - 1);
+    }
+    info->threads = threads ? threads() : 1;
+}
+
+extern "C" int curate_faces_blas_threads(int threads) {
+    auto set = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    if (!set) return 0;
+    set(threads);
+    return 1;
 }

@@ -26,23 +26,44 @@ typedef struct {
 typedef struct curate_face_models curate_face_models;
 
 /// Loads the models. Either path may be NULL: without the shape predictor there are no landmarks and chips
-/// are cut from the box; without the ResNet model there are no descriptors. NULL on failure (see err).
-curate_face_models *curate_faces_open(const char *shape_predictor_path, const char *resnet_path, curate_face_error *err);
+/// are cut from the box; without the ResNet model there are no descriptors. The HOG detector is built once per
+/// process; `detector_cache_path` (may be NULL) names a file that keeps it serialized between processes (made on
+/// first use; building it takes about a second). NULL on failure (see err).
+curate_face_models *curate_faces_open(const char *shape_predictor_path, const char *resnet_path,
+                                      const char *detector_cache_path, curate_face_error *err);
 void curate_faces_close(curate_face_models *models);
 int curate_faces_has_landmarks(const curate_face_models *models);
 int curate_faces_has_descriptors(const curate_face_models *models);
 
 /// Runs the HOG frontal face detector on a packed 8-bit BGR image (`stride` bytes a row), after `upsample`
-/// doublings. Writes at most `capacity` faces, strongest first, and the number found to `count`.
+/// doublings. Writes at most `capacity` faces, strongest first, and the number found to `count`; when
+/// `landmark_seconds` is not NULL, the part of the time the shape predictor took (for bench/process.sh).
 int curate_faces_detect(curate_face_models *models, const unsigned char *bgr, int width, int height, size_t stride,
-                        int upsample, curate_face *faces, int capacity, int *count, curate_face_error *err);
+                        int upsample, curate_face *faces, int capacity, int *count, double *landmark_seconds,
+                        curate_face_error *err);
 
-/// Cuts the aligned face chip (size x size, `padding` as dlib's get_face_chip_details) of one face into
-/// `chip_bgr` (size*size*3 bytes), and when the ResNet model is loaded and `descriptor` is not NULL, computes
-/// its 128-d descriptor (the chip must then be 150 x 150). `*has_descriptor` says whether it did.
-int curate_faces_chip(curate_face_models *models, const unsigned char *bgr, int width, int height, size_t stride,
-                      const curate_face *face, int size, double padding, unsigned char *chip_bgr,
-                      float *descriptor, int *has_descriptor, curate_face_error *err);
+/// Cuts the aligned face chips (size x size, `padding` as dlib's get_face_chip_details) of `count` faces into
+/// `chips_bgr` (count*size*size*3 bytes, one chip after another), and when the ResNet model is loaded and
+/// `descriptors` is not NULL, computes their 128-d descriptors in one pass of the network (count*128 floats; the
+/// chips must then be 150 x 150). `*has_descriptors` says whether it did.
+int curate_faces_chips(curate_face_models *models, const unsigned char *bgr, int width, int height, size_t stride,
+                       const curate_face *faces, int count, int size, double padding, unsigned char *chips_bgr,
+                       float *descriptors, int *has_descriptors, curate_face_error *err);
+
+/// The BLAS that dlib's network runs on, as loaded in this process.
+typedef struct {
+    /// OpenBLAS's build configuration, or "reference BLAS".
+    char name[128];
+    /// The shared library that provides cblas_sgemm (symbolic links resolved); empty when unknown.
+    char library[256];
+    int openblas;
+    int threads;
+} curate_blas_info;
+
+void curate_faces_blas(curate_blas_info *info);
+
+/// Sets OpenBLAS's thread count for the whole process; 0 (and nothing done) when the BLAS is not OpenBLAS.
+int curate_faces_blas_threads(int threads);
 
 #ifdef __cplusplus
 }

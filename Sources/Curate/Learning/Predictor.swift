@@ -97,8 +97,7 @@ public final class Predictor {
     public func predict(_ image: DecodedImage, photo: String) throws -> PhotoPrediction {
         let faces = try models.find(in: image)
         var out: [FacePrediction] = []
-        for face in faces {
-            let (chip, descriptor) = try models.chip(image, face: face)
+        for (face, (chip, descriptor)) in zip(faces, try models.chips(image, faces: faces)) {
             let input: [Float]
             switch saved.model {
             case .embed:

@@ -81,8 +81,16 @@ public final class DecodedImage {
 
     /// Copies packed BGR pixels.
     public static func fromBGR(_ pixels: [UInt8], width: Int, height: Int) throws -> DecodedImage {
+        try pixels.withUnsafeBufferPointer { try fromBGR($0, width: width, height: height) }
+    }
+
+    /// Copies packed BGR pixels (width * height * 3 bytes).
+    public static func fromBGR(_ pixels: UnsafeBufferPointer<UInt8>, width: Int, height: Int) throws -> DecodedImage {
+        guard pixels.count >= width * height * 3 else {
+            throw ImageError(description: "\(pixels.count) bytes are too few for \(width)×\(height) BGR pixels")
+        }
         var err = curate_image_error()
-        guard let h = pixels.withUnsafeBufferPointer({ curate_image_from_bgr($0.baseAddress, Int32(width), Int32(height), width * 3, &err) }) else {
+        guard let h = curate_image_from_bgr(pixels.baseAddress, Int32(width), Int32(height), width * 3, &err) else {
             throw ImageError(description: message(err))
         }
         return DecodedImage(h)

@@ -51,8 +51,16 @@ public struct ModelFiles: Sendable {
     public static let shapePredictorName = "shape_predictor_5_face_landmarks.dat"
     public static let resnetName = "dlib_face_recognition_resnet_model_v1.dat"
 
+    public static let detectorCacheName = "frontal_face_detector.dat"
+
     public var shapePredictor: URL?
     public var resnet: URL?
+
+    /// Where the HOG detector is kept serialized between runs, beside the model files (curate makes it on first
+    /// use: building the detector from dlib's compressed copy costs about a second of CPU per process).
+    public var detectorCache: URL? {
+        (shapePredictor ?? resnet)?.deletingLastPathComponent().appendingPathComponent(Self.detectorCacheName)
+    }
 
     /// Looks only in `CURATE_MODELS` (a folder) when it is set and not empty; otherwise in each folder given, then in
     /// ./dataset/models (where scripts/setup.sh puts them), so a workspace elsewhere still finds them.
@@ -81,13 +89,20 @@ public final class FaceModels {
 
     public init(_ files: ModelFiles) throws {
         var err = curate_face_error()
-        guard let h = curate_faces_open(files.shapePredictor?.path, files.resnet?.path, &err) else {
+        guard let h = curate_faces_open(files.shapePredictor?.path, files.resnet?.path, files.detectorCache?.path, &err) else {
             throw FaceError(description: "cannot load face models: \(Self.message(err))")
         }
         handle = h
+        // Each processing worker runs its own network: more BLAS threads than one per worker would only
+        // oversubscribe the cores (OpenBLAS otherwise starts one per core for every call).
+        BLAS.setThreads(1)
     }
 
     deinit { curate_faces_close(handle) }
+
+    /// Seconds the shape predictor has taken in this instance's detections (part of their time; for the
+    /// processing summary's stage times).
+    public private(set) var landmarkSeconds = 0.0
 
     public var hasLandmarks: Bool { curate_faces_has_landmarks(handle) != 0 }
     public var hasDescriptors: Bool { curate_faces_has_descriptors(handle) != 0 }
@@ -97,11 +112,13 @@ public final class FaceModels {
         var err = curate_face_error()
         var faces = [curate_face](repeating: curate_face(), count: 256)
         var count: Int32 = 0
+        var landmarks = 0.0
         let rc = image.withPixels { p, stride in
             curate_faces_detect(handle, p, Int32(image.width), Int32(image.height), stride, Int32(upsample),
-                                &faces, Int32(faces.count), &count, &err)
+                                &faces, Int32(faces.count), &count, &landmarks, &err)
         }
         guard rc == 0 else { throw FaceError(description: "face detection failed: \(Self.message(err))") }
+        landmarkSeconds += landmarks
         return faces.prefix(Int(count)).map { f in
             var landmarks: [Double]?
             if f.has_landmarks != 0 {
@@ -128,17 +145,29 @@ public final class FaceModels {
     /// The aligned chip of a face (size x size) and, for 150 x 150 chips with the ResNet model loaded, its
     /// 128-d descriptor.
     public func chip(_ image: DecodedImage, face: DetectedFace, size: Int = 150, padding: Double = 0.25) throws -> (chip: DecodedImage, descriptor: [Float]?) {
+        try chips(image, faces: [face], size: size, padding: padding)[0]
+    }
+
+    /// The aligned chips of several faces of one image, their descriptors computed in one pass of the network.
+    public func chips(_ image: DecodedImage, faces: [DetectedFace], size: Int = 150, padding: Double = 0.25) throws -> [(chip: DecodedImage, descriptor: [Float]?)] {
+        guard !faces.isEmpty else { return [] }
         var err = curate_face_error()
-        var pixels = [UInt8](repeating: 0, count: size * size * 3)
-        var descriptor = [Float](repeating: 0, count: 128)
+        let chipBytes = size * size * 3
+        var pixels = [UInt8](repeating: 0, count: faces.count * chipBytes)
+        var descriptors = [Float](repeating: 0, count: faces.count * 128)
         var has: Int32 = 0
-        var f = face.bridged
+        let bridged = faces.map(\.bridged)
         let rc = image.withPixels { p, stride in
-            curate_faces_chip(handle, p, Int32(image.width), Int32(image.height), stride, &f, Int32(size), padding,
-                              &pixels, &descriptor, &has, &err)
+            curate_faces_chips(handle, p, Int32(image.width), Int32(image.height), stride, bridged, Int32(faces.count),
+                               Int32(size), padding, &pixels, &descriptors, &has, &err)
         }
         guard rc == 0 else { throw FaceError(description: "face chip failed: \(Self.message(err))") }
-        return (try DecodedImage.fromBGR(pixels, width: size, height: size), has != 0 ? descriptor : nil)
+        return try faces.indices.map { i in
+            let chip = try pixels.withUnsafeBufferPointer {
+                try DecodedImage.fromBGR(UnsafeBufferPointer(rebasing: $0[i * chipBytes..<(i + 1) * chipBytes]), width: size, height: size)
+            }
+            return (chip, has != 0 ? Array(descriptors[i * 128..<(i + 1) * 128]) : nil)
+        }
     }
 
     static func message(_ err: curate_face_error) -> String {
@@ -154,4 +183,33 @@ public func descriptorDistance(_ a: [Float], _ b: [Float]) -> Float {
         sum += d * d
     }
     return sum.squareRoot()
+}
+
+/// The BLAS library dlib's ResNet runs on in this process (Debian's libblas.so.3 alternative): OpenBLAS, or the
+/// reference BLAS, which works but makes face descriptors several times slower.
+public struct BLAS: Sendable, Equatable {
+    /// OpenBLAS's build configuration (e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Haswell MAX_THREADS=64"), or "reference BLAS".
+    public var name: String
+    /// The shared library that provides the matrix products, symbolic links resolved.
+    public var library: String
+    public var isOpenBLAS: Bool
+    public var threads: Int
+
+    public static var current: BLAS {
+        var info = curate_blas_info()
+        curate_faces_blas(&info)
+        func text<T>(_ tuple: T) -> String { withUnsafeBytes(of: tuple) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) } }
+        return BLAS(name: text(info.name), library: text(info.library), isOpenBLAS: info.openblas != 0, threads: Int(info.threads))
+    }
+
+    /// Sets OpenBLAS's threads for the whole process; false (nothing to set) on the reference BLAS.
+    @discardableResult
+    public static func setThreads(_ n: Int) -> Bool { curate_faces_blas_threads(Int32(n)) != 0 }
+
+    /// A line for `curate status` and `--version`, with what to do when it is the slow reference BLAS.
+    public var summary: String {
+        let lib = library.isEmpty ? "" : " (\(library))"
+        if isOpenBLAS { return "\(name)\(lib)" }
+        return "reference BLAS\(lib): face descriptors run about 4x slower; install libopenblas0-pthread (scripts/setup.sh does)"
+    }
 }
