@@ -1,6 +1,7 @@
 // The root command and the options every subcommand shares.
 import ArgumentParser
 import Catalog
+import Curate
 import Foundation
 
 struct CurateCommand: ParsableCommand {
@@ -11,7 +12,9 @@ struct CurateCommand: ParsableCommand {
         A workspace (default ./dataset, or CURATE_WORKSPACE) holds the SQLite catalog and every stored file.
         Start with `curate fetch --query queries/ --n 300`.
         """,
-        version: curateVersion,
+        // The BLAS is the one thing about the build that changes speed several times over, and it is chosen by
+        // the system (Debian's libblas.so.3 alternative), not by curate: say which one this process loaded.
+        version: "\(curateVersion)\nface descriptors on \(BLAS.current.summary)",
         subcommands: [Fetch.self, Process.self, Review.self, Split.self, Export.self,
                       Train.self, Runs.self, Predict.self, Status.self, List.self]
     )

@@ -36,6 +36,7 @@ extension CurateCommand {
                 if let i = identities[c.label], i.faces > 0 { print("    identity: " + Self.describe(i)) }
             }
             if counts.isEmpty { print("no people yet: run `curate fetch --query queries/`.") }
+            print("face descriptors on \(BLAS.current.summary)")
         }
     }
 

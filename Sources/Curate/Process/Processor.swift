@@ -43,8 +43,48 @@ public struct ProcessSummary: Codable, Sendable {
     public var threads: Int
     public var interrupted: Bool
     public var warnings: [String]
+    /// Where the time went, summed over the workers.
+    public var stages: StageTimes
 
     public var imagesPerSecond: Double { seconds > 0 ? Double(processed) / seconds : 0 }
+}
+
+/// Seconds spent in each stage of processing, summed over the worker threads (so with several threads they add
+/// up to more than the wall time). `curate process --json` reports them; bench/process.sh prints them.
+public struct StageTimes: Codable, Sendable {
+    /// Reading the stored file, sniffing and checking its header and JPEG integrity.
+    public var read = 0.0
+    /// Decoding the pixels, EXIF and orientation.
+    public var decode = 0.0
+    /// SHA-256 of the pixels and the pHash.
+    public var hash = 0.0
+    /// The HOG face detector (including its shrinking or upsampling), without the landmarks.
+    public var detect = 0.0
+    /// The 5-point shape predictor.
+    public var landmarks = 0.0
+    /// Cutting the aligned chip and the ResNet descriptor.
+    public var descriptor = 0.0
+    /// Encoding and writing the normalised copy and the chip.
+    public var files = 0.0
+    /// Writing the results to the catalog.
+    public var catalog = 0.0
+    /// Grouping copies and near-duplicates over the whole catalog (once, after the workers).
+    public var dedupe = 0.0
+
+    public init() {}
+
+    mutating func add(_ o: StageTimes) {
+        read += o.read; decode += o.decode; hash += o.hash; detect += o.detect; landmarks += o.landmarks
+        descriptor += o.descriptor; files += o.files; catalog += o.catalog; dedupe += o.dedupe
+    }
+
+    /// Runs `body`, adding its time to the stage at `stage`.
+    @discardableResult
+    mutating func time<T>(_ stage: WritableKeyPath<StageTimes, Double>, _ body: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { self[keyPath: stage] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        return try body()
+    }
 }
 
 /// What processing makes of one image before dedupe.
@@ -74,6 +114,7 @@ public final class Processor {
         let started = Date()
         var warnings: [String] = []
         if let missing = options.models.missingMessage { warnings.append(missing) }
+        if options.models.resnet != nil, !BLAS.current.isOpenBLAS { warnings.append("face descriptors on the \(BLAS.current.summary)") }
         // Callers hold the workspace lock, so a mark left in the catalog is from a run that died with that image in
         // flight. One that was alone killed it: rejected, never tried again, so one poisonous file cannot stop
         // every later run. Ones that shared the moment with others are tried again first, one at a time.
@@ -93,14 +134,16 @@ public final class Processor {
         // Identity before dedupe: it decides which images are the person (and which face of a group photo),
         // then dedupe finds copies among those.
         try IdentityCheck(catalog: catalog, options: options.identity).run()
-        try Dedupe(catalog: catalog, phashDistance: options.phashDistance,
-                   descriptorDistance: options.descriptorDistance).run()
+        try state.stages.time(\.dedupe) {
+            try Dedupe(catalog: catalog, phashDistance: options.phashDistance,
+                       descriptorDistance: options.descriptorDistance).run()
+        }
         let counts = try catalog.counts()
         var rejected: [String: Int] = [:]
         for c in counts { for (k, v) in c.reasons { rejected[k, default: 0] += v } }
         return ProcessSummary(processed: state.done + blamed.count, kept: counts.map { $0.images["kept"] ?? 0 }.reduce(0, +), rejected: rejected,
                               seconds: Date().timeIntervalSince(started), threads: threads, interrupted: state.interrupted,
-                              warnings: warnings)
+                              warnings: warnings, stages: state.stages)
     }
 
     /// Progress shared by the workers of both passes.
@@ -111,6 +154,7 @@ public final class Processor {
         var done = 0
         var failure: Error?
         var interrupted = false
+        var stages = StageTimes()
         init(total: Int) { self.total = total }
     }
 
@@ -129,6 +173,12 @@ public final class Processor {
                 defer { group.leave() }
                 do {
                     let models = try FaceModels(options.models)
+                    var stages = StageTimes()
+                    defer {
+                        stages.landmarks = models.landmarkSeconds
+                        stages.detect -= models.landmarkSeconds
+                        lock.lock(); state.stages.add(stages); lock.unlock()
+                    }
                     while true {
                         lock.lock()
                         let stop = state.failure != nil || shouldStop()
@@ -140,14 +190,14 @@ public final class Processor {
                         let id = items[i].id!
                         try catalog.markProcessing(id, inFlight)
                         let a: Analysis
-                        do { a = try analyze(items[i], models: models) } catch {
+                        do { a = try analyze(items[i], models: models, stages: &stages) } catch {
                             // The workspace failed (disk full, read-only): keep what is done, stop everyone. Not this
                             // image's fault, so its mark goes: it must not be blamed by the next run.
                             try? catalog.unmarkProcessing(id)
                             lock.lock(); if state.failure == nil { state.failure = error }; lock.unlock()
                             break
                         }
-                        do { try catalog.recordProcessing([(a.image, a.faces)]) } catch {
+                        do { try stages.time(\.catalog) { try catalog.recordProcessing([(a.image, a.faces)]) } } catch {
                             try? catalog.unmarkProcessing(id)
                             throw error
                         }
@@ -168,7 +218,7 @@ public final class Processor {
     /// Everything about one image that does not depend on the others. A fault of the image is its verdict; a
     /// fault of the workspace (a file that cannot be written or read) is thrown as `WorkspaceIOError`, so the run
     /// stops with nothing recorded for this image instead of blaming it.
-    func analyze(_ stored: StoredImage, models: FaceModels) throws -> Analysis {
+    func analyze(_ stored: StoredImage, models: FaceModels, stages: inout StageTimes) throws -> Analysis {
         var image = stored
         var faces: [Face] = []
         func verdict(_ verdict: Verdict, _ reason: Reason?, _ detail: String?) -> Analysis {
@@ -179,6 +229,8 @@ public final class Processor {
             return Analysis(image: image, faces: faces)
         }
         let workspace = catalog.workspace
+        let readStarted = DispatchTime.now().uptimeNanoseconds
+        func readDone() { stages.read += Double(DispatchTime.now().uptimeNanoseconds - readStarted) / 1e9 }
         let file = workspace.url(forRelativePath: stored.path).path
         guard FileManager.default.fileExists(atPath: file) else {
             return verdict(.rejected, .corrupt, "the stored file \(stored.path) is missing")
@@ -204,6 +256,8 @@ public final class Processor {
             case .corrupt(let why): return verdict(.rejected, .corrupt, "damaged JPEG: \(why)")
             }
         }
+        readDone()
+        let decodeStarted = DispatchTime.now().uptimeNanoseconds
         let decoded: DecodedImage
         do { decoded = try DecodedImage.decode(bytes, maxPixels: options.maxPixels) } catch {
             return verdict(.rejected, .corrupt, "does not decode: \(error)")
@@ -215,19 +269,24 @@ public final class Processor {
             image.takenAt = exif.taken
             if exif.orientation > 1 { try? decoded.orient(exif.orientation) }
         }
+        stages.decode += Double(DispatchTime.now().uptimeNanoseconds - decodeStarted) / 1e9
         image.width = decoded.width
         image.height = decoded.height
         if min(decoded.width, decoded.height) < options.minSide {
             return verdict(.rejected, .tooSmall, "\(decoded.width)×\(decoded.height): the shorter side is under \(options.minSide) px")
         }
-        image.pixelSha256 = decoded.pixelSHA256()
-        image.phash = (try? decoded.phash()).map { Int64(bitPattern: $0) }
+        stages.time(\.hash) {
+            image.pixelSha256 = decoded.pixelSHA256()
+            image.phash = (try? decoded.phash()).map { Int64(bitPattern: $0) }
+        }
         do {
             let normalized = "normalized/\(stored.sha256.prefix(2))/\(stored.sha256).jpg"
-            try workspace.writeAtomically(try decoded.jpeg(quality: 92), to: normalized)
+            try stages.time(\.files) { try workspace.writeAtomically(try decoded.jpeg(quality: 92), to: normalized) }
             image.normalizedPath = normalized
 
-            let detected = try models.find(in: decoded, maxSide: options.detectMaxSide, upsampleBelow: options.upsampleBelow)
+            let detected = try stages.time(\.detect) {
+                try models.find(in: decoded, maxSide: options.detectMaxSide, upsampleBelow: options.upsampleBelow)
+            }
             let largest = detected.map(\.area).max() ?? 0
             faces = detected.enumerated().map { i, f in
                 Face(imageId: stored.id!, idx: i, left: f.left, top: f.top, right: f.right, bottom: f.bottom, score: f.score,
@@ -239,7 +298,8 @@ public final class Processor {
             // person among them: a group photo is kept with the face that is the person, and so is a photo whose
             // largest face is a stranger's but a smaller one the person's.
             for i in faces.indices where faces.count <= options.maxGroupFaces || (counted == 1 && faces[i].counted) {
-                let chip = try FaceChip.make(decoded, face: detected[i], idx: i, of: stored, in: workspace, models: models)
+                let chip = try FaceChip.make(decoded, face: detected[i], idx: i, of: stored, in: workspace, models: models,
+                                             stages: &stages)
                 faces[i].chipPath = chip.path
                 faces[i].descriptor = chip.descriptor
             }
@@ -265,10 +325,10 @@ func multiFaceDetail(counted: Int, detected: Int) -> String {
 public enum FaceChip {
     /// Cuts the chip of `face` from the upright image, writes it to faces/ab/<sha256>_<idx>.jpg and describes it.
     public static func make(_ image: DecodedImage, face: DetectedFace, idx: Int, of stored: StoredImage, in workspace: Workspace,
-                            models: FaceModels) throws -> (path: String, descriptor: Data?) {
-        let (chip, descriptor) = try models.chip(image, face: face)
+                            models: FaceModels, stages: inout StageTimes) throws -> (path: String, descriptor: Data?) {
+        let (chip, descriptor) = try stages.time(\.descriptor) { try models.chip(image, face: face) }
         let path = "faces/\(stored.sha256.prefix(2))/\(stored.sha256)_\(idx).jpg"
-        try workspace.writeAtomically(try chip.jpeg(quality: 95), to: path)
+        try stages.time(\.files) { try workspace.writeAtomically(try chip.jpeg(quality: 95), to: path) }
         return (path, descriptor.map(Face.pack))
     }
 }

@@ -270,6 +270,8 @@ public final class Reviewer {
     private func makeChip(_ image: StoredImage, face: Face) throws -> (path: String, descriptor: Data?) {
         if models == nil { models = try FaceModels(modelFiles) }
         let pixels = try DecodedImage.upright(image, in: catalog.workspace)
-        return try FaceChip.make(pixels, face: DetectedFace(face), idx: face.idx, of: image, in: catalog.workspace, models: models!)
+        var stages = StageTimes()   // timed only for processing's summary
+        return try FaceChip.make(pixels, face: DetectedFace(face), idx: face.idx, of: image, in: catalog.workspace, models: models!,
+                                 stages: &stages)
     }
 }
