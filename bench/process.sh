@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Benchmark: `curate process` images/s per core on the real photos of ../shared/data, side by side with a Python
-# reference doing the same steps with the same detector (bench/reference_process.py), in one run.
-# Usage: bench/process.sh          (prints a table; the reference's virtual environment is made on first use)
+# Benchmark: the whole `curate process` pipeline side by side with a Python reference doing the same work
+# (bench/reference_process.py: face_recognition over dlib, encodings for one-face images), in one run, on two sets:
+#   small  the 150x150 LFW photos of faces/dlib_johns and the photos of faces/opencv_course_5celeb whose longer
+#          side is at most 250 px, as they are;
+#   large  every photo of group/, single_face/, nonface/ and edge/ scaled up (Lanczos, Pillow) to 3000 px on the
+#          longer side and saved as JPEG quality 90: web-photo sizes (4-7 megapixels) made from real photos.
+# Prints images/s/core for one thread (curate and the reference pinned to one core with taskset) and for all
+# cores, and where the time goes by stage. Usage: bench/process.sh [ROUNDS=3] (the best of ROUNDS runs is shown).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
 DATA="$(cd .. && pwd)/shared/data"
 [ -f "$DATA/README.md" ] || { echo "bench: $DATA is absent; the benchmark needs the real photos of ../shared/data" >&2; exit 2; }
 scripts/setup.sh
+CORES=$(nproc)
 
-# The reference: face_recognition over dlib (the prebuilt dlib-bin wheel), Pillow, OpenCV, imagehash.
+# The reference: face_recognition 1.3 over dlib (the prebuilt dlib-bin wheel), Pillow, imagehash; its model files
+# from the same face_recognition_models 0.3.0 archive setup.sh takes curate's from.
 VENV=bench/.venv
-if [ ! -x "$VENV/bin/python" ]; then
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import face_recognition, imagehash' 2>/dev/null; then
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet dlib-bin pillow opencv-python-headless imagehash numpy
+    "$VENV/bin/pip" install --quiet dlib-bin pillow imagehash numpy
     "$VENV/bin/pip" install --quiet --no-deps face_recognition "${XDG_CACHE_HOME:-$HOME/.cache}/curate/face_recognition_models-0.3.0.tar.gz"
 fi
 
@@ -22,43 +30,82 @@ BIN=.build/release
 OUT=$(mktemp -d /tmp/curate-pbench.XXXXXX)
 trap 'kill -9 $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
-# Every real photo (not the deliberately broken ones).
-(cd "$DATA" && find faces group single_face nonface gif edge -type f \
-    \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.gif' -o -iname '*.webp' \) | sort) > "$OUT/rel"
-sed "s#^#$DATA/#" "$OUT/rel" > "$OUT/paths"
-N=$(wc -l < "$OUT/paths")
+# The two sets, as files under $OUT/sets/<set>/.
+mkdir -p "$OUT/sets/small" "$OUT/sets/large"
+"$VENV/bin/python" - "$DATA" "$OUT/sets" <<'EOF'
+import glob, os, shutil, sys
+from PIL import Image
+data, sets = sys.argv[1], sys.argv[2]
+small = sorted(glob.glob(f"{data}/faces/dlib_johns/*/*.jpg"))
+small += [p for p in sorted(glob.glob(f"{data}/faces/opencv_course_5celeb/*/*.jpg")) if max(Image.open(p).size) <= 250]
+for i, p in enumerate(small):
+    shutil.copy(p, f"{sets}/small/{i:03d}_{os.path.basename(p)}")
+large = sorted(p for d in ("group", "single_face", "nonface", "edge") for p in glob.glob(f"{data}/{d}/**/*.jpg", recursive=True))
+for i, p in enumerate(large):
+    im = Image.open(p).convert("RGB")
+    s = 3000 / max(im.size)
+    im.resize((round(im.width * s), round(im.height * s)), Image.LANCZOS).save(f"{sets}/large/{i:03d}_{os.path.basename(p)}", quality=90)
+EOF
 
-# Fill a workspace through the real fetch (direct URLs from a local server), without processing.
-$BIN/curate-test-server --data "$DATA" --url-file "$OUT/url" >/dev/null &
+# One workspace per set, filled through the real fetch (direct URLs from a local server), without processing.
+$BIN/curate-test-server --data "$OUT/sets" --url-file "$OUT/url" >/dev/null &
 SERVER=$!
 for _ in $(seq 100); do [ -s "$OUT/url" ] && break; sleep 0.1; done
-mkdir -p "$OUT/q"
-sed "s#^#$(cat "$OUT/url")/files/#" "$OUT/rel" > "$OUT/q/all.txt"
-$BIN/curate fetch --query "$OUT/q" --n "$N" --no-process --quiet --workspace "$OUT/ws"
+for set in small large; do
+    (cd "$OUT/sets" && ls "$set" | sed "s#^#$set/#") > "$OUT/$set.rel"
+    sed "s#^#$OUT/sets/#" "$OUT/$set.rel" > "$OUT/$set.paths"
+    mkdir -p "$OUT/q-$set"
+    sed "s#^#$(cat "$OUT/url")/files/#" "$OUT/$set.rel" > "$OUT/q-$set/all.txt"
+    $BIN/curate fetch --query "$OUT/q-$set" --n "$(wc -l < "$OUT/$set.rel")" --no-process --quiet --workspace "$OUT/ws-$set"
+done
+kill -9 $SERVER 2>/dev/null || true
 
-run_curate() {  # label threads models-folder
-    local start end
-    start=$(date +%s.%N)
-    CURATE_MODELS="$3" $BIN/curate process --all --threads "$2" --quiet --workspace "$OUT/ws"
-    end=$(date +%s.%N)
-    echo "$1 $2 $(echo "$end - $start" | bc -l)"
+# Each run prints one JSON line {images, seconds, stages}; the best of ROUNDS by seconds is kept.
+best() {  # command...
+    local line best_line="" best_s=""
+    for _ in $(seq "$ROUNDS"); do
+        line=$("$@" | tail -n 1)
+        s=$(echo "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')
+        if [ -z "$best_s" ] || [ "$(echo "$s < $best_s" | bc -l)" = 1 ]; then best_s=$s; best_line=$line; fi
+    done
+    echo "$best_line"
 }
-mkdir -p "$OUT/nomodels"
-rows=()
-ref=$("$VENV/bin/python" bench/reference_process.py "$OUT/paths")
-rows+=("python-reference 1 $(echo "$ref" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')")
-# Detection only (no model files: no landmarks, chips from the box, no descriptors): the reference's steps.
-rows+=("$(run_curate curate-same-steps 1 "$OUT/nomodels")")
-rows+=("$(run_curate curate-same-steps $(nproc) "$OUT/nomodels")")
-# Everything: 5-point alignment, chips and 128-d descriptors for kept faces as well.
-rows+=("$(run_curate curate-full 1 "$PWD/dataset/models")")
-rows+=("$(run_curate curate-full $(nproc) "$PWD/dataset/models")")
+reference() { taskset -c 0 "$VENV/bin/python" bench/reference_process.py "$OUT/$1.paths"; }
+curate_run() {  # set threads [env...]
+    local set=$1 threads=$2; shift 2
+    local pin=(); [ "$threads" = 1 ] && pin=(taskset -c 0)
+    env "$@" "${pin[@]}" $BIN/curate process --all --threads "$threads" --json --workspace "$OUT/ws-$set" 2>/dev/null \
+        | python3 -c 'import json,sys; s=json.load(sys.stdin); print(json.dumps({"images": s["processed"], "seconds": s["seconds"], "stages": s["stages"]}))'
+}
 
 echo
-echo "process benchmark: $N real photos of ../shared/data, $(nproc) cores"
-printf '%-22s %7s %9s %10s %16s\n' run threads seconds images/s "images/s/core"
-for r in "${rows[@]}"; do
-    read -r name threads secs <<< "$r"
-    printf '%-22s %7d %9.2f %10.1f %16.1f\n' "$name" "$threads" "$secs" "$(echo "$N / $secs" | bc -l)" "$(echo "$N / $secs / $threads" | bc -l)"
+echo "process benchmark: $CORES cores, best of $ROUNDS; $($BIN/curate --version | tail -n 1)"
+for set in small large; do
+    n=$(wc -l < "$OUT/$set.paths")
+    echo
+    echo "$set set: $n photos"
+    rows=()
+    rows+=("python-reference 1 $(best reference "$set")")
+    rows+=("curate 1 $(best curate_run "$set" 1)")
+    rows+=("curate $CORES $(best curate_run "$set" "$CORES")")
+    # The same binary on Debian's reference BLAS (what a machine without OpenBLAS gets), one run.
+    ROUNDS_SAVED=$ROUNDS; ROUNDS=1
+    rows+=("curate-reference-BLAS 1 $(best curate_run "$set" 1 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blas:/usr/lib/x86_64-linux-gnu/lapack)")
+    ROUNDS=$ROUNDS_SAVED
+    printf '%-22s %7s %9s %14s %10s   %s\n' run threads seconds "images/s/core" "vs ref" "seconds by stage (summed over threads)"
+    ref_rate=""
+    for r in "${rows[@]}"; do
+        read -r name threads json <<< "$r"
+        echo "$json" | python3 -c '
+import json, sys
+name, threads, ref = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+r = json.load(sys.stdin)
+rate = r["images"] / r["seconds"] / threads
+vs = f"{rate / float(ref):.2f}x" if ref else "1.00x"
+stages = " ".join(f"{k} {v:.2f}" for k, v in r["stages"].items() if v >= 0.005)
+secs = r["seconds"]
+print(f"{name:<22} {threads:>7} {secs:>9.2f} {rate:>14.1f} {vs:>10}   {stages}")
+' "$name" "$threads" "$ref_rate"
+        [ -n "$ref_rate" ] || ref_rate=$(echo "$json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["images"]/r["seconds"])')
+    done
 done
-echo "reference verdicts: $(echo "$ref" | python3 -c 'import json,sys; print(json.load(sys.stdin)["verdicts"])')"
