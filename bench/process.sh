@@ -70,12 +70,17 @@ best() {  # command...
     done
     echo "$best_line"
 }
-reference() { taskset -c 0 "$VENV/bin/python" bench/reference_process.py "$OUT/$1.paths"; }
+# CPU seconds (user + system) are taken with the run: on a machine shared with other work, wall time at N
+# threads also measures the neighbours, CPU time per image does not.
+with_cpu() {  # command... ; adds "cpu" to the JSON line the command prints
+    /usr/bin/time -f '%U %S' -o "$OUT/cpu" "$@" > "$OUT/line"
+    python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); u,s=open(sys.argv[2]).read().split()[-2:]; r["cpu"]=float(u)+float(s); print(json.dumps(r))' "$OUT/line" "$OUT/cpu"
+}
+reference() { with_cpu taskset -c 0 "$VENV/bin/python" bench/reference_process.py "$OUT/$1.paths"; }
 curate_run() {  # set threads [env...]
     local set=$1 threads=$2; shift 2
     local pin=(); [ "$threads" = 1 ] && pin=(taskset -c 0)
-    env "$@" "${pin[@]}" $BIN/curate process --all --threads "$threads" --json --workspace "$OUT/ws-$set" 2>/dev/null \
-        | python3 -c 'import json,sys; s=json.load(sys.stdin); print(json.dumps({"images": s["processed"], "seconds": s["seconds"], "stages": s["stages"]}))'
+    with_cpu env "$@" "${pin[@]}" $BIN/curate process --all --threads "$threads" --json --quiet --workspace "$OUT/ws-$set"
 }
 
 echo
@@ -92,7 +97,7 @@ for set in small large; do
     ROUNDS_SAVED=$ROUNDS; ROUNDS=1
     rows+=("curate-reference-BLAS 1 $(best curate_run "$set" 1 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blas:/usr/lib/x86_64-linux-gnu/lapack)")
     ROUNDS=$ROUNDS_SAVED
-    printf '%-22s %7s %9s %14s %10s   %s\n' run threads seconds "images/s/core" "vs ref" "seconds by stage (summed over threads)"
+    printf '%-22s %7s %9s %14s %10s %11s   %s\n' run threads seconds "images/s/core" "vs ref" "CPU s/image" "seconds by stage (summed over threads)"
     ref_rate=""
     for r in "${rows[@]}"; do
         read -r name threads json <<< "$r"
@@ -100,11 +105,13 @@ for set in small large; do
 import json, sys
 name, threads, ref = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 r = json.load(sys.stdin)
+r["images"] = r.get("images", r.get("processed"))
 rate = r["images"] / r["seconds"] / threads
 vs = f"{rate / float(ref):.2f}x" if ref else "1.00x"
 stages = " ".join(f"{k} {v:.2f}" for k, v in r["stages"].items() if v >= 0.005)
 secs = r["seconds"]
-print(f"{name:<22} {threads:>7} {secs:>9.2f} {rate:>14.1f} {vs:>10}   {stages}")
+cpu = r["cpu"] / r["images"]
+print(f"{name:<22} {threads:>7} {secs:>9.2f} {rate:>14.1f} {vs:>10} {cpu:>11.3f}   {stages}")
 ' "$name" "$threads" "$ref_rate"
         [ -n "$ref_rate" ] || ref_rate=$(echo "$json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["images"]/r["seconds"])')
     done

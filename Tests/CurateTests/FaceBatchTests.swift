@@ -1,0 +1,27 @@
+// The face bridge's batch: chips and descriptors of several faces in one pass equal those made one at a time.
+import Foundation
+import Testing
+@testable import Curate
+
+@Suite(.enabled(if: Shared.available && ProcessFixture.hasModels, "needs ../shared/data and the dlib model files"),
+       .timeLimit(.minutes(2)))
+struct FaceBatchTests {
+    @Test func chipsOfSeveralFacesInOnePassMatchOneAtATime() async throws {
+        try await offPool {
+            let models = try FaceModels(ProcessFixture.models)
+            let image = try DecodedImage.decode(try Shared.bytes("group/dlib_voc/2008_001322.jpg"))
+            let faces = try models.find(in: image)
+            #expect(faces.count >= 3, "a group photo")
+            let batch = try models.chips(image, faces: faces)
+            #expect(batch.count == faces.count)
+            for (face, together) in zip(faces, batch) {
+                let alone = try models.chip(image, face: face)
+                let a = try #require(alone.descriptor), b = try #require(together.descriptor)
+                #expect(descriptorDistance(a, b) < 1e-4)
+                let same = alone.chip.withPixels { p, _ in together.chip.withPixels { q, _ in memcmp(p, q, 150 * 150 * 3) == 0 } }
+                #expect(same, "the chip cut in a batch is the chip cut alone")
+            }
+            #expect(try models.chips(image, faces: []).isEmpty)
+        }
+    }
+}
