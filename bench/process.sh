@@ -58,7 +58,7 @@ for set in small large; do
     sed "s#^#$(cat "$OUT/url")/files/#" "$OUT/$set.rel" > "$OUT/q-$set/all.txt"
     $BIN/curate fetch --query "$OUT/q-$set" --n "$(wc -l < "$OUT/$set.rel")" --no-process --quiet --workspace "$OUT/ws-$set"
 done
-kill -9 $SERVER 2>/dev/null || true
+{ kill -9 $SERVER; wait $SERVER; } 2>/dev/null || true
 
 # Each run prints one JSON line {images, seconds, stages}; the best of ROUNDS by seconds is kept.
 best() {  # command...

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # libblas-dev and liblapack-dev: dlib-1.pc links them, but libdlib-dev does not depend on them.
 # libopenblas0-pthread: installing it makes OpenBLAS Debian's libblas.so.3 (the alternative with the higher
-# priority), which dlib's face descriptors run 5-7x faster on than the reference BLAS; curate works on either,
+# priority), on which dlib's face descriptors run over 10x faster than on the reference BLAS; curate works on either,
 # and `curate --version` says which one it loaded.
 PACKAGES=(pkg-config libcurl4-openssl-dev libsqlite3-dev libopencv-dev libexif-dev libgif-dev libdlib-dev libblas-dev liblapack-dev
           libopenblas0-pthread libtorch-dev)

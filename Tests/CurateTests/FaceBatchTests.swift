@@ -1,15 +1,16 @@
 // The face bridge's batch: chips and descriptors of several faces in one pass equal those made one at a time.
 import Foundation
 import Testing
+import TestSupport
 @testable import Curate
 
-@Suite(.enabled(if: Shared.available && ProcessFixture.hasModels, "needs ../shared/data and the dlib model files"),
+@Suite(.enabled(if: Paths.hasShared && ProcessFixture.hasModels, "needs ../shared/data and the dlib model files"),
        .timeLimit(.minutes(2)))
 struct FaceBatchTests {
     @Test func chipsOfSeveralFacesInOnePassMatchOneAtATime() async throws {
         try await offPool {
             let models = try FaceModels(ProcessFixture.models)
-            let image = try DecodedImage.decode(try Shared.bytes("group/dlib_voc/2008_001322.jpg"))
+            let image = try DecodedImage.decode(try Paths.bytes("group/dlib_voc/2008_001322.jpg"))
             let faces = try models.find(in: image)
             #expect(faces.count >= 3, "a group photo")
             let batch = try models.chips(image, faces: faces)

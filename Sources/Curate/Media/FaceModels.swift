@@ -210,6 +210,6 @@ public struct BLAS: Sendable, Equatable {
     public var summary: String {
         let lib = library.isEmpty ? "" : " (\(library))"
         if isOpenBLAS { return "\(name)\(lib)" }
-        return "reference BLAS\(lib): face descriptors run about 4x slower; install libopenblas0-pthread (scripts/setup.sh does)"
+        return "reference BLAS\(lib): face descriptors run over 10x slower; install libopenblas0-pthread (scripts/setup.sh does)"
     }
 }

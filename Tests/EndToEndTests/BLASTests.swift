@@ -4,6 +4,7 @@ import Catalog
 import Foundation
 import Testing
 import TestServer
+import TestSupport
 
 @Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(5)))
 struct BLASTests {
