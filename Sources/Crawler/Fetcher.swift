@@ -47,106 +47,6 @@ public struct FetchOptions: Sendable {
 
 }
 
-/// Live figures of one person, for progress display.
-public struct PersonProgress: Sendable {
-    public var label: String
-    public var target: Int
-    public var stored: Int
-    public var storedThisRun = 0
-    public var duplicates = 0
-    public var failed = 0
-    public var inFlight = 0
-    public var bytes = 0
-    public var searching = false
-}
-
-public enum FetchEvent: Sendable {
-    case progress([PersonProgress])
-    /// A term finished, failed or was throttled: worth a line of its own.
-    case term(label: String, term: String, state: TermState, message: String)
-    case warning(String)
-}
-
-public struct TermSummary: Codable, Sendable {
-    public var text: String
-    public var kind: String
-    public var provider: String
-    public var state: String
-    public var pages: Int
-    public var results: Int
-    public var error: String?
-    /// Images of the person stored through this term (all runs), and how many of them processing kept.
-    public var stored: Int
-    public var kept: Int
-}
-
-/// What one kind of source (search, category, reference, url) gave a person: images stored, and kept by processing.
-public struct SourceYield: Codable, Sendable, Equatable {
-    public var stored: Int
-    public var kept: Int
-    public init(stored: Int, kept: Int) {
-        self.stored = stored
-        self.kept = kept
-    }
-}
-
-public struct PersonSummary: Codable, Sendable {
-    public var label: String
-    public var target: Int
-    public var stored: Int
-    public var storedThisRun: Int
-    public var duplicates: Int
-    public var failed: [String: Int]
-    /// target_reached | terms_exhausted | provider_errors | interrupted
-    public var outcome: String
-    public var terms: [TermSummary]
-    /// By kind of source (`search`, `category`, `reference`, `url`): the person's stored images (all runs) and
-    /// how many processing kept, so a user sees which sources are worth keeping.
-    public var sources: [String: SourceYield]
-}
-
-public struct FetchSummary: Codable, Sendable {
-    public var people: [PersonSummary]
-    public var stored: Int
-    public var duplicates: Int
-    public var failed: Int
-    public var bytes: Int
-    public var seconds: Double
-    public var interrupted: Bool
-    public var requeued: Int
-    public var orphansRemoved: Int
-
-    public var imagesPerSecond: Double { seconds > 0 ? Double(stored) / seconds : 0 }
-    /// Every person already had its target, so storing nothing is no failure.
-    public var complete: Bool { people.allSatisfy { $0.stored >= $0.target } }
-
-    /// Reads again what each term and kind of source gave (stored, kept): after processing, the kept figures
-    /// are known.
-    public mutating func recountSources(_ catalog: Catalog) throws {
-        let people = try catalog.people()
-        for i in self.people.indices {
-            guard let person = people.first(where: { $0.label == self.people[i].label }) else { continue }
-            let yields = try catalog.yields(of: person.id!)
-            let terms = try catalog.terms(of: person.id!)
-            var sources: [String: SourceYield] = [:]
-            for term in terms { sources[term.kind.rawValue] = sources[term.kind.rawValue] ?? SourceYield(stored: 0, kept: 0) }
-            for (termId, yield) in yields {
-                let kind = terms.first { $0.id == termId }?.kind.rawValue ?? "unknown"
-                sources[kind, default: SourceYield(stored: 0, kept: 0)].stored += yield.stored
-                sources[kind, default: SourceYield(stored: 0, kept: 0)].kept += yield.kept
-            }
-            self.people[i].sources = sources
-            for j in self.people[i].terms.indices {
-                let summary = self.people[i].terms[j]
-                let term = terms.first { $0.text == summary.text && $0.provider.rawValue == summary.provider }
-                let yield = term.flatMap { yields[$0.id] } ?? TermYield()
-                self.people[i].terms[j].stored = yield.stored
-                self.people[i].terms[j].kept = yield.kept
-            }
-        }
-    }
-}
-
 public enum FetchError: BadInput {
     case badTarget(Int)
     public var description: String {
@@ -160,7 +60,7 @@ public enum FetchError: BadInput {
 /// order "file in place, then row committed" holds without locks.
 public final class Fetcher {
     private let catalog: Catalog
-    private let workspace: Workspace
+    private let store: ImageStore
     private let options: FetchOptions
     /// Full-text search (Commons or Openverse).
     private let provider: SearchProvider
@@ -215,7 +115,7 @@ public final class Fetcher {
                 shouldStop: @escaping () -> Bool = { false }) throws {
         guard options.target >= 1 else { throw FetchError.badTarget(options.target) }
         self.catalog = catalog
-        self.workspace = catalog.workspace
+        self.store = ImageStore(workspace: catalog.workspace, catalog: catalog)
         self.options = options
         self.provider = makeProvider(options.provider, endpoint: options.resolvedEndpoint, pageSize: options.pageSize)
         var categories = CommonsCategoryReader(endpoint: options.endpoint(for: .commons))
@@ -255,7 +155,7 @@ public final class Fetcher {
 
     public func run(queries: [PersonQuery]) throws -> FetchSummary {
         let start = now()
-        let orphans = try sweep()
+        let orphans = try store.sweep()
         let requeued = options.retryFailed ? try catalog.requeueTransientFailures() : 0
         for query in queries {
             let person = try catalog.person(label: query.label, queryFile: query.file)
@@ -317,7 +217,7 @@ public final class Fetcher {
                 for result in engine.run(timeoutMs: min(200, max(1, wait))) { try finish(result) }
             } catch let error as WorkspaceIOError {
                 // The workspace cannot take more: keep what is in place, leave the rest queued, and stop.
-                for t in engine.abandonAll() { removeTemp(t) }
+                for t in engine.abandonAll() { store.removeTemp(t) }
                 try? commit(force: true)
                 throw error
             }
@@ -329,7 +229,7 @@ public final class Fetcher {
         try commit(force: true)
         if interrupted {
             // Abandoned downloads stay queued in the catalog; their partial files go.
-            for t in engine.abandonAll() { removeTemp(t) }
+            for t in engine.abandonAll() { store.removeTemp(t) }
             for run in runs { run.progress.inFlight = 0 }
         }
         onEvent(.progress(runs.map(\.progress)))
@@ -420,7 +320,7 @@ public final class Fetcher {
                 // A provider's result may reach a loopback or link-local address only when the endpoint is one
                 // (a local test server); a direct URL from a query file, only the kind its own host is.
                 let pointed = LocalAddress.of(url: attempt.provider == .direct ? attempt.url : options.resolvedEndpoint)
-                let transfer = try Transfer(id: id, url: attempt.url, sink: .imageFile(tempURL(attempt)),
+                let transfer = try Transfer(id: id, url: attempt.url, sink: .imageFile(store.tempURL(attempt)),
                                             options: options.http, headers: [], allowedLocal: Set([pointed].compactMap { $0 }))
                 try engine.add(transfer)
                 run.progress.inFlight += 1
@@ -482,11 +382,11 @@ public final class Fetcher {
         attempt.tries += 1
         if case let .io(path, code)? = result.transfer.abort {
             // tmp/ cannot be written (disk full, read-only): no URL's fault. The attempt stays queued.
-            removeTemp(result.transfer)
+            store.removeTemp(result.transfer)
             throw WorkspaceIOError(path: path, operation: "write", code: code)
         }
         if let failure = Failure.of(result) {
-            removeTemp(result.transfer)
+            store.removeTemp(result.transfer)
             if failure.transient, attempt.tries < options.retries,
                let delay = retryDelay(tries: attempt.tries, retryAfter: failure.retryAfter) {
                 run.waiting += 1
@@ -499,26 +399,7 @@ public final class Fetcher {
         let t = result.transfer
         let sha = t.hasher.hexDigest()
         let format = t.format!
-        let path = Workspace.imagePath(sha256: sha, ext: format.fileExtension)
-        let dest = workspace.url(forRelativePath: path)
-        let temp = tempURL(attempt)
-        let fm = FileManager.default
-        if fm.fileExists(atPath: dest.path) {
-            try? fm.removeItem(at: temp)   // the same bytes are stored already (another URL or person)
-        } else {
-            let folder = dest.deletingLastPathComponent()
-            guard mkdir(folder.path, 0o755) == 0 || errno == EEXIST else {
-                let code = errno
-                try? fm.removeItem(at: temp)
-                throw WorkspaceIOError(path: folder.path, operation: "create the folder", code: code)
-            }
-            try catalog.willPlace(path)   // before the move: the sweep after a kill removes only such files
-            guard rename(temp.path, dest.path) == 0 else {
-                let code = errno
-                try? fm.removeItem(at: temp)
-                throw WorkspaceIOError(path: dest.path, operation: "move the download to", code: code)
-            }
-        }
+        let path = try store.place(attempt, sha256: sha, format: format)
         let term = run.terms.first { $0.id == attempt.termId }
         run.committing += 1
         run.progress.bytes += t.bytes
@@ -593,8 +474,7 @@ public final class Fetcher {
             } else {
                 let why = "\(message); run again later"
                 gaveUp[api] = why
-                term.state = .failed
-                term.lastError = why
+                term.fail(why)
                 try catalog.update(term)
                 run.terms[index] = term
                 report(.failed, why)
@@ -605,22 +485,17 @@ public final class Fetcher {
                 retry(after: delay)
                 return
             }
-            term.state = .failed
-            term.lastError = message
+            term.fail(message)
             try catalog.update(term)
             run.terms[index] = term
             report(.failed, message)
         case .ambiguous(let message):
-            term.pages += 1
-            term.state = .ambiguous
-            term.lastError = message
+            term.ambiguous(message)
             try catalog.update(term)
             run.terms[index] = term
             report(.ambiguous, message)
         case let .found(found, cursor, note):
-            term.pages += 1
-            term.cursor = cursor
-            term.lastError = nil
+            term.foundSources(count: found.count, cursor: cursor, note: note)
             var sources = found
             if term.kind == .category {
                 // Only subcategories about the person: their names contain the name of the category walked from.
@@ -628,10 +503,6 @@ public final class Fetcher {
                 sources = sources.filter { $0.text.lowercased().contains(root) }
             }
             let (added, _) = try catalog.foundTerms(parent: term, sources.map { ($0.text, $0.kind, $0.provider.code) })
-            if cursor == nil {
-                term.state = found.isEmpty ? .noResults : .exhausted
-                if found.isEmpty { term.lastError = note }
-            }
             try catalog.update(term)
             run.terms[index] = term
             run.terms.append(contentsOf: added)
@@ -640,50 +511,18 @@ public final class Fetcher {
                 report(term.state, "\(added.count) subcategor\(added.count == 1 ? "y" : "ies") to walk: " + added.map(\.text).joined(separator: ", "))
             }
         case let .page(candidates, cursor, total):
-            term.pages += 1
-            term.results += candidates.count
-            term.cursor = cursor
-            term.lastError = nil
-            // A category's first page of files comes after its subcategories: only its end says it had none.
-            let firstPage = term.kind != .category && term.pages == 1
-            if term.results == 0 && (cursor == nil || firstPage) {
-                let walked = run.terms.contains { $0.parentId == term.id && $0.kind == .category }
-                term.state = walked ? .exhausted : .noResults
-                if term.kind != .search && !walked { term.lastError = Self.notFound(term) }
-            } else if cursor == nil {
-                term.state = .exhausted
-            }
+            let walked = run.terms.contains { $0.parentId == term.id && $0.kind == .category }
+            term.foundPage(count: candidates.count, cursor: cursor, walkedSubcategories: walked)
             let attempts = candidates.map {
                 Attempt(personId: run.person.id!, termId: term.id, url: $0.url, provider: reader.kind.code,
                         pageUrl: $0.pageUrl, title: $0.title, license: $0.license, licenseUrl: $0.licenseUrl,
                         creator: $0.creator, attribution: $0.attribution, rank: $0.rank)
             }
             let added = try catalog.recordPage(term: term, candidates: attempts)
-            if added.isEmpty && !candidates.isEmpty && !term.state.isDone {
-                term.state = .noNew   // paging on would only repeat what we have
-                try catalog.update(term)
-            }
+            if term.recorded(candidates: candidates.count, added: added.count) { try catalog.update(term) }
             run.terms[index] = term
             run.queue.append(contentsOf: added)
-            switch term.state {
-            case .noResults:
-                report(term.state, term.lastError ?? "no results")
-            case .exhausted, .noNew:
-                let why = term.state == .noNew ? "a page added nothing new" : "no more pages"
-                report(term.state, "\(why) after \(term.pages) page(s), \(term.results) result(s)\(total.map { " of \($0)" } ?? "")")
-            default:
-                break
-            }
-        }
-    }
-
-    /// Why a source that is not a search gave nothing, naming it.
-    private static func notFound(_ term: SearchTerm) -> String {
-        switch term.kind {
-        case .category: "Commons has no files in \(term.text) (no such category, or an empty one)"
-        case .reference: "Commons has no file \(term.text)"
-        case .wikidata: "Wikidata has no entity \(term.text)"
-        case .search, .url: "no results"
+            if let message = term.doneMessage(total: total) { report(term.state, message) }
         }
     }
 
@@ -692,27 +531,6 @@ public final class Fetcher {
         let backoff = options.backoff * pow(2, Double(tries - 1)) * Double.random(in: 1...1.25)
         let delay = max(backoff, Double(retryAfter ?? 0))
         return delay <= options.maxWait ? delay : nil
-    }
-
-    // MARK: Files
-
-    private func tempURL(_ attempt: Attempt) -> URL {
-        workspace.tmpURL.appendingPathComponent("\(attempt.id!).part")
-    }
-
-    private func removeTemp(_ transfer: Transfer) {
-        if case .imageFile(let url) = transfer.sink { try? FileManager.default.removeItem(at: url) }
-    }
-
-    /// Finishes what a killed run left: our partial downloads in tmp/, and the files this fetch was moving into
-    /// place whose catalog row was never committed (their URLs are still queued, so they will be fetched again).
-    /// Nothing else in the workspace is touched: a file curate did not record as its own is never removed.
-    private func sweep() throws -> Int {
-        let fm = FileManager.default
-        for name in (try? fm.contentsOfDirectory(atPath: workspace.tmpURL.path)) ?? [] where Workspace.isOurTemp(name) {
-            try? fm.removeItem(at: workspace.tmpURL.appendingPathComponent(name))
-        }
-        return try catalog.sweepPlacing()
     }
 
     // MARK: Summary
