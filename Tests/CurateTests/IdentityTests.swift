@@ -169,17 +169,17 @@ struct IdentityTests {
             #expect(!summary.clear && summary.faces == 8 && summary.unclear != nil, "\(summary)")
             #expect(summary.clusters.reduce(0, +) == 8 && summary.clusters.count >= 2)
 
-            // One of elton's photos is the person's reference portrait (Wikidata's P18): one anchor is not enough.
-            try f.catalog.db.write { try $0.execute(sql: "UPDATE image SET reference = 1 WHERE id = ?", arguments: [e[1]]) }
+            // A reviewer says one of elton's photos is the person: one reviewer-kept face is not enough.
+            let reviewer = Reviewer(catalog: f.catalog, models: ProcessFixture.models)
+            try reviewer.apply([.accept(e[0])])
             _ = try f.process()
             let one = try #require(try IdentityIndex(catalog: f.catalog).summaries().first { $0.label == "mixed" })
             #expect(!one.clear && one.anchors == 1 && one.unclear?.contains("two anchor it") == true, "\(one)")
             for id in j { #expect(try f.image(id).reason != .wrongPerson) }
 
-            // A reviewer says another of elton's photos is the person: with the reference, the identity is elton's,
-            // jerry's are wrong_person, and the accepted images are never rejected.
-            let reviewer = Reviewer(catalog: f.catalog, models: ProcessFixture.models)
-            try reviewer.apply([.accept(e[0])])
+            // Another of elton's photos is the person's reference portrait (Wikidata's P18), which decides where the
+            // photos do not: the identity is elton's, jerry's are wrong_person, the accepted image is never rejected.
+            try f.catalog.db.write { try $0.execute(sql: "UPDATE image SET reference = 1 WHERE id = ?", arguments: [e[1]]) }
             _ = try f.process()
             let anchored = try #require(try IdentityIndex(catalog: f.catalog).summaries().first { $0.label == "mixed" })
             #expect(anchored.clear && anchored.anchored && anchored.anchors == 2)

@@ -70,6 +70,45 @@ struct SourcesCLITests {
         #expect(r.stdout.contains("reference"))
     }
 
+    /// Three photos are too few for the photos alone to say who the person is; the portrait Wikidata gives decides,
+    /// so an intruder who is a third of the person's photos is `wrong_person`. The same photos through the category
+    /// alone (no portrait) give no identity, and the intruder stays kept: it is the portrait that decides.
+    @Test func aReferencePortraitDecidesWhoThePersonIsWhereThePhotosCannot() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        defer { Task { await server.stop() } }
+        let simm = johns(server, "John_Simm"), savage = try #require(johns(server, "John_Savage").first)
+        server.setEntity("Q1234", label: "John Simm", category: "John Simm", image: simm[10])
+        server.setCategory("John Simm", files: [simm[0], savage])
+        // Server paths are `files/<path under ../shared/data>`.
+        let intruder = SHA256.hex(try Data(contentsOf: Paths.shared.appendingPathComponent(String(savage.dropFirst("files/".count)))))
+        let env = ["CURATE_COMMONS_ENDPOINT": server.baseURL + "/commons/w/api.php",
+                   "CURATE_WIKIDATA_ENDPOINT": server.baseURL + "/wikidata/w/api.php"]
+        let dir = TempDir()
+        func rows(_ lines: [String], _ name: String) async throws -> [[String: Any]] {
+            let ws = dir.sub(name).path
+            let queries = dir.queries(["John Simm": lines])
+            var r = try await curate(["fetch", "--query", queries.path, "--n", "3", "--workspace", ws], env: env, timeout: 150)
+            #expect(r.status == 0, "\(r.stderr)")
+            r = try await curate(["list", "--json", "--workspace", ws])
+            return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        }
+
+        let withPortrait = try await rows(["wikidata:Q1234"], "portrait")
+        #expect(withPortrait.count == 3)
+        #expect(withPortrait.filter { $0["reference"] as? Bool == true }.count == 1)
+        for row in withPortrait {
+            if row["sha256"] as? String == intruder {
+                #expect(row["verdict"] as? String == "rejected" && row["reason"] as? String == "wrong_person", "\(row)")
+            } else {
+                #expect(row["verdict"] as? String == "kept", "\(row)")
+            }
+        }
+
+        let categoryOnly = try await rows(["category:John Simm"], "category")
+        #expect(categoryOnly.count == 2)
+        #expect(categoryOnly.allSatisfy { $0["verdict"] as? String == "kept" }, "\(categoryOnly)")
+    }
+
     @Test func badWikidataOptionAndLinesAreClearErrors() async throws {
         let dir = TempDir()
         let ws = dir.sub("ws").path

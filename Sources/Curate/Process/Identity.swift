@@ -68,7 +68,12 @@ public struct Identity: Sendable {
 
     /// Finds the identity among `descriptors`. `anchors` are faces a reviewer kept: they are the person, so the
     /// clusters holding two or more of them are the identity whatever their size, and every anchor is a member.
-    public static func find(_ descriptors: Descriptors, anchors: Set<Int> = [], options: IdentityOptions = IdentityOptions()) -> Identity {
+    /// `portraits` (anchors too) are the person's reference portraits, chosen for the person by Wikidata's editors:
+    /// one decides the identity where the photos alone give none (too few faces, no clear majority), which a single
+    /// reviewer-kept outlier does not; a clear majority still stands, and the portrait joins it.
+    public static func find(_ descriptors: Descriptors, anchors: Set<Int> = [], portraits: Set<Int> = [],
+                            options: IdentityOptions = IdentityOptions()) -> Identity {
+        let anchors = anchors.union(portraits)
         let n = descriptors.count
         guard n > 0 else {
             return Identity(clusterSizes: [], members: [], centre: nil, unclear: "no faces with descriptors", anchored: false, memberSet: [])
@@ -98,7 +103,7 @@ public struct Identity: Sendable {
         var anchored = false
         if let majority, !Set(majority).isDisjoint(with: anchors) {
             chosen = Array(pooled.union(majority))
-        } else if anchors.count >= 2 {
+        } else if anchors.count >= 2 || (majority == nil && !portraits.isEmpty) {
             chosen = Array(pooled)
             anchored = true
         } else if let majority {

@@ -43,24 +43,25 @@ public struct IdentityIndex {
             // One-face photos and reviewer-kept faces say who the person is; a group photo's faces are mixed.
             var descriptors = Descriptors()
             var imageIds: [Int64] = []
-            var anchors = Set<Int>()
+            var anchors = Set<Int>(), portraits = Set<Int>()
             // In content order (not id order, which follows download order): the same photos give the same
             // clusters however a fetch went.
             for c in (byPerson[personId] ?? []).sorted(by: { $0.image.sha256 < $1.image.sha256 }) {
                 let face = c.image.reviewed ? c.faces.first : c.faces.first(where: \.counted)
                 guard c.image.reviewed || c.image.faces == 1, let d = face?.descriptorValues else { continue }
-                // The person's reference portrait (Wikidata's P18) is as sure as a reviewer's word.
-                if c.image.reviewed || c.image.reference { anchors.insert(imageIds.count) }
+                // The person's reference portrait (Wikidata's P18) is as sure as a reviewer's word, and decides alone
+                // where the photos give no identity (see Identity.find).
+                if c.image.reference { portraits.insert(imageIds.count) } else if c.image.reviewed { anchors.insert(imageIds.count) }
                 descriptors.append(d)
                 imageIds.append(c.image.id!)
             }
-            let identity = Identity.find(descriptors, anchors: anchors, options: options)
+            let identity = Identity.find(descriptors, anchors: anchors, portraits: portraits, options: options)
             var distances: [Int64: Float] = [:]
             if identity.isClear {
                 for (i, id) in imageIds.enumerated() { distances[id] = identity.distance(of: i, in: descriptors) }
             }
             people[personId] = Entry(personId: personId, label: label, identity: identity, descriptors: descriptors,
-                                     imageIds: imageIds, anchors: anchors.count, distances: distances)
+                                     imageIds: imageIds, anchors: anchors.count + portraits.count, distances: distances)
         }
     }
 
