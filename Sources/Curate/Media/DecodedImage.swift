@@ -45,6 +45,12 @@ public enum ImageLimits {
 
     /// Refuses bytes whose header promises more than `maxPixels` (also a GIF frame larger than its screen,
     /// and TIFF, whose size is in its first directory).
+    /// Whether a header's size is over `maxPixels`. Header fields reach 2^32 (PNG): multiplied without trapping.
+    public static func exceeds(_ size: (width: Int, height: Int), maxPixels: Int = maxPixels) -> Bool {
+        let (pixels, overflow) = size.width.multipliedReportingOverflow(by: size.height)
+        return overflow || pixels > maxPixels
+    }
+
     public static func check(_ bytes: [UInt8], maxPixels: Int = maxPixels) throws {
         guard let format = ImageFormat.sniff(bytes) else { return }
         guard let size = ImageHeader.size(bytes, format: format) else {
@@ -53,9 +59,7 @@ public enum ImageLimits {
             if format == .tiff { throw ImageError(.undecodable, "TIFF: no width and height in its first directory") }
             return
         }
-        // Header fields reach 2^32 (PNG): multiply without trapping.
-        let (pixels, overflow) = size.width.multipliedReportingOverflow(by: size.height)
-        if overflow || pixels > maxPixels {
+        if exceeds(size, maxPixels: maxPixels) {
             throw ImageError(.tooLarge, "\(size.width)×\(size.height) is over \(maxPixels / 1_000_000) megapixels")
         }
     }
@@ -77,6 +81,24 @@ public final class DecodedImage {
             throw ImageError(description: message(err))
         }
         return DecodedImage(h)
+    }
+
+    /// Two images at the same height (the lower one scaled up), side by side on one canvas: a person beside a
+    /// stranger, for the identity tests and bench/identity's planted pairs.
+    public static func sideBySide(_ a: DecodedImage, _ b: DecodedImage) throws -> DecodedImage {
+        let h = max(a.height, b.height)
+        let a2 = a.height == h ? a : try a.resized(width: a.width * h / a.height, height: h)
+        let b2 = b.height == h ? b : try b.resized(width: b.width * h / b.height, height: h)
+        let w = a2.width + b2.width
+        var pixels = [UInt8](repeating: 255, count: w * h * 3)
+        for (img, x0) in [(a2, 0), (b2, a2.width)] {
+            img.withPixels { p, stride in
+                for y in 0..<h {
+                    for x in 0..<(img.width * 3) { pixels[(y * w + x0) * 3 + x] = p[y * stride + x] }
+                }
+            }
+        }
+        return try fromBGR(pixels, width: w, height: h)
     }
 
     /// Copies packed BGR pixels.

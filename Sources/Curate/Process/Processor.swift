@@ -244,7 +244,7 @@ public final class Processor {
         guard let format = ImageFormat.sniff(bytes) else {
             return verdict(.rejected, .notImage, "the bytes are not an image we can decode")
         }
-        if let size = ImageHeader.size(bytes, format: format), size.width * size.height > options.maxPixels {
+        if let size = ImageHeader.size(bytes, format: format), ImageLimits.exceeds(size, maxPixels: options.maxPixels) {
             image.width = size.width
             image.height = size.height
             return verdict(.rejected, .tooLarge, "\(size.width)×\(size.height) is over \(options.maxPixels / 1_000_000) megapixels")
