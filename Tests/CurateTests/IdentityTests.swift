@@ -7,22 +7,6 @@ import Testing
 import TestSupport
 @testable import Curate
 
-/// Two photos at the same height, side by side, on one canvas: a person beside a stranger.
-func sideBySide(_ a: DecodedImage, _ b: DecodedImage) throws -> DecodedImage {
-    let h = max(a.height, b.height)
-    let a2 = a.height == h ? a : try a.resized(width: a.width * h / a.height, height: h)
-    let b2 = b.height == h ? b : try b.resized(width: b.width * h / b.height, height: h)
-    let w = a2.width + b2.width
-    var pixels = [UInt8](repeating: 255, count: w * h * 3)
-    for (img, x0) in [(a2, 0), (b2, a2.width)] {
-        img.withPixels { p, stride in
-            for y in 0..<h {
-                for x in 0..<(img.width * 3) { pixels[(y * w + x0) * 3 + x] = p[y * stride + x] }
-            }
-        }
-    }
-    return try DecodedImage.fromBGR(pixels, width: w, height: h)
-}
 
 extension ProcessFixture {
     static let celebs = "faces/opencv_course_5celeb"
@@ -73,12 +57,12 @@ struct IdentityTests {
             let likeMindy = try mindy[12...13].map { try #require(try f.add("jerry", photo: $0)) }
             let strangers = try elton[0...1].map { try #require(try f.add("jerry", photo: $0)) }
             // Jerry beside a stranger, on the left and on the right; two strangers side by side.
-            let left = try #require(try f.add("jerry", composed: try sideBySide(try f.photo(jerry[20]), try f.photo(madonna[0])), name: "pair1.jpg"))
-            let right = try #require(try f.add("jerry", composed: try sideBySide(try f.photo(elton[5]), try f.photo(jerry[21])), name: "pair2.jpg"))
-            let neither = try #require(try f.add("jerry", composed: try sideBySide(try f.photo(madonna[1]), try f.photo(elton[6])), name: "pair3.jpg"))
+            let left = try #require(try f.add("jerry", composed: try DecodedImage.sideBySide(try f.photo(jerry[20]), try f.photo(madonna[0])), name: "pair1.jpg"))
+            let right = try #require(try f.add("jerry", composed: try DecodedImage.sideBySide(try f.photo(elton[5]), try f.photo(jerry[21])), name: "pair2.jpg"))
+            let neither = try #require(try f.add("jerry", composed: try DecodedImage.sideBySide(try f.photo(madonna[1]), try f.photo(elton[6])), name: "pair3.jpg"))
             // Jerry small beside a stranger's close-up (a face crop scaled to his photo's height): the stranger's face
             // is the only one large enough to count, yet jerry's smaller face keeps the picture.
-            let behind = try #require(try f.add("jerry", composed: try sideBySide(try f.photo(jerry[22]),
+            let behind = try #require(try f.add("jerry", composed: try DecodedImage.sideBySide(try f.photo(jerry[22]),
                                                                                    try f.photo("faces/dlib_johns/John_Simm/000288_00470387.jpg")),
                                                 name: "pair4.jpg"))
             _ = try f.process()
@@ -137,7 +121,7 @@ struct IdentityTests {
             let underJerry = try #require(try f.add("jerry", photo: jerry[10]))
             let underMindy = try #require(try f.add("mindy", photo: jerry[10]))
             // Both of them in one picture, filed under both: each keeps the face that is them.
-            let both = try sideBySide(try f.photo(jerry[11]), try f.photo(mindy[11]))
+            let both = try DecodedImage.sideBySide(try f.photo(jerry[11]), try f.photo(mindy[11]))
             let pairJerry = try #require(try f.add("jerry", composed: both, name: "both.jpg"))
             let pairMindy = try #require(try f.add("mindy", composed: both, name: "both.jpg"))
             _ = try f.process()

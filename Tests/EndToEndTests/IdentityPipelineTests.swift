@@ -31,9 +31,9 @@ struct IdentityPipelineTests {
         try serve(mindy[13], as: "jerry/intruder_mindy.jpg")
         try serve(elton[0], as: "jerry/intruder_elton.jpg")
         func decode(_ url: URL) throws -> DecodedImage { try DecodedImage.decode([UInt8](try Data(contentsOf: url))) }
-        try Data(try sideBySide(try decode(jerry[20]), try decode(madonna[0])).jpeg(quality: 92))
+        try Data(try DecodedImage.sideBySide(try decode(jerry[20]), try decode(madonna[0])).jpeg(quality: 92))
             .write(to: root.appendingPathComponent("jerry/pair_left.jpg"))
-        try Data(try sideBySide(try decode(elton[5]), try decode(jerry[21])).jpeg(quality: 92))
+        try Data(try DecodedImage.sideBySide(try decode(elton[5]), try decode(jerry[21])).jpeg(quality: 92))
             .write(to: root.appendingPathComponent("jerry/pair_right.jpg"))
 
         let server = try await TestServer.start(dataRoot: root)

@@ -97,7 +97,7 @@ struct PipelineTests {
             let row = try #require(rows.first { $0["label"] as? String == label && $0["split"] as? String == "val" })
             return try DecodedImage.decode([UInt8](try Data(contentsOf: URL(fileURLWithPath: row["path"] as! String))))
         }
-        let group = try sideBySide(try valPhoto("elton_john"), try valPhoto("mindy_kaling"))
+        let group = try DecodedImage.sideBySide(try valPhoto("elton_john"), try valPhoto("mindy_kaling"))
         let groupURL = dir.sub("group.jpg")
         try group.jpeg().write(to: groupURL)
         r = try await curate(["predict", groupURL.path, "--json", "--annotate", dir.sub("annotated.jpg").path, "--workspace", ws], env: env)
@@ -140,19 +140,3 @@ struct PipelineTests {
     }
 }
 
-/// Two photos at the same height, side by side, on one canvas.
-func sideBySide(_ a: DecodedImage, _ b: DecodedImage) throws -> DecodedImage {
-    let h = max(a.height, b.height)
-    let a2 = a.height == h ? a : try a.resized(width: a.width * h / a.height, height: h)
-    let b2 = b.height == h ? b : try b.resized(width: b.width * h / b.height, height: h)
-    let w = a2.width + b2.width
-    var pixels = [UInt8](repeating: 255, count: w * h * 3)
-    for (img, x0) in [(a2, 0), (b2, a2.width)] {
-        img.withPixels { p, stride in
-            for y in 0..<h {
-                for x in 0..<(img.width * 3) { pixels[(y * w + x0) * 3 + x] = p[y * stride + x] }
-            }
-        }
-    }
-    return try DecodedImage.fromBGR(pixels, width: w, height: h)
-}

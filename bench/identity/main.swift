@@ -26,17 +26,6 @@ func percentile(_ values: [Float], _ p: Double) -> Float {
 
 func f2(_ x: Float) -> String { String(format: "%.2f", x) }
 
-struct SplitMixRNG: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 // MARK: describe: one line per counted face: set, person, file, face index, faces counted, 128 values
 
 func describe(_ data: URL) throws {
@@ -129,7 +118,7 @@ func measure(_ file: URL) throws {
         // Stability: the same faces in 50 other orders (as a fetch's download order gives them).
         var unclearRuns = 0
         for seed in 1...50 {
-            var rng = SplitMixRNG(state: UInt64(seed))
+            var rng = SplitMix64(UInt64(seed))
             for person in people {
                 let others = single.filter { $0.person != person }
                 let step = max(1, others.count / 4)
@@ -248,7 +237,7 @@ func planted(_ data: URL, _ out: URL) throws {
             let personLeft = i != 1
             let h = max(a.height, b.height)
             let leftWidth = (personLeft ? a : b).width * h / (personLeft ? a : b).height
-            let pair = personLeft ? try sideBySide(a, b) : try sideBySide(b, a)
+            let pair = personLeft ? try DecodedImage.sideBySide(a, b) : try DecodedImage.sideBySide(b, a)
             try Data(try pair.jpeg(quality: 92)).write(to: dir.appendingPathComponent("pair_\(i).jpg"))
             truth += "\(person)/pair_\(i).jpg\t\(person)\t1\t\(personLeft ? "left" : "right")\t\(leftWidth)\n"
         }
@@ -256,20 +245,6 @@ func planted(_ data: URL, _ out: URL) throws {
     try truth.write(to: out.appendingPathComponent("truth.tsv"), atomically: true, encoding: .utf8)
 }
 
-/// Two photos at the same height, side by side.
-func sideBySide(_ a: DecodedImage, _ b: DecodedImage) throws -> DecodedImage {
-    let h = max(a.height, b.height)
-    let a2 = a.height == h ? a : try a.resized(width: a.width * h / a.height, height: h)
-    let b2 = b.height == h ? b : try b.resized(width: b.width * h / b.height, height: h)
-    let w = a2.width + b2.width
-    var pixels = [UInt8](repeating: 255, count: w * h * 3)
-    for (img, x0) in [(a2, 0), (b2, a2.width)] {
-        img.withPixels { p, stride in
-            for y in 0..<h { for x in 0..<(img.width * 3) { pixels[(y * w + x0) * 3 + x] = p[y * stride + x] } }
-        }
-    }
-    return try DecodedImage.fromBGR(pixels, width: w, height: h)
-}
 
 /// Precision: the share of exported faces that show the person they are filed under (for a pair, the face
 /// exported must be the person's side). Recall: the share of the person's photos (pairs included) exported with
