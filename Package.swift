@@ -24,6 +24,8 @@ let package = Package(
     ],
     targets: [
         // Bridges: thin C shims over system libraries.
+        // The error record every bridge fills and, for their C++, the one guard that turns exceptions into it.
+        .target(name: "CBridgeError", path: "Sources/CBridgeError"),
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
 
@@ -43,7 +45,7 @@ let package = Package(
         // Loading libtorch costs every process about 0.5 s and 160 MB, so the bridge is its own shared library,
         // loaded on first use (train, predict); the rest of curate compiles against its header alone (CTorchAPI).
         // Debian's libtorch is built with the new libstdc++ ABI and keeps its C++ API headers under csrc/api/include.
-        .target(name: "CTorchAPI", path: "Sources/CTorchAPI"),
+        .target(name: "CTorchAPI", dependencies: ["CBridgeError"], path: "Sources/CTorchAPI"),
         .target(name: "CTorchBridge", dependencies: ["CTorchAPI"], path: "Sources/CTorchBridge", publicHeadersPath: ".",
                 cxxSettings: [.unsafeFlags(["-I/usr/include/torch/csrc/api/include", "-D_GLIBCXX_USE_CXX11_ABI=1"] + optimizedCxx)],
                 linkerSettings: ["torch", "torch_cpu", "c10"].map { .linkedLibrary($0) }),
@@ -62,7 +64,7 @@ let package = Package(
         ]),
 
         // Pipeline stages and reports over the catalog; reads and writes through Catalog, never through Crawler.
-        .target(name: "Curate", dependencies: ["Catalog", "CImageBridge", "CFaceBridge", "CTorchAPI"]),
+        .target(name: "Curate", dependencies: ["Catalog", "CBridgeError", "CImageBridge", "CFaceBridge", "CTorchAPI"]),
 
         // The command line: parses arguments and prints; decisions live in the libraries.
         .executableTarget(name: "curate-cli", dependencies: [

@@ -28,8 +28,8 @@ namespace {
 // Bumped when the graph of a spec changes, so old files are refused instead of half-loaded.
 constexpr int64_t kFormat = 1;
 
-struct InvalidArgument : std::runtime_error { using std::runtime_error::runtime_error; };
-struct Mismatch : std::runtime_error { using std::runtime_error::runtime_error; };
+struct InvalidArgument : curate::coded_error { explicit InvalidArgument(const std::string &m) : coded_error(CURATE_TORCH_INVALID_ARGUMENT, m) {} };
+struct Mismatch : curate::coded_error { explicit Mismatch(const std::string &m) : coded_error(CURATE_TORCH_MISMATCH, m) {} };
 
 void require(bool condition, const std::string &message) {
     if (!condition) throw InvalidArgument(message);
@@ -52,37 +52,14 @@ struct curate_torch_net {
 
 namespace {
 
-int fail(curate_torch_error *err, int code, const std::string &message) {
-    if (err) {
-        err->code = code;
-        std::strncpy(err->message, message.c_str(), sizeof(err->message) - 1);
-        err->message[sizeof(err->message) - 1] = 0;
-    }
-    return code;
-}
-
-void ok(curate_torch_error *err) {
-    if (err) { err->code = 0; err->message[0] = 0; }
-}
-
-// Runs `body` (which returns 0), turning exceptions into error codes.
-template <typename Body> int guarded(curate_torch_error *err, const char *what, Body &&body) {
-    try {
-        int rc = body();
-        if (rc == 0) ok(err);
-        return rc;
-    } catch (const InvalidArgument &e) {
-        return fail(err, CURATE_TORCH_INVALID_ARGUMENT, std::string(what) + ": " + e.what());
-    } catch (const Mismatch &e) {
-        return fail(err, CURATE_TORCH_MISMATCH, std::string(what) + ": " + e.what());
-    } catch (const c10::Error &e) {
-        // what() carries a multi-line C++ backtrace that helps nobody reading a CLI error.
-        return fail(err, CURATE_TORCH_FAILED, std::string(what) + ": " + e.what_without_backtrace());
-    } catch (const std::exception &e) {
-        return fail(err, CURATE_TORCH_FAILED, std::string(what) + ": " + e.what());
-    } catch (...) {
-        return fail(err, CURATE_TORCH_FAILED, std::string(what) + ": unknown error");
-    }
+// Runs `body` (which returns 0), turning exceptions into errors: the bridge's own kinds keep their codes, anything
+// libtorch throws is CURATE_TORCH_FAILED.
+template <typename Body> int guarded(curate_error *err, const char *what, Body &&body) {
+    return curate::guarded(err, CURATE_TORCH_FAILED, what, body, [](const std::exception &e) -> std::string {
+        // c10::Error's what() carries a multi-line C++ backtrace that helps nobody reading a CLI error.
+        if (auto torch_error = dynamic_cast<const c10::Error *>(&e)) return torch_error->what_without_backtrace();
+        return e.what();
+    });
 }
 
 std::atomic<int> requested_threads{0};
@@ -290,7 +267,7 @@ extern "C" int curate_torch_threads(void) {
     return at::get_num_threads();
 }
 
-extern "C" curate_torch_net *curate_torch_create(const curate_torch_spec *spec, uint64_t seed, curate_torch_error *err) {
+extern "C" curate_torch_net *curate_torch_create(const curate_torch_spec *spec, uint64_t seed, curate_error *err) {
     std::unique_ptr<curate_torch_net> net;
     int rc = guarded(err, "creating a network", [&] {
         net = std::make_unique<curate_torch_net>();
@@ -326,7 +303,7 @@ extern "C" int64_t curate_torch_parameter_count(const curate_torch_net *net) {
 
 extern "C" int curate_torch_train_batch(curate_torch_net *net, const float *x, const int64_t *labels, int n,
                                         const curate_torch_step *step, float *loss, int *correct,
-                                        curate_torch_error *err) {
+                                        curate_error *err) {
     return guarded(err, "training step", [&] {
         require(net && x && labels && step && loss && correct, "a required pointer is NULL");
         require(n > 0, "batch size must be positive, got " + std::to_string(n));
@@ -370,7 +347,7 @@ extern "C" int curate_torch_train_batch(curate_torch_net *net, const float *x, c
 }
 
 extern "C" int curate_torch_predict(curate_torch_net *net, const float *x, int n, float *probabilities,
-                                    curate_torch_error *err) {
+                                    curate_error *err) {
     return guarded(err, "prediction", [&] {
         require(net && x && probabilities, "a required pointer is NULL");
         require(n > 0, "count must be positive, got " + std::to_string(n));
@@ -391,7 +368,7 @@ extern "C" int curate_torch_predict(curate_torch_net *net, const float *x, int n
     });
 }
 
-extern "C" int curate_torch_save(const curate_torch_net *net, const char *path, curate_torch_error *err) {
+extern "C" int curate_torch_save(const curate_torch_net *net, const char *path, curate_error *err) {
     return guarded(err, "saving a network", [&] {
         require(net && path, "a required pointer is NULL");
         const curate_torch_spec &s = net->spec;
@@ -412,7 +389,7 @@ extern "C" int curate_torch_save(const curate_torch_net *net, const char *path, 
     });
 }
 
-extern "C" int curate_torch_load(curate_torch_net *net, const char *path, curate_torch_error *err) {
+extern "C" int curate_torch_load(curate_torch_net *net, const char *path, curate_error *err) {
     return guarded(err, "loading a network", [&] {
         require(net && path, "a required pointer is NULL");
         torch::serialize::InputArchive archive;

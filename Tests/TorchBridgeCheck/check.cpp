@@ -114,7 +114,7 @@ static std::vector<float> train(curate_torch_net *net, const Data &d, int epochs
             step.seed = 1000 + steps;
             float loss = 0;
             int correct = 0;
-            curate_torch_error err;
+            curate_error err;
             if (curate_torch_train_batch(net, x.data(), y.data(), n, &step, &loss, &correct, &err) != 0) {
                 std::printf("train_batch failed: %s\n", err.message);
                 ++failures;
@@ -129,7 +129,7 @@ static std::vector<float> train(curate_torch_net *net, const Data &d, int epochs
 
 static std::vector<float> predict(curate_torch_net *net, const Data &d, int classes) {
     std::vector<float> p((size_t)d.count() * classes);
-    curate_torch_error err;
+    curate_error err;
     if (curate_torch_predict(net, d.x.data(), d.count(), p.data(), &err) != 0) {
         std::printf("predict failed: %s\n", err.message);
         ++failures;
@@ -171,7 +171,7 @@ static curate_torch_step augmenting_step(float lr) {
 // The loss sequence of a short CNN run with augmentation and dropout, hashed: equal across runs and processes.
 // `large`: the default 64x64 face CNN at batch 32, whose convolutions take other oneDNN paths than the small one's.
 static uint64_t fingerprint(bool large, std::vector<float> *losses_out = nullptr) {
-    curate_torch_error err;
+    curate_error err;
     curate_torch_spec spec = large ? curate_torch_default_cnn_spec(3) : cnn_spec();
     curate_torch_net *net = curate_torch_create(&spec, 7, &err);
     if (!net) { std::printf("create failed: %s\n", err.message); std::exit(2); }
@@ -189,7 +189,7 @@ static uint64_t fingerprint(bool large, std::vector<float> *losses_out = nullptr
 }
 
 static void refuses(const curate_torch_spec *spec, const std::string &what) {
-    curate_torch_error err;
+    curate_error err;
     curate_torch_net *net = curate_torch_create(spec, 1, &err);
     expect(net == nullptr && err.code == CURATE_TORCH_INVALID_ARGUMENT, what + ": " + err.message);
     curate_torch_free(net);
@@ -207,7 +207,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     std::printf("threads %d\n", curate_torch_threads());
-    curate_torch_error err;
+    curate_error err;
 
     // (a) learning
     {

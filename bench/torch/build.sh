@@ -8,7 +8,7 @@ out=.build-torch
 mkdir -p "$out"
 CXX=${CXX:-g++}
 # Debian's libtorch is built with the new libstdc++ ABI (TorchConfig.cmake sets _GLIBCXX_USE_CXX11_ABI=1).
-CXXFLAGS=(-O2 -std=c++17 -D_GLIBCXX_USE_CXX11_ABI=1 -I"$root/Sources/CTorchAPI/include"
+CXXFLAGS=(-O2 -std=c++17 -D_GLIBCXX_USE_CXX11_ABI=1 -I"$root/Sources/CTorchAPI/include" -I"$root/Sources/CBridgeError/include"
           -I/usr/include/torch/csrc/api/include -Wall -Wno-unused-parameter)
 LIBS=(-ltorch -ltorch_cpu -lc10 -lpthread)
 

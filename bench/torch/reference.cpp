@@ -81,7 +81,7 @@ static void bridge(const Config &c, const Pool &pool) {
     std::memset(&spec, 0, sizeof spec);
     spec.kind = 1; spec.side = c.side; spec.width = c.width; spec.blocks = c.blocks; spec.convs = c.convs;
     spec.classes = kClasses; spec.dropout = 0.3f;
-    curate_torch_error err;
+    curate_error err;
     curate_torch_net *net = curate_torch_create(&spec, 1, &err);
     if (!net) { std::fprintf(stderr, "create: %s\n", err.message); std::exit(1); }
     std::printf("bridge parameters %lld, threads %d\n", (long long)curate_torch_parameter_count(net), curate_torch_threads());

@@ -4,17 +4,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge_error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/// A failure: code 0 is success; message says what went wrong.
-typedef struct {
-    int code;
-    char message[512];
-} curate_torch_error;
-
-/// Error codes.
+/// Error codes (in curate_error, bridge_error.h).
 enum {
     CURATE_TORCH_OK = 0,
     /// A NULL pointer, a count or size out of range, a label outside [0, classes), an unknown kind.
@@ -84,7 +80,7 @@ int curate_torch_threads(void);
 /// Builds a network with weights initialised from `seed` (Kaiming normal for conv and hidden layers).
 /// NULL on failure (see err). The first call raises glibc malloc's mmap and trim thresholds for the whole
 /// process (to 32 MB and 128 MB), which makes CNN training about 1.5x faster (see torch_bridge.cpp).
-curate_torch_net *curate_torch_create(const curate_torch_spec *spec, uint64_t seed, curate_torch_error *err);
+curate_torch_net *curate_torch_create(const curate_torch_spec *spec, uint64_t seed, curate_error *err);
 void curate_torch_free(curate_torch_net *net);
 
 /// Number of trainable parameters; -1 for NULL.
@@ -96,18 +92,18 @@ int64_t curate_torch_parameter_count(const curate_torch_net *net);
 /// The CNN batch is augmented first (flip, crop, brightness, contrast, then clamped to [0, 1]).
 /// Writes the mean (label-smoothed) loss and the number of correct argmax predictions on the augmented batch.
 int curate_torch_train_batch(curate_torch_net *net, const float *x, const int64_t *labels, int n,
-                             const curate_torch_step *step, float *loss, int *correct, curate_torch_error *err);
+                             const curate_torch_step *step, float *loss, int *correct, curate_error *err);
 
 /// Eval mode (no dropout, BN running statistics, no augmentation, no gradients): writes n*classes softmax
 /// probabilities, row-major. x is laid out as for curate_torch_train_batch; any n >= 1.
-int curate_torch_predict(curate_torch_net *net, const float *x, int n, float *probabilities, curate_torch_error *err);
+int curate_torch_predict(curate_torch_net *net, const float *x, int n, float *probabilities, curate_error *err);
 
 /// Writes the spec, parameters and BN running statistics to a file (not the optimizer state).
-int curate_torch_save(const curate_torch_net *net, const char *path, curate_torch_error *err);
+int curate_torch_save(const curate_torch_net *net, const char *path, curate_error *err);
 
 /// Reads a file written by curate_torch_save into a net created with the same spec (dropout may differ).
 /// A different network is CURATE_TORCH_MISMATCH and leaves the net unchanged. The optimizer state is kept.
-int curate_torch_load(curate_torch_net *net, const char *path, curate_torch_error *err);
+int curate_torch_load(curate_torch_net *net, const char *path, curate_error *err);
 
 #ifdef __cplusplus
 }

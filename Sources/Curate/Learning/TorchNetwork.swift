@@ -16,14 +16,14 @@ public struct TorchError: BadInput {
 struct TorchLibrary {
     let defaultCNNSpec: @convention(c) (Int32) -> curate_torch_spec
     let setThreads: @convention(c) (Int32) -> Void
-    let create: @convention(c) (UnsafePointer<curate_torch_spec>?, UInt64, UnsafeMutablePointer<curate_torch_error>?) -> OpaquePointer?
+    let create: @convention(c) (UnsafePointer<curate_torch_spec>?, UInt64, UnsafeMutablePointer<curate_error>?) -> OpaquePointer?
     let free: @convention(c) (OpaquePointer?) -> Void
     let parameterCount: @convention(c) (OpaquePointer?) -> Int64
     let trainBatch: @convention(c) (OpaquePointer?, UnsafePointer<Float>?, UnsafePointer<Int64>?, Int32, UnsafePointer<curate_torch_step>?,
-                                    UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32
-    let predict: @convention(c) (OpaquePointer?, UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32
-    let save: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32
-    let load: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32
+                                    UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<curate_error>?) -> Int32
+    let predict: @convention(c) (OpaquePointer?, UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<curate_error>?) -> Int32
+    let save: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, UnsafeMutablePointer<curate_error>?) -> Int32
+    let load: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, UnsafeMutablePointer<curate_error>?) -> Int32
 
     static let name = "libCurateTorch.so"
 
@@ -43,22 +43,22 @@ struct TorchLibrary {
                 errors.append(dlerror().map { String(cString: $0) } ?? path)
                 continue
             }
-            func sym<T>(_ symbol: String, _: T.Type) throws -> T {
+            func sym<T>(_ symbol: String) throws -> T {
                 guard let p = dlsym(handle, symbol) else { throw TorchError(description: "\(path) has no \(symbol)") }
                 return unsafeBitCast(p, to: T.self)
             }
             do {
+                // Each symbol's type is the field's it fills.
                 return .success(TorchLibrary(
-                    defaultCNNSpec: try sym("curate_torch_default_cnn_spec", (@convention(c) (Int32) -> curate_torch_spec).self),
-                    setThreads: try sym("curate_torch_set_threads", (@convention(c) (Int32) -> Void).self),
-                    create: try sym("curate_torch_create", (@convention(c) (UnsafePointer<curate_torch_spec>?, UInt64, UnsafeMutablePointer<curate_torch_error>?) -> OpaquePointer?).self),
-                    free: try sym("curate_torch_free", (@convention(c) (OpaquePointer?) -> Void).self),
-                    parameterCount: try sym("curate_torch_parameter_count", (@convention(c) (OpaquePointer?) -> Int64).self),
-                    trainBatch: try sym("curate_torch_train_batch", (@convention(c) (OpaquePointer?, UnsafePointer<Float>?, UnsafePointer<Int64>?, Int32, UnsafePointer<curate_torch_step>?,
-                                                                                     UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32).self),
-                    predict: try sym("curate_torch_predict", (@convention(c) (OpaquePointer?, UnsafePointer<Float>?, Int32, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32).self),
-                    save: try sym("curate_torch_save", (@convention(c) (OpaquePointer?, UnsafePointer<CChar>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32).self),
-                    load: try sym("curate_torch_load", (@convention(c) (OpaquePointer?, UnsafePointer<CChar>?, UnsafeMutablePointer<curate_torch_error>?) -> Int32).self)))
+                    defaultCNNSpec: try sym("curate_torch_default_cnn_spec"),
+                    setThreads: try sym("curate_torch_set_threads"),
+                    create: try sym("curate_torch_create"),
+                    free: try sym("curate_torch_free"),
+                    parameterCount: try sym("curate_torch_parameter_count"),
+                    trainBatch: try sym("curate_torch_train_batch"),
+                    predict: try sym("curate_torch_predict"),
+                    save: try sym("curate_torch_save"),
+                    load: try sym("curate_torch_load")))
             } catch let error as TorchError {
                 return .failure(error)
             } catch {
@@ -154,12 +154,11 @@ public final class TorchNetwork {
     public static func setThreads(_ n: Int) throws { try TorchLibrary.get().setThreads(Int32(n)) }
 
     public init(_ spec: NetworkSpec, seed: UInt64) throws {
-        lib = try TorchLibrary.get()
-        var err = curate_torch_error()
+        let lib = try TorchLibrary.get()
         var s = spec.bridged
-        guard let h = lib.create(&s, seed, &err) else { throw TorchError(description: "cannot build the network: \(Self.message(err))") }
+        handle = try Bridge.value({ TorchError(description: "cannot build the network: \($0)") }) { lib.create(&s, seed, $0) }
+        self.lib = lib
         self.spec = spec
-        self.handle = h
     }
 
     deinit { lib.free(handle) }
@@ -170,12 +169,12 @@ public final class TorchNetwork {
     /// and the number predicted right.
     public func train(_ x: [Float], labels: [Int64], step: StepSettings) throws -> (loss: Float, correct: Int) {
         precondition(x.count == labels.count * spec.inputLength, "batch of \(labels.count) with \(x.count) floats")
-        var err = curate_torch_error()
         var loss: Float = 0
         var correct: Int32 = 0
         var s = step.bridged
-        let rc = lib.trainBatch(handle, x, labels, Int32(labels.count), &s, &loss, &correct, &err)
-        guard rc == 0 else { throw TorchError(description: "training step failed: \(Self.message(err))") }
+        try Bridge.call({ TorchError(description: "training step failed: \($0)") }) {
+            lib.trainBatch(handle, x, labels, Int32(labels.count), &s, &loss, &correct, $0)
+        }
         return (loss, Int(correct))
     }
 
@@ -184,24 +183,15 @@ public final class TorchNetwork {
         let n = x.count / spec.inputLength
         guard n > 0 else { return [] }
         var out = [Float](repeating: 0, count: n * spec.classes)
-        var err = curate_torch_error()
-        guard lib.predict(handle, x, Int32(n), &out, &err) == 0 else {
-            throw TorchError(description: "prediction failed: \(Self.message(err))")
-        }
+        try Bridge.call({ TorchError(description: "prediction failed: \($0)") }) { lib.predict(handle, x, Int32(n), &out, $0) }
         return (0..<n).map { Array(out[($0 * spec.classes)..<(($0 + 1) * spec.classes)]) }
     }
 
     public func save(to url: URL) throws {
-        var err = curate_torch_error()
-        guard lib.save(handle, url.path, &err) == 0 else { throw TorchError(description: "cannot save the model to \(url.path): \(Self.message(err))") }
+        try Bridge.call({ TorchError(description: "cannot save the model to \(url.path): \($0)") }) { lib.save(handle, url.path, $0) }
     }
 
     public func load(from url: URL) throws {
-        var err = curate_torch_error()
-        guard lib.load(handle, url.path, &err) == 0 else { throw TorchError(description: "cannot load the model \(url.path): \(Self.message(err))") }
-    }
-
-    static func message(_ err: curate_torch_error) -> String {
-        withUnsafeBytes(of: err.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        try Bridge.call({ TorchError(description: "cannot load the model \(url.path): \($0)") }) { lib.load(handle, url.path, $0) }
     }
 }
