@@ -30,14 +30,14 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // OpenCV (the five libraries used, not all 55), giflib and libexif behind a C API.
-        .target(name: "CImageBridge", path: "Sources/CImageBridge",
+        .target(name: "CImageBridge", dependencies: ["CBridgeError"], path: "Sources/CImageBridge",
                 cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"] + optimizedCxx)],
                 linkerSettings: ["opencv_core", "opencv_imgproc", "opencv_imgcodecs", "opencv_img_hash", "gif", "exif"]
                     .map { .linkedLibrary($0) }),
         // dlib's face detector, shape predictor and ResNet descriptors behind a C API.
         .systemLibrary(name: "CDlib", path: "Sources/CDlib", pkgConfig: "dlib-1", providers: [.apt(["libdlib-dev"])]),
         // pkg-config names BLAS and LAPACK by file path, which SwiftPM drops: link them by name.
-        .target(name: "CFaceBridge", dependencies: ["CDlib"], path: "Sources/CFaceBridge",
+        .target(name: "CFaceBridge", dependencies: ["CBridgeError", "CDlib"], path: "Sources/CFaceBridge",
                 cxxSettings: [.unsafeFlags(optimizedCxx)],
                 linkerSettings: [.linkedLibrary("blas"), .linkedLibrary("lapack")]),
 

@@ -90,31 +90,8 @@ struct curate_face_models {
     std::unique_ptr<anet_type> net;
 };
 
-static int fail(curate_face_error *err, int code, const std::string &message) {
-    if (err) {
-        err->code = code;
-        std::strncpy(err->message, message.c_str(), sizeof(err->message) - 1);
-        err->message[sizeof(err->message) - 1] = 0;
-    }
-    return code;
-}
-
-static void ok(curate_face_error *err) {
-    if (err) { err->code = 0; err->message[0] = 0; }
-}
-
-// Runs `body` (which returns 0 or an error code it has reported), turning any C++ exception into error `code`.
-template <typename Body> static int guarded(curate_face_error *err, int code, const char *what, Body &&body) {
-    try {
-        int rc = body();
-        if (rc == 0) ok(err);
-        return rc;
-    } catch (const std::exception &e) {
-        return fail(err, code, std::string(what) + ": " + e.what());
-    } catch (...) {
-        return fail(err, code, std::string(what) + ": unknown error");
-    }
-}
+using curate::fail;
+using curate::guarded;
 
 // The caller's packed BGR rows seen as a dlib image, without a copy: the detector, the shape predictor and
 // extract_image_chip read any image through dlib's generic image interface (bgr_pixel counts as colour, so the
@@ -138,7 +115,7 @@ static bgr_view view(const unsigned char *bgr, int width, int height, size_t str
 }
 
 extern "C" curate_face_models *curate_faces_open(const char *shape_path, const char *resnet_path,
-                                                 const char *detector_cache_path, curate_face_error *err) {
+                                                 const char *detector_cache_path, curate_error *err) {
     std::unique_ptr<curate_face_models> models;
     int rc = guarded(err, 1, "loading face models", [&] {
         models = std::make_unique<curate_face_models>();
@@ -162,7 +139,7 @@ extern "C" int curate_faces_has_descriptors(const curate_face_models *m) { retur
 
 extern "C" int curate_faces_detect(curate_face_models *models, const unsigned char *bgr, int width, int height,
                                    size_t stride, int upsample, curate_face *faces, int capacity, int *count,
-                                   double *landmark_seconds, curate_face_error *err) {
+                                   double *landmark_seconds, curate_error *err) {
     return guarded(err, 2, "face detection", [&] {
         if (landmark_seconds) *landmark_seconds = 0;
         const bgr_view original = view(bgr, width, height, stride);
@@ -216,7 +193,7 @@ extern "C" int curate_faces_detect(curate_face_models *models, const unsigned ch
 extern "C" int curate_faces_chips(curate_face_models *models, const unsigned char *bgr, int width, int height,
                                   size_t stride, const curate_face *faces, int count, int size, double padding,
                                   unsigned char *chips_bgr, float *descriptors, int *has_descriptors,
-                                  curate_face_error *err) {
+                                  curate_error *err) {
     return guarded(err, 3, "cutting face chips", [&] {
         *has_descriptors = 0;
         const bgr_view img = view(bgr, width, height, stride);

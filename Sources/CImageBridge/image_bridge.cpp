@@ -16,34 +16,13 @@ struct curate_image {
     cv::Mat mat;   // CV_8UC3, BGR
 };
 
-static int fail(curate_image_error *err, int code, const std::string &message) {
-    if (err) {
-        err->code = code;
-        std::strncpy(err->message, message.c_str(), sizeof(err->message) - 1);
-        err->message[sizeof(err->message) - 1] = 0;
-    }
-    return code;
-}
+using curate::fail;
 
-static void ok(curate_image_error *err) {
-    if (err) { err->code = 0; err->message[0] = 0; }
-}
-
-// Runs `body` (which returns 0 or an error code it has reported), turning any C++ exception into an error.
-template <typename Body> static int guarded(curate_image_error *err, Body &&body) {
-    try {
-        int rc = body();
-        if (rc == 0) ok(err);
-        return rc;
-    } catch (const std::exception &e) {
-        return fail(err, 2, e.what());
-    } catch (...) {
-        return fail(err, 2, "unknown error in the image bridge");
-    }
-}
+// Every call runs under curate::guarded: an exception becomes error 2 with its own words.
+template <typename Body> static int guarded(curate_error *err, Body &&body) { return curate::guarded(err, 2, nullptr, body); }
 
 // `guarded` for calls that make a new image: NULL on failure.
-template <typename Body> static curate_image *guarded_image(curate_image_error *err, Body &&body) {
+template <typename Body> static curate_image *guarded_image(curate_error *err, Body &&body) {
     curate_image *out = nullptr;
     int rc = guarded(err, [&] { out = body(); return out ? 0 : (err && err->code ? err->code : 1); });
     return rc == 0 ? out : nullptr;
@@ -139,7 +118,7 @@ bool decode_gif(const unsigned char *bytes, size_t length, cv::Mat &out, std::st
 }
 }  // namespace
 
-extern "C" curate_image *curate_image_decode(const unsigned char *bytes, size_t length, curate_image_error *err) {
+extern "C" curate_image *curate_image_decode(const unsigned char *bytes, size_t length, curate_error *err) {
     return guarded_image(err, [&]() -> curate_image * {
         cv::Mat mat;
         if (length >= 6 && std::memcmp(bytes, "GIF8", 4) == 0) {
@@ -154,7 +133,7 @@ extern "C" curate_image *curate_image_decode(const unsigned char *bytes, size_t 
     });
 }
 
-extern "C" curate_image *curate_image_from_bgr(const unsigned char *bgr, int width, int height, size_t stride, curate_image_error *err) {
+extern "C" curate_image *curate_image_from_bgr(const unsigned char *bgr, int width, int height, size_t stride, curate_error *err) {
     return guarded_image(err, [&] {
         cv::Mat view(height, width, CV_8UC3, const_cast<unsigned char *>(bgr), stride);
         return new curate_image{view.clone()};
@@ -170,7 +149,7 @@ extern "C" const unsigned char *curate_image_pixels(const curate_image *image, s
     return image->mat.data;
 }
 
-extern "C" int curate_image_orient(curate_image *image, int orientation, curate_image_error *err) {
+extern "C" int curate_image_orient(curate_image *image, int orientation, curate_error *err) {
     return guarded(err, [&] {
         cv::Mat &m = image->mat;
         cv::Mat out;
@@ -189,7 +168,7 @@ extern "C" int curate_image_orient(curate_image *image, int orientation, curate_
     });
 }
 
-extern "C" curate_image *curate_image_resized(const curate_image *image, int width, int height, curate_image_error *err) {
+extern "C" curate_image *curate_image_resized(const curate_image *image, int width, int height, curate_error *err) {
     return guarded_image(err, [&] {
         cv::Mat out;
         bool shrink = width < image->mat.cols || height < image->mat.rows;
@@ -198,7 +177,7 @@ extern "C" curate_image *curate_image_resized(const curate_image *image, int wid
     });
 }
 
-extern "C" int curate_image_encode_jpeg(const curate_image *image, int quality, unsigned char **out, size_t *length, curate_image_error *err) {
+extern "C" int curate_image_encode_jpeg(const curate_image *image, int quality, unsigned char **out, size_t *length, curate_error *err) {
     return guarded(err, [&] {
         std::vector<unsigned char> buffer;
         if (!cv::imencode(".jpg", image->mat, buffer, {cv::IMWRITE_JPEG_QUALITY, quality})) return fail(err, 1, "JPEG encoding failed");
@@ -212,7 +191,7 @@ extern "C" int curate_image_encode_jpeg(const curate_image *image, int quality, 
 
 extern "C" void curate_buffer_free(unsigned char *buffer) { std::free(buffer); }
 
-extern "C" int curate_image_phash(const curate_image *image, uint64_t *hash, curate_image_error *err) {
+extern "C" int curate_image_phash(const curate_image *image, uint64_t *hash, curate_error *err) {
     return guarded(err, [&] {
         cv::Mat h;
         cv::img_hash::pHash(image->mat, h);
@@ -225,7 +204,7 @@ extern "C" int curate_image_phash(const curate_image *image, uint64_t *hash, cur
 }
 
 extern "C" int curate_image_draw_box(curate_image *image, int left, int top, int right, int bottom, int thickness,
-                                     unsigned char b, unsigned char g, unsigned char r, const char *label, curate_image_error *err) {
+                                     unsigned char b, unsigned char g, unsigned char r, const char *label, curate_error *err) {
     return guarded(err, [&] {
         cv::Scalar color(b, g, r);
         cv::rectangle(image->mat, cv::Point(left, top), cv::Point(right, bottom), color, thickness);

@@ -3,15 +3,11 @@
 #define CURATE_FACE_BRIDGE_H
 #include <stddef.h>
 
+#include "bridge_error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/// A failure: code 0 is success; message says what went wrong.
-typedef struct {
-    int code;
-    char message[512];
-} curate_face_error;
 
 /// One detected face in the coordinates of the image passed in.
 typedef struct {
@@ -30,7 +26,7 @@ typedef struct curate_face_models curate_face_models;
 /// process; `detector_cache_path` (may be NULL) names a file that keeps it serialized between processes (made on
 /// first use; building it takes about a second). NULL on failure (see err).
 curate_face_models *curate_faces_open(const char *shape_predictor_path, const char *resnet_path,
-                                      const char *detector_cache_path, curate_face_error *err);
+                                      const char *detector_cache_path, curate_error *err);
 void curate_faces_close(curate_face_models *models);
 int curate_faces_has_landmarks(const curate_face_models *models);
 int curate_faces_has_descriptors(const curate_face_models *models);
@@ -40,7 +36,7 @@ int curate_faces_has_descriptors(const curate_face_models *models);
 /// `landmark_seconds` is not NULL, the part of the time the shape predictor took (for bench/process.sh).
 int curate_faces_detect(curate_face_models *models, const unsigned char *bgr, int width, int height, size_t stride,
                         int upsample, curate_face *faces, int capacity, int *count, double *landmark_seconds,
-                        curate_face_error *err);
+                        curate_error *err);
 
 /// Cuts the aligned face chips (size x size, `padding` as dlib's get_face_chip_details) of `count` faces into
 /// `chips_bgr` (count*size*size*3 bytes, one chip after another), and when the ResNet model is loaded and
@@ -48,7 +44,7 @@ int curate_faces_detect(curate_face_models *models, const unsigned char *bgr, in
 /// chips must then be 150 x 150). `*has_descriptors` says whether it did.
 int curate_faces_chips(curate_face_models *models, const unsigned char *bgr, int width, int height, size_t stride,
                        const curate_face *faces, int count, int size, double padding, unsigned char *chips_bgr,
-                       float *descriptors, int *has_descriptors, curate_face_error *err);
+                       float *descriptors, int *has_descriptors, curate_error *err);
 
 /// The BLAS that dlib's network runs on, as loaded in this process.
 typedef struct {

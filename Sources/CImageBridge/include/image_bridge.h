@@ -4,14 +4,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge_error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct {
-    int code;
-    char message[512];
-} curate_image_error;
 
 /// A decoded 8-bit BGR image (an OpenCV Mat inside).
 typedef struct curate_image curate_image;
@@ -19,9 +16,9 @@ typedef struct curate_image curate_image;
 /// Decodes JPEG, PNG, WebP, BMP or TIFF with OpenCV, or the first frame of a GIF with giflib (composed with
 /// its palette and transparency onto white). EXIF orientation is NOT applied (see curate_image_orient).
 /// NULL when the bytes do not decode.
-curate_image *curate_image_decode(const unsigned char *bytes, size_t length, curate_image_error *err);
+curate_image *curate_image_decode(const unsigned char *bytes, size_t length, curate_error *err);
 /// Wraps a copy of packed BGR pixels (`stride` bytes a row).
-curate_image *curate_image_from_bgr(const unsigned char *bgr, int width, int height, size_t stride, curate_image_error *err);
+curate_image *curate_image_from_bgr(const unsigned char *bgr, int width, int height, size_t stride, curate_error *err);
 void curate_image_free(curate_image *image);
 
 int curate_image_width(const curate_image *image);
@@ -30,17 +27,17 @@ int curate_image_height(const curate_image *image);
 const unsigned char *curate_image_pixels(const curate_image *image, size_t *stride);
 
 /// Applies an EXIF orientation (1-8) in place.
-int curate_image_orient(curate_image *image, int orientation, curate_image_error *err);
+int curate_image_orient(curate_image *image, int orientation, curate_error *err);
 /// A resized copy (area interpolation when shrinking).
-curate_image *curate_image_resized(const curate_image *image, int width, int height, curate_image_error *err);
+curate_image *curate_image_resized(const curate_image *image, int width, int height, curate_error *err);
 /// JPEG bytes of the image (no metadata). Free with curate_buffer_free.
-int curate_image_encode_jpeg(const curate_image *image, int quality, unsigned char **out, size_t *length, curate_image_error *err);
+int curate_image_encode_jpeg(const curate_image *image, int quality, unsigned char **out, size_t *length, curate_error *err);
 void curate_buffer_free(unsigned char *buffer);
 /// OpenCV img_hash pHash: 64 bits.
-int curate_image_phash(const curate_image *image, uint64_t *hash, curate_image_error *err);
+int curate_image_phash(const curate_image *image, uint64_t *hash, curate_error *err);
 /// Draws a rectangle outline and, when `label` is not NULL, a label at its top-left corner.
 int curate_image_draw_box(curate_image *image, int left, int top, int right, int bottom, int thickness,
-                          unsigned char b, unsigned char g, unsigned char r, const char *label, curate_image_error *err);
+                          unsigned char b, unsigned char g, unsigned char r, const char *label, curate_error *err);
 
 /// What libexif finds in a JPEG's EXIF block. Strings are empty when absent.
 typedef struct {

@@ -76,11 +76,9 @@ public final class DecodedImage {
     /// after the header's promise is checked against `maxPixels`.
     public static func decode(_ bytes: [UInt8], maxPixels: Int = ImageLimits.maxPixels) throws -> DecodedImage {
         try ImageLimits.check(bytes, maxPixels: maxPixels)
-        var err = curate_image_error()
-        guard let h = bytes.withUnsafeBufferPointer({ curate_image_decode($0.baseAddress, $0.count, &err) }) else {
-            throw ImageError(description: message(err))
-        }
-        return DecodedImage(h)
+        return DecodedImage(try Bridge.value(ImageError.init) { err in
+            bytes.withUnsafeBufferPointer { curate_image_decode($0.baseAddress, $0.count, err) }
+        })
     }
 
     /// Two images at the same height (the lower one scaled up), side by side on one canvas: a person beside a
@@ -111,11 +109,9 @@ public final class DecodedImage {
         guard pixels.count >= width * height * 3 else {
             throw ImageError(description: "\(pixels.count) bytes are too few for \(width)×\(height) BGR pixels")
         }
-        var err = curate_image_error()
-        guard let h = curate_image_from_bgr(pixels.baseAddress, Int32(width), Int32(height), width * 3, &err) else {
-            throw ImageError(description: message(err))
-        }
-        return DecodedImage(h)
+        return DecodedImage(try Bridge.value(ImageError.init) { err in
+            curate_image_from_bgr(pixels.baseAddress, Int32(width), Int32(height), width * 3, err)
+        })
     }
 
     public var width: Int { Int(curate_image_width(handle)) }
@@ -130,22 +126,18 @@ public final class DecodedImage {
 
     /// Applies an EXIF orientation (1-8) in place.
     public func orient(_ orientation: Int) throws {
-        var err = curate_image_error()
-        guard curate_image_orient(handle, Int32(orientation), &err) == 0 else { throw ImageError(description: Self.message(err)) }
+        try Bridge.call(ImageError.init) { curate_image_orient(handle, Int32(orientation), $0) }
     }
 
     public func resized(width: Int, height: Int) throws -> DecodedImage {
-        var err = curate_image_error()
-        guard let h = curate_image_resized(handle, Int32(width), Int32(height), &err) else { throw ImageError(description: Self.message(err)) }
-        return DecodedImage(h)
+        DecodedImage(try Bridge.value(ImageError.init) { curate_image_resized(handle, Int32(width), Int32(height), $0) })
     }
 
     public func jpeg(quality: Int = 92) throws -> Data {
-        var err = curate_image_error()
-        var out: UnsafeMutablePointer<UInt8>?
         var length = 0
-        guard curate_image_encode_jpeg(handle, Int32(quality), &out, &length, &err) == 0, let out else {
-            throw ImageError(description: Self.message(err))
+        let out = try Bridge.value(ImageError.init) { err -> UnsafeMutablePointer<UInt8>? in
+            var out: UnsafeMutablePointer<UInt8>?
+            return curate_image_encode_jpeg(handle, Int32(quality), &out, &length, err) == 0 ? out : nil
         }
         defer { curate_buffer_free(out) }
         return Data(bytes: out, count: length)
@@ -153,18 +145,17 @@ public final class DecodedImage {
 
     /// OpenCV's 64-bit pHash.
     public func phash() throws -> UInt64 {
-        var err = curate_image_error()
         var hash: UInt64 = 0
-        guard curate_image_phash(handle, &hash, &err) == 0 else { throw ImageError(description: Self.message(err)) }
+        try Bridge.call(ImageError.init) { curate_image_phash(handle, &hash, $0) }
         return hash
     }
 
     public func drawBox(left: Int, top: Int, right: Int, bottom: Int, thickness: Int = 2,
                         bgr: (UInt8, UInt8, UInt8), label: String?) throws {
-        var err = curate_image_error()
-        let rc = curate_image_draw_box(handle, Int32(left), Int32(top), Int32(right), Int32(bottom), Int32(thickness),
-                                       bgr.0, bgr.1, bgr.2, label, &err)
-        guard rc == 0 else { throw ImageError(description: Self.message(err)) }
+        try Bridge.call(ImageError.init) {
+            curate_image_draw_box(handle, Int32(left), Int32(top), Int32(right), Int32(bottom), Int32(thickness),
+                                  bgr.0, bgr.1, bgr.2, label, $0)
+        }
     }
 
     /// SHA-256 of the pixels (with the size), so re-encoded copies of the same pixels match.
@@ -178,12 +169,6 @@ public final class DecodedImage {
             }
         }
         return hasher.hexDigest()
-    }
-
-    static func message(_ err: curate_image_error) -> String {
-        withUnsafeBytes(of: err.message) { raw in
-            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-        }
     }
 }
 

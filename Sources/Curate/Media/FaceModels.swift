@@ -88,11 +88,9 @@ public final class FaceModels {
     let handle: OpaquePointer
 
     public init(_ files: ModelFiles) throws {
-        var err = curate_face_error()
-        guard let h = curate_faces_open(files.shapePredictor?.path, files.resnet?.path, files.detectorCache?.path, &err) else {
-            throw FaceError(description: "cannot load face models: \(Self.message(err))")
+        handle = try Bridge.value({ FaceError(description: "cannot load face models: \($0)") }) {
+            curate_faces_open(files.shapePredictor?.path, files.resnet?.path, files.detectorCache?.path, $0)
         }
-        handle = h
         // Each processing worker runs its own network: more BLAS threads than one per worker would only
         // oversubscribe the cores (OpenBLAS otherwise starts one per core for every call).
         BLAS.setThreads(1)
@@ -109,15 +107,15 @@ public final class FaceModels {
 
     /// Faces in the image, strongest first, after `upsample` doublings.
     public func detect(_ image: DecodedImage, upsample: Int) throws -> [DetectedFace] {
-        var err = curate_face_error()
         var faces = [curate_face](repeating: curate_face(), count: 256)
         var count: Int32 = 0
         var landmarks = 0.0
-        let rc = image.withPixels { p, stride in
-            curate_faces_detect(handle, p, Int32(image.width), Int32(image.height), stride, Int32(upsample),
-                                &faces, Int32(faces.count), &count, &landmarks, &err)
+        try Bridge.call({ FaceError(description: "face detection failed: \($0)") }) { err in
+            image.withPixels { p, stride in
+                curate_faces_detect(handle, p, Int32(image.width), Int32(image.height), stride, Int32(upsample),
+                                    &faces, Int32(faces.count), &count, &landmarks, err)
+            }
         }
-        guard rc == 0 else { throw FaceError(description: "face detection failed: \(Self.message(err))") }
         landmarkSeconds += landmarks
         return faces.prefix(Int(count)).map { f in
             var landmarks: [Double]?
@@ -151,27 +149,23 @@ public final class FaceModels {
     /// The aligned chips of several faces of one image, their descriptors computed in one pass of the network.
     public func chips(_ image: DecodedImage, faces: [DetectedFace], size: Int = 150, padding: Double = 0.25) throws -> [(chip: DecodedImage, descriptor: [Float]?)] {
         guard !faces.isEmpty else { return [] }
-        var err = curate_face_error()
         let chipBytes = size * size * 3
         var pixels = [UInt8](repeating: 0, count: faces.count * chipBytes)
         var descriptors = [Float](repeating: 0, count: faces.count * 128)
         var has: Int32 = 0
         let bridged = faces.map(\.bridged)
-        let rc = image.withPixels { p, stride in
-            curate_faces_chips(handle, p, Int32(image.width), Int32(image.height), stride, bridged, Int32(faces.count),
-                               Int32(size), padding, &pixels, &descriptors, &has, &err)
+        try Bridge.call({ FaceError(description: "face chip failed: \($0)") }) { err in
+            image.withPixels { p, stride in
+                curate_faces_chips(handle, p, Int32(image.width), Int32(image.height), stride, bridged, Int32(faces.count),
+                                   Int32(size), padding, &pixels, &descriptors, &has, err)
+            }
         }
-        guard rc == 0 else { throw FaceError(description: "face chip failed: \(Self.message(err))") }
         return try faces.indices.map { i in
             let chip = try pixels.withUnsafeBufferPointer {
                 try DecodedImage.fromBGR(UnsafeBufferPointer(rebasing: $0[i * chipBytes..<(i + 1) * chipBytes]), width: size, height: size)
             }
             return (chip, has != 0 ? Array(descriptors[i * 128..<(i + 1) * 128]) : nil)
         }
-    }
-
-    static func message(_ err: curate_face_error) -> String {
-        withUnsafeBytes(of: err.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
     }
 }
 
