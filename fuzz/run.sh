@@ -39,7 +39,7 @@ source_file() {
 
 # The image bridge with giflib and libexif: instrumented objects, or the system libraries. Sets bridge_link.
 build_bridge() {
-    local includes=(-I Sources/CImageBridge/include -I/usr/include/opencv4)
+    local includes=(-I Sources/CImageBridge/include -I Sources/CBridgeError/include -I/usr/include/opencv4)
     bridge_link=("$out/obj/image_bridge.o")
     if [ -d "$libsrc/giflib" ] && [ -d "$libsrc/libexif" ]; then
         includes=(-I "$libsrc/giflib" -I "$libsrc/libexif" "${includes[@]}")
@@ -67,6 +67,9 @@ build_bridge() {
     mkdir -p "$out/modules/CImageBridge"
     printf 'module CImageBridge {\n    header "%s"\n    export *\n}\n' \
         "$PWD/Sources/CImageBridge/include/image_bridge.h" > "$out/modules/CImageBridge/module.modulemap"
+    mkdir -p "$out/modules/CBridgeError"
+    printf 'module CBridgeError {\n    header "%s"\n    export *\n}\n' \
+        "$PWD/Sources/CBridgeError/include/bridge_error.h" > "$out/modules/CBridgeError/module.modulemap"
 }
 
 swift_harness() {   # NAME SOURCE... [-- LINK ARGS]
@@ -75,21 +78,21 @@ swift_harness() {   # NAME SOURCE... [-- LINK ARGS]
     while [ $# -gt 0 ] && [ "$1" != -- ]; do files+=("$1"); shift; done
     [ $# -gt 0 ] && { shift; link=("$@"); }
     "$SWIFTC" -sanitize=fuzzer,address -parse-as-library -O -g -module-name "Fuzz_$name" \
-        -I "$out/modules/CImageBridge" "fuzz/$name.swift" "${files[@]}" "${link[@]}" -o "$out/$name" 2> >(quiet_link)
+        -I "$out/modules/CImageBridge" -I "$out/modules/CBridgeError" -Xcc -I -Xcc Sources/CBridgeError/include "fuzz/$name.swift" "${files[@]}" "${link[@]}" -o "$out/$name" 2> >(quiet_link)
 }
 
 build() {
     case $1 in
     decode | header)
         build_bridge
-        swift_harness "$1" "$(source_file DecodedImage.swift)" "$(source_file ImageFormat.swift)" fuzz/CatalogStandIns.swift \
+        swift_harness "$1" "$(source_file DecodedImage.swift)" "$(source_file Bridge.swift)" "$(source_file ImageFormat.swift)" fuzz/CatalogStandIns.swift \
             -- "${bridge_link[@]}" "${opencv[@]}" ;;
     query) swift_harness query "$(source_file QueryFile.swift)" fuzz/CatalogStandIns.swift ;;
     providers) swift_harness providers "$(source_file Providers.swift)" "$(source_file Wikimedia.swift)" "$(source_file QueryFile.swift)" \
         "$(source_file Codes.swift)" fuzz/CatalogStandIns.swift ;;
     exif)
         build_bridge
-        "$CLANG" -x c++ -std=c++17 -g -O1 -fsanitize=fuzzer,address -I Sources/CImageBridge/include -c fuzz/exif.cpp -o "$out/obj/exif_harness.o"
+        "$CLANG" -x c++ -std=c++17 -g -O1 -fsanitize=fuzzer,address -I Sources/CImageBridge/include -I Sources/CBridgeError/include -c fuzz/exif.cpp -o "$out/obj/exif_harness.o"
         "$CLANG" -fsanitize=fuzzer,address "$out/obj/exif_harness.o" "${bridge_link[@]}" "${opencv[@]}" -o "$out/exif" 2> >(quiet_link) ;;
     *) echo "fuzz/run.sh: unknown harness $1" >&2; exit 2 ;;
     esac
