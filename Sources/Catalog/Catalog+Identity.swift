@@ -20,13 +20,12 @@ public struct IdentityChange: Sendable, Equatable {
 }
 
 extension Catalog {
-    /// Processed images with faces that identity decides on (not reviewed: kept, or flagged by an earlier identity
-    /// or dedupe, or `multi_face`), and the images a reviewer kept, which anchor their person's identity.
+    /// Processed images with faces that identity decides on (not reviewed, with a counted face: kept or
+    /// `multi_face` by processing, whatever identity or dedupe made of them since), and the images a reviewer kept,
+    /// which anchor their person's identity.
     public func identityCandidates() throws -> [IdentityCandidate] {
         try db.read { db in
             let open = StoredImage.Columns.reviewed == false
-                && (StoredImage.Columns.verdict == Verdict.kept
-                    || [Reason.multiFace, .wrongPerson, .duplicate, .labelConflict].contains(StoredImage.Columns.reason))
             let keptByReviewer = StoredImage.Columns.reviewed == true && StoredImage.Columns.verdict == Verdict.kept
             let images = try StoredImage
                 .filter(StoredImage.Columns.processedAt != nil && StoredImage.Columns.faces >= 1 && (open || keptByReviewer))
@@ -42,18 +41,19 @@ extension Catalog {
         }
     }
 
-    /// Writes identity's verdicts in one transaction, with the face each image is kept for. Images a reviewer
-    /// decided are left alone, also when decided while this run was working.
+    /// Writes identity's verdicts in one transaction, with the face each image is kept for. They are the images'
+    /// own verdicts: dedupe, which runs next, gives each to the best copy of its picture and makes the other
+    /// copies its duplicates (`apply`). Images a reviewer decided are left alone, also when decided while this run
+    /// was working.
     public func applyIdentity(_ changes: [IdentityChange]) throws {
         try db.write { db in
-            let verdict = try db.cachedStatement(sql: "UPDATE image SET verdict = ?, reason = ?, detail = ?, related = ? WHERE id = ? AND reviewed = 0")
+            let verdict = try db.cachedStatement(sql: "UPDATE image SET ownVerdict = ?, ownReason = ?, ownDetail = ? WHERE id = ? AND reviewed = 0")
             let choose = try db.cachedStatement(sql: """
                 UPDATE face SET chosen = (idx IS ?) WHERE imageId = ? AND (SELECT reviewed FROM image WHERE id = ?) = 0
                 """)
             for c in changes {
                 let v = c.verdict
-                let related = v.related.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }
-                try verdict.execute(arguments: [v.verdict, v.reason, v.detail, related, v.imageId])
+                try verdict.execute(arguments: [v.verdict, v.reason, v.detail, v.imageId])
                 try choose.execute(arguments: [c.chosenFace, v.imageId, v.imageId])
             }
         }

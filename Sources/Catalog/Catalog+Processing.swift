@@ -34,11 +34,13 @@ public struct ProcessingMark: Codable, Sendable, Equatable, FetchableRecord, Per
 }
 
 extension Catalog {
-    /// The image columns processing writes; every other column belongs to fetch, review, dedupe or split.
+    /// The image columns processing writes; every other column belongs to fetch, review or split (identity and
+    /// dedupe, the later steps of processing, write only verdicts, `related` and chosen faces).
     static let processingColumns: [Column] = {
         typealias C = StoredImage.Columns
         return [C.pixelSha256, C.phash, C.width, C.height, C.orientation, C.cameraMake, C.cameraModel, C.takenAt,
-                C.normalizedPath, C.faces, C.verdict, C.reason, C.detail, C.processedAt]
+                C.normalizedPath, C.faces, C.jpegQuality, C.verdict, C.reason, C.detail, C.ownVerdict, C.ownReason,
+                C.ownDetail, C.processedAt]
     }()
 
     /// Images processing has not looked at yet (or was looking at when a run died); with `all`, every image not
@@ -104,25 +106,35 @@ extension Catalog {
             for id in imageIds {
                 try ProcessingMark(imageId: id, state: .crashed, since: Date()).upsert(db)
                 guard try Bool.fetchOne(db, sql: "SELECT reviewed FROM image WHERE id = ?", arguments: [id]) == false else { continue }
-                try db.execute(sql: "UPDATE image SET verdict = ?, reason = ?, detail = ?, faces = NULL, processedAt = ? WHERE id = ?",
-                               arguments: [Verdict.rejected, Reason.corrupt, detail, Date(), id])
+                // Nothing an earlier run found about it stands: without a pixel hash it is nobody's copy.
+                try db.execute(sql: """
+                    UPDATE image SET verdict = ?, reason = ?, detail = ?, ownVerdict = ?, ownReason = ?, ownDetail = ?, related = NULL,
+                    faces = NULL, pixelSha256 = NULL, phash = NULL, processedAt = ? WHERE id = ?
+                    """, arguments: [Verdict.rejected, Reason.corrupt, detail, Verdict.rejected, Reason.corrupt, detail, Date(), id])
                 try Face.filter(Face.Columns.imageId == id).deleteAll(db)
             }
         }
     }
 
-    /// Processed images that dedupe decides between: those with one face (kept, or flagged by an earlier dedupe)
-    /// not yet decided by a reviewer, and the images a reviewer kept (whose verdicts stand, but whose copies
-    /// must still be found).
+    /// Processed images that dedupe decides between: every image that decoded (it has a pixel hash), whatever
+    /// its own verdict, not yet decided by a reviewer, and the images a reviewer kept (whose verdicts stand, but
+    /// whose copies must still be found).
     public func dedupeCandidates() throws -> [StoredImage] {
         try db.read { db in
-            let open = StoredImage.Columns.reviewed == false
-                && (StoredImage.Columns.verdict == Verdict.kept || [Reason.duplicate, .labelConflict].contains(StoredImage.Columns.reason))
             let keptByReviewer = StoredImage.Columns.reviewed == true && StoredImage.Columns.verdict == Verdict.kept
             return try StoredImage
-                .filter(StoredImage.Columns.processedAt != nil && (open || keptByReviewer))
+                .filter(StoredImage.Columns.processedAt != nil && StoredImage.Columns.pixelSha256 != nil
+                        && (StoredImage.Columns.reviewed == false || keptByReviewer))
                 .order(StoredImage.Columns.id)
                 .fetchAll(db)
+        }
+    }
+
+    /// Every face of these images, in index order.
+    public func faces(of imageIds: [Int64]) throws -> [Int64: [Face]] {
+        try db.read { db in
+            Dictionary(grouping: try Face.filter(imageIds.contains(Face.Columns.imageId)).order(Face.Columns.imageId, Face.Columns.idx).fetchAll(db),
+                       by: \.imageId)
         }
     }
 

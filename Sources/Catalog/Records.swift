@@ -210,6 +210,14 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
     /// The person's reference portrait (Wikidata's P18): identity treats it as an anchor, like a face a
     /// reviewer accepted.
     public var reference: Bool
+    /// The verdict the image earns on its own (processing's, then identity's), before dedupe compares it with its
+    /// copies: the best copy of a picture gets it, the others are its `duplicate`s (see `Dedupe`).
+    public var ownVerdict: Verdict?
+    public var ownReason: Reason?
+    public var ownDetail: String?
+    /// A JPEG's quality (1-100), estimated from its quantisation tables; nil for other formats. It ranks
+    /// same-sized copies of one picture.
+    public var jpegQuality: Int?
 
     public init(personId: Int64, attempt: Attempt, term: String?, sha256: String, path: String, bytes: Int, format: ImageFormat) {
         self.personId = personId
@@ -272,6 +280,10 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
         public static let processedAt = Column(CodingKeys.processedAt)
         public static let related = Column(CodingKeys.related)
         public static let reference = Column(CodingKeys.reference)
+        public static let ownVerdict = Column(CodingKeys.ownVerdict)
+        public static let ownReason = Column(CodingKeys.ownReason)
+        public static let ownDetail = Column(CodingKeys.ownDetail)
+        public static let jpegQuality = Column(CodingKeys.jpegQuality)
     }
 
     /// `https://user:secret@host/x` as `https://user:***@host/x`; any other URL unchanged.

@@ -189,6 +189,28 @@ enum Schema {
                 t.column("since", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v9: the verdict an image earns on its own, and its JPEG quality") { db in
+            // Dedupe gives the best copy of a picture the verdict that copy earned on its own (kept, no_face,
+            // multi_face, too_small, wrong_person...) and makes the others its duplicates, so that verdict is kept
+            // apart from the one dedupe writes. jpegQuality (from the quantisation tables) ranks same-sized copies;
+            // processing fills it (`process --all` for images processed before).
+            try db.alter(table: "image") { t in
+                t.add(column: "ownVerdict", .text)
+                t.add(column: "ownReason", .text)
+                t.add(column: "ownDetail", .text)
+                t.add(column: "jpegQuality", .integer)
+            }
+            // Until now dedupe only looked at images kept on their own: its duplicates and conflicts were kept.
+            // A reviewer's decision replaced the verdict it was made on, so reviewed images are left without one.
+            try db.execute(sql: """
+                UPDATE image SET ownVerdict = verdict, ownReason = reason, ownDetail = detail
+                WHERE processedAt IS NOT NULL AND reviewed = 0 AND (reason IS NULL OR reason NOT IN ('duplicate', 'label_conflict'))
+                """)
+            try db.execute(sql: """
+                UPDATE image SET ownVerdict = 'kept'
+                WHERE processedAt IS NOT NULL AND reviewed = 0 AND reason IN ('duplicate', 'label_conflict')
+                """)
+        }
         return migrator
     }
 }
