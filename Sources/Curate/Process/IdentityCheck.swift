@@ -48,7 +48,9 @@ public struct IdentityIndex {
             // clusters however a fetch went.
             for c in (byPerson[personId] ?? []).sorted(by: { $0.image.sha256 < $1.image.sha256 }) {
                 let face = c.image.reviewed ? c.faces.first : c.faces.first(where: \.counted)
-                guard c.image.reviewed || c.image.faces == 1, let d = face?.descriptorValues else { continue }
+                // A worse copy of a picture (dedupe marks them before identity runs) is not another face of the
+                // person: ten copies of one intruder's photo must not make a majority.
+                guard !c.isWorseCopy, c.image.reviewed || c.image.faces == 1, let d = face?.descriptorValues else { continue }
                 // The person's reference portrait (Wikidata's P18) is as sure as a reviewer's word, and decides alone
                 // where the photos give no identity (see Identity.find).
                 if c.image.reference { portraits.insert(imageIds.count) } else if c.image.reviewed { anchors.insert(imageIds.count) }
@@ -59,6 +61,10 @@ public struct IdentityIndex {
             var distances: [Int64: Float] = [:]
             if identity.isClear {
                 for (i, id) in imageIds.enumerated() { distances[id] = identity.distance(of: i, in: descriptors) }
+                // Worse copies are judged too (the verdict each would earn alone), measured against the identity.
+                for c in byPerson[personId] ?? [] where c.isWorseCopy && c.image.faces == 1 {
+                    if let d = c.faces.first(where: \.counted)?.descriptorValues { distances[c.image.id!] = identity.distance(to: d) }
+                }
             }
             people[personId] = Entry(personId: personId, label: label, identity: identity, descriptors: descriptors,
                                      imageIds: imageIds, anchors: anchors.count + portraits.count, distances: distances)
@@ -92,7 +98,8 @@ public struct IdentityIndex {
     /// The images of a person whose faces are nearest the identity's centre: what the person looks like.
     public func typical(_ personId: Int64, count: Int = 3) -> [Int64] {
         guard let entry = people[personId], entry.identity.isClear else { return [] }
-        return entry.distances.sorted { $0.value != $1.value ? $0.value < $1.value : $0.key < $1.key }.prefix(count).map(\.key)
+        let members = Set(entry.imageIds)
+        return entry.distances.filter { members.contains($0.key) }.sorted { $0.value != $1.value ? $0.value < $1.value : $0.key < $1.key }.prefix(count).map(\.key)
     }
 
     /// Identity's verdict for every image it looks at that no reviewer decided, with the face it is kept for.
@@ -171,8 +178,14 @@ extension IdentityIndex {
     }
 }
 
+extension IdentityCandidate {
+    /// A copy of a picture that dedupe found a better copy of, under the same person (see `Dedupe.markCopies`).
+    var isWorseCopy: Bool { !image.reviewed && image.reason == .duplicate }
+}
+
 /// The stage: recomputes identity verdicts over every undecided image, so running it again (after more images
-/// arrive) gives the same answer as running it once.
+/// arrive) gives the same answer as running it once. Its verdict is the image's own (see `StoredImage.ownVerdict`):
+/// dedupe then gives it to the best copy of each picture.
 struct IdentityCheck {
     let catalog: Catalog
     let options: IdentityOptions

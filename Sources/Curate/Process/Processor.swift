@@ -131,13 +131,14 @@ public final class Processor {
         try work(todo.filter { suspects.contains($0.id!) }, threads: 1, state)
         try work(todo.filter { !suspects.contains($0.id!) }, threads: threads, state)
 
-        // Identity before dedupe: it decides which images are the person (and which face of a group photo),
-        // then dedupe finds copies among those.
+        // Copies first, so that identity does not count a picture's worse copies as more faces of the person
+        // (ten copies of an intruder's photo are one face); then identity gives every image its own verdict
+        // (which images are the person, which face of a group photo); then dedupe gives each picture's best copy
+        // that verdict and makes the others its duplicates.
+        let dedupe = Dedupe(catalog: catalog, phashDistance: options.phashDistance, descriptorDistance: options.descriptorDistance)
+        let copies = try state.stages.time(\.dedupe) { try dedupe.markCopies() }
         try IdentityCheck(catalog: catalog, options: options.identity).run()
-        try state.stages.time(\.dedupe) {
-            try Dedupe(catalog: catalog, phashDistance: options.phashDistance,
-                       descriptorDistance: options.descriptorDistance).run()
-        }
+        try state.stages.time(\.dedupe) { try dedupe.settle(copies) }
         let counts = try catalog.counts()
         var rejected: [String: Int] = [:]
         for c in counts { for (k, v) in c.reasons { rejected[k, default: 0] += v } }
@@ -220,11 +221,17 @@ public final class Processor {
     /// stops with nothing recorded for this image instead of blaming it.
     func analyze(_ stored: StoredImage, models: FaceModels, stages: inout StageTimes) throws -> Analysis {
         var image = stored
+        // What an earlier run found must not outlive this one (a file that no longer decodes has no pixel hash,
+        // and is nobody's copy).
+        (image.pixelSha256, image.phash, image.jpegQuality) = (nil, nil, nil)
         var faces: [Face] = []
         func verdict(_ verdict: Verdict, _ reason: Reason?, _ detail: String?) -> Analysis {
             image.verdict = verdict
             image.reason = reason
             image.detail = detail
+            // The image's own verdict, which identity may refine; dedupe may make the image a duplicate of a better
+            // copy and gives this one to the best copy.
+            (image.ownVerdict, image.ownReason, image.ownDetail) = (verdict, reason, detail)
             image.faces = verdict == .kept || reason == .multiFace || reason == .noFace ? faces.filter(\.counted).count : nil
             return Analysis(image: image, faces: faces)
         }
@@ -272,12 +279,14 @@ public final class Processor {
         stages.decode += Double(DispatchTime.now().uptimeNanoseconds - decodeStarted) / 1e9
         image.width = decoded.width
         image.height = decoded.height
-        if min(decoded.width, decoded.height) < options.minSide {
-            return verdict(.rejected, .tooSmall, "\(decoded.width)×\(decoded.height): the shorter side is under \(options.minSide) px")
-        }
+        if format == .jpeg { image.jpegQuality = ImageHeader.jpegQuality(bytes) }
+        // Hashed before the size check: a thumbnail too small to keep is still a copy of its larger original.
         stages.time(\.hash) {
             image.pixelSha256 = decoded.pixelSHA256()
             image.phash = (try? decoded.phash()).map { Int64(bitPattern: $0) }
+        }
+        if min(decoded.width, decoded.height) < options.minSide {
+            return verdict(.rejected, .tooSmall, "\(decoded.width)×\(decoded.height): the shorter side is under \(options.minSide) px")
         }
         do {
             let normalized = "normalized/\(stored.sha256.prefix(2))/\(stored.sha256).jpg"
