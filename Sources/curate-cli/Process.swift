@@ -12,7 +12,9 @@ extension CurateCommand {
             discussion: """
             Decodes each image by content (GIFs by their first frame), applies EXIF orientation, rejects what is not
             an image, corrupt, too small or too large, finds faces (dlib HOG), keeps images with exactly one face
-            with its aligned crop and descriptor, and flags duplicates and the same image under two people.
+            with its aligned crop and descriptor, and flags duplicates and the same image under two people. Of the
+            copies of one picture the best (a reviewer's pick, then more pixels, then the higher JPEG quality or
+            more bytes, then the first stored) gets its own verdict; the others are its duplicates.
             Nothing is deleted: every verdict is a catalog row that review can reverse.
             """
         )
