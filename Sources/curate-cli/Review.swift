@@ -19,7 +19,8 @@ extension CurateCommand {
             the rest of the page and moves on.
 
             Pictures use the kitty graphics protocol or sixel when the terminal answers that it supports them, else
-            Unicode half blocks in 24-bit colour (also inside tmux, which passes neither protocol).
+            chafa's symbol mosaic in 24-bit colour (also inside tmux, which passes neither protocol), or Unicode half
+            blocks where libchafa is not installed. --graphics forces one: auto, kitty, sixel, symbols or blocks.
 
             --suspects walks the kept images instead, the face farthest from its person's identity first, beside the
             person's most typical faces; --run ID walks the validation faces a training run named wrong (most sure
@@ -51,7 +52,7 @@ extension CurateCommand {
         @Option(name: .long, help: ArgumentHelp("Thumbnails per grid page, columns x rows.", valueName: "CxR"))
         var gridSize = "3x3"
 
-        @Option(name: .long, help: ArgumentHelp("How to draw pictures: auto, kitty, sixel or blocks.", valueName: "mode"))
+        @Option(name: .long, help: ArgumentHelp("How to draw pictures: auto, kitty, sixel, symbols (chafa) or blocks (half blocks).", valueName: "mode"))
         var graphics: GraphicsChoice = .auto
 
         @Flag(name: .long, help: "List what waits for review and exit.")
@@ -147,10 +148,16 @@ extension CurateCommand {
                 }
             }
             let terminal = try Terminal()
-            let mode = GraphicsMode(rawValue: graphics.rawValue)
+            var mode = GraphicsMode(rawValue: graphics.rawValue)
                 ?? GraphicsDetection.detect(input: terminal.input, output: terminal.output)
+            // Without libchafa, symbols (asked for, or the best text mode) become half blocks, and the status line says why.
+            var notice: String?
+            if mode.isText, graphics != .blocks, case .failure(let why) = SymbolMosaic.shared {
+                mode = .blocks
+                notice = "\(why)"
+            }
             let layout: ReviewScreen.Layout = grid ? .grid(columns: gridShape!.columns, rows: gridShape!.rows) : .single
-            let tally = ReviewScreen(reviewer: reviewer, items: shown, terminal: terminal, mode: mode, layout: layout).run()
+            let tally = ReviewScreen(reviewer: reviewer, items: shown, terminal: terminal, mode: mode, layout: layout, notice: notice).run()
             terminal.restore()
 
             let left = suspects || runId != nil ? 0 : (try? reviewer.queue(people: person, reasons: reason).count) ?? 0
@@ -184,4 +191,4 @@ struct DecisionRow: Encodable {
 }
 
 /// `--graphics`: a drawing mode, or auto (ask the terminal).
-enum GraphicsChoice: String, CaseIterable, ExpressibleByArgument { case auto, kitty, sixel, blocks }
+enum GraphicsChoice: String, CaseIterable, ExpressibleByArgument { case auto, kitty, sixel, symbols, blocks }

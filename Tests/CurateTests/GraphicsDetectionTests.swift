@@ -9,9 +9,11 @@ struct GraphicsDetectionTests {
         func reply(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(GraphicsDetection.mode(fromReply: reply("\u{1B}_Gi=31;OK\u{1B}\\\u{1B}[?62;22c")) == .kitty)
         #expect(GraphicsDetection.mode(fromReply: reply("\u{1B}[?62;4;6;22c")) == .sixel)
-        #expect(GraphicsDetection.mode(fromReply: reply("\u{1B}[?1;2c")) == .blocks)
-        #expect(GraphicsDetection.mode(fromReply: reply("\u{1B}_Gi=31;ENOTSUPPORTED\u{1B}\\\u{1B}[?64;1;2c")) == .blocks)
-        #expect(GraphicsDetection.mode(fromReply: []) == .blocks)
+        // No image protocol: the best text mode here (chafa's symbols, or half blocks without libchafa).
+        #expect(GraphicsDetection.mode(fromReply: reply("\u{1B}[?1;2c")) == GraphicsMode.text)
+        #expect(GraphicsDetection.mode(fromReply: reply("\u{1B}[?1;2c"), text: .blocks) == .blocks)
+        #expect(GraphicsDetection.mode(fromReply: reply("\u{1B}_Gi=31;ENOTSUPPORTED\u{1B}\\\u{1B}[?64;1;2c")) == GraphicsMode.text)
+        #expect(GraphicsDetection.mode(fromReply: []) == GraphicsMode.text)
         #expect(GraphicsDetection.insideMultiplexer(["TMUX": "/tmp/tmux-0/default,1,0"]))
         #expect(GraphicsDetection.insideMultiplexer(["TERM": "screen-256color"]))
         #expect(!GraphicsDetection.insideMultiplexer(["TERM": "xterm-kitty"]))
@@ -65,15 +67,15 @@ struct GraphicsDetectionTests {
         #expect(kitty.asked == GraphicsDetection.query)
         #expect(try detect(answer: "\u{1B}[?63;1;2;4;6;9;15;22c").mode == .sixel)
         let plain = try detect(answer: "\u{1B}[?1;2c")
-        #expect(plain.mode == .blocks)
+        #expect(plain.mode == GraphicsMode.text)
         #expect(plain.seconds < 0.35, "a DA1 answer ends the wait at once")
-        // A terminal that never answers costs the timeout, then half blocks.
+        // A terminal that never answers costs the timeout, then a text mode.
         let silent = try detect(answer: nil)
-        #expect(silent.mode == .blocks)
+        #expect(silent.mode == GraphicsMode.text)
         #expect(silent.seconds >= 0.35 && silent.seconds < 2)
         // Inside tmux nothing is asked: tmux would swallow the answer.
         let tmux = try detect(answer: nil, environment: ["TMUX": "/tmp/tmux-1000/default,42,0"])
-        #expect(tmux.mode == .blocks)
+        #expect(tmux.mode == GraphicsMode.text)
         #expect(tmux.asked.isEmpty)
     }
 }

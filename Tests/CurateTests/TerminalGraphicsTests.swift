@@ -1,9 +1,16 @@
-// Pictures in the terminal: half blocks, kitty and sixel as the renderer writes them, checked byte by byte and (for
-// sixel) decoded back on a real photo.
+// Pictures in the terminal: half blocks, chafa's symbols, kitty and sixel as the renderers write them, checked byte
+// by byte and decoded (sixel) or rasterised (symbols, half blocks) back and compared with real photos.
 import Foundation
 import Testing
 import TestSupport
 @testable import Curate
+
+/// libchafa, when it loads here.
+enum Chafa {
+    static let renderer = try? SymbolMosaic.shared.get()
+    static var available: Bool { renderer != nil }
+    static let missing: Comment = "libchafa does not load (scripts/setup.sh installs libchafa0): the symbol mosaic tests are skipped"
+}
 
 struct TerminalGraphicsTests {
     @Test func halfBlocksWriteTwoPixelsPerCellAndOnlyChangedColours() {
@@ -16,6 +23,88 @@ struct TerminalGraphicsTests {
             "\u{1B}[38;2;255;0;0;48;2;0;0;255m▀\u{1B}[38;2;0;255;0m▀\u{1B}[0m",
             "\u{1B}[38;2;1;2;3;49m▀▀\u{1B}[0m",
         ])
+    }
+
+    @Test func mosaicLinesWriteOnlyChangedColoursAndLeaveASpacesForegroundAlone() {
+        let red = RGB(255, 0, 0), blue = RGB(0, 0, 255)
+        let mosaic = Mosaic(columns: 4, rows: 1, cells: [
+            .init(symbol: "▌", fg: red, bg: blue),
+            .init(symbol: " ", fg: RGB(9, 9, 9), bg: blue),   // a space shows only its background
+            .init(symbol: "▗", fg: red, bg: nil),             // the terminal's own background
+            .init(symbol: "─", fg: blue, bg: nil),
+        ])
+        #expect(mosaic.lines() == ["\u{1B}[38;2;255;0;0;48;2;0;0;255m▌ \u{1B}[49m▗\u{1B}[38;2;0;0;255m─\u{1B}[0m"])
+    }
+
+    @Test func aRasterisedMosaicHasTheForegroundWhereTheSymbolCovers() {
+        let image = RGBImage(width: 1, height: 2, pixels: [200, 100, 0, 0, 50, 250])
+        let raster = HalfBlocks.mosaic(image).rasterised(coverage: BlockElements.coverage)
+        #expect(raster.width == 8 && raster.height == 8)
+        for y in 0..<8 {
+            for x in 0..<8 { #expect(raster.rgb(x, y) == (y < 4 ? (200, 100, 0) : (0, 50, 250))) }
+        }
+    }
+
+    @Test func blockElementsHaveTheShapesTheirNamesSay() {
+        func shape(_ s: Unicode.Scalar) -> [String]? {
+            BlockElements.coverage(of: s).map { c in (0..<8).map { y in String((0..<8).map { c[y * 8 + $0] ? "#" : "." }) } }
+        }
+        #expect(shape("▀") == Array(repeating: "########", count: 4) + Array(repeating: "........", count: 4))
+        #expect(shape("▂") == Array(repeating: "........", count: 6) + Array(repeating: "########", count: 2))
+        #expect(shape("▊") == Array(repeating: "######..", count: 8))
+        #expect(shape("▕") == Array(repeating: ".......#", count: 8))
+        #expect(shape("▚") == Array(repeating: "####....", count: 4) + Array(repeating: "....####", count: 4))
+        #expect(shape("▟") == Array(repeating: "....####", count: 4) + Array(repeating: "########", count: 4))
+        #expect(shape("█") == Array(repeating: "########", count: 8))
+        #expect(shape(" ") == Array(repeating: "........", count: 8))
+        #expect(shape("░") == nil && shape("─") == nil && shape("a") == nil)
+    }
+
+    @Test func withoutLibchafaTheTextModeIsHalfBlocks() {
+        guard case .failure(let why) = SymbolMosaic.load("/nonexistent/libchafa.so.0") else {
+            Issue.record("a library that does not exist loaded")
+            return
+        }
+        #expect(why.description.contains("/nonexistent/libchafa.so.0"))
+        #expect(why.description.contains("pictures are half blocks"))
+        #expect(GraphicsDetection.mode(fromReply: Array("\u{1B}[?1;2c".utf8), text: .blocks) == .blocks)
+        // A library without chafa's functions is refused, not called.
+        guard case .failure(let wrong) = SymbolMosaic.load("libm.so.6") else {
+            Issue.record("libm passed for libchafa")
+            return
+        }
+        #expect(wrong.reason.contains("has no chafa_symbol_map_new"))
+    }
+
+    /// A photo drawn both ways into the same cells, each rasterised back and compared with the photo on that grid.
+    func bothWays(_ file: String, columns: Int, rows: Int) throws -> (blocks: PictureFidelity, symbols: PictureFidelity, mosaic: Mosaic) {
+        let chafa = try #require(Chafa.renderer)
+        let photo = try DecodedImage.decode(try Paths.bytes(file))
+        let size = fitting(width: photo.width, height: photo.height, into: columns, rows * 2)
+        let c = size.width, r = (size.height + 1) / 2
+        let grid = try photo.resized(width: c * 8, height: r * 8).rgb()
+        let half = HalfBlocks.mosaic(try photo.resized(width: c, height: r * 2).rgb())
+        let symbols = chafa.mosaic(grid, columns: c, rows: r)
+        return (PictureFidelity(half.rasterised(coverage: BlockElements.coverage), against: grid),
+                PictureFidelity(symbols.rasterised(coverage: BlockElements.coverage), against: grid), symbols)
+    }
+
+    @Test(.enabled(if: Paths.hasShared, Paths.sharedMissing), .enabled(if: Chafa.available, Chafa.missing))
+    func chafasSymbolsAreCloserToRealPhotosThanHalfBlocksInTheSameCells() throws {
+        for file in ["single_face/opencv_course_lady.jpg", "group/opencv_course/group_2.jpg"] {
+            let (blocks, symbols, mosaic) = try bothWays(file, columns: 40, rows: 15)
+            // Only block elements and space, so the rasterised mosaic is what a terminal shows.
+            #expect(mosaic.cells.allSatisfy { BlockElements.coverage(of: $0.symbol) != nil })
+            let lines = mosaic.lines()
+            #expect(symbols.ssim > blocks.ssim + 0.05, "\(file): symbols \(symbols), half blocks \(blocks)")
+            #expect(symbols.meanError < blocks.meanError, "\(file): symbols \(symbols), half blocks \(blocks)")
+            // Every cell is one narrow symbol: each line is as wide as the picture.
+            #expect(lines.allSatisfy { line in
+                line.replacingOccurrences(of: "\u{1B}\\[[0-9;]*m", with: "", options: .regularExpression).unicodeScalars.count == 40
+            })
+            let used = Set(mosaic.cells.map(\.symbol))
+            #expect(used.count > 10, "a symbol mosaic uses many shapes, not one: \(used)")
+        }
     }
 
     @Test func fittingKeepsTheAspectRatio() {

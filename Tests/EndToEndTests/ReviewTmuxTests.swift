@@ -31,9 +31,10 @@ final class ReviewWorkspace {
 
 enum Binary {
     /// A shell command line running `curate` on a workspace, then printing its exit code and staying open.
-    static func command(_ workspace: Workspace, _ args: String) -> String {
+    /// `environment`: more VAR=value words for curate's environment.
+    static func command(_ workspace: Workspace, _ args: String, environment: String = "") -> String {
         let models = ReviewWorkspace.models.resnet?.deletingLastPathComponent().path ?? "/nonexistent"
-        return "CURATE_MODELS='\(models)' '\(Paths.curate.path)' --workspace '\(workspace.root.path)' \(args); echo EXIT=$?; sleep 600"
+        return "CURATE_MODELS='\(models)' \(environment) '\(Paths.curate.path)' --workspace '\(workspace.root.path)' \(args); echo EXIT=$?; sleep 600"
     }
 }
 
@@ -41,6 +42,9 @@ enum Binary {
 struct ReviewTmuxTests {
     /// The single-image screen's key line, the last line of each frame.
     static let keys = "a accept  x reject  1-9 face  l relabel  s skip  u undo  ? help  q quit"
+
+    /// The block and box-drawing symbols (U+2500-U+259F) on a screen: chafa's mosaic uses many, half blocks only "▀".
+    static func symbols(_ screen: String) -> Set<Unicode.Scalar> { Set(screen.unicodeScalars.filter { (0x2500...0x259F).contains($0.value) }) }
 
     @Test func acceptRejectFaceRelabelUndoQuitAndResume() async throws {
         try await offPool {
@@ -51,7 +55,8 @@ struct ReviewTmuxTests {
             // 1: ben's photo is also filed under madonna; both are shown side by side. Accept it.
             var screen = try tmux.waitFor("[1/7] #\(ids["benConflict"]!) ben_afflek — label_conflict", Self.keys)
             #expect(screen.contains("same image under #\(ids["copy"]!) madonna"))
-            #expect(screen.contains("▀"), "inside tmux pictures are half blocks")
+            // Inside tmux pictures are chafa's symbol mosaic (libchafa is installed by scripts/setup.sh).
+            #expect(Self.symbols(screen).count > 10, "the pictures are not a symbol mosaic:\n\(screen)")
             #expect(screen.contains("a accept  x reject  1-9 face  l relabel  s skip  u undo  ? help  q quit"))
             // The window shrinks: the two pictures are drawn again, narrower (the second one's caption moves left).
             func secondCaptionColumn(_ screen: String) -> Int? {
@@ -132,6 +137,33 @@ struct ReviewTmuxTests {
             screen = try again.waitFor("EXIT=130")
             #expect(screen.contains("reviewed 0"))
             #expect(try f.catalog.decisions().filter { $0.undoneAt == nil }.count == 4)
+        }
+    }
+
+    @Test func withoutLibchafaOrWithGraphicsBlocksPicturesAreHalfBlocks() async throws {
+        try await offPool {
+            let f = try ReviewWorkspace()
+            let first = "[1/7] #\(f.ids["benConflict"]!) ben_afflek — label_conflict"
+            // libchafa cannot be loaded: half blocks, and the status line says why and what installs it.
+            let missing = try Tmux(Binary.command(f.catalog.workspace, "review", environment: "CURATE_CHAFA_LIBRARY=/nonexistent/libchafa.so.0"))
+            var screen = try missing.waitFor(first, Self.keys)
+            #expect(screen.contains("libchafa cannot be loaded (/nonexistent/libchafa.so.0"))
+            #expect(Self.symbols(screen) == ["▀"], "half blocks only:\n\(screen)")
+            try missing.send("q")
+            try missing.waitFor("EXIT=0")
+            // Asked for by name: half blocks, nothing to explain.
+            let blocks = try Tmux(Binary.command(f.catalog.workspace, "review --graphics blocks"))
+            screen = try blocks.waitFor(first, Self.keys)
+            #expect(Self.symbols(screen) == ["▀"], "half blocks only:\n\(screen)")
+            #expect(!screen.contains("libchafa"))
+            try blocks.send("q")
+            try blocks.waitFor("EXIT=0")
+            // And symbols by name draw the mosaic, the same frame around it.
+            let symbols = try Tmux(Binary.command(f.catalog.workspace, "review --graphics symbols"))
+            screen = try symbols.waitFor(first, Self.keys)
+            #expect(Self.symbols(screen).count > 10, "the pictures are not a symbol mosaic:\n\(screen)")
+            try symbols.send("q")
+            try symbols.waitFor("EXIT=0")
         }
     }
 

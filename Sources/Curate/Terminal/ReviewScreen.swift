@@ -32,9 +32,9 @@ public struct ReviewTally: Codable, Sendable, Equatable {
 struct Picture {
     var columns: Int
     var rows: Int
-    /// Half blocks: one string per row. Kitty and sixel: one escape sequence.
+    /// Text modes: one string per row. Kitty and sixel: one escape sequence.
     var lines: [String]
-    /// Face numbers to write over a half-block picture, in cells from its top-left corner.
+    /// Face numbers to write over a text picture, in cells from its top-left corner.
     var labels: [(row: Int, col: Int, text: String, chosen: Bool)]
 }
 
@@ -81,23 +81,33 @@ final class PictureCache: @unchecked Sendable {
     private func make(_ image: StoredImage, faces: [Face], cols: Int, rows: Int, cell: (Int, Int)) throws -> Picture? {
         guard cols > 0, rows > 0, image.normalizedPath != nil else { return nil }
         let pixels = try Self.upright(image, in: workspace)
-        let box = mode == .blocks ? (cols, rows * 2) : (cols * cell.0, rows * cell.1)
+        // Text modes fit the picture in square half-cell pixels (a cell is twice as tall as wide).
+        let box = mode.isText ? (cols, rows * 2) : (cols * cell.0, rows * cell.1)
         let size = fitting(width: pixels.width, height: pixels.height, into: box.0, box.1)
         let scale = Double(size.width) / Double(pixels.width)
-        // Half blocks are too coarse for drawn digits: their face numbers are written as text over the picture.
-        try Self.drawFaces(faces, on: pixels, thickness: max(2, Int((1.5 / scale).rounded(.up))), numbered: mode != .blocks)
-        let rgb = try pixels.resized(width: size.width, height: size.height).rgb()
+        // Text cells are too coarse for drawn digits: their face numbers are written as text over the picture.
+        try Self.drawFaces(faces, on: pixels, thickness: max(2, Int((1.5 / scale).rounded(.up))), numbered: !mode.isText)
         switch mode {
-        case .blocks:
+        case .blocks, .symbols:
             let labels = faces.map { f in
                 (row: min(max(0, Int(f.top * scale / 2)), (size.height - 1) / 2), col: min(max(0, Int(f.left * scale)), size.width - 1),
                  text: "\(f.idx + 1)", chosen: f.chosen)
             }
-            return Picture(columns: size.width, rows: (size.height + 1) / 2, lines: HalfBlocks.render(rgb), labels: labels)
+            let mosaic: Mosaic
+            if mode == .symbols, let chafa = try? SymbolMosaic.shared.get() {
+                // chafa reads 8 x 8 pixels per cell: resize to that grid (squeezed to half height, as cells are tall).
+                let columns = size.width, rows = (size.height + 1) / 2
+                mosaic = chafa.mosaic(try pixels.resized(width: columns * 8, height: rows * 8).rgb(), columns: columns, rows: rows)
+            } else {
+                mosaic = HalfBlocks.mosaic(try pixels.resized(width: size.width, height: size.height).rgb())
+            }
+            return Picture(columns: mosaic.columns, rows: mosaic.rows, lines: mosaic.lines(), labels: labels)
         case .kitty:
+            let rgb = try pixels.resized(width: size.width, height: size.height).rgb()
             let c = max(1, (size.width + cell.0 - 1) / cell.0), r = max(1, (size.height + cell.1 - 1) / cell.1)
             return Picture(columns: c, rows: r, lines: [Kitty.encode(rgb, columns: c, rows: r)], labels: [])
         case .sixel:
+            let rgb = try pixels.resized(width: size.width, height: size.height).rgb()
             let c = max(1, (size.width + cell.0 - 1) / cell.0), r = max(1, (size.height + cell.1 - 1) / cell.1)
             return Picture(columns: c, rows: r, lines: [Sixel.encode(rgb)], labels: [])
         }
@@ -140,13 +150,15 @@ public final class ReviewScreen {
     private var prompt: String?               // the relabel prompt's text while it is open
     private var tally = ReviewTally()
 
-    public init(reviewer: Reviewer, items: [ReviewItem], terminal: Terminal, mode: GraphicsMode, layout: Layout) {
+    /// `notice`: a line for the status bar at the start (e.g. why pictures are half blocks).
+    public init(reviewer: Reviewer, items: [ReviewItem], terminal: Terminal, mode: GraphicsMode, layout: Layout, notice: String? = nil) {
         self.reviewer = reviewer
         self.items = items
         self.terminal = terminal
         self.mode = mode
         self.layout = layout
         self.pictures = PictureCache(workspace: reviewer.catalog.workspace, mode: mode)
+        if let notice { say(notice) }
         if let warning = reviewer.modelWarning { say("chosen faces get no descriptor: \(warning)", error: true) }
     }
 
@@ -454,7 +466,7 @@ public final class ReviewScreen {
             return at(row, col) + "(cannot draw #\(image.id!))"
         }
         let left = col + max(0, (cols - picture.columns) / 2)
-        if mode == .blocks {
+        if mode.isText {
             return picture.lines.enumerated().map { at(row + $0.offset, left) + $0.element }.joined()
                 + picture.labels.map { at(row + $0.row, left + $0.col) + ($0.chosen ? "\u{1B}[1;30;43m" : "\u{1B}[1;30;42m") + $0.text + "\u{1B}[0m" }.joined()
         }

@@ -1,12 +1,19 @@
-// Pictures in a terminal: Unicode half blocks in 24-bit colour (any modern terminal, tmux too), the kitty graphics
-// protocol and sixel, and how to tell which one the terminal speaks.
+// Pictures in a terminal: text mosaics in 24-bit colour (chafa's symbols, or Unicode half blocks; any modern
+// terminal, tmux too), the kitty graphics protocol and sixel, and how to tell which one the terminal speaks.
 import Foundation
 
 /// How images are drawn.
 public enum GraphicsMode: String, CaseIterable, Sendable {
     case kitty    // kitty graphics protocol (kitty, WezTerm, Ghostty, Konsole)
     case sixel    // DEC sixel (xterm -ti vt340, foot, mlterm, WezTerm, iTerm2)
+    case symbols  // chafa's symbol mosaic in 24-bit colour: block and border symbols, 8 x 8 pixels matched per cell
     case blocks   // "▀" half blocks with 24-bit foreground/background colours: two pixels per cell
+
+    /// Drawn with text in cells (and so passed through by tmux), rather than as an image.
+    public var isText: Bool { self == .symbols || self == .blocks }
+
+    /// The best text mode here: chafa's symbols where libchafa loads, else half blocks.
+    public static var text: GraphicsMode { (try? SymbolMosaic.shared.get()) != nil ? .symbols : .blocks }
 }
 
 /// Packed 8-bit RGB pixels.
@@ -57,43 +64,135 @@ public func fitting(width: Int, height: Int, into maxWidth: Int, _ maxHeight: In
     return (max(1, min(maxWidth, Int((Double(width) * scale).rounded()))), max(1, min(maxHeight, Int((Double(height) * scale).rounded()))))
 }
 
-/// Half blocks: each cell is "▀", its foreground the upper pixel and its background the lower one, so a cell
-/// holds two square pixels. Colour codes are written only when they change along a line; each line ends with a
-/// reset. An odd last pixel row leaves the lower halves in the terminal's own background.
-public enum HalfBlocks {
-    public static func render(_ image: RGBImage) -> [String] {
+/// A colour of 8-bit red, green, blue.
+public struct RGB: Equatable, Hashable, Sendable {
+    public var r, g, b: UInt8
+    public init(_ r: UInt8, _ g: UInt8, _ b: UInt8) { (self.r, self.g, self.b) = (r, g, b) }
+}
+
+/// A picture drawn with text: one symbol per cell, in a foreground colour over a background colour. Both cell
+/// renderers (half blocks, chafa's symbols) produce one, and it is written to the terminal one way.
+public struct Mosaic: Equatable, Sendable {
+    public struct Cell: Equatable, Sendable {
+        public var symbol: Unicode.Scalar
+        public var fg: RGB
+        /// nil: the terminal's own background.
+        public var bg: RGB?
+        public init(symbol: Unicode.Scalar, fg: RGB, bg: RGB?) { (self.symbol, self.fg, self.bg) = (symbol, fg, bg) }
+    }
+
+    public var columns: Int
+    public var rows: Int
+    /// Row by row.
+    public var cells: [Cell]
+
+    public init(columns: Int, rows: Int, cells: [Cell]) {
+        precondition(cells.count == columns * rows, "Mosaic: \(cells.count) cells for \(columns)x\(rows)")
+        (self.columns, self.rows, self.cells) = (columns, rows, cells)
+    }
+
+    /// One string per row, in 24-bit colour. Colour codes are written only when they change along a line (a
+    /// space's foreground never matters), and each line ends with a reset, so lines can be placed anywhere.
+    public func lines() -> [String] {
+        enum Background: Equatable { case unset, terminal, colour(RGB) }
         var lines: [String] = []
-        lines.reserveCapacity((image.height + 1) / 2)
-        var y = 0
-        while y < image.height {
+        lines.reserveCapacity(rows)
+        for y in 0..<rows {
             var line = ""
-            var fg: (UInt8, UInt8, UInt8)?
-            var bg: (UInt8, UInt8, UInt8)?
-            var bgDefault = false
-            for x in 0..<image.width {
-                let top = image.rgb(x, y)
+            var fg: RGB?
+            var bg = Background.unset
+            for cell in cells[(y * columns)..<((y + 1) * columns)] {
                 var codes: [String] = []
-                if fg == nil || fg! != top {
-                    codes.append("38;2;\(top.0);\(top.1);\(top.2)")
-                    fg = top
+                if cell.symbol != " ", fg != cell.fg {
+                    codes.append("38;2;\(cell.fg.r);\(cell.fg.g);\(cell.fg.b)")
+                    fg = cell.fg
                 }
-                if y + 1 < image.height {
-                    let bottom = image.rgb(x, y + 1)
-                    if bg == nil || bg! != bottom {
-                        codes.append("48;2;\(bottom.0);\(bottom.1);\(bottom.2)")
-                        bg = bottom
+                if let colour = cell.bg {
+                    if bg != .colour(colour) {
+                        codes.append("48;2;\(colour.r);\(colour.g);\(colour.b)")
+                        bg = .colour(colour)
                     }
-                } else if !bgDefault {
+                } else if bg != .terminal {
                     codes.append("49")
-                    bgDefault = true
+                    bg = .terminal
                 }
                 if !codes.isEmpty { line += "\u{1B}[" + codes.joined(separator: ";") + "m" }
-                line += "▀"
+                line.unicodeScalars.append(cell.symbol)
             }
             lines.append(line + "\u{1B}[0m")
-            y += 2
         }
         return lines
+    }
+
+    /// The mosaic as a terminal would show it, at 8 x 8 pixels per cell: the foreground where `coverage` (a
+    /// symbol's 64 pixels, row by row) says, the background elsewhere (black for the terminal's own). A cell is
+    /// twice as tall as wide, so one of these pixels is 1 x 2 on screen: compare with a source resized to the
+    /// same grid. A symbol without coverage counts as all background.
+    public func rasterised(coverage: (Unicode.Scalar) -> [Bool]?) -> RGBImage {
+        let w = columns * 8, h = rows * 8
+        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        for cy in 0..<rows {
+            for cx in 0..<columns {
+                let cell = cells[cy * columns + cx]
+                let mask = coverage(cell.symbol)
+                let bg = cell.bg ?? RGB(0, 0, 0)
+                for i in 0..<64 {
+                    let c = mask?[i] == true ? cell.fg : bg
+                    let o = ((cy * 8 + i / 8) * w + cx * 8 + i % 8) * 3
+                    pixels[o] = c.r
+                    pixels[o + 1] = c.g
+                    pixels[o + 2] = c.b
+                }
+            }
+        }
+        return RGBImage(width: w, height: h, pixels: pixels)
+    }
+}
+
+/// Half blocks: each cell is "▀", its foreground the upper pixel and its background the lower one, so a cell
+/// holds two square pixels. An odd last pixel row leaves the lower halves in the terminal's own background.
+public enum HalfBlocks {
+    public static func mosaic(_ image: RGBImage) -> Mosaic {
+        var cells: [Mosaic.Cell] = []
+        let rows = (image.height + 1) / 2
+        cells.reserveCapacity(rows * image.width)
+        for y in stride(from: 0, to: image.height, by: 2) {
+            for x in 0..<image.width {
+                let top = image.rgb(x, y)
+                let bottom = y + 1 < image.height ? image.rgb(x, y + 1) : nil
+                cells.append(Mosaic.Cell(symbol: "▀", fg: RGB(top.0, top.1, top.2), bg: bottom.map { RGB($0.0, $0.1, $0.2) }))
+            }
+        }
+        return Mosaic(columns: image.width, rows: rows, cells: cells)
+    }
+
+    public static func render(_ image: RGBImage) -> [String] { mosaic(image).lines() }
+}
+
+/// Unicode's block elements (U+2580-U+259F, less the shades) and space, as 8 x 8 pixels: their shapes are defined
+/// in eighths and quarters of the cell, so a mosaic of them can be rasterised exactly as a terminal shows it.
+public enum BlockElements {
+    /// Which of the symbol's 64 pixels (row by row) are foreground; nil for a symbol that is not one of them.
+    public static func coverage(of symbol: Unicode.Scalar) -> [Bool]? {
+        let v = symbol.value
+        let inside: (Int, Int) -> Bool
+        switch v {
+        case 0x20: inside = { _, _ in false }
+        case 0x2580: inside = { _, y in y < 4 }                                   // ▀ upper half
+        case 0x2581...0x2588: inside = { _, y in y >= 8 - Int(v - 0x2580) }      // ▁ … █ lower eighths
+        case 0x2589...0x258F: inside = { x, _ in x < 8 - Int(v - 0x2588) }       // ▉ … ▏ left eighths
+        case 0x2590: inside = { x, _ in x >= 4 }                                  // ▐ right half
+        case 0x2594: inside = { _, y in y < 1 }                                   // ▔ upper eighth
+        case 0x2595: inside = { x, _ in x >= 7 }                                  // ▕ right eighth
+        case 0x2596...0x259F:
+            // Quadrants: upper left, upper right, lower left, lower right (bits 8, 4, 2, 1).
+            let quads: [UInt32: Int] = [0x2596: 0b0010, 0x2597: 0b0001, 0x2598: 0b1000, 0x2599: 0b1011, 0x259A: 0b1001,
+                                        0x259B: 0b1110, 0x259C: 0b1101, 0x259D: 0b0100, 0x259E: 0b0110, 0x259F: 0b0111]
+            let q = quads[v]!
+            inside = { x, y in q & (1 << (3 - ((y < 4 ? 0 : 2) + (x < 4 ? 0 : 1)))) != 0 }
+        default: return nil
+        }
+        return (0..<64).map { inside($0 % 8, $0 / 8) }
     }
 }
 
@@ -182,12 +281,12 @@ public enum Sixel {
 public enum GraphicsDetection {
     public static let query = "\u{1B}_Gi=31,s=1,v=1,a=q,t=d,f=24;AAAA\u{1B}\\\u{1B}[c"
 
-    /// The mode a reply to `query` implies.
-    public static func mode(fromReply reply: [UInt8]) -> GraphicsMode {
-        let text = String(decoding: reply, as: UTF8.self)
-        if text.contains("\u{1B}_Gi=31;OK") { return .kitty }
+    /// The mode a reply to `query` implies: an image protocol, else `text` (a text mode).
+    public static func mode(fromReply reply: [UInt8], text: GraphicsMode = .text) -> GraphicsMode {
+        let answer = String(decoding: reply, as: UTF8.self)
+        if answer.contains("\u{1B}_Gi=31;OK") { return .kitty }
         if let attributes = deviceAttributes(reply), attributes.contains(4) { return .sixel }
-        return .blocks
+        return text
     }
 
     /// The parameters of a DA1 reply (ESC [ ? p ; p ... c), nil until one has arrived.
@@ -200,19 +299,20 @@ public enum GraphicsDetection {
     }
 
     /// Whether to ask the terminal at all: tmux and screen pass neither protocol through, so inside them the
-    /// answer is half blocks without a query.
+    /// answer is a text mode without a query.
     public static func insideMultiplexer(_ environment: [String: String]) -> Bool {
         environment["TMUX"] != nil || environment["STY"] != nil
             || (environment["TERM"].map { $0.hasPrefix("screen") || $0.hasPrefix("tmux") } ?? false)
     }
 
     /// Queries the terminal on `output` and reads its answer from `input` (which must be in raw mode), waiting at
-    /// most `timeout` seconds. Anything that goes wrong means half blocks.
+    /// most `timeout` seconds. Anything that goes wrong means `text` (chafa's symbols where libchafa loads, else
+    /// half blocks).
     public static func detect(input: Int32, output: Int32, environment: [String: String] = ProcessInfo.processInfo.environment,
-                              timeout: Double = 0.5) -> GraphicsMode {
-        if insideMultiplexer(environment) { return .blocks }
+                              timeout: Double = 0.5, text: GraphicsMode = .text) -> GraphicsMode {
+        if insideMultiplexer(environment) { return text }
         let bytes = Array(query.utf8)
-        guard bytes.withUnsafeBufferPointer({ write(output, $0.baseAddress, $0.count) }) == bytes.count else { return .blocks }
+        guard bytes.withUnsafeBufferPointer({ write(output, $0.baseAddress, $0.count) }) == bytes.count else { return text }
         var reply: [UInt8] = []
         let deadline = Date().addingTimeInterval(timeout)
         var buffer = [UInt8](repeating: 0, count: 256)
@@ -225,6 +325,6 @@ public enum GraphicsDetection {
             guard n > 0 else { break }
             reply += buffer[0..<n]
         }
-        return mode(fromReply: reply)
+        return mode(fromReply: reply, text: text)
     }
 }

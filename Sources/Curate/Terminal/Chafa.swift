@@ -1,0 +1,145 @@
+// Symbol mosaics by chafa (libchafa, loaded on first use): each cell one of ~200 block and border symbols with its
+// own foreground and background, chosen to match the cell's 8x8 pixels, where half blocks can only split a cell in two.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// libchafa's functions used here, resolved at run time. Loading libchafa pulls in glib (about 2 ms and 3 MB per
+/// process), so it happens only when a review screen draws, not in every command; where it cannot be loaded,
+/// pictures fall back to half blocks. The types are C's (gint = Int32, enums = Int32, gunichar = UInt32):
+/// Debian's libchafa-dev needs glib's headers, so this table is typed here instead of compiled from chafa.h.
+struct ChafaLibrary {
+    typealias Object = OpaquePointer
+    let symbolMapNew: @convention(c) () -> Object?
+    let symbolMapAddByTags: @convention(c) (Object?, Int32) -> Void
+    let symbolMapRemoveByTags: @convention(c) (Object?, Int32) -> Void
+    let symbolMapUnref: @convention(c) (Object?) -> Void
+    let configNew: @convention(c) () -> Object?
+    let configSetGeometry: @convention(c) (Object?, Int32, Int32) -> Void
+    let configSetCanvasMode: @convention(c) (Object?, Int32) -> Void
+    let configSetSymbolMap: @convention(c) (Object?, Object?) -> Void
+    let configSetWorkFactor: @convention(c) (Object?, Float) -> Void
+    let configUnref: @convention(c) (Object?) -> Void
+    let canvasNew: @convention(c) (Object?) -> Object?
+    let canvasDrawAllPixels: @convention(c) (Object?, Int32, UnsafePointer<UInt8>?, Int32, Int32, Int32) -> Void
+    let canvasGetCharAt: @convention(c) (Object?, Int32, Int32) -> UInt32
+    let canvasGetColorsAt: @convention(c) (Object?, Int32, Int32, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Void
+    let canvasUnref: @convention(c) (Object?) -> Void
+
+    // chafa's enums (chafa-common.h, chafa-symbol-map.h, chafa-canvas-config.h), stable since 1.0.
+    static let pixelRGB8: Int32 = 8
+    static let canvasTruecolor: Int32 = 0
+    static let tagSpace: Int32 = 1 << 0, tagStipple: Int32 = 1 << 2, tagBlock: Int32 = 1 << 3
+    static let tagInverted: Int32 = 1 << 10, tagWide: Int32 = 1 << 18
+
+    static let name = "libchafa.so.0"
+
+    /// Loaded once: from CURATE_CHAFA_LIBRARY when set (a path that does not load forces half blocks), else the
+    /// loader's search path. Needs libchafa 1.8 or later (get_char_at, get_colors_at).
+    static let shared: Result<ChafaLibrary, ChafaUnavailable> = load(ProcessInfo.processInfo.environment["CURATE_CHAFA_LIBRARY"] ?? name)
+
+    static func load(_ path: String) -> Result<ChafaLibrary, ChafaUnavailable> {
+        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+            return .failure(ChafaUnavailable(reason: dlerror().map { String(cString: $0) } ?? "cannot load \(path)"))
+        }
+        func sym<T>(_ symbol: String, _: T.Type) throws -> T {
+            guard let p = dlsym(handle, symbol) else { throw ChafaUnavailable(reason: "\(path) has no \(symbol) (libchafa 1.8 or later is needed)") }
+            return unsafeBitCast(p, to: T.self)
+        }
+        do {
+            return .success(ChafaLibrary(
+                symbolMapNew: try sym("chafa_symbol_map_new", (@convention(c) () -> Object?).self),
+                symbolMapAddByTags: try sym("chafa_symbol_map_add_by_tags", (@convention(c) (Object?, Int32) -> Void).self),
+                symbolMapRemoveByTags: try sym("chafa_symbol_map_remove_by_tags", (@convention(c) (Object?, Int32) -> Void).self),
+                symbolMapUnref: try sym("chafa_symbol_map_unref", (@convention(c) (Object?) -> Void).self),
+                configNew: try sym("chafa_canvas_config_new", (@convention(c) () -> Object?).self),
+                configSetGeometry: try sym("chafa_canvas_config_set_geometry", (@convention(c) (Object?, Int32, Int32) -> Void).self),
+                configSetCanvasMode: try sym("chafa_canvas_config_set_canvas_mode", (@convention(c) (Object?, Int32) -> Void).self),
+                configSetSymbolMap: try sym("chafa_canvas_config_set_symbol_map", (@convention(c) (Object?, Object?) -> Void).self),
+                configSetWorkFactor: try sym("chafa_canvas_config_set_work_factor", (@convention(c) (Object?, Float) -> Void).self),
+                configUnref: try sym("chafa_canvas_config_unref", (@convention(c) (Object?) -> Void).self),
+                canvasNew: try sym("chafa_canvas_new", (@convention(c) (Object?) -> Object?).self),
+                canvasDrawAllPixels: try sym("chafa_canvas_draw_all_pixels", (@convention(c) (Object?, Int32, UnsafePointer<UInt8>?, Int32, Int32, Int32) -> Void).self),
+                canvasGetCharAt: try sym("chafa_canvas_get_char_at", (@convention(c) (Object?, Int32, Int32) -> UInt32).self),
+                canvasGetColorsAt: try sym("chafa_canvas_get_colors_at", (@convention(c) (Object?, Int32, Int32, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Void).self),
+                canvasUnref: try sym("chafa_canvas_unref", (@convention(c) (Object?) -> Void).self)))
+        } catch let error as ChafaUnavailable {
+            return .failure(error)
+        } catch {
+            return .failure(ChafaUnavailable(reason: "\(error)"))
+        }
+    }
+}
+
+/// Why symbol mosaics cannot be drawn here (pictures are then half blocks).
+public struct ChafaUnavailable: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String {
+        "libchafa cannot be loaded (\(reason)): pictures are half blocks; scripts/setup.sh installs libchafa0"
+    }
+}
+
+/// chafa's symbol mosaic in 24-bit colour at chafa's default work factor, with the block elements (eighth blocks,
+/// halves, quadrants; `BlockElements`) and space: chafa's default set ("block+border+space-wide-inverted") less the
+/// box-drawing lines, whose thickness and position differ from font to font while the block elements' shapes are
+/// fixed by Unicode (many terminals draw them themselves, pixel-exact), so what chafa matches is what is shown.
+public final class SymbolMosaic: @unchecked Sendable {
+    private let lib: ChafaLibrary
+    private let symbols: OpaquePointer
+    private let lock = NSLock()   // configurations copy the shared symbol map: one at a time
+
+    /// The renderer over the shared libchafa, or why there is none.
+    public static let shared: Result<SymbolMosaic, ChafaUnavailable> = ChafaLibrary.shared.flatMap { SymbolMosaic.make($0) }
+
+    static func make(_ lib: ChafaLibrary) -> Result<SymbolMosaic, ChafaUnavailable> {
+        guard let map = lib.symbolMapNew() else { return .failure(ChafaUnavailable(reason: "chafa_symbol_map_new failed")) }
+        lib.symbolMapAddByTags(map, ChafaLibrary.tagBlock | ChafaLibrary.tagSpace)
+        lib.symbolMapRemoveByTags(map, ChafaLibrary.tagWide | ChafaLibrary.tagInverted | ChafaLibrary.tagStipple)
+        return .success(SymbolMosaic(lib: lib, symbols: map))
+    }
+
+    /// A renderer over the libchafa at `path`, or why it cannot load (for choosing a library explicitly).
+    public static func load(_ path: String) -> Result<SymbolMosaic, ChafaUnavailable> {
+        ChafaLibrary.load(path).flatMap { SymbolMosaic.make($0) }
+    }
+
+    private init(lib: ChafaLibrary, symbols: OpaquePointer) {
+        self.lib = lib
+        self.symbols = symbols
+    }
+
+    deinit { lib.symbolMapUnref(symbols) }
+
+    /// `image` drawn into `columns` x `rows` cells; chafa reads the image at 8 x 8 pixels per cell, so an image of
+    /// exactly 8 * columns x 8 * rows pixels (one terminal cell is twice as tall as wide: resize anisotropically)
+    /// is used as it is.
+    public func mosaic(_ image: RGBImage, columns: Int, rows: Int) -> Mosaic {
+        let config = lib.configNew()
+        defer { lib.configUnref(config) }
+        lib.configSetGeometry(config, Int32(columns), Int32(rows))
+        lib.configSetCanvasMode(config, ChafaLibrary.canvasTruecolor)
+        lock.lock()
+        lib.configSetSymbolMap(config, symbols)
+        lock.unlock()
+        lib.configSetWorkFactor(config, 0.5)   // chafa's command line: --work 5 of 1-9
+        let canvas = lib.canvasNew(config)
+        defer { lib.canvasUnref(canvas) }
+        image.pixels.withUnsafeBufferPointer {
+            lib.canvasDrawAllPixels(canvas, ChafaLibrary.pixelRGB8, $0.baseAddress, Int32(image.width), Int32(image.height), Int32(image.width * 3))
+        }
+        var cells: [Mosaic.Cell] = []
+        cells.reserveCapacity(columns * rows)
+        for y in 0..<rows {
+            for x in 0..<columns {
+                let c = lib.canvasGetCharAt(canvas, Int32(x), Int32(y))
+                var fg: Int32 = 0, bg: Int32 = 0
+                lib.canvasGetColorsAt(canvas, Int32(x), Int32(y), &fg, &bg)
+                // Packed 0xRRGGBB; -1 would be transparent, which an opaque image never gives.
+                func rgb(_ v: Int32) -> RGB { RGB(UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 8), UInt8(truncatingIfNeeded: v)) }
+                cells.append(Mosaic.Cell(symbol: Unicode.Scalar(c) ?? " ", fg: rgb(fg), bg: bg < 0 ? nil : rgb(bg)))
+            }
+        }
+        return Mosaic(columns: columns, rows: rows, cells: cells)
+    }
+}
