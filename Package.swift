@@ -77,6 +77,7 @@ let package = Package(
         .executableTarget(name: "curate-test-server", dependencies: ["TestServer"], path: "bench/server"),
         .executableTarget(name: "curate-bench-dedupe", dependencies: ["Curate"], path: "bench/dedupe"),
         .executableTarget(name: "curate-bench-identity", dependencies: ["Curate"], path: "bench/identity"),
+        .executableTarget(name: "curate-bench-pictures", dependencies: ["Curate"], path: "bench/pictures"),
 
         // Helpers the test targets share (paths to ../shared, temporary folders, running the built binary).
         .target(name: "TestSupport", dependencies: ["Catalog", "TestServer"], path: "Tests/TestSupport"),
