@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # libopenblas0-pthread: installing it makes OpenBLAS Debian's libblas.so.3 (the alternative with the higher
 # priority), on which dlib's face descriptors run over 10x faster than on the reference BLAS; curate works on either,
 # and `curate --version` says which one it loaded.
+# libchafa0: review's symbol-mosaic pictures, loaded at run time (without it, half blocks); no headers are needed.
 PACKAGES=(pkg-config libcurl4-openssl-dev libsqlite3-dev libopencv-dev libexif-dev libgif-dev libdlib-dev libblas-dev liblapack-dev
-          libopenblas0-pthread libtorch-dev)
+          libopenblas0-pthread libtorch-dev libchafa0)
 # --tests: also what the test suite drives (tmux, for the interactive review tests).
 [ "${1:-}" = "--tests" ] && PACKAGES+=(tmux)
 missing=()
