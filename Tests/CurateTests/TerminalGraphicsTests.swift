@@ -100,8 +100,9 @@ struct TerminalGraphicsTests {
             #expect(symbols.meanError < blocks.meanError, "\(file): symbols \(symbols), half blocks \(blocks)")
             // Every cell is one narrow symbol: each line is as wide as the picture.
             #expect(lines.allSatisfy { line in
-                line.replacingOccurrences(of: "\u{1B}\\[[0-9;]*m", with: "", options: .regularExpression).unicodeScalars.count == 40
+                line.replacingOccurrences(of: "\u{1B}\\[[0-9;]*m", with: "", options: .regularExpression).unicodeScalars.count == mosaic.columns
             })
+            #expect(lines.count == mosaic.rows && mosaic.rows <= 15 && mosaic.columns <= 40)
             let used = Set(mosaic.cells.map(\.symbol))
             #expect(used.count > 10, "a symbol mosaic uses many shapes, not one: \(used)")
         }
