@@ -27,7 +27,7 @@ fi
 # Pretrained dlib models: PyPI's face_recognition_models 0.3.0 is pure data; nothing is pip-installed.
 WORKSPACE="${CURATE_WORKSPACE:-dataset}"
 MODELS="$WORKSPACE/models"
-NEEDED=(shape_predictor_5_face_landmarks.dat dlib_face_recognition_resnet_model_v1.dat)
+NEEDED=(shape_predictor_5_face_landmarks.dat dlib_face_recognition_resnet_model_v1.dat mmod_human_face_detector.dat)
 mkdir -p "$MODELS"
 have_all=1
 for m in "${NEEDED[@]}"; do [ -s "$MODELS/$m" ] || have_all=0; done

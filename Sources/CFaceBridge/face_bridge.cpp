@@ -42,6 +42,14 @@ using anet_type = loss_metric<fc_no_bias<128, avg_pool_everything<
     alevel0<alevel1<alevel2<alevel3<alevel4<
     max_pool<3, 3, 2, 2, relu<affine<con<32, 7, 7, 2, 2, input_rgb_image_sized<150>>>>>>>>>>>>>;
 
+// dlib's CNN face detector (dnn_mmod_face_detection_ex.cpp), the network of mmod_human_face_detector.dat.
+template <long num_filters, typename SUBNET> using con5d = con<num_filters, 5, 5, 2, 2, SUBNET>;
+template <long num_filters, typename SUBNET> using con5 = con<num_filters, 5, 5, 1, 1, SUBNET>;
+template <typename SUBNET>
+using downsampler = relu<affine<con5d<32, relu<affine<con5d<32, relu<affine<con5d<16, SUBNET>>>>>>>>>;
+template <typename SUBNET> using rcon5 = relu<affine<con5<45, SUBNET>>>;
+using mmod_net_type = loss_mmod<con<1, 9, 9, 1, 1, rcon5<rcon5<rcon5<downsampler<input_rgb_image_pyramid<pyramid_down<6>>>>>>>>;
+
 // get_frontal_face_detector() decompresses dlib's embedded detector with its entropy decoder: about a second of
 // CPU, which every worker thread (and every process) would pay. It is made once per process, and kept in a plain
 // serialized copy (read in milliseconds) at the cache path the first caller gives; each worker copies it.
@@ -88,6 +96,7 @@ struct curate_face_models {
     frontal_face_detector detector;
     std::unique_ptr<shape_predictor> predictor;
     std::unique_ptr<anet_type> net;
+    std::unique_ptr<mmod_net_type> cnn;
 };
 
 using curate::fail;
@@ -137,22 +146,42 @@ extern "C" void curate_faces_close(curate_face_models *models) { delete models; 
 extern "C" int curate_faces_has_landmarks(const curate_face_models *m) { return m && m->predictor ? 1 : 0; }
 extern "C" int curate_faces_has_descriptors(const curate_face_models *m) { return m && m->net ? 1 : 0; }
 
+extern "C" int curate_faces_load_cnn(curate_face_models *models, const char *mmod_path, curate_error *err) {
+    return guarded(err, 1, "loading the CNN face detector", [&] {
+        auto net = std::make_unique<mmod_net_type>();
+        deserialize(mmod_path) >> *net;
+        models->cnn = std::move(net);
+        return 0;
+    });
+}
+
+extern "C" int curate_faces_has_cnn(const curate_face_models *m) { return m && m->cnn ? 1 : 0; }
+
 extern "C" int curate_faces_detect(curate_face_models *models, const unsigned char *bgr, int width, int height,
-                                   size_t stride, int upsample, curate_face *faces, int capacity, int *count,
+                                   size_t stride, int upsample, int cnn, curate_face *faces, int capacity, int *count,
                                    double *landmark_seconds, curate_error *err) {
     return guarded(err, 2, "face detection", [&] {
         if (landmark_seconds) *landmark_seconds = 0;
+        if (cnn && !models->cnn) return fail(err, 2, "face detection: the CNN detector is not loaded");
         const bgr_view original = view(bgr, width, height, stride);
         pyramid_down<2> pyr;
-        // Upsampling needs an image of its own; otherwise dlib reads the caller's pixels in place.
+        // Upsampling needs an image of its own; otherwise dlib reads the caller's pixels in place. The CNN's
+        // input layer takes only an RGB matrix, so it always gets its own copy.
         matrix<rgb_pixel> up;
         if (upsample > 0) {
             pyramid_up(original, up, pyr);
             for (int i = 1; i < upsample; ++i) pyramid_up(up, pyr);
+        } else if (cnn) {
+            assign_image(up, original);
         }
         std::vector<rect_detection> dets;
-        if (upsample > 0) models->detector(up, dets, 0.0);
-        else models->detector(original, dets, 0.0);
+        if (cnn) {
+            for (const mmod_rect &d : (*models->cnn)(up)) dets.push_back(rect_detection{d.detection_confidence, 0, d.rect});
+        } else if (upsample > 0) {
+            models->detector(up, dets, 0.0);
+        } else {
+            models->detector(original, dets, 0.0);
+        }
         std::sort(dets.begin(), dets.end(), [](const rect_detection &a, const rect_detection &b) {
             return a.detection_confidence > b.detection_confidence;
         });
@@ -164,7 +193,7 @@ extern "C" int curate_faces_detect(curate_face_models *models, const unsigned ch
             bool has_shape = false;
             if (models->predictor) {
                 auto started = std::chrono::steady_clock::now();
-                shape = upsample > 0 ? (*models->predictor)(up, r) : (*models->predictor)(original, r);
+                shape = upsample > 0 || cnn ? (*models->predictor)(up, r) : (*models->predictor)(original, r);
                 has_shape = shape.num_parts() == 5;
                 if (landmark_seconds)
                     *landmark_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

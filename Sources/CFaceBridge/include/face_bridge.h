@@ -31,12 +31,19 @@ void curate_faces_close(curate_face_models *models);
 int curate_faces_has_landmarks(const curate_face_models *models);
 int curate_faces_has_descriptors(const curate_face_models *models);
 
-/// Runs the HOG frontal face detector on a packed 8-bit BGR image (`stride` bytes a row), after `upsample`
-/// doublings. Writes at most `capacity` faces, strongest first, and the number found to `count`; when
-/// `landmark_seconds` is not NULL, the part of the time the shape predictor took (for bench/process.sh).
+/// Loads dlib's CNN face detector (mmod_human_face_detector.dat) into `models`, for curate_faces_detect's
+/// `cnn` mode. Loading it again replaces it.
+int curate_faces_load_cnn(curate_face_models *models, const char *mmod_path, curate_error *err);
+int curate_faces_has_cnn(const curate_face_models *models);
+
+/// Runs a face detector on a packed 8-bit BGR image (`stride` bytes a row), after `upsample` doublings: the HOG
+/// frontal face detector, or with `cnn` dlib's CNN (MMOD) detector, which finds side-on and partly hidden faces
+/// too at about a hundred times the cost (curate_faces_load_cnn first). Writes at most `capacity` faces,
+/// strongest first, and the number found to `count`; when `landmark_seconds` is not NULL, the part of the time
+/// the shape predictor took (for bench/process.sh).
 int curate_faces_detect(curate_face_models *models, const unsigned char *bgr, int width, int height, size_t stride,
-                        int upsample, curate_face *faces, int capacity, int *count, double *landmark_seconds,
-                        curate_error *err);
+                        int upsample, int cnn, curate_face *faces, int capacity, int *count,
+                        double *landmark_seconds, curate_error *err);
 
 /// Cuts the aligned face chips (size x size, `padding` as dlib's get_face_chip_details) of `count` faces into
 /// `chips_bgr` (count*size*size*3 bytes, one chip after another), and when the ResNet model is loaded and

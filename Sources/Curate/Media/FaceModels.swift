@@ -52,9 +52,12 @@ public struct ModelFiles: Sendable {
     public static let resnetName = "dlib_face_recognition_resnet_model_v1.dat"
 
     public static let detectorCacheName = "frontal_face_detector.dat"
+    public static let cnnDetectorName = "mmod_human_face_detector.dat"
 
     public var shapePredictor: URL?
     public var resnet: URL?
+    /// dlib's CNN face detector, for `--detector cnn` (optional: HOG needs no file).
+    public var cnnDetector: URL?
 
     /// Where the HOG detector is kept serialized between runs, beside the model files (curate makes it on first
     /// use: building the detector from dlib's compressed copy costs about a second of CPU per process).
@@ -70,7 +73,7 @@ public struct ModelFiles: Sendable {
         func find(_ name: String) -> URL? {
             search.map { $0.appendingPathComponent(name) }.first { FileManager.default.fileExists(atPath: $0.path) }
         }
-        return ModelFiles(shapePredictor: find(shapePredictorName), resnet: find(resnetName))
+        return ModelFiles(shapePredictor: find(shapePredictorName), resnet: find(resnetName), cnnDetector: find(cnnDetectorName))
     }
 
     /// A message for the user when a file is missing, nil when both are there.
@@ -104,16 +107,25 @@ public final class FaceModels {
 
     public var hasLandmarks: Bool { curate_faces_has_landmarks(handle) != 0 }
     public var hasDescriptors: Bool { curate_faces_has_descriptors(handle) != 0 }
+    public var hasCNN: Bool { curate_faces_has_cnn(handle) != 0 }
 
-    /// Faces in the image, strongest first, after `upsample` doublings.
-    public func detect(_ image: DecodedImage, upsample: Int) throws -> [DetectedFace] {
+    /// Loads dlib's CNN face detector, for `detect(_:upsample:detector: .cnn)`.
+    public func loadCNN(_ file: URL) throws {
+        try Bridge.call({ FaceError(description: "cannot load \(file.lastPathComponent): \($0)") }) {
+            curate_faces_load_cnn(handle, file.path, $0)
+        }
+    }
+
+    /// Faces in the image, strongest first, after `upsample` doublings, by the HOG detector or (loaded first
+    /// with `loadCNN`) the CNN detector.
+    public func detect(_ image: DecodedImage, upsample: Int, detector: FaceDetector = .hog) throws -> [DetectedFace] {
         var faces = [curate_face](repeating: curate_face(), count: 256)
         var count: Int32 = 0
         var landmarks = 0.0
         try Bridge.call({ FaceError(description: "face detection failed: \($0)") }) { err in
             image.withPixels { p, stride in
                 curate_faces_detect(handle, p, Int32(image.width), Int32(image.height), stride, Int32(upsample),
-                                    &faces, Int32(faces.count), &count, &landmarks, err)
+                                    detector == .cnn ? 1 : 0, &faces, Int32(faces.count), &count, &landmarks, err)
             }
         }
         landmarkSeconds += landmarks
@@ -128,7 +140,8 @@ public final class FaceModels {
 
     /// Faces at a bounded cost: images longer than `maxSide` are shrunk first, those under `upsampleBelow`
     /// upsampled once (small faces in small photos). Boxes are in the image's own coordinates.
-    public func find(in image: DecodedImage, maxSide: Int = 2000, upsampleBelow: Int = 1000) throws -> [DetectedFace] {
+    public func find(in image: DecodedImage, maxSide: Int = 2000, upsampleBelow: Int = 1000,
+                     detector: FaceDetector = .hog) throws -> [DetectedFace] {
         let longer = max(image.width, image.height)
         var work = image
         var scale = 1.0
@@ -137,7 +150,7 @@ public final class FaceModels {
             work = try image.resized(width: max(1, Int(Double(image.width) * scale)), height: max(1, Int(Double(image.height) * scale)))
         }
         let upsample = Double(longer) * scale < Double(upsampleBelow) ? 1 : 0
-        return try detect(work, upsample: upsample).map { scale == 1 ? $0 : $0.scaled(by: 1 / scale) }
+        return try detect(work, upsample: upsample, detector: detector).map { scale == 1 ? $0 : $0.scaled(by: 1 / scale) }
     }
 
     /// The aligned chip of a face (size x size) and, for 150 x 150 chips with the ResNet model loaded, its
