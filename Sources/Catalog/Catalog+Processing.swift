@@ -40,17 +40,23 @@ extension Catalog {
         typealias C = StoredImage.Columns
         return [C.pixelSha256, C.phash, C.width, C.height, C.orientation, C.cameraMake, C.cameraModel, C.takenAt,
                 C.normalizedPath, C.faces, C.jpegQuality, C.verdict, C.reason, C.detail, C.ownVerdict, C.ownReason,
-                C.ownDetail, C.processedAt]
+                C.ownDetail, C.processedAt, C.detector]
     }()
 
     /// Images processing has not looked at yet (or was looking at when a run died); with `all`, every image not
-    /// decided by a reviewer. Never an image a run died on while it was alone in flight.
-    public func imagesToProcess(all: Bool) throws -> [StoredImage] {
+    /// decided by a reviewer; with `noFaceByHOG`, also those in which the HOG detector found no face (for the CNN
+    /// detector's second look). Never an image a run died on while it was alone in flight.
+    public func imagesToProcess(all: Bool, noFaceByHOG: Bool = false) throws -> [StoredImage] {
         try db.read { db in
+            typealias C = StoredImage.Columns
             let crashed = ProcessingMark.filter(ProcessingMark.Columns.state == ProcessingState.crashed).select(ProcessingMark.Columns.imageId)
             let inFlight = ProcessingMark.filter(ProcessingMark.Columns.state != ProcessingState.crashed).select(ProcessingMark.Columns.imageId)
-            var request = StoredImage.filter(StoredImage.Columns.reviewed == false && !crashed.contains(StoredImage.Columns.id))
-            if !all { request = request.filter(StoredImage.Columns.processedAt == nil || inFlight.contains(StoredImage.Columns.id)) }
+            var request = StoredImage.filter(C.reviewed == false && !crashed.contains(C.id))
+            if !all {
+                var open = C.processedAt == nil || inFlight.contains(C.id)
+                if noFaceByHOG { open = open || (C.detector == FaceDetector.hog && !Face.select(Face.Columns.imageId).contains(C.id)) }
+                request = request.filter(open)
+            }
             return try request.order(StoredImage.Columns.id).fetchAll(db)
         }
     }

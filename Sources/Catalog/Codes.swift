@@ -81,6 +81,10 @@ public enum ProcessingState: String, Codable, Sendable, CaseIterable, DatabaseVa
     case crashed    // a run died while it was alone on this image: rejected as corrupt, never tried again
 }
 
+/// The face detector whose faces processing recorded for an image: dlib's HOG detector for every image, or its
+/// CNN detector for the second look `--detector cnn` gives the images HOG found no face in.
+public enum FaceDetector: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible { case hog, cnn }
+
 /// Processing's decision on an image. `pending` until processing has looked at it.
 public enum Verdict: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible { case pending, kept, rejected }
 

@@ -204,6 +204,8 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
     public var cameraModel: String?
     public var takenAt: String?
     public var processedAt: Date?
+    /// The detector whose faces were recorded (nil before detection ran, or when the image never got to it).
+    public var detector: FaceDetector?
     /// For `duplicate` and `label_conflict`: the other images of the group (the kept copy, or the same image
     /// under other people).
     public var related: [Int64]?
@@ -278,6 +280,7 @@ public struct StoredImage: Codable, Sendable, Hashable, FetchableRecord, Mutable
         public static let cameraModel = Column(CodingKeys.cameraModel)
         public static let takenAt = Column(CodingKeys.takenAt)
         public static let processedAt = Column(CodingKeys.processedAt)
+        public static let detector = Column(CodingKeys.detector)
         public static let related = Column(CodingKeys.related)
         public static let reference = Column(CodingKeys.reference)
         public static let ownVerdict = Column(CodingKeys.ownVerdict)

@@ -211,6 +211,12 @@ enum Schema {
                 WHERE processedAt IS NOT NULL AND reviewed = 0 AND reason IN ('duplicate', 'label_conflict')
                 """)
         }
+        migrator.registerMigration("v10: the face detector that looked") { db in
+            // Which detector's faces are recorded, so that `--detector cnn` gives a second look exactly to the
+            // images HOG found no face in. Every image processing decoded before this column was looked at by HOG.
+            try db.alter(table: "image") { t in t.add(column: "detector", .text) }
+            try db.execute(sql: "UPDATE image SET detector = 'hog' WHERE normalizedPath IS NOT NULL")
+        }
         return migrator
     }
 }

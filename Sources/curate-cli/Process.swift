@@ -11,8 +11,9 @@ extension CurateCommand {
             abstract: "Clean, detect faces and dedupe stored images; every image gets a verdict and a reason.",
             discussion: """
             Decodes each image by content (GIFs by their first frame), applies EXIF orientation, rejects what is not
-            an image, corrupt, too small or too large, finds faces (dlib HOG), keeps images with exactly one face
-            with its aligned crop and descriptor, and flags duplicates and the same image under two people. Of the
+            an image, corrupt, too small or too large, finds faces (dlib HOG; with --detector cnn, dlib's CNN
+            detector looks again at the images HOG finds no face in), keeps images with exactly one face with its
+            aligned crop and descriptor, and flags duplicates and the same image under two people. Of the
             copies of one picture the best (a reviewer's pick, then more pixels, then the higher JPEG quality or
             more bytes, then the first stored) gets its own verdict; the others are its duplicates.
             Nothing is deleted: every verdict is a catalog row that review can reverse.
@@ -56,6 +57,9 @@ struct ProcessingOptions: ParsableArguments {
     @Option(name: .long, help: "A group photo is kept with the face that is the person when the next face is this much farther.")
     var faceMargin: Float = IdentityOptions().margin
 
+    @Option(name: .long, help: ArgumentHelp("Face detector: hog, or cnn for a second look by dlib's CNN detector at the images HOG finds no face in (also those of earlier runs); it finds side-on and partly hidden faces, at seconds per image.", valueName: "hog|cnn"))
+    var detector: FaceDetector = .hog
+
     @Flag(name: .long, help: "Process again every image a reviewer has not decided, not only new ones.")
     var all = false
 
@@ -77,6 +81,7 @@ struct ProcessingOptions: ParsableArguments {
         options.identity.margin = faceMargin
         options.minSide = minSide
         options.all = all
+        options.detector = detector
         let tty = isatty(STDERR_FILENO) != 0 && !global.quiet
         var lastLine = Date.distantPast
         let processor = Processor(catalog: catalog, options: options, onProgress: { p in
@@ -101,3 +106,5 @@ struct ProcessingOptions: ParsableArguments {
         return summary
     }
 }
+
+extension FaceDetector: ExpressibleByArgument {}

@@ -20,13 +20,16 @@ public struct ImageRow: Codable, Sendable, Equatable {
     public var verdict: Verdict
     @ExplicitNull public var reason: Reason?
     @ExplicitNull public var faces: Int?
+    /// The detector whose faces were counted: hog, or cnn when the CNN detector's second look (`--detector cnn`)
+    /// was what found them; null when detection never ran.
+    @ExplicitNull public var detector: FaceDetector?
     public var reviewed: Bool
     @ExplicitNull public var split: SplitSide?
     /// The person's reference portrait (from Wikidata).
     public var reference: Bool
 
     enum CodingKeys: String, CodingKey {
-        case id, label, provider, term, license, creator, sha256, path, bytes, format, verdict, reason, faces, reviewed, split, reference
+        case id, label, provider, term, license, creator, sha256, path, bytes, format, verdict, reason, faces, detector, reviewed, split, reference
         case sourceUrl = "source_url"
         case pageUrl = "page_url"
     }
@@ -60,7 +63,7 @@ public enum Listing {
                      creator: image.creator, sha256: image.sha256,
                      path: catalog.workspace.url(forRelativePath: image.path).path, bytes: image.bytes,
                      format: image.format, verdict: image.verdict, reason: image.reason, faces: image.faces,
-                     reviewed: image.reviewed, split: image.split, reference: image.reference)
+                     detector: image.detector, reviewed: image.reviewed, split: image.split, reference: image.reference)
         }
     }
 }

@@ -11,6 +11,14 @@ public struct ProcessOptions: Sendable {
     public var detectMaxSide = 2000
     /// Images whose longer side is under this are upsampled once before detection.
     public var upsampleBelow = 1000
+    /// `.cnn`: images the HOG detector finds no face in get a second look by dlib's CNN detector, which finds
+    /// side-on and partly hidden faces HOG misses, at seconds per image (a run with it also looks again at the
+    /// images earlier runs found no face in).
+    public var detector = FaceDetector.hog
+    /// The CNN detector looks at a copy whose longer side is at most this, upsampled once when it is under
+    /// `cnnUpsampleBelow` (it finds faces of about 80 px and up in what it is given; its cost grows with the pixels).
+    public var cnnMaxSide = 1000
+    public var cnnUpsampleBelow = 600
     /// Faces smaller than this fraction of the largest face's area do not count.
     public var smallFaceRatio = 0.25
     /// pHash Hamming distance that makes two images near-duplicates.
@@ -60,6 +68,8 @@ public struct StageTimes: Codable, Sendable {
     public var hash = 0.0
     /// The HOG face detector (including its shrinking or upsampling), without the landmarks.
     public var detect = 0.0
+    /// The CNN detector's second look at images HOG found no face in (`--detector cnn`).
+    public var cnn = 0.0
     /// The 5-point shape predictor.
     public var landmarks = 0.0
     /// Cutting the aligned chip and the ResNet descriptor.
@@ -74,7 +84,7 @@ public struct StageTimes: Codable, Sendable {
     public init() {}
 
     mutating func add(_ o: StageTimes) {
-        read += o.read; decode += o.decode; hash += o.hash; detect += o.detect; landmarks += o.landmarks
+        read += o.read; decode += o.decode; hash += o.hash; detect += o.detect; cnn += o.cnn; landmarks += o.landmarks
         descriptor += o.descriptor; files += o.files; catalog += o.catalog; dedupe += o.dedupe
     }
 
@@ -125,7 +135,10 @@ public final class Processor {
             warnings.append("\(blamed.count) image(s) rejected as corrupt: an earlier run died while processing \(blamed.count == 1 ? "it" : "each of them")")
         }
         let suspects = Set(marks.filter { $0.state == .shared }.map(\.imageId))
-        let todo = try catalog.imagesToProcess(all: options.all)
+        if options.detector == .cnn && options.models.cnnDetector == nil {
+            throw FaceError(description: "--detector cnn needs \(ModelFiles.cnnDetectorName) beside the other model files; run scripts/setup.sh or set CURATE_MODELS to their folder")
+        }
+        let todo = try catalog.imagesToProcess(all: options.all, noFaceByHOG: options.detector == .cnn)
         let threads = max(1, min(options.threads, todo.count))
         let state = WorkState(total: todo.count)
         try work(todo.filter { suspects.contains($0.id!) }, threads: 1, state)
@@ -174,6 +187,7 @@ public final class Processor {
                 defer { group.leave() }
                 do {
                     let models = try FaceModels(options.models)
+                    if options.detector == .cnn, let cnn = options.models.cnnDetector { try models.loadCNN(cnn) }
                     var stages = StageTimes()
                     defer {
                         stages.landmarks = models.landmarkSeconds
@@ -293,8 +307,15 @@ public final class Processor {
             try stages.time(\.files) { try workspace.writeAtomically(try decoded.jpeg(quality: 92), to: normalized) }
             image.normalizedPath = normalized
 
-            let detected = try stages.time(\.detect) {
+            var detected = try stages.time(\.detect) {
                 try models.find(in: decoded, maxSide: options.detectMaxSide, upsampleBelow: options.upsampleBelow)
+            }
+            image.detector = .hog
+            if detected.isEmpty && models.hasCNN {
+                detected = try stages.time(\.cnn) {
+                    try models.find(in: decoded, maxSide: options.cnnMaxSide, upsampleBelow: options.cnnUpsampleBelow, detector: .cnn)
+                }
+                image.detector = .cnn
             }
             let largest = detected.map(\.area).max() ?? 0
             faces = detected.enumerated().map { i, f in
@@ -302,7 +323,7 @@ public final class Processor {
                      landmarks: f.landmarks, counted: f.area >= options.smallFaceRatio * largest)
             }
             let counted = faces.filter(\.counted).count
-            if counted == 0 { return verdict(.rejected, .noFace, "no face found") }
+            if counted == 0 { return verdict(.rejected, .noFace, image.detector == .cnn ? "no face found (by HOG, nor by the CNN detector)" : "no face found") }
             // Every face gets its chip and descriptor (a crowd: only a lone counted face), so identity can find the
             // person among them: a group photo is kept with the face that is the person, and so is a photo whose
             // largest face is a stranger's but a smaller one the person's.
