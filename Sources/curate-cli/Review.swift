@@ -152,7 +152,7 @@ extension CurateCommand {
                 ?? GraphicsDetection.detect(input: terminal.input, output: terminal.output)
             // Without libchafa, symbols (asked for, or the best text mode) become half blocks, and the status line says why.
             var notice: String?
-            if mode.isText, graphics != .blocks, case .failure(let why) = SymbolMosaic.shared {
+            if mode.isText, graphics != .blocks, case .failure(let why) = ChafaRenderer.shared {
                 mode = .blocks
                 notice = "\(why)"
             }

@@ -7,7 +7,7 @@ import TestSupport
 
 /// libchafa, when it loads here.
 enum Chafa {
-    static let renderer = try? SymbolMosaic.shared.get()
+    static let renderer = try? ChafaRenderer.shared.get()
     static var available: Bool { renderer != nil }
     static let missing: Comment = "libchafa does not load (scripts/setup.sh installs libchafa0): the symbol mosaic tests are skipped"
 }
@@ -61,7 +61,7 @@ struct TerminalGraphicsTests {
     }
 
     @Test func withoutLibchafaTheTextModeIsHalfBlocks() {
-        guard case .failure(let why) = SymbolMosaic.load("/nonexistent/libchafa.so.0") else {
+        guard case .failure(let why) = ChafaRenderer.load("/nonexistent/libchafa.so.0") else {
             Issue.record("a library that does not exist loaded")
             return
         }
@@ -69,7 +69,7 @@ struct TerminalGraphicsTests {
         #expect(why.description.contains("pictures are half blocks"))
         #expect(GraphicsDetection.mode(fromReply: Array("\u{1B}[?1;2c".utf8), text: .blocks) == .blocks)
         // A library without chafa's functions is refused, not called.
-        guard case .failure(let wrong) = SymbolMosaic.load("libm.so.6") else {
+        guard case .failure(let wrong) = ChafaRenderer.load("libm.so.6") else {
             Issue.record("libm passed for libchafa")
             return
         }
@@ -139,61 +139,11 @@ struct TerminalGraphicsTests {
         #expect(out.contains("#215!5~-"))
     }
 
-    /// A minimal sixel decoder (colour registers, "#", "!", "$", "-"), for checking what the encoder wrote.
-    func decodeSixel(_ text: String) -> RGBImage? {
-        let chars = Array(text.unicodeScalars)
-        guard let q = chars.firstIndex(of: "q") else { return nil }
-        var i = q + 1
-        func number() -> Int {
-            var n = 0
-            while i < chars.count, let d = Int(String(chars[i])) { n = n * 10 + d; i += 1 }
-            return n
-        }
-        guard chars[i] == "\"" else { return nil }
-        i += 1
-        var params: [Int] = []
-        while true { params.append(number()); if chars[i] == ";" { i += 1 } else { break } }
-        let (w, h) = (params[2], params[3])
-        var pixels = [UInt8](repeating: 0, count: w * h * 3)
-        var palette: [Int: (Int, Int, Int)] = [:]
-        var colour = 0, x = 0, band = 0
-        while i < chars.count, chars[i] != "\u{1B}" {
-            let c = chars[i]
-            switch c {
-            case "#":
-                i += 1
-                colour = number()
-                if chars[i] == ";" {
-                    i += 1; _ = number(); i += 1
-                    let r = number(); i += 1
-                    let g = number(); i += 1
-                    let b = number()
-                    palette[colour] = (r * 255 / 100, g * 255 / 100, b * 255 / 100)
-                }
-            case "$": x = 0; i += 1
-            case "-": x = 0; band += 6; i += 1
-            default:
-                var run = 1
-                if c == "!" { i += 1; run = number() }
-                let bits = Int(chars[i].value) - 63
-                for _ in 0..<run {
-                    for b in 0..<6 where bits >> b & 1 == 1 && band + b < h && x < w {
-                        let p = palette[colour]!, o = ((band + b) * w + x) * 3
-                        pixels[o] = UInt8(p.0); pixels[o + 1] = UInt8(p.1); pixels[o + 2] = UInt8(p.2)
-                    }
-                    x += 1
-                }
-                i += 1
-            }
-        }
-        return RGBImage(width: w, height: h, pixels: pixels)
-    }
-
     @Test(.enabled(if: Paths.hasShared, Paths.sharedMissing))
     func sixelOfARealPhotoDecodesBackToItWithinOneColourStep() throws {
         let photo = try DecodedImage.decode(try Paths.bytes("single_face/opencv_course_lady.jpg"))
         let small = try photo.resized(width: 97, height: 61).rgb()
-        let decoded = try #require(decodeSixel(Sixel.encode(small)))
+        let decoded = try #require(Sixel.decode(Sixel.encode(small)))
         #expect(decoded.width == 97 && decoded.height == 61)
         // Each channel lands on a neighbouring level of the six (51 apart), and on average close to the source.
         var worst = 0, total = 0
@@ -204,5 +154,24 @@ struct TerminalGraphicsTests {
         }
         #expect(worst <= 51)
         #expect(Double(total) / Double(small.pixels.count) < 20)
+    }
+
+    @Test(.enabled(if: Paths.hasShared, Paths.sharedMissing), .enabled(if: Chafa.available, Chafa.missing))
+    func chafasSixelOfRealPhotosDecodesBackCloserThanTheFixedCube() throws {
+        let chafa = try #require(Chafa.renderer)
+        for file in ["single_face/opencv_course_lady.jpg", "group/opencv_course/group_2.jpg"] {
+            let photo = try DecodedImage.decode(try Paths.bytes(file))
+            let small = try photo.resized(width: 97, height: 60).rgb()
+            let text = try #require(chafa.sixel(small))
+            #expect(text.hasPrefix("\u{1B}P0;1;0q\"1;1;97;60"))
+            #expect(text.hasSuffix("\u{1B}\\"))
+            let decoded = try #require(Sixel.decode(text))
+            let cube = try #require(Sixel.decode(Sixel.encode(small)))
+            let ours = PictureFidelity(decoded, against: small), fixed = PictureFidelity(cube, against: small)
+            #expect(ours.meanError < fixed.meanError / 2, "\(file): chafa \(ours), fixed cube \(fixed)")
+            #expect(ours.ssim > fixed.ssim + 0.2, "\(file): chafa \(ours), fixed cube \(fixed)")
+        }
+        // Sixel draws six rows at a time: under six there is nothing to draw, and the caller uses `Sixel`.
+        #expect(chafa.sixel(RGBImage(width: 4, height: 5, pixels: Array(repeating: 128, count: 60))) == nil)
     }
 }

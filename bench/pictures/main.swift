@@ -1,7 +1,10 @@
 // Benchmark: terminal pictures side by side, chafa's symbol mosaic against half blocks in the same cell box, on
 // real photos. Each is rasterised back at 8 x 8 pixels per cell (both use only Unicode block elements, whose shapes
 // are exact) and compared with the photo resized to that grid (mean error per channel, luma SSIM).
-// Usage: swift run -c release curate-bench-pictures [COLUMNSxROWS=80x30] [photo under ../shared/data ...]
+// Then sixel: the fixed-cube encoder (`Sixel`) against chafa's, both decoded back and compared with the photo at
+// the pixel size of the same box (8 x 16 pixels per cell), pixel by pixel and after 4 x 4 averaging (what the eye
+// blends of dithering).
+// Usage: swift run curate-bench-pictures [COLUMNSxROWS=80x30] [photo under ../shared/data ...]
 import Curate
 import Foundation
 
@@ -19,8 +22,8 @@ let photos = named.isEmpty ? [
 ] : named
 let data = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("../shared/data").standardized
 
-let chafa: SymbolMosaic
-switch SymbolMosaic.shared {
+let chafa: ChafaRenderer
+switch ChafaRenderer.shared {
 case .success(let s): chafa = s
 case .failure(let why): print("\(why)"); exit(1)
 }
@@ -59,3 +62,39 @@ for name in photos {
 }
 let n = Double(photos.count)
 print("mean".padding(toLength: 48, withPad: " ", startingAt: 0) + String(format: "         %18.2f %6.4f             | %20.2f %6.4f", sums[0] / n, sums[1] / n, sums[2] / n, sums[3] / n))
+
+/// `image` averaged over k x k blocks.
+func averaged(_ image: RGBImage, _ k: Int) -> RGBImage {
+    let w = image.width / k, h = image.height / k
+    var out = [UInt8](repeating: 0, count: w * h * 3)
+    for y in 0..<h {
+        for x in 0..<w {
+            for c in 0..<3 {
+                var sum = 0
+                for dy in 0..<k { for dx in 0..<k { sum += Int(image.pixels[((y * k + dy) * image.width + x * k + dx) * 3 + c]) } }
+                out[(y * w + x) * 3 + c] = UInt8(sum / (k * k))
+            }
+        }
+    }
+    return RGBImage(width: w, height: h, pixels: out)
+}
+
+print("\nsixel in \(box.0 * 8)x\(box.1 * 16) px: error and SSIM pixel by pixel, then after 4x4 averaging")
+print("photo".padding(toLength: 48, withPad: " ", startingAt: 0) + "pixels   fixed cube: error  SSIM  avg error  SSIM   KB    ms | chafa: error  SSIM  avg error  SSIM   KB    ms")
+for name in photos {
+    let photo = try DecodedImage.decode([UInt8](try Data(contentsOf: data.appendingPathComponent(name))))
+    var size = fitting(width: photo.width, height: photo.height, into: box.0 * 8, box.1 * 16)
+    size.height -= size.height % 6   // chafa draws whole six-row bands: compare the same pixels
+    let source = try photo.resized(width: size.width, height: size.height).rgb()
+    var fixed = "", chafas: String?
+    let fixedMs = milliseconds { fixed = Sixel.encode(source) }
+    let chafaMs = milliseconds { chafas = chafa.sixel(source) }
+    guard let a = Sixel.decode(fixed), let chafas, let b = Sixel.decode(chafas) else { print("\(name): a sixel did not decode"); continue }
+    func scores(_ d: RGBImage) -> String {
+        let p = PictureFidelity(d, against: source), q = PictureFidelity(averaged(d, 4), against: averaged(source, 4))
+        return String(format: "%6.2f %6.4f %9.2f %6.4f", p.meanError, p.ssim, q.meanError, q.ssim)
+    }
+    print(name.padding(toLength: 48, withPad: " ", startingAt: 0) + String(format: "%3dx%-3d  ", size.width, size.height)
+          + "      " + scores(a) + String(format: " %4.0f %5.1f", Double(fixed.utf8.count) / 1024, fixedMs)
+          + " | " + scores(b) + String(format: " %4.0f %5.1f", Double(chafas.utf8.count) / 1024, chafaMs))
+}

@@ -1,5 +1,6 @@
-// Symbol mosaics by chafa (libchafa, loaded on first use): each cell one of ~200 block and border symbols with its
-// own foreground and background, chosen to match the cell's 8x8 pixels, where half blocks can only split a cell in two.
+// Pictures by chafa (libchafa, loaded on first use): symbol mosaics, each cell one of Unicode's block elements with
+// its own foreground and background chosen to match the cell's 8x8 pixels (half blocks can only split a cell in
+// two), and sixel with a palette taken from the image.
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -20,16 +21,24 @@ struct ChafaLibrary {
     let configSetCanvasMode: @convention(c) (Object?, Int32) -> Void
     let configSetSymbolMap: @convention(c) (Object?, Object?) -> Void
     let configSetWorkFactor: @convention(c) (Object?, Float) -> Void
+    let configSetPixelMode: @convention(c) (Object?, Int32) -> Void
+    let configSetCellGeometry: @convention(c) (Object?, Int32, Int32) -> Void
     let configUnref: @convention(c) (Object?) -> Void
     let canvasNew: @convention(c) (Object?) -> Object?
     let canvasDrawAllPixels: @convention(c) (Object?, Int32, UnsafePointer<UInt8>?, Int32, Int32, Int32) -> Void
     let canvasGetCharAt: @convention(c) (Object?, Int32, Int32) -> UInt32
     let canvasGetColorsAt: @convention(c) (Object?, Int32, Int32, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Void
     let canvasUnref: @convention(c) (Object?) -> Void
+    let canvasPrint: @convention(c) (Object?, Object?) -> Object?   // a GString: { gchar *str; gsize len; gsize allocated_len; }
+    let termDbGetDefault: @convention(c) () -> Object?
+    let termDbGetFallbackInfo: @convention(c) (Object?) -> Object?
+    let termInfoUnref: @convention(c) (Object?) -> Void
+    let stringFree: @convention(c) (Object?, Int32) -> UnsafeMutablePointer<CChar>?   // glib's g_string_free
 
     // chafa's enums (chafa-common.h, chafa-symbol-map.h, chafa-canvas-config.h), stable since 1.0.
-    static let pixelRGB8: Int32 = 8
+    static let pixelRGBA8Unassociated: Int32 = 4
     static let canvasTruecolor: Int32 = 0
+    static let pixelModeSymbols: Int32 = 0, pixelModeSixels: Int32 = 1
     static let tagSpace: Int32 = 1 << 0, tagStipple: Int32 = 1 << 2, tagBlock: Int32 = 1 << 3
     static let tagInverted: Int32 = 1 << 10, tagWide: Int32 = 1 << 18
 
@@ -44,6 +53,7 @@ struct ChafaLibrary {
             return .failure(ChafaUnavailable(reason: dlerror().map { String(cString: $0) } ?? "cannot load \(path)"))
         }
         func sym<T>(_ symbol: String, _: T.Type) throws -> T {
+            // dlsym on the handle searches libchafa's dependencies too: g_string_free comes from its glib.
             guard let p = dlsym(handle, symbol) else { throw ChafaUnavailable(reason: "\(path) has no \(symbol) (libchafa 1.8 or later is needed)") }
             return unsafeBitCast(p, to: T.self)
         }
@@ -58,12 +68,19 @@ struct ChafaLibrary {
                 configSetCanvasMode: try sym("chafa_canvas_config_set_canvas_mode", (@convention(c) (Object?, Int32) -> Void).self),
                 configSetSymbolMap: try sym("chafa_canvas_config_set_symbol_map", (@convention(c) (Object?, Object?) -> Void).self),
                 configSetWorkFactor: try sym("chafa_canvas_config_set_work_factor", (@convention(c) (Object?, Float) -> Void).self),
+                configSetPixelMode: try sym("chafa_canvas_config_set_pixel_mode", (@convention(c) (Object?, Int32) -> Void).self),
+                configSetCellGeometry: try sym("chafa_canvas_config_set_cell_geometry", (@convention(c) (Object?, Int32, Int32) -> Void).self),
                 configUnref: try sym("chafa_canvas_config_unref", (@convention(c) (Object?) -> Void).self),
                 canvasNew: try sym("chafa_canvas_new", (@convention(c) (Object?) -> Object?).self),
                 canvasDrawAllPixels: try sym("chafa_canvas_draw_all_pixels", (@convention(c) (Object?, Int32, UnsafePointer<UInt8>?, Int32, Int32, Int32) -> Void).self),
                 canvasGetCharAt: try sym("chafa_canvas_get_char_at", (@convention(c) (Object?, Int32, Int32) -> UInt32).self),
                 canvasGetColorsAt: try sym("chafa_canvas_get_colors_at", (@convention(c) (Object?, Int32, Int32, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Void).self),
-                canvasUnref: try sym("chafa_canvas_unref", (@convention(c) (Object?) -> Void).self)))
+                canvasUnref: try sym("chafa_canvas_unref", (@convention(c) (Object?) -> Void).self),
+                canvasPrint: try sym("chafa_canvas_print", (@convention(c) (Object?, Object?) -> Object?).self),
+                termDbGetDefault: try sym("chafa_term_db_get_default", (@convention(c) () -> Object?).self),
+                termDbGetFallbackInfo: try sym("chafa_term_db_get_fallback_info", (@convention(c) (Object?) -> Object?).self),
+                termInfoUnref: try sym("chafa_term_info_unref", (@convention(c) (Object?) -> Void).self),
+                stringFree: try sym("g_string_free", (@convention(c) (Object?, Int32) -> UnsafeMutablePointer<CChar>?).self)))
         } catch let error as ChafaUnavailable {
             return .failure(error)
         } catch {
@@ -80,36 +97,92 @@ public struct ChafaUnavailable: Error, CustomStringConvertible {
     }
 }
 
-/// chafa's symbol mosaic in 24-bit colour at chafa's default work factor, with the block elements (eighth blocks,
-/// halves, quadrants; `BlockElements`) and space: chafa's default set ("block+border+space-wide-inverted") less the
-/// box-drawing lines, whose thickness and position differ from font to font while the block elements' shapes are
-/// fixed by Unicode (many terminals draw them themselves, pixel-exact), so what chafa matches is what is shown.
-public final class SymbolMosaic: @unchecked Sendable {
+/// chafa's pictures: the symbol mosaic in 24-bit colour at chafa's default work factor, with the block elements
+/// (eighth blocks, halves, quadrants; `BlockElements`) and space: chafa's default set
+/// ("block+border+space-wide-inverted") less the box-drawing lines, whose thickness and position differ from font
+/// to font while the block elements' shapes are fixed by Unicode (many terminals draw them themselves,
+/// pixel-exact), so what chafa matches is what is shown; and sixel with the image's own palette.
+public final class ChafaRenderer: @unchecked Sendable {
     private let lib: ChafaLibrary
     private let symbols: OpaquePointer
-    private let lock = NSLock()   // configurations copy the shared symbol map: one at a time
+    private let lock = NSLock()   // configurations copy the shared symbol map and print with one term info: one at a time
 
     /// The renderer over the shared libchafa, or why there is none.
-    public static let shared: Result<SymbolMosaic, ChafaUnavailable> = ChafaLibrary.shared.flatMap { SymbolMosaic.make($0) }
+    public static let shared: Result<ChafaRenderer, ChafaUnavailable> = ChafaLibrary.shared.flatMap { ChafaRenderer.make($0) }
 
-    static func make(_ lib: ChafaLibrary) -> Result<SymbolMosaic, ChafaUnavailable> {
+    static func make(_ lib: ChafaLibrary) -> Result<ChafaRenderer, ChafaUnavailable> {
         guard let map = lib.symbolMapNew() else { return .failure(ChafaUnavailable(reason: "chafa_symbol_map_new failed")) }
         lib.symbolMapAddByTags(map, ChafaLibrary.tagBlock | ChafaLibrary.tagSpace)
         lib.symbolMapRemoveByTags(map, ChafaLibrary.tagWide | ChafaLibrary.tagInverted | ChafaLibrary.tagStipple)
-        return .success(SymbolMosaic(lib: lib, symbols: map))
+        return .success(ChafaRenderer(lib: lib, symbols: map))
     }
 
     /// A renderer over the libchafa at `path`, or why it cannot load (for choosing a library explicitly).
-    public static func load(_ path: String) -> Result<SymbolMosaic, ChafaUnavailable> {
-        ChafaLibrary.load(path).flatMap { SymbolMosaic.make($0) }
+    public static func load(_ path: String) -> Result<ChafaRenderer, ChafaUnavailable> {
+        ChafaLibrary.load(path).flatMap { ChafaRenderer.make($0) }
     }
+
+    /// The sequences chafa writes with: its fallback terminal, which knows sixel (the review screen has already
+    /// chosen the protocol by asking the terminal).
+    private let termInfo: OpaquePointer?
 
     private init(lib: ChafaLibrary, symbols: OpaquePointer) {
         self.lib = lib
         self.symbols = symbols
+        termInfo = lib.termDbGetFallbackInfo(lib.termDbGetDefault())
     }
 
-    deinit { lib.symbolMapUnref(symbols) }
+    deinit {
+        lib.symbolMapUnref(symbols)
+        if let termInfo { lib.termInfoUnref(termInfo) }
+    }
+
+    /// Hands `image` to chafa as RGBA: chafa 1.12 reads packed RGB wrongly when a row is not a multiple of 4 bytes
+    /// (the picture comes out sheared: bench/pictures showed it on sixels 97 and 325 pixels wide); RGBA rows always are.
+    private func draw(_ image: RGBImage, on canvas: OpaquePointer?) {
+        let n = image.width * image.height
+        var rgba = [UInt8](repeating: 255, count: n * 4)
+        image.pixels.withUnsafeBufferPointer { rgb in
+            rgba.withUnsafeMutableBufferPointer { out in
+                for i in 0..<n {
+                    out[4 * i] = rgb[3 * i]
+                    out[4 * i + 1] = rgb[3 * i + 1]
+                    out[4 * i + 2] = rgb[3 * i + 2]
+                }
+            }
+        }
+        rgba.withUnsafeBufferPointer {
+            lib.canvasDrawAllPixels(canvas, ChafaLibrary.pixelRGBA8Unassociated, $0.baseAddress, Int32(image.width), Int32(image.height), Int32(image.width * 4))
+        }
+    }
+
+    /// `image` as one sixel image (a DCS sequence) of its own size, its palette (up to 256 colours) chosen from the
+    /// image, without dithering: on photos 2-4 per channel from the source where the fixed-cube `Sixel` is 16-18
+    /// (bench/pictures). Sixel is drawn in bands of six rows: the last rows beyond a multiple of six are squeezed
+    /// in, so an image under six rows high gets nil (use `Sixel`).
+    public func sixel(_ image: RGBImage) -> String? {
+        guard image.height >= 6, image.width >= 1 else { return nil }
+        let config = lib.configNew()
+        defer { lib.configUnref(config) }
+        lib.configSetPixelMode(config, ChafaLibrary.pixelModeSixels)
+        lib.configSetCellGeometry(config, 1, 1)   // one "cell" per pixel: the output is the image's own size
+        lib.configSetGeometry(config, Int32(image.width), Int32(image.height))
+        lib.configSetCanvasMode(config, ChafaLibrary.canvasTruecolor)
+        lib.configSetWorkFactor(config, 0.5)
+        let canvas = lib.canvasNew(config)
+        defer { lib.canvasUnref(canvas) }
+        draw(image, on: canvas)
+        lock.lock()
+        let printed = lib.canvasPrint(canvas, termInfo)
+        lock.unlock()
+        guard let text = printed else { return nil }
+        defer { _ = lib.stringFree(text, 1) }
+        let gstring = UnsafeRawPointer(text)
+        guard let bytes = gstring.load(as: UnsafePointer<UInt8>?.self) else { return nil }
+        let length = gstring.load(fromByteOffset: MemoryLayout<UnsafeRawPointer>.size, as: Int.self)
+        let out = String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
+        return out.hasPrefix("\u{1B}P") ? out : nil
+    }
 
     /// `image` drawn into `columns` x `rows` cells; chafa reads the image at 8 x 8 pixels per cell, so an image of
     /// exactly 8 * columns x 8 * rows pixels (one terminal cell is twice as tall as wide: resize anisotropically)
@@ -125,9 +198,7 @@ public final class SymbolMosaic: @unchecked Sendable {
         lib.configSetWorkFactor(config, 0.5)   // chafa's command line: --work 5 of 1-9
         let canvas = lib.canvasNew(config)
         defer { lib.canvasUnref(canvas) }
-        image.pixels.withUnsafeBufferPointer {
-            lib.canvasDrawAllPixels(canvas, ChafaLibrary.pixelRGB8, $0.baseAddress, Int32(image.width), Int32(image.height), Int32(image.width * 3))
-        }
+        draw(image, on: canvas)
         var cells: [Mosaic.Cell] = []
         cells.reserveCapacity(columns * rows)
         for y in 0..<rows {

@@ -94,7 +94,7 @@ final class PictureCache: @unchecked Sendable {
                  text: "\(f.idx + 1)", chosen: f.chosen)
             }
             let mosaic: Mosaic
-            if mode == .symbols, let chafa = try? SymbolMosaic.shared.get() {
+            if mode == .symbols, let chafa = try? ChafaRenderer.shared.get() {
                 // chafa reads 8 x 8 pixels per cell: resize to that grid (squeezed to half height, as cells are tall).
                 let columns = size.width, rows = (size.height + 1) / 2
                 mosaic = chafa.mosaic(try pixels.resized(width: columns * 8, height: rows * 8).rgb(), columns: columns, rows: rows)
@@ -109,7 +109,9 @@ final class PictureCache: @unchecked Sendable {
         case .sixel:
             let rgb = try pixels.resized(width: size.width, height: size.height).rgb()
             let c = max(1, (size.width + cell.0 - 1) / cell.0), r = max(1, (size.height + cell.1 - 1) / cell.1)
-            return Picture(columns: c, rows: r, lines: [Sixel.encode(rgb)], labels: [])
+            // chafa's sixel where libchafa loads (a palette from the image, far closer than the fixed cube).
+            let sixel = (try? ChafaRenderer.shared.get())?.sixel(rgb) ?? Sixel.encode(rgb)
+            return Picture(columns: c, rows: r, lines: [sixel], labels: [])
         }
     }
 

@@ -13,7 +13,7 @@ public enum GraphicsMode: String, CaseIterable, Sendable {
     public var isText: Bool { self == .symbols || self == .blocks }
 
     /// The best text mode here: chafa's symbols where libchafa loads, else half blocks.
-    public static var text: GraphicsMode { (try? SymbolMosaic.shared.get()) != nil ? .symbols : .blocks }
+    public static var text: GraphicsMode { (try? ChafaRenderer.shared.get()) != nil ? .symbols : .blocks }
 }
 
 /// Packed 8-bit RGB pixels.
@@ -272,6 +272,59 @@ public enum Sixel {
             band += 6
         }
         return out + "\u{1B}\\"
+    }
+
+    /// A minimal decoder (raster size, colour registers, "#", "!", "$", "-"), for checking what an encoder wrote
+    /// (tests, bench/pictures); nil when the text is not a sixel image that gives its size first.
+    public static func decode(_ text: String) -> RGBImage? {
+        let chars = Array(text.unicodeScalars)
+        guard let q = chars.firstIndex(of: "q") else { return nil }
+        var i = q + 1
+        func at(_ k: Int) -> Unicode.Scalar? { k < chars.count ? chars[k] : nil }
+        func number() -> Int {
+            var n = 0
+            while let c = at(i), let d = Int(String(c)), n < 1 << 20 { n = n * 10 + d; i += 1 }
+            return n
+        }
+        guard at(i) == "\"" else { return nil }
+        i += 1
+        var params: [Int] = []
+        while true { params.append(number()); if at(i) == ";" { i += 1 } else { break } }
+        guard params.count == 4, params[2] > 0, params[3] > 0, params[2] * params[3] <= 1 << 24 else { return nil }
+        let (w, h) = (params[2], params[3])
+        var pixels = [UInt8](repeating: 0, count: w * h * 3)
+        var palette: [Int: (Int, Int, Int)] = [:]
+        var colour = 0, x = 0, band = 0
+        while let c = at(i), c != "\u{1B}" {
+            switch c {
+            case "#":
+                i += 1
+                colour = number()
+                if at(i) == ";" {
+                    i += 1; _ = number(); i += 1
+                    let r = number(); i += 1
+                    let g = number(); i += 1
+                    let b = number()
+                    palette[colour] = (min(255, r * 255 / 100), min(255, g * 255 / 100), min(255, b * 255 / 100))
+                }
+            case "$": x = 0; i += 1
+            case "-": x = 0; band += 6; i += 1
+            default:
+                var run = 1
+                if c == "!" { i += 1; run = number() }
+                guard let s = at(i), (63...126).contains(s.value), let p = palette[colour] else { return nil }
+                let bits = Int(s.value) - 63
+                for _ in 0..<run {
+                    for b in 0..<6 where bits >> b & 1 == 1 && band + b < h && x < w {
+                        let o = ((band + b) * w + x) * 3
+                        pixels[o] = UInt8(p.0); pixels[o + 1] = UInt8(p.1); pixels[o + 2] = UInt8(p.2)
+                    }
+                    x += 1
+                }
+                i += 1
+            }
+        }
+        return RGBImage(width: w, height: h, pixels: pixels)
     }
 }
 
