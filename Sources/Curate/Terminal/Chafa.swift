@@ -8,8 +8,9 @@ import Glibc
 
 /// libchafa's functions used here, resolved at run time. libchafa pulls in glib and pcre2 (dlopen 0.4 ms and 1 MB
 /// when cached; linked, 5-10 ms more start-up measured for `--version`), so it is loaded only when a review screen
-/// draws, not by every command; where it cannot be loaded, pictures fall back to half blocks. The types are C's (gint = Int32, enums = Int32, gunichar = UInt32):
-/// Debian's libchafa-dev needs glib's headers, so this table is typed here instead of compiled from chafa.h.
+/// draws, not by every command; where it cannot be loaded, pictures fall back to half blocks and the fixed-cube
+/// sixel. The types are C's (gint = Int32, enums = Int32, gunichar = UInt32): Debian's libchafa-dev needs glib's
+/// headers, which are not installed, so this table is typed here instead of compiled from chafa.h.
 struct ChafaLibrary {
     typealias Object = OpaquePointer
     let symbolMapNew: @convention(c) () -> Object?
@@ -38,7 +39,7 @@ struct ChafaLibrary {
     // chafa's enums (chafa-common.h, chafa-symbol-map.h, chafa-canvas-config.h), stable since 1.0.
     static let pixelRGBA8Unassociated: Int32 = 4
     static let canvasTruecolor: Int32 = 0
-    static let pixelModeSymbols: Int32 = 0, pixelModeSixels: Int32 = 1
+    static let pixelModeSixels: Int32 = 1
     static let tagSpace: Int32 = 1 << 0, tagStipple: Int32 = 1 << 2, tagBlock: Int32 = 1 << 3
     static let tagInverted: Int32 = 1 << 10, tagWide: Int32 = 1 << 18
 
