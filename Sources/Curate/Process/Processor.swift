@@ -237,7 +237,7 @@ public final class Processor {
         var image = stored
         // What an earlier run found must not outlive this one (a file that no longer decodes has no pixel hash,
         // and is nobody's copy).
-        (image.pixelSha256, image.phash, image.jpegQuality) = (nil, nil, nil)
+        (image.pixelSha256, image.phash, image.jpegQuality, image.detector) = (nil, nil, nil, nil)
         var faces: [Face] = []
         func verdict(_ verdict: Verdict, _ reason: Reason?, _ detail: String?) -> Analysis {
             image.verdict = verdict

@@ -53,35 +53,36 @@ struct ChafaLibrary {
         guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
             return .failure(ChafaUnavailable(reason: dlerror().map { String(cString: $0) } ?? "cannot load \(path)"))
         }
-        func sym<T>(_ symbol: String, _: T.Type) throws -> T {
+        func sym<T>(_ symbol: String) throws -> T {
             // dlsym on the handle searches libchafa's dependencies too: g_string_free comes from its glib.
             guard let p = dlsym(handle, symbol) else { throw ChafaUnavailable(reason: "\(path) has no \(symbol) (libchafa 1.8 or later is needed)") }
             return unsafeBitCast(p, to: T.self)
         }
         do {
+            // Each symbol's type is the field's it fills.
             return .success(ChafaLibrary(
-                symbolMapNew: try sym("chafa_symbol_map_new", (@convention(c) () -> Object?).self),
-                symbolMapAddByTags: try sym("chafa_symbol_map_add_by_tags", (@convention(c) (Object?, Int32) -> Void).self),
-                symbolMapRemoveByTags: try sym("chafa_symbol_map_remove_by_tags", (@convention(c) (Object?, Int32) -> Void).self),
-                symbolMapUnref: try sym("chafa_symbol_map_unref", (@convention(c) (Object?) -> Void).self),
-                configNew: try sym("chafa_canvas_config_new", (@convention(c) () -> Object?).self),
-                configSetGeometry: try sym("chafa_canvas_config_set_geometry", (@convention(c) (Object?, Int32, Int32) -> Void).self),
-                configSetCanvasMode: try sym("chafa_canvas_config_set_canvas_mode", (@convention(c) (Object?, Int32) -> Void).self),
-                configSetSymbolMap: try sym("chafa_canvas_config_set_symbol_map", (@convention(c) (Object?, Object?) -> Void).self),
-                configSetWorkFactor: try sym("chafa_canvas_config_set_work_factor", (@convention(c) (Object?, Float) -> Void).self),
-                configSetPixelMode: try sym("chafa_canvas_config_set_pixel_mode", (@convention(c) (Object?, Int32) -> Void).self),
-                configSetCellGeometry: try sym("chafa_canvas_config_set_cell_geometry", (@convention(c) (Object?, Int32, Int32) -> Void).self),
-                configUnref: try sym("chafa_canvas_config_unref", (@convention(c) (Object?) -> Void).self),
-                canvasNew: try sym("chafa_canvas_new", (@convention(c) (Object?) -> Object?).self),
-                canvasDrawAllPixels: try sym("chafa_canvas_draw_all_pixels", (@convention(c) (Object?, Int32, UnsafePointer<UInt8>?, Int32, Int32, Int32) -> Void).self),
-                canvasGetCharAt: try sym("chafa_canvas_get_char_at", (@convention(c) (Object?, Int32, Int32) -> UInt32).self),
-                canvasGetColorsAt: try sym("chafa_canvas_get_colors_at", (@convention(c) (Object?, Int32, Int32, UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<Int32>?) -> Void).self),
-                canvasUnref: try sym("chafa_canvas_unref", (@convention(c) (Object?) -> Void).self),
-                canvasPrint: try sym("chafa_canvas_print", (@convention(c) (Object?, Object?) -> Object?).self),
-                termDbGetDefault: try sym("chafa_term_db_get_default", (@convention(c) () -> Object?).self),
-                termDbGetFallbackInfo: try sym("chafa_term_db_get_fallback_info", (@convention(c) (Object?) -> Object?).self),
-                termInfoUnref: try sym("chafa_term_info_unref", (@convention(c) (Object?) -> Void).self),
-                stringFree: try sym("g_string_free", (@convention(c) (Object?, Int32) -> UnsafeMutablePointer<CChar>?).self)))
+                symbolMapNew: try sym("chafa_symbol_map_new"),
+                symbolMapAddByTags: try sym("chafa_symbol_map_add_by_tags"),
+                symbolMapRemoveByTags: try sym("chafa_symbol_map_remove_by_tags"),
+                symbolMapUnref: try sym("chafa_symbol_map_unref"),
+                configNew: try sym("chafa_canvas_config_new"),
+                configSetGeometry: try sym("chafa_canvas_config_set_geometry"),
+                configSetCanvasMode: try sym("chafa_canvas_config_set_canvas_mode"),
+                configSetSymbolMap: try sym("chafa_canvas_config_set_symbol_map"),
+                configSetWorkFactor: try sym("chafa_canvas_config_set_work_factor"),
+                configSetPixelMode: try sym("chafa_canvas_config_set_pixel_mode"),
+                configSetCellGeometry: try sym("chafa_canvas_config_set_cell_geometry"),
+                configUnref: try sym("chafa_canvas_config_unref"),
+                canvasNew: try sym("chafa_canvas_new"),
+                canvasDrawAllPixels: try sym("chafa_canvas_draw_all_pixels"),
+                canvasGetCharAt: try sym("chafa_canvas_get_char_at"),
+                canvasGetColorsAt: try sym("chafa_canvas_get_colors_at"),
+                canvasUnref: try sym("chafa_canvas_unref"),
+                canvasPrint: try sym("chafa_canvas_print"),
+                termDbGetDefault: try sym("chafa_term_db_get_default"),
+                termDbGetFallbackInfo: try sym("chafa_term_db_get_fallback_info"),
+                termInfoUnref: try sym("chafa_term_info_unref"),
+                stringFree: try sym("g_string_free")))
         } catch let error as ChafaUnavailable {
             return .failure(error)
         } catch {
