@@ -39,30 +39,25 @@ struct TorchLibrary {
         }
         var errors: [String] = []
         for path in candidates {
-            guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-                errors.append(dlerror().map { String(cString: $0) } ?? path)
-                continue
-            }
-            func sym<T>(_ symbol: String) throws -> T {
-                guard let p = dlsym(handle, symbol) else { throw TorchError(description: "\(path) has no \(symbol)") }
-                return unsafeBitCast(p, to: T.self)
+            let lib: LoadedLibrary
+            switch LoadedLibrary.open(path) {
+            case .success(let loaded): lib = loaded
+            case .failure(let failure): errors.append(failure.reason); continue
             }
             do {
                 // Each symbol's type is the field's it fills.
                 return .success(TorchLibrary(
-                    defaultCNNSpec: try sym("curate_torch_default_cnn_spec"),
-                    setThreads: try sym("curate_torch_set_threads"),
-                    create: try sym("curate_torch_create"),
-                    free: try sym("curate_torch_free"),
-                    parameterCount: try sym("curate_torch_parameter_count"),
-                    trainBatch: try sym("curate_torch_train_batch"),
-                    predict: try sym("curate_torch_predict"),
-                    save: try sym("curate_torch_save"),
-                    load: try sym("curate_torch_load")))
-            } catch let error as TorchError {
-                return .failure(error)
+                    defaultCNNSpec: try lib.symbol("curate_torch_default_cnn_spec"),
+                    setThreads: try lib.symbol("curate_torch_set_threads"),
+                    create: try lib.symbol("curate_torch_create"),
+                    free: try lib.symbol("curate_torch_free"),
+                    parameterCount: try lib.symbol("curate_torch_parameter_count"),
+                    trainBatch: try lib.symbol("curate_torch_train_batch"),
+                    predict: try lib.symbol("curate_torch_predict"),
+                    save: try lib.symbol("curate_torch_save"),
+                    load: try lib.symbol("curate_torch_load")))
             } catch {
-                return .failure(TorchError(description: "\(error)"))
+                return .failure(TorchError(description: (error as? LoadedLibrary.Failure)?.reason ?? "\(error)"))
             }
         }
         return .failure(TorchError(description: "cannot load the torch bridge \(name) (\(errors.joined(separator: "; "))); "

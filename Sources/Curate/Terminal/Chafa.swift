@@ -50,43 +50,40 @@ struct ChafaLibrary {
     static let shared: Result<ChafaLibrary, ChafaUnavailable> = load(ProcessInfo.processInfo.environment["CURATE_CHAFA_LIBRARY"] ?? name)
 
     static func load(_ path: String) -> Result<ChafaLibrary, ChafaUnavailable> {
-        guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            return .failure(ChafaUnavailable(reason: dlerror().map { String(cString: $0) } ?? "cannot load \(path)"))
-        }
-        func sym<T>(_ symbol: String) throws -> T {
-            // dlsym on the handle searches libchafa's dependencies too: g_string_free comes from its glib.
-            guard let p = dlsym(handle, symbol) else { throw ChafaUnavailable(reason: "\(path) has no \(symbol) (libchafa 1.8 or later is needed)") }
-            return unsafeBitCast(p, to: T.self)
+        let lib: LoadedLibrary
+        switch LoadedLibrary.open(path) {
+        case .success(let loaded): lib = loaded
+        case .failure(let failure): return .failure(ChafaUnavailable(reason: failure.reason))
         }
         do {
-            // Each symbol's type is the field's it fills.
+            // Each symbol's type is the field's it fills. The library's symbols include its dependencies':
+            // g_string_free comes from its glib.
             return .success(ChafaLibrary(
-                symbolMapNew: try sym("chafa_symbol_map_new"),
-                symbolMapAddByTags: try sym("chafa_symbol_map_add_by_tags"),
-                symbolMapRemoveByTags: try sym("chafa_symbol_map_remove_by_tags"),
-                symbolMapUnref: try sym("chafa_symbol_map_unref"),
-                configNew: try sym("chafa_canvas_config_new"),
-                configSetGeometry: try sym("chafa_canvas_config_set_geometry"),
-                configSetCanvasMode: try sym("chafa_canvas_config_set_canvas_mode"),
-                configSetSymbolMap: try sym("chafa_canvas_config_set_symbol_map"),
-                configSetWorkFactor: try sym("chafa_canvas_config_set_work_factor"),
-                configSetPixelMode: try sym("chafa_canvas_config_set_pixel_mode"),
-                configSetCellGeometry: try sym("chafa_canvas_config_set_cell_geometry"),
-                configUnref: try sym("chafa_canvas_config_unref"),
-                canvasNew: try sym("chafa_canvas_new"),
-                canvasDrawAllPixels: try sym("chafa_canvas_draw_all_pixels"),
-                canvasGetCharAt: try sym("chafa_canvas_get_char_at"),
-                canvasGetColorsAt: try sym("chafa_canvas_get_colors_at"),
-                canvasUnref: try sym("chafa_canvas_unref"),
-                canvasPrint: try sym("chafa_canvas_print"),
-                termDbGetDefault: try sym("chafa_term_db_get_default"),
-                termDbGetFallbackInfo: try sym("chafa_term_db_get_fallback_info"),
-                termInfoUnref: try sym("chafa_term_info_unref"),
-                stringFree: try sym("g_string_free")))
-        } catch let error as ChafaUnavailable {
-            return .failure(error)
+                symbolMapNew: try lib.symbol("chafa_symbol_map_new"),
+                symbolMapAddByTags: try lib.symbol("chafa_symbol_map_add_by_tags"),
+                symbolMapRemoveByTags: try lib.symbol("chafa_symbol_map_remove_by_tags"),
+                symbolMapUnref: try lib.symbol("chafa_symbol_map_unref"),
+                configNew: try lib.symbol("chafa_canvas_config_new"),
+                configSetGeometry: try lib.symbol("chafa_canvas_config_set_geometry"),
+                configSetCanvasMode: try lib.symbol("chafa_canvas_config_set_canvas_mode"),
+                configSetSymbolMap: try lib.symbol("chafa_canvas_config_set_symbol_map"),
+                configSetWorkFactor: try lib.symbol("chafa_canvas_config_set_work_factor"),
+                configSetPixelMode: try lib.symbol("chafa_canvas_config_set_pixel_mode"),
+                configSetCellGeometry: try lib.symbol("chafa_canvas_config_set_cell_geometry"),
+                configUnref: try lib.symbol("chafa_canvas_config_unref"),
+                canvasNew: try lib.symbol("chafa_canvas_new"),
+                canvasDrawAllPixels: try lib.symbol("chafa_canvas_draw_all_pixels"),
+                canvasGetCharAt: try lib.symbol("chafa_canvas_get_char_at"),
+                canvasGetColorsAt: try lib.symbol("chafa_canvas_get_colors_at"),
+                canvasUnref: try lib.symbol("chafa_canvas_unref"),
+                canvasPrint: try lib.symbol("chafa_canvas_print"),
+                termDbGetDefault: try lib.symbol("chafa_term_db_get_default"),
+                termDbGetFallbackInfo: try lib.symbol("chafa_term_db_get_fallback_info"),
+                termInfoUnref: try lib.symbol("chafa_term_info_unref"),
+                stringFree: try lib.symbol("g_string_free")))
         } catch {
-            return .failure(ChafaUnavailable(reason: "\(error)"))
+            let reason = (error as? LoadedLibrary.Failure)?.reason ?? "\(error)"
+            return .failure(ChafaUnavailable(reason: reason + " (libchafa 1.8 or later is needed)"))
         }
     }
 }
