@@ -207,7 +207,9 @@ public enum ImageHeader {
             guard b.count >= 24 else { return nil }
             return (be32(16), be32(20))
         case .gif:
-            guard b.count >= 10 else { return nil }
+            // The signature (6 bytes) and the logical screen descriptor (7), whose packed byte (10) says whether a
+            // colour table follows.
+            guard b.count >= 13 else { return nil }
             // The canvas the first frame needs: its screen, or more when the frame reaches beyond it.
             var width = le16(6), height = le16(8)
             var i = 13 + (b[10] & 0x80 != 0 ? 3 << (Int(b[10] & 7) + 1) : 0)
