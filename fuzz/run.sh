@@ -85,7 +85,8 @@ build() {
     case $1 in
     decode | header)
         build_bridge
-        swift_harness "$1" "$(source_file DecodedImage.swift)" "$(source_file Bridge.swift)" "$(source_file ImageFormat.swift)" fuzz/CatalogStandIns.swift \
+        swift_harness "$1" "$(source_file DecodedImage.swift)" "$(source_file Bridge.swift)" "$(source_file JPEGLayout.swift)" \
+            "$(source_file JPEGQuality.swift)" "$(source_file ImageFormat.swift)" fuzz/CatalogStandIns.swift \
             -- "${bridge_link[@]}" "${opencv[@]}" ;;
     query) swift_harness query "$(source_file QueryFile.swift)" fuzz/CatalogStandIns.swift ;;
     providers) swift_harness providers "$(source_file Providers.swift)" "$(source_file Wikimedia.swift)" "$(source_file QueryFile.swift)" \

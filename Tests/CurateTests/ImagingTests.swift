@@ -30,6 +30,31 @@ struct ImagingTests {
         #expect(checked > 150)
     }
 
+    @Test func aJPEGWithoutItsMetadataHasTheSamePixelsAndNoExif() throws {
+        // A camera JPEG (EXIF from a PENTAX: the eagle), with a comment and an XMP segment put in, and bytes after its end.
+        let camera = try Paths.bytes("nonface/dlib/eagle.jpg")
+        #expect(ExifInfo.read(camera)?.make?.contains("PENTAX") == true)
+        let comment: [UInt8] = [0xFF, 0xFE, 0x00, 0x07] + Array("hello".utf8)
+        let xmp: [UInt8] = [0xFF, 0xE1, 0x00, 0x0A] + Array("http:/".utf8) + [0, 0]
+        let bytes = Array(camera[0..<2]) + comment + xmp + Array(camera[2...]) + [0x12, 0x34, 0x56]
+        let (layout, integrity) = JPEGLayout.read(bytes)
+        #expect(integrity == .whole)
+        let whole = try #require(layout)
+        let copy = try #require(whole.withoutMetadata(bytes))
+        let markers = try #require(JPEGLayout.read(copy).layout).segments.map(\.marker)
+        #expect(!markers.contains { (0xE1...0xED).contains($0) || $0 == 0xEF || $0 == 0xFE }, "\(markers.map { String($0, radix: 16) })")
+        #expect(markers.last == 0xD9 && copy.count < camera.count)
+        #expect(ExifInfo.read(copy)?.make == nil && ExifInfo.read(copy)?.model == nil)
+        #expect(try DecodedImage.decode(copy).pixelSHA256() == DecodedImage.decode(camera).pixelSHA256(), "the same pixels")
+        let copied = try #require(JPEGLayout.read(copy).layout)
+        #expect(ImageHeader.jpegQuality(copy, layout: copied) == ImageHeader.jpegQuality(bytes, layout: whole))
+        // A 12-bit or CMYK JPEG is not copied this way (it is re-encoded): a frame with 4 components.
+        var cmyk = copy
+        let frame = try #require(JPEGLayout.read(copy).layout?.segments.first { $0.marker == 0xC0 || $0.marker == 0xC2 })
+        cmyk[frame.range.lowerBound + 9] = 4
+        #expect(JPEGLayout.read(cmyk).layout?.withoutMetadata(cmyk) == nil)
+    }
+
     @Test func headerSizesMatchDecodedSizes() throws {
         for path in ["single_face/opencv_course_lady.jpg", "broken/png_content_named_as.jpg", "gif/pillow_chi.gif",
                      "group/opencv_course/group_1.jpg"] {

@@ -191,7 +191,7 @@ struct ProcessTests {
         }
     }
 
-    @Test func exifOrientationIsApplied() async throws {
+    @Test func exifOrientationIsAppliedAndNormalisedCopiesCarryNoMetadata() async throws {
         try await offPool {
             let f = try ProcessFixture()
             let plain = try DecodedImage.decode(try Paths.bytes("single_face/opencv_course_lady.jpg"))
@@ -206,6 +206,19 @@ struct ProcessTests {
             #expect(image.orientation == 6)
             #expect(image.width == plain.width && image.height == plain.height)   // turned back upright
             #expect(image.verdict == .kept)
+            // Its normalised copy is encoded upright, without EXIF; an upright JPEG's is its own coded data,
+            // without the metadata: the same pixels.
+            let normalized = [UInt8](try Data(contentsOf: f.workspace.url(forRelativePath: try #require(image.normalizedPath))))
+            let upright = try DecodedImage.decode(normalized)
+            #expect(upright.width == plain.width && upright.height == plain.height)
+            #expect((ExifInfo.read(normalized)?.orientation ?? 0) == 0)
+            let camera = try Paths.bytes("nonface/dlib/eagle.jpg")
+            let eagle = try #require(try f.add("eagle", camera, name: "eagle.jpg"))
+            _ = try f.process()
+            let eagleCopy = [UInt8](try Data(contentsOf: f.workspace.url(forRelativePath: try #require(try f.image(eagle).normalizedPath))))
+            #expect(ExifInfo.read(camera)?.make != nil && ExifInfo.read(eagleCopy)?.make == nil)
+            #expect(JPEGLayout.read(eagleCopy).layout?.segments.contains { $0.marker == 0xE1 } == false)
+            #expect(try DecodedImage.decode(eagleCopy).pixelSHA256() == DecodedImage.decode(camera).pixelSHA256())
         }
     }
 

@@ -270,9 +270,11 @@ public final class Processor {
             image.height = size.height
             return verdict(.rejected, .tooLarge, "\(size.width)×\(size.height) is over \(options.maxPixels / 1_000_000) megapixels")
         }
+        var layout: JPEGLayout?
         if format == .jpeg {
-            switch ImageHeader.jpegIntegrity(bytes) {
-            case .whole: break
+            let read = JPEGLayout.read(bytes)
+            switch read.integrity {
+            case .whole: layout = read.layout
             case .truncated: return verdict(.rejected, .corrupt, "truncated: the JPEG data ends before its end marker")
             case .corrupt(let why): return verdict(.rejected, .corrupt, "damaged JPEG: \(why)")
             }
@@ -293,7 +295,7 @@ public final class Processor {
         stages.decode += Double(DispatchTime.now().uptimeNanoseconds - decodeStarted) / 1e9
         image.width = decoded.width
         image.height = decoded.height
-        if format == .jpeg { image.jpegQuality = ImageHeader.jpegQuality(bytes) }
+        if let layout { image.jpegQuality = ImageHeader.jpegQuality(bytes, layout: layout) }
         // Hashed before the size check: a thumbnail too small to keep is still a copy of its larger original.
         stages.time(\.hash) {
             image.pixelSha256 = decoded.pixelSHA256()
@@ -304,7 +306,13 @@ public final class Processor {
         }
         do {
             let normalized = "normalized/\(stored.sha256.prefix(2))/\(stored.sha256).jpg"
-            try stages.time(\.files) { try workspace.writeAtomically(try decoded.jpeg(quality: 92), to: normalized) }
+            // An upright JPEG keeps its own coded data without the metadata (no loss, and no encoding: 20 ms for a
+            // 3000 px photo); anything else is encoded from the upright pixels.
+            let upright = (image.orientation ?? 1) <= 1
+            try stages.time(\.files) {
+                try workspace.writeAtomically(try (upright ? layout?.withoutMetadata(bytes).map { Data($0) } : nil) ?? decoded.jpeg(quality: 92),
+                                              to: normalized)
+            }
             image.normalizedPath = normalized
 
             var detected = try stages.time(\.detect) {
