@@ -18,31 +18,9 @@ enum FuzzRegressions {
     }
 }
 
-/// Runs the built `curate` with the repository's model files, killing it after `timeout`.
-func runBinary(_ args: [String], timeout: Double = 120) throws -> (status: Int32, signalled: Bool, stdout: String, stderr: String) {
-    let p = Process()
-    p.executableURL = Paths.curate
-    p.arguments = args
-    var env = ProcessInfo.processInfo.environment
-    env["CURATE_MODELS"] = Paths.root.appendingPathComponent("dataset/models").path
-    p.environment = env
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    final class Box: @unchecked Sendable { var data = Data() }
-    let o = Box(), e = Box()
-    let group = DispatchGroup()
-    DispatchQueue.global().async(group: group) { o.data = out.fileHandleForReading.readDataToEndOfFile() }
-    DispatchQueue.global().async(group: group) { e.data = err.fileHandleForReading.readDataToEndOfFile() }
-    let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(20_000) }
-    if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-    p.waitUntilExit()
-    group.wait()
-    return (p.terminationStatus, p.terminationReason == .uncaughtSignal,
-            String(decoding: o.data, as: UTF8.self), String(decoding: e.data, as: UTF8.self))
+/// Runs the built `curate` with the repository's model files.
+func runBinary(_ args: [String]) throws -> ProcessResult {
+    try runCurate(args, env: ["CURATE_MODELS": Paths.models.path], timeout: 120)
 }
 
 @Suite(.timeLimit(.minutes(5)))

@@ -65,6 +65,8 @@ public func offPool<T>(_ body: @escaping () throws -> T) async throws -> T {
 
 public struct ProcessResult {
     public var status: Int32
+    /// Whether a signal ended the child (a crash, or the SIGKILL after `timeout`); `status` is then its number.
+    public var signalled: Bool
     public var stdout: String
     public var stderr: String
 }
@@ -93,7 +95,7 @@ public func runCurate(_ args: [String], env: [String: String] = [:], timeout: Do
     if p.isRunning { kill(p.processIdentifier, SIGKILL) }
     p.waitUntilExit()
     group.wait()
-    return ProcessResult(status: p.terminationStatus, stdout: String(decoding: outData.data, as: UTF8.self),
+    return ProcessResult(status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal, stdout: String(decoding: outData.data, as: UTF8.self),
                          stderr: String(decoding: errData.data, as: UTF8.self))
 }
 
