@@ -19,8 +19,11 @@ enum Bridge {
         return value
     }
 
-    static func message(_ err: curate_error) -> String {
-        withUnsafeBytes(of: err.message) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    static func message(_ err: curate_error) -> String { string(err.message) }
+
+    /// A C `char[N]` field of a bridge's struct (Swift sees a tuple), up to its terminating NUL.
+    static func string<T>(_ chars: T) -> String {
+        withUnsafeBytes(of: chars) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
     }
 }
 

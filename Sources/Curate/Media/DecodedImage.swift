@@ -43,14 +43,14 @@ public enum ImageLimits {
         }
     }
 
-    /// Refuses bytes whose header promises more than `maxPixels` (also a GIF frame larger than its screen,
-    /// and TIFF, whose size is in its first directory).
     /// Whether a header's size is over `maxPixels`. Header fields reach 2^32 (PNG): multiplied without trapping.
     public static func exceeds(_ size: (width: Int, height: Int), maxPixels: Int = maxPixels) -> Bool {
         let (pixels, overflow) = size.width.multipliedReportingOverflow(by: size.height)
         return overflow || pixels > maxPixels
     }
 
+    /// Refuses bytes whose header promises more than `maxPixels` (also a GIF frame larger than its screen,
+    /// and TIFF, whose size is in its first directory).
     public static func check(_ bytes: [UInt8], maxPixels: Int = maxPixels) throws {
         guard let format = ImageFormat.sniff(bytes) else { return }
         guard let size = ImageHeader.size(bytes, format: format) else {
@@ -184,9 +184,8 @@ public struct ExifInfo: Equatable, Sendable {
         var found: Int32 = 0
         _ = bytes.withUnsafeBufferPointer { curate_exif_read($0.baseAddress, $0.count, &out, &found) }
         guard found != 0 else { return nil }
-        func text<T>(_ tuple: T) -> String? {
-            let s = withUnsafeBytes(of: tuple) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-                .trimmingCharacters(in: .whitespaces)
+        func text<T>(_ chars: T) -> String? {
+            let s = Bridge.string(chars).trimmingCharacters(in: .whitespaces)
             return s.isEmpty ? nil : s
         }
         return ExifInfo(orientation: Int(out.orientation), make: text(out.make), model: text(out.model), taken: text(out.datetime))

@@ -205,8 +205,8 @@ public struct BLAS: Sendable, Equatable {
     public static var current: BLAS {
         var info = curate_blas_info()
         curate_faces_blas(&info)
-        func text<T>(_ tuple: T) -> String { withUnsafeBytes(of: tuple) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) } }
-        return BLAS(name: text(info.name), library: text(info.library), isOpenBLAS: info.openblas != 0, threads: Int(info.threads))
+        return BLAS(name: Bridge.string(info.name), library: Bridge.string(info.library), isOpenBLAS: info.openblas != 0,
+                    threads: Int(info.threads))
     }
 
     /// Sets OpenBLAS's threads for the whole process; false (nothing to set) on the reference BLAS.
