@@ -68,7 +68,7 @@ public struct StageTimes: Codable, Sendable {
     public var hash = 0.0
     /// The HOG face detector (including its shrinking or upsampling), without the landmarks.
     public var detect = 0.0
-    /// The CNN detector's second look at images HOG found no face in (`--detector cnn`).
+    /// The CNN detector's second look at images HOG found no face in (`--detector cnn`), without the landmarks.
     public var cnn = 0.0
     /// The 5-point shape predictor.
     public var landmarks = 0.0
@@ -94,6 +94,18 @@ public struct StageTimes: Codable, Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         defer { self[keyPath: stage] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         return try body()
+    }
+
+    /// Runs a detection by `models`, its time to `stage` but for the shape predictor's part, which goes to
+    /// `landmarks` (the bridge reports that part with each detection).
+    mutating func detection(_ stage: WritableKeyPath<StageTimes, Double>, _ models: FaceModels,
+                            _ body: () throws -> [DetectedFace]) rethrows -> [DetectedFace] {
+        let before = models.landmarkSeconds
+        let faces = try time(stage, body)
+        let predictor = models.landmarkSeconds - before
+        self[keyPath: stage] -= predictor
+        landmarks += predictor
+        return faces
     }
 }
 
@@ -189,11 +201,7 @@ public final class Processor {
                     let models = try FaceModels(options.models)
                     if options.detector == .cnn, let cnn = options.models.cnnDetector { try models.loadCNN(cnn) }
                     var stages = StageTimes()
-                    defer {
-                        stages.landmarks = models.landmarkSeconds
-                        stages.detect -= models.landmarkSeconds
-                        lock.lock(); state.stages.add(stages); lock.unlock()
-                    }
+                    defer { lock.lock(); state.stages.add(stages); lock.unlock() }
                     while true {
                         lock.lock()
                         let stop = state.failure != nil || shouldStop()
@@ -315,12 +323,12 @@ public final class Processor {
             }
             image.normalizedPath = normalized
 
-            var detected = try stages.time(\.detect) {
+            var detected = try stages.detection(\.detect, models) {
                 try models.find(in: decoded, maxSide: options.detectMaxSide, upsampleBelow: options.upsampleBelow)
             }
             image.detector = .hog
             if detected.isEmpty && models.hasCNN {
-                detected = try stages.time(\.cnn) {
+                detected = try stages.detection(\.cnn, models) {
                     try models.find(in: decoded, maxSide: options.cnnMaxSide, upsampleBelow: options.cnnUpsampleBelow, detector: .cnn)
                 }
                 image.detector = .cnn
