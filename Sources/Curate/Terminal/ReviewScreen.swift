@@ -102,16 +102,13 @@ final class PictureCache: @unchecked Sendable {
                 mosaic = HalfBlocks.mosaic(try pixels.resized(width: size.width, height: size.height).rgb())
             }
             return Picture(columns: mosaic.columns, rows: mosaic.rows, lines: mosaic.lines(), labels: labels)
-        case .kitty:
+        case .kitty, .sixel:
             let rgb = try pixels.resized(width: size.width, height: size.height).rgb()
             let c = max(1, (size.width + cell.0 - 1) / cell.0), r = max(1, (size.height + cell.1 - 1) / cell.1)
-            return Picture(columns: c, rows: r, lines: [Kitty.encode(rgb, columns: c, rows: r)], labels: [])
-        case .sixel:
-            let rgb = try pixels.resized(width: size.width, height: size.height).rgb()
-            let c = max(1, (size.width + cell.0 - 1) / cell.0), r = max(1, (size.height + cell.1 - 1) / cell.1)
-            // chafa's sixel where libchafa loads (a palette from the image, far closer than the fixed cube).
-            let sixel = (try? ChafaRenderer.shared.get())?.sixel(rgb) ?? Sixel.encode(rgb)
-            return Picture(columns: c, rows: r, lines: [sixel], labels: [])
+            // Sixel: chafa's where libchafa loads (a palette from the image, far closer than the fixed cube).
+            let sequence = mode == .kitty ? Kitty.encode(rgb, columns: c, rows: r)
+                : (try? ChafaRenderer.shared.get())?.sixel(rgb) ?? Sixel.encode(rgb)
+            return Picture(columns: c, rows: r, lines: [sequence], labels: [])
         }
     }
 
