@@ -42,7 +42,7 @@ func testOptions(_ server: TestServer, target: Int, provider: ProviderKind = .co
     return options
 }
 
-@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(2)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))
 struct FetchTests {
     @Test func commonsSearchStoresExactlyNPerPersonWithProvenance() async throws {
         let server = try await TestServer.start(dataRoot: Paths.shared)

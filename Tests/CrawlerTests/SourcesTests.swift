@@ -21,7 +21,7 @@ extension TestServer {
     var wikidataRequests: [Request] { requests.filter { $0.path == "/wikidata/w/api.php" } }
 }
 
-@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(2)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))
 struct SourcesTests {
     @Test func categoryIsPagedToItsEndAndSubcategoriesAreWalkedOnceDespiteALoop() async throws {
         let server = try await TestServer.start(dataRoot: Paths.shared)

@@ -7,7 +7,7 @@ import TestSupport
 
 @Suite(.enabled(if: Paths.hasShared && ProcessFixture.hasModels && ProcessFixture.models.cnnDetector != nil,
                 "needs ../shared/data and the dlib model files with mmod_human_face_detector.dat (scripts/setup.sh)"),
-       .timeLimit(.minutes(3)))
+       .timeLimit(.minutes(10)))
 struct CNNDetectorTests {
     let options = ProcessOptions(models: ProcessFixture.models)
 

@@ -5,7 +5,7 @@ import TestSupport
 @testable import Curate
 
 @Suite(.enabled(if: Paths.hasShared && ProcessFixture.hasModels, "needs ../shared/data and the dlib model files"),
-       .timeLimit(.minutes(2)))
+       .timeLimit(.minutes(10)))
 struct FaceBatchTests {
     @Test func chipsOfSeveralFacesInOnePassMatchOneAtATime() async throws {
         try await offPool {

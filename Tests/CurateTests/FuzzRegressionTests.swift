@@ -20,10 +20,10 @@ enum FuzzRegressions {
 
 /// Runs the built `curate` with the repository's model files.
 func runBinary(_ args: [String]) throws -> ProcessResult {
-    try runCurate(args, env: ["CURATE_MODELS": Paths.models.path], timeout: 120)
+    try runCurate(args, env: ["CURATE_MODELS": Paths.models.path], timeout: 300)
 }
 
-@Suite(.timeLimit(.minutes(5)))
+@Suite(.timeLimit(.minutes(10)))
 struct FuzzRegressionTests {
     @Test func everyFuzzFindingGetsAVerdictFromTheBinaryWithoutACrash() throws {
         let files = try FuzzRegressions.files()

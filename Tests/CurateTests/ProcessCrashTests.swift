@@ -7,7 +7,7 @@ import Testing
 import TestSupport
 @testable import Curate
 
-@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))
 struct ProcessCrashTests {
     static let photos = ["single_face/opencv_course_lady.jpg", "group/opencv_course/group_1.jpg",
                          "nonface/dlib/dog.jpg", "single_face/dlib_Tom_Cruise_avp_2014_4.jpg"]

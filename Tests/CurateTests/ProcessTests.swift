@@ -47,7 +47,7 @@ final class ProcessFixture {
     }
 }
 
-@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))
 struct ProcessTests {
     @Test func brokenFilesGetTheVerdictsTheirREADMEGives() async throws {
         try await offPool {
@@ -301,7 +301,7 @@ func withExifOrientation(_ jpeg: [UInt8], _ orientation: UInt16) -> [UInt8] {
 /// The measurement behind the descriptor threshold of dedupe, kept as a test so it is re-checked: on every
 /// person of ../shared/data/faces, pairs of different photos against edited copies of each photo.
 @Suite(.enabled(if: Paths.hasShared && ProcessFixture.hasModels, "needs ../shared/data and the dlib model files"),
-       .timeLimit(.minutes(5)))
+       .timeLimit(.minutes(10)))
 struct DescriptorThresholdTests {
     @Test func descriptorThresholdSeparatesCopiesFromOtherPhotos() async throws {
         try await offPool {

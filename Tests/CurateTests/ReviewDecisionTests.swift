@@ -22,7 +22,7 @@ final class ReviewFixture {
     func label(_ image: StoredImage) throws -> String { try catalog.labels()[image.personId]! }
 }
 
-@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))
 struct ReviewDecisionTests {
     @Test func theQueueHoldsEveryUnreviewedRejectGroupedByPersonAndReason() async throws {
         try await offPool {

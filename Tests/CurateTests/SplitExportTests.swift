@@ -107,7 +107,7 @@ func farHashes(_ n: Int) -> [UInt64] {
     }
 }
 
-@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))
 struct ExportTests {
     /// Two real people, processed for real, split.
     func processedAndSplit() throws -> ProcessFixture {

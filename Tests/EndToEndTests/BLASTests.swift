@@ -6,7 +6,7 @@ import Testing
 import TestServer
 import TestSupport
 
-@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))
 struct BLASTests {
     /// Debian's reference BLAS and LAPACK, which these library paths put before the libblas.so.3 alternative.
     static let referenceBLAS = "/usr/lib/x86_64-linux-gnu/blas:/usr/lib/x86_64-linux-gnu/lapack"
@@ -39,7 +39,7 @@ struct BLASTests {
         #expect(r.status == 0, "\(r.stderr)")
 
         func processed(_ extra: [String: String]) async throws -> (summary: [String: Any], descriptor: [Float]) {
-            let r = try await curate(["process", "--all", "--json", "--workspace", ws], env: env.merging(extra) { $1 }, timeout: 120)
+            let r = try await curate(["process", "--all", "--json", "--workspace", ws], env: env.merging(extra) { $1 }, timeout: 300)
             #expect(r.status == 0, "\(r.stderr)")
             let catalog = try Catalog.openExisting(Workspace(path: ws))
             let image = try #require(try catalog.imagesToProcess(all: true).first)
@@ -68,7 +68,7 @@ struct BLASTests {
         // A damaged copy of the detector is rebuilt, and nothing changes in the results.
         try Data("not a detector".utf8).write(to: cache)
         let again = try await processed([:])
-        #expect(again.descriptor == descriptor)
+        #expect(closeEnough(again.descriptor, descriptor), "the descriptor changed with a rebuilt detector")
         #expect(((try FileManager.default.attributesOfItem(atPath: cache.path)[.size] as? Int) ?? 0) > 10_000)
 
         // Without OpenBLAS: named, with what to do about it, and the same descriptor (up to float rounding).

@@ -8,7 +8,7 @@ import TestServer
 import Crawler
 
 /// Runs the CLI on a thread of its own so the in-process test server keeps its threads.
-func curate(_ args: [String], env: [String: String] = [:], timeout: Double = 60) async throws -> ProcessResult {
+func curate(_ args: [String], env: [String: String] = [:], timeout: Double = 300) async throws -> ProcessResult {
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result { try runCurate(args, env: env, timeout: timeout) }) }.start()
     }
@@ -35,7 +35,7 @@ func waitUntil(timeout: Double, _ condition: () -> Bool) async -> Bool {
     return condition()
 }
 
-@Suite(.timeLimit(.minutes(2)))
+@Suite(.timeLimit(.minutes(10)))
 struct CLIBadInputTests {
     @Test func missingQueriesUnknownProviderAndUnwritableWorkspaceAreClearErrors() async throws {
         let dir = TempDir()
@@ -85,7 +85,7 @@ struct CLIBadInputTests {
     }
 }
 
-@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(2)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))
 struct CLIFetchTests {
     @Test func jsonSummaryListAndStatus() async throws {
         let server = try await TestServer.start(dataRoot: Paths.shared)
@@ -176,9 +176,9 @@ struct CLIFetchTests {
     /// Starts a slow fetch, lets it store a few images, then sends it `signal`. Returns the stopped process.
     func interruptMidway(_ server: TestServer, _ dir: TempDir, _ args: [String], with signal: Int32) async throws -> Process {
         let p = try launchCurate(args)
-        let midway = await waitUntil(timeout: 30) { storedFiles(dir) >= 4 }
+        let midway = await waitUntil(timeout: 120) { storedFiles(dir) >= 4 }
         kill(p.processIdentifier, signal)
-        let exited = await waitUntil(timeout: 10) { !p.isRunning }
+        let exited = await waitUntil(timeout: 60) { !p.isRunning }
         if !exited { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
         #expect(midway, "the fetch never got going")

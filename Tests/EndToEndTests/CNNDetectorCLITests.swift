@@ -6,7 +6,7 @@ import Testing
 import TestServer
 import TestSupport
 
-@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))
 struct CNNDetectorCLITests {
     func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
 
@@ -51,7 +51,7 @@ struct CNNDetectorCLITests {
         #expect(try await rows()["madonna/train_7.jpg"]?["reason"] as? String == "no_face")
 
         // The second look: only the two no-face images, and the CNN finds her face.
-        r = try await curate(["process", "--detector", "cnn", "--json", "--workspace", ws], env: env, timeout: 180)
+        r = try await curate(["process", "--detector", "cnn", "--json", "--workspace", ws], env: env, timeout: 300)
         #expect(r.status == 0, "\(r.stderr)")
         let summary = try #require(try json(r.stdout) as? [String: Any])
         #expect(summary["processed"] as? Int == 2, "\(summary)")
@@ -68,7 +68,7 @@ struct CNNDetectorCLITests {
         #expect(cat.detail?.contains("CNN") == true, "\(cat.detail ?? "nil")")
 
         // Looked at once: a later run with the CNN has nothing to do.
-        r = try await curate(["process", "--detector", "cnn", "--json", "--workspace", ws], env: env, timeout: 60)
+        r = try await curate(["process", "--detector", "cnn", "--json", "--workspace", ws], env: env, timeout: 300)
         #expect(r.status == 0, "\(r.stderr)")
         #expect((try json(r.stdout) as? [String: Any])?["processed"] as? Int == 0)
         before = try await rows()

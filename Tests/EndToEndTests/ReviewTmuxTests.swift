@@ -38,7 +38,7 @@ enum Binary {
     }
 }
 
-@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .enabled(if: Tmux.available, Tmux.missing), .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .enabled(if: Tmux.available, Tmux.missing), .timeLimit(.minutes(10)))
 struct ReviewTmuxTests {
     /// The single-image screen's key line, the last line of each frame.
     static let keys = "a accept  x reject  1-9 face  l relabel  s skip  u undo  ? help  q quit"

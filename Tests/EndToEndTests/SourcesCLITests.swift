@@ -7,7 +7,7 @@ import Testing
 import TestSupport
 import TestServer
 
-@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(3)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))
 struct SourcesCLITests {
     @Test func summaryAndJSONCountStoredAndKeptPerSourceAndTheReferenceShowsInListAndStatus() async throws {
         let server = try await TestServer.start(dataRoot: Paths.shared)
@@ -25,7 +25,7 @@ struct SourcesCLITests {
         let env = ["CURATE_COMMONS_ENDPOINT": server.baseURL + "/commons/w/api.php",
                    "CURATE_WIKIDATA_ENDPOINT": server.baseURL + "/wikidata/w/api.php"]
         // N is what the sources hold: a second run has nothing to fetch and says so with status 0.
-        var r = try await curate(["fetch", "--query", queries.path, "--n", "12", "--json", "--workspace", ws], env: env, timeout: 150)
+        var r = try await curate(["fetch", "--query", queries.path, "--n", "12", "--json", "--workspace", ws], env: env, timeout: 300)
         #expect(r.status == 0, "\(r.stderr)")
         struct Report: Decodable { var fetch: FetchSummary }
         let summary = try JSONDecoder().decode(Report.self, from: Data(r.stdout.utf8)).fetch
@@ -55,7 +55,7 @@ struct SourcesCLITests {
         #expect(top.stored == 6 && top.kept == count { $0["term"] as? String == "Category:John Simm" }.kept)
 
         // The text summary says the same.
-        r = try await curate(["fetch", "--query", queries.path, "--n", "12", "--workspace", ws], env: env, timeout: 150)
+        r = try await curate(["fetch", "--query", queries.path, "--n", "12", "--workspace", ws], env: env, timeout: 300)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("kept / stored by source"))
         #expect(r.stderr.contains("John Simm: category \(category.kept)/\(category.stored), reference \(p.sources["reference"]!.kept)/1, search \(search.kept)/\(search.stored)"))
@@ -87,7 +87,7 @@ struct SourcesCLITests {
         func rows(_ lines: [String], _ name: String) async throws -> [[String: Any]] {
             let ws = dir.sub(name).path
             let queries = dir.queries(["John Simm": lines])
-            var r = try await curate(["fetch", "--query", queries.path, "--n", "3", "--workspace", ws], env: env, timeout: 150)
+            var r = try await curate(["fetch", "--query", queries.path, "--n", "3", "--workspace", ws], env: env, timeout: 300)
             #expect(r.status == 0, "\(r.stderr)")
             r = try await curate(["list", "--json", "--workspace", ws])
             return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])

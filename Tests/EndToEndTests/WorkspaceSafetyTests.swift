@@ -122,7 +122,7 @@ func snapshot(_ folder: URL) -> [String: Data] {
 }
 
 // One test at a time: each runs the binary over real photos, and the suite shares two cores with timing-sensitive ones.
-@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .serialized, .timeLimit(.minutes(5)))
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .serialized, .timeLimit(.minutes(10)))
 struct WorkspaceSafetyTests {
     static let person = "faces/opencv_course_5celeb/madonna"
     let env = ["CURATE_MODELS": Paths.root.appendingPathComponent("dataset/models").path]
@@ -271,7 +271,7 @@ struct WorkspaceSafetyTests {
         #expect(r.status == 0, "\(r.stderr)")
         let p = try launchCurate(["process", "--all", "--threads", "1", "--workspace", ws], env: env)
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
-        #expect(await waitUntil(timeout: 30) { (try? String(contentsOfFile: ws + "/.lock", encoding: .utf8))?.contains("process") == true })
+        #expect(await waitUntil(timeout: 120) { (try? String(contentsOfFile: ws + "/.lock", encoding: .utf8))?.contains("process") == true })
         r = try await curate(["split", "--val", "0.25", "--seed", "3", "--min", "1", "--workspace", ws, "--quiet"], env: env)
         #expect(r.status == 0, "\(r.stderr)")
         let made = try rows(ws, "SELECT id, split FROM image ORDER BY id")

@@ -71,7 +71,7 @@ public final class Tmux {
     /// Waits until the screen shows every one of `texts`, and returns the screen. A frame reaches tmux in pieces:
     /// to look at a whole frame, name its first line and its last (review's key line).
     @discardableResult
-    public func waitFor(_ texts: String..., timeout: Double = 20) throws -> String {
+    public func waitFor(_ texts: String..., timeout: Double = 90) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         var last = ""
         while Date() < deadline {
