@@ -217,6 +217,22 @@ enum Schema {
             try db.alter(table: "image") { t in t.add(column: "detector", .text) }
             try db.execute(sql: "UPDATE image SET detector = 'hog' WHERE normalizedPath IS NOT NULL")
         }
+        migrator.registerMigration("v11: merged shards") { db in
+            // One row per finished shard merged into this workspace (`curate merge`), written in the transaction
+            // that brings its rows: a shard is merged whole or not at all. `marker` is the shard's shard.json, and
+            // its SHA-256 (`markerSha256`) what tells a shard already merged; `settled` turns true once the stages
+            // that look across people have run over the merged catalog.
+            try db.create(table: "mergedShard") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("path", .text).notNull()
+                t.column("shard", .text)                 // K/N, nil for a workspace fetched whole
+                t.column("markerSha256", .text).notNull().unique()
+                t.column("marker", .text).notNull()
+                t.column("images", .integer).notNull()   // image rows it brought
+                t.column("mergedAt", .datetime).notNull()
+                t.column("settled", .boolean).notNull().defaults(to: false)
+            }
+        }
         return migrator
     }
 }

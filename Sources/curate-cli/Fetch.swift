@@ -64,6 +64,8 @@ extension CurateCommand {
 
         @OptionGroup var processing: ProcessingOptions
 
+        @OptionGroup var sharding: ShardOptions
+
         func validate() throws {
             try check("--n", n, in: 1...1_000_000)
             try check("--concurrency", concurrency, in: 1...256)
@@ -99,12 +101,18 @@ extension CurateCommand {
             let queries: [PersonQuery]
             let lock: WorkspaceLock
             let catalog: Catalog
-            queries = try QueryFile.load(path: query)
+            let shard = try sharding.resolve()
+            let all = try QueryFile.load(path: query)
+            queries = shard.map { shard in all.filter { shard.owns($0.label) } } ?? all
             try Fetcher.checkEndpoint(options, queries: queries)
             try global.ws.prepare()
             lock = try WorkspaceLock(global.ws, command: "fetch")
             catalog = try Catalog.open(global.ws)
             defer { withExtendedLifetime(lock) {} }
+            if let shard {
+                try catalog.claim(shard)
+                if !global.quiet { eprint(shardLine(shard, taken: queries.map(\.label).sorted(), of: all.count)) }
+            }
 
             let asksWikimedia = options.wikidataAuto || queries.contains { $0.lines.contains {
                 switch $0 {
@@ -125,16 +133,16 @@ extension CurateCommand {
 
             if !global.json && !global.quiet { SummaryView.print(summary) }
             if summary.interrupted {
-                if global.json { try printJSON(FetchReport(fetch: summary, process: nil)) }
+                if global.json { try printJSON(FetchReport(fetch: summary, process: nil, shard: shard.map { ShardReport($0, queries) })) }
                 throw Exit.interrupted
             }
-            let processed = noProcess ? nil : try processing.run(catalog: catalog, global: global)
+            let processed = noProcess ? nil : try processing.run(catalog: catalog, global: global, shard: shard)
             if processed != nil {
                 // Now the kept figures per source are known.
                 try summary.recountSources(catalog)
                 if !global.json && !global.quiet { SummaryView.printSources(summary) }
             }
-            if global.json { try printJSON(FetchReport(fetch: summary, process: processed)) }
+            if global.json { try printJSON(FetchReport(fetch: summary, process: processed, shard: shard.map { ShardReport($0, queries) })) }
             if processed?.interrupted == true { throw Exit.interrupted }
             if summary.stored == 0 && !summary.complete {
                 eprint("error: this run stored no image; see the terms above for why.")
@@ -148,6 +156,19 @@ extension CurateCommand {
 struct FetchReport: Encodable {
     var fetch: FetchSummary
     var process: ProcessSummary?
+    /// With --shard: which shard, and the people it took.
+    var shard: ShardReport?
+}
+
+struct ShardReport: Encodable {
+    var index: Int
+    var count: Int
+    var people: [String]
+    init(_ shard: Shard, _ queries: [PersonQuery]) {
+        index = shard.index
+        count = shard.count
+        people = queries.map(\.label).sorted()
+    }
 }
 
 extension ProviderKind: ExpressibleByArgument {

@@ -22,15 +22,22 @@ extension CurateCommand {
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var processing: ProcessingOptions
+        @OptionGroup var sharding: ShardOptions
 
         func execute() throws {
             let catalog: Catalog
             let lock: WorkspaceLock
+            let shard = try sharding.resolve()
             catalog = try Catalog.openExisting(global.ws)
             lock = try WorkspaceLock(global.ws, command: "process")
             defer { withExtendedLifetime(lock) {} }
+            if let shard {
+                if let has = try catalog.shard(), has != shard { throw ShardError.otherShard(global.ws.root.path, has, shard) }
+                let labels = try catalog.people().map(\.label)
+                if !global.quiet { eprint(shardLine(shard, taken: labels.filter(shard.owns), of: labels.count)) }
+            }
             Signals.install()
-            let summary = try processing.run(catalog: catalog, global: global)
+            let summary = try processing.run(catalog: catalog, global: global, shard: shard)
             if global.json { try printJSON(summary) }
             if summary.interrupted { throw Exit.interrupted }
         }
@@ -42,20 +49,10 @@ struct ProcessingOptions: ParsableArguments {
     @Option(name: .long, parsing: .unconditional, help: "Worker threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(name: .long, parsing: .unconditional, help: "pHash Hamming distance at or under which two images are near-duplicates.")
-    var phashDistance: Int = 6
-
     @Option(name: .long, parsing: .unconditional, help: "Reject images whose shorter side is under this many pixels.")
     var minSide: Int = 64
 
-    @Option(name: .long, help: "A one-face photo farther than this (face descriptor distance) from its person's identity is wrong_person.")
-    var identityDistance: Float = IdentityOptions().wrongDistance
-
-    @Option(name: .long, help: "Kept faces farther than this from their person's identity are suspects (first in review --suspects).")
-    var suspectDistance: Float = IdentityOptions().suspectDistance
-
-    @Option(name: .long, help: "A group photo is kept with the face that is the person when the next face is this much farther.")
-    var faceMargin: Float = IdentityOptions().margin
+    @OptionGroup var judging: JudgingOptions
 
     @Option(name: .long, help: ArgumentHelp("Face detector: hog, or cnn for a second look by dlib's CNN detector at the images HOG finds no face in (also those of earlier runs); it finds side-on and partly hidden faces, at seconds per image.", valueName: "hog|cnn"))
     var detector: FaceDetector = .hog
@@ -65,23 +62,17 @@ struct ProcessingOptions: ParsableArguments {
 
     func validate() throws {
         try check("--threads", threads, in: 1...256)
-        try check("--phash-distance", phashDistance, in: 0...20)
         try check("--min-side", minSide, in: 1...100_000, unit: " px")
-        try check("--identity-distance", identityDistance, in: 0.01...1.99)
-        try check("--suspect-distance", suspectDistance, in: 0.01...identityDistance)
-        try check("--face-margin", faceMargin, in: 0...1.99)
     }
 
-    func run(catalog: Catalog, global: GlobalOptions) throws -> ProcessSummary {
+    func run(catalog: Catalog, global: GlobalOptions, shard: Shard? = nil) throws -> ProcessSummary {
         var options = ProcessOptions(models: ModelFiles.locate(in: [catalog.workspace.modelsURL]))
         options.threads = threads
-        options.phashDistance = phashDistance
-        options.identity.wrongDistance = identityDistance
-        options.identity.suspectDistance = suspectDistance
-        options.identity.margin = faceMargin
+        judging.apply(to: &options)
         options.minSide = minSide
         options.all = all
         options.detector = detector
+        options.shard = shard
         let tty = isatty(STDERR_FILENO) != 0 && !global.quiet
         var lastLine = Date.distantPast
         let processor = Processor(catalog: catalog, options: options, onProgress: { p in
@@ -108,3 +99,32 @@ struct ProcessingOptions: ParsableArguments {
 }
 
 extension FaceDetector: ExpressibleByArgument {}
+
+/// The distances the stages across images and people judge by: processing's, and merge's after the union.
+struct JudgingOptions: ParsableArguments {
+    @Option(name: .long, parsing: .unconditional, help: "pHash Hamming distance at or under which two images are near-duplicates.")
+    var phashDistance: Int = 6
+
+    @Option(name: .long, help: "A one-face photo farther than this (face descriptor distance) from its person's identity is wrong_person.")
+    var identityDistance: Float = IdentityOptions().wrongDistance
+
+    @Option(name: .long, help: "Kept faces farther than this from their person's identity are suspects (first in review --suspects).")
+    var suspectDistance: Float = IdentityOptions().suspectDistance
+
+    @Option(name: .long, help: "A group photo is kept with the face that is the person when the next face is this much farther.")
+    var faceMargin: Float = IdentityOptions().margin
+
+    func validate() throws {
+        try check("--phash-distance", phashDistance, in: 0...20)
+        try check("--identity-distance", identityDistance, in: 0.01...1.99)
+        try check("--suspect-distance", suspectDistance, in: 0.01...identityDistance)
+        try check("--face-margin", faceMargin, in: 0...1.99)
+    }
+
+    func apply(to options: inout ProcessOptions) {
+        options.phashDistance = phashDistance
+        options.identity.wrongDistance = identityDistance
+        options.identity.suspectDistance = suspectDistance
+        options.identity.margin = faceMargin
+    }
+}

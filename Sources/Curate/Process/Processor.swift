@@ -33,6 +33,8 @@ public struct ProcessOptions: Sendable {
     public var threads = ProcessInfo.processInfo.activeProcessorCount
     /// Process again every image not decided by a reviewer (not only new ones).
     public var all = false
+    /// Only the images of the people of this shard (the stages across people still look at every image).
+    public var shard: Shard?
     public var models: ModelFiles
 
     public init(models: ModelFiles) { self.models = models }
@@ -150,26 +152,36 @@ public final class Processor {
         if options.detector == .cnn && options.models.cnnDetector == nil {
             throw FaceError(description: "--detector cnn needs \(ModelFiles.cnnDetectorName) beside the other model files; run scripts/setup.sh or set CURATE_MODELS to their folder")
         }
-        let todo = try catalog.imagesToProcess(all: options.all, noFaceByHOG: options.detector == .cnn)
+        var todo = try catalog.imagesToProcess(all: options.all, noFaceByHOG: options.detector == .cnn)
+        if let shard = options.shard {
+            let labels = try catalog.labels()
+            todo = todo.filter { labels[$0.personId].map(shard.owns) ?? false }
+        }
         let threads = max(1, min(options.threads, todo.count))
         let state = WorkState(total: todo.count)
         try work(todo.filter { suspects.contains($0.id!) }, threads: 1, state)
         try work(todo.filter { !suspects.contains($0.id!) }, threads: threads, state)
 
-        // Copies first, so that identity does not count a picture's worse copies as more faces of the person
-        // (ten copies of an intruder's photo are one face); then identity gives every image its own verdict
-        // (which images are the person, which face of a group photo); then dedupe gives each picture's best copy
-        // that verdict and makes the others its duplicates.
-        let dedupe = Dedupe(catalog: catalog, phashDistance: options.phashDistance, descriptorDistance: options.descriptorDistance)
-        let copies = try state.stages.time(\.dedupe) { try dedupe.markCopies() }
-        try IdentityCheck(catalog: catalog, options: options.identity).run()
-        try state.stages.time(\.dedupe) { try dedupe.settle(copies) }
+        try Self.judgeAcross(catalog, options, stages: &state.stages)
         let counts = try catalog.counts()
         var rejected: [String: Int] = [:]
         for c in counts { for (k, v) in c.reasons { rejected[k, default: 0] += v } }
         return ProcessSummary(processed: state.done + blamed.count, kept: counts.map { $0.images["kept"] ?? 0 }.reduce(0, +), rejected: rejected,
                               seconds: Date().timeIntervalSince(started), threads: threads, interrupted: state.interrupted,
                               warnings: warnings, stages: state.stages)
+    }
+
+    /// The stages that look across images and people, over the whole catalog from what processing stored (pixel
+    /// hashes, pHashes, faces and their descriptors; nothing is decoded or detected again): after the workers, and
+    /// after `curate merge`. Copies first, so that identity does not count a picture's worse copies as more faces
+    /// of the person (ten copies of an intruder's photo are one face); then identity gives every image its own
+    /// verdict (which images are the person, which face of a group photo); then dedupe gives each picture's best
+    /// copy that verdict and makes the others its duplicates.
+    static func judgeAcross(_ catalog: Catalog, _ options: ProcessOptions, stages: inout StageTimes) throws {
+        let dedupe = Dedupe(catalog: catalog, phashDistance: options.phashDistance, descriptorDistance: options.descriptorDistance)
+        let copies = try stages.time(\.dedupe) { try dedupe.markCopies() }
+        try IdentityCheck(catalog: catalog, options: options.identity).run()
+        try stages.time(\.dedupe) { try dedupe.settle(copies) }
     }
 
     /// Progress shared by the workers of both passes.

@@ -1,0 +1,343 @@
+// Merging finished shards into this workspace: the union of their records (by what each row is: a person by label,
+// an image by person and content, ...) in one transaction per shard, by bulk SQL over the attached shard catalog,
+// and their content-addressed files, hard-linked or copied. The stages that look across people run after it, from
+// Curate.
+import Foundation
+import GRDB
+
+/// A finished shard, checked and ready to merge (see `Catalog.checkShards`).
+public struct ShardSource: Sendable {
+    public let root: URL
+    public let marker: ShardMarker
+    /// The SHA-256 of its shard.json: the same marker merged twice is the same shard merged twice.
+    public let markerSha256: String
+    let markerText: String
+    /// The catalog to attach: the shard's own, or an up-to-date copy in this workspace's tmp/ when it was made by
+    /// an older curate.
+    let catalogPath: String
+    /// Its settings (the split's options...), without its shard.
+    let settings: [String: String]
+}
+
+/// What merging one shard brought.
+public struct ShardMergeOutcome: Codable, Sendable {
+    public var path: String
+    public var shard: String?
+    /// The shard's marker was merged before: nothing was done.
+    public var alreadyMerged: Bool
+    public var people = 0
+    public var images = 0
+    public var faces = 0
+    public var decisions = 0
+    public var files = FilePlacer.Counts()
+    public var seconds = 0.0
+}
+
+public enum MergeError: BadInput {
+    case notWorkspace(String)
+    case unfinished(String)
+    case badMarker(String, String)
+    case newer(String, String)
+    case settings(key: String, String, String, String, String)
+    case shardCounts(String, String, String, String)
+    case intoItself(String)
+
+    public var description: String {
+        switch self {
+        case .notWorkspace(let path):
+            return "\(path) is not a curate workspace (no catalog.sqlite in it)."
+        case .unfinished(let path):
+            return "shard \(path) is unfinished: it has no \(ShardMarker.fileName). A shard is finished when `curate shard-done` "
+                + "publishes it (its job's last step); run that shard's job again (it resumes), then merge. Nothing was merged."
+        case let .badMarker(path, why):
+            return "\(path)/\(ShardMarker.fileName) cannot be read (\(why)); publish the shard again with `curate shard-done`."
+        case let .newer(path, migration):
+            return "shard \(path) was made by a newer curate (its catalog has the migration \"\(migration)\", which this curate does not know): "
+                + "merge with that curate or a newer one. Nothing was merged."
+        case let .settings(key, a, va, b, vb):
+            return "\(a) and \(b) disagree on the setting \"\(key)\" (\(a): \(va); \(b): \(vb)): shards merged into one workspace "
+                + "must be made with the same settings. Nothing was merged."
+        case let .shardCounts(a, sa, b, sb):
+            return "\(a) is shard \(sa) and \(b) is shard \(sb): the shards of one run are cut into the same number of shards. Nothing was merged."
+        case .intoItself(let path):
+            return "\(path) is the workspace being merged into; a shard is merged into another workspace."
+        }
+    }
+}
+
+extension Catalog {
+    /// Checks every shard before anything changes: a workspace, finished (its marker), made by this curate or an
+    /// older one (an older catalog is migrated as a copy in tmp/; the shard is left as it is), and of the same
+    /// settings as the others and as this workspace.
+    public func checkShards(_ roots: [URL]) throws -> [ShardSource] {
+        var sources: [ShardSource] = []
+        var seen = Set<String>()
+        let known = Set(Schema.migrator.migrations)
+        for root in roots.map(\.standardizedFileURL) where seen.insert(root.path).inserted {
+            guard root.path != workspace.root.path else { throw MergeError.intoItself(root.path) }
+            let catalogURL = root.appendingPathComponent("catalog.sqlite")
+            guard FileManager.default.fileExists(atPath: catalogURL.path) else { throw MergeError.notWorkspace(root.path) }
+            let markerURL = root.appendingPathComponent(ShardMarker.fileName)
+            guard let markerData = FileManager.default.contents(atPath: markerURL.path) else { throw MergeError.unfinished(root.path) }
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            let marker: ShardMarker
+            do { marker = try decoder.decode(ShardMarker.self, from: markerData) } catch {
+                throw MergeError.badMarker(root.path, "\(error)")
+            }
+            var catalogPath = catalogURL.path
+            let (applied, settings) = try Self.readShard(catalogPath)
+            if let unknown = applied.first(where: { !known.contains($0) }) { throw MergeError.newer(root.path, unknown) }
+            if applied.count < known.count {
+                // Made by an older curate: migrate a copy, never the shard itself.
+                catalogPath = workspace.tmpURL.appendingPathComponent("merge-\(SHA256.hex(Array(root.path.utf8)).prefix(16)).sqlite").path
+                try Self.migratedCopy(of: catalogURL.path, to: catalogPath)
+            }
+            sources.append(ShardSource(root: root, marker: marker, markerSha256: SHA256.hex(markerData),
+                                       markerText: String(decoding: markerData, as: UTF8.self), catalogPath: catalogPath,
+                                       settings: settings.filter { $0.key != "shard" }))
+        }
+        // Settings: every shard and this workspace agree on every setting they both have.
+        var own = try db.read { db in
+            Dictionary(try Row.fetchAll(db, sql: "SELECT key, value FROM setting WHERE key != 'shard'").map { ($0[0] as String, $0[1] as String) },
+                       uniquingKeysWith: { a, _ in a })
+        }
+        var owner: [String: String] = own.mapValues { _ in workspace.root.path }
+        var count: (String, String)?
+        for s in sources {
+            for (key, value) in s.settings.sorted(by: { $0.key < $1.key }) {
+                if let have = own[key], !Self.sameSetting(have, value) {
+                    throw MergeError.settings(key: key, owner[key]!, have, s.root.path, value)
+                }
+                own[key] = value
+                owner[key] = s.root.path
+            }
+            if let shard = s.marker.shard, let n = shard.split(separator: "/").last {
+                if let (path, other) = count, other.split(separator: "/").last != n {
+                    throw MergeError.shardCounts(path, other, s.root.path, shard)
+                }
+                count = count ?? (s.root.path, shard)
+            }
+        }
+        return sources
+    }
+
+    /// Two values of a setting mean the same: equal text, or equal JSON (the same keys in another order).
+    static func sameSetting(_ a: String, _ b: String) -> Bool {
+        if a == b { return true }
+        func normal(_ text: String) -> Data? {
+            guard let value = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else { return nil }
+            return try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])
+        }
+        guard let x = normal(a), let y = normal(b) else { return false }
+        return x == y
+    }
+
+    /// The migrations a shard's catalog has and its settings, read without changing it.
+    private static func readShard(_ path: String) throws -> (migrations: [String], settings: [String: String]) {
+        var config = Configuration()
+        config.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: config)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            let migrations = try db.tableExists("grdb_migrations") ? try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") : []
+            let settings = try db.tableExists("setting")
+                ? Dictionary(try Row.fetchAll(db, sql: "SELECT key, value FROM setting").map { ($0[0] as String, $0[1] as String) }, uniquingKeysWith: { a, _ in a })
+                : [:]
+            return (migrations, settings)
+        }
+    }
+
+    private static func migratedCopy(of path: String, to copy: String) throws {
+        var config = Configuration()
+        config.readonly = true
+        let source = try DatabaseQueue(path: path, configuration: config)
+        defer { try? source.close() }
+        try? FileManager.default.removeItem(atPath: copy)
+        try source.writeWithoutTransaction { db in try db.execute(sql: "VACUUM INTO ?", arguments: [copy]) }
+        let queue = try DatabaseQueue(path: copy)
+        try Schema.migrator.migrate(queue)
+        try queue.close()
+    }
+
+    /// Merged shards whose cross-people stages have not run yet.
+    public func unsettledMerges() throws -> Int {
+        try db.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM mergedShard WHERE settled = 0")! }
+    }
+
+    public func settleMerges() throws {
+        try db.write { db in try db.execute(sql: "UPDATE mergedShard SET settled = 1 WHERE settled = 0") }
+    }
+
+    /// Merges one checked shard: its files first (each whole, in place or not at all), then all its rows in one
+    /// transaction with the record that it was merged. Rows this workspace has already (the same person, term,
+    /// URL, image, face) keep what they hold; the shard's new ones come with their ids renumbered. A shard whose
+    /// marker was merged before is skipped. Killed at any moment, nothing is half-merged: run it again.
+    public func merge(_ source: ShardSource) throws -> ShardMergeOutcome {
+        let started = Date()
+        var outcome = ShardMergeOutcome(path: source.root.path, shard: source.marker.shard, alreadyMerged: false)
+        let done = try db.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM mergedShard WHERE markerSha256 = ?", arguments: [source.markerSha256]) ?? false
+        }
+        if done {
+            outcome.alreadyMerged = true
+            return outcome
+        }
+        try db.writeWithoutTransaction { db in
+            // Read-only, and without locks or shared memory (immutable) unless it has a WAL to read: a published shard
+            // lives on a shared file system.
+            let wal = (try? FileManager.default.attributesOfItem(atPath: source.catalogPath + "-wal"))?[.size] as? Int ?? 0
+            let uri = "file:" + source.catalogPath.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed)! + (wal > 0 ? "?mode=ro" : "?immutable=1")
+            try db.execute(sql: "ATTACH DATABASE ? AS shard", arguments: [uri])
+            defer { try? db.execute(sql: "DETACH DATABASE shard") }
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM shard.sqlite_master WHERE name = 'image'") == true else {
+                throw MergeError.notWorkspace(source.root.path)
+            }
+
+            // Files first. Originals are recorded as being placed, so that if this merge is never finished, the
+            // next fetch's sweep removes those that no image row names.
+            try db.execute(sql: "INSERT OR IGNORE INTO placing (path, createdAt) SELECT path, ? FROM shard.image WHERE true", arguments: [Date()])
+            let paths = try String.fetchAll(db, sql: """
+                SELECT path FROM shard.image UNION SELECT normalizedPath FROM shard.image WHERE normalizedPath IS NOT NULL
+                UNION SELECT chipPath FROM shard.face WHERE chipPath IS NOT NULL
+                """)
+            let placer = FilePlacer(from: source.root, to: workspace.root)
+            try placer.place(paths)
+            outcome.files = placer.counts
+
+            try db.inTransaction(.immediate) {
+                try unionRows(db, source, &outcome)
+                try mergeRuns(db, source, &outcome)
+                try db.execute(sql: "DELETE FROM placing WHERE path IN (SELECT path FROM image)")
+                try db.execute(sql: """
+                    INSERT INTO mergedShard (path, shard, markerSha256, marker, images, mergedAt, settled) VALUES (?, ?, ?, ?, ?, ?, 0)
+                    """, arguments: [source.root.path, source.marker.shard, source.markerSha256, source.markerText, outcome.images, Date()])
+                return .commit
+            }
+        }
+        if source.catalogPath != source.root.appendingPathComponent("catalog.sqlite").path {
+            try? FileManager.default.removeItem(atPath: source.catalogPath)
+        }
+        outcome.seconds = Date().timeIntervalSince(started)
+        return outcome
+    }
+
+    /// The union of the shard's rows into this catalog, by bulk INSERT ... SELECT through maps of the shard's ids
+    /// to this catalog's (temporary tables). Column lists come from this catalog's schema, so a column a later
+    /// migration adds is carried without a change here.
+    private func unionRows(_ db: Database, _ source: ShardSource, _ outcome: inout ShardMergeOutcome) throws {
+        func columns(_ table: String) throws -> [String] {
+            try Row.fetchAll(db, sql: "PRAGMA main.table_info(\(table))").map { $0["name"] as String }.filter { $0 != "id" }
+        }
+        func maxId(_ table: String) throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM main.\(table)")! }
+        /// INSERT INTO main.table (cols) SELECT (cols, some replaced by expressions) FROM shard.table s <joins>.
+        func insert(_ table: String, replacing: [String: String], joins: String, conflict: String) throws {
+            let cols = try columns(table)
+            let values = cols.map { replacing[$0] ?? "s.\"\($0)\"" }
+            try db.execute(sql: """
+                INSERT INTO main.\(table) (\(cols.map { "\"\($0)\"" }.joined(separator: ", ")))
+                SELECT \(values.joined(separator: ", ")) FROM shard.\(table) s \(joins) WHERE true
+                ON CONFLICT\(conflict) DO NOTHING
+                """)
+        }
+        for map in ["pmap", "tmap", "amap", "imap"] {
+            try db.execute(sql: "DROP TABLE IF EXISTS temp.\(map)")
+            try db.execute(sql: "CREATE TEMP TABLE \(map) (old INTEGER PRIMARY KEY, new INTEGER NOT NULL)")
+            try db.execute(sql: "CREATE INDEX temp.\(map)_new ON \(map)(new)")
+        }
+        defer { for map in ["pmap", "tmap", "amap", "imap"] { try? db.execute(sql: "DROP TABLE IF EXISTS temp.\(map)") } }
+        let (person0, term0, attempt0, image0, face0, decision0) = (try maxId("person"), try maxId("term"), try maxId("attempt"),
+                                                                    try maxId("image"), try maxId("face"), try maxId("decision"))
+
+        // People, by label (case-insensitive, as the catalog compares labels).
+        try insert("person", replacing: [:], joins: "", conflict: "(label)")
+        try db.execute(sql: "INSERT INTO temp.pmap SELECT s.id, m.id FROM shard.person s JOIN main.person m ON m.label = s.label")
+        outcome.people = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.person WHERE id > ?", arguments: [person0])!
+
+        // Terms, by person, provider and text; the term that found one is linked once all are in.
+        try insert("term", replacing: ["personId": "pm.new", "parentId": "NULL"], joins: "JOIN temp.pmap pm ON pm.old = s.personId",
+                   conflict: "(personId, provider, text)")
+        try db.execute(sql: """
+            INSERT INTO temp.tmap SELECT s.id, m.id FROM shard.term s JOIN temp.pmap pm ON pm.old = s.personId
+            JOIN main.term m ON m.personId = pm.new AND m.provider = s.provider AND m.text = s.text
+            """)
+        try db.execute(sql: """
+            UPDATE main.term SET parentId = (SELECT tp.new FROM temp.tmap tm JOIN shard.term s ON s.id = tm.old
+                                             JOIN temp.tmap tp ON tp.old = s.parentId WHERE tm.new = main.term.id)
+            WHERE id > ?
+            """, arguments: [term0])
+
+        // Attempts, by person and URL; the image each stored is linked once the images are in.
+        try insert("attempt", replacing: ["personId": "pm.new", "termId": "tm.new", "imageId": "NULL"],
+                   joins: "JOIN temp.pmap pm ON pm.old = s.personId LEFT JOIN temp.tmap tm ON tm.old = s.termId", conflict: "(personId, url)")
+        try db.execute(sql: """
+            INSERT INTO temp.amap SELECT s.id, m.id FROM shard.attempt s JOIN temp.pmap pm ON pm.old = s.personId
+            JOIN main.attempt m ON m.personId = pm.new AND m.url = s.url
+            """)
+
+        // Images, by person and content; what they point at (`related`) is renumbered once all are in.
+        try insert("image", replacing: ["personId": "pm.new", "attemptId": "am.new", "related": "NULL"],
+                   joins: "JOIN temp.pmap pm ON pm.old = s.personId LEFT JOIN temp.amap am ON am.old = s.attemptId", conflict: "(personId, sha256)")
+        try db.execute(sql: """
+            INSERT INTO temp.imap SELECT s.id, m.id FROM shard.image s JOIN temp.pmap pm ON pm.old = s.personId
+            JOIN main.image m ON m.personId = pm.new AND m.sha256 = s.sha256
+            """)
+        outcome.images = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.image WHERE id > ?", arguments: [image0])!
+        try db.execute(sql: """
+            UPDATE main.attempt SET imageId = (SELECT im.new FROM temp.amap am JOIN shard.attempt s ON s.id = am.old
+                                               JOIN temp.imap im ON im.old = s.imageId WHERE am.new = main.attempt.id)
+            WHERE id > ?
+            """, arguments: [attempt0])
+        try db.execute(sql: """
+            UPDATE main.image SET related = (SELECT json_group_array(r.new) FROM temp.imap im JOIN shard.image s ON s.id = im.old,
+                                             json_each(s.related) j JOIN temp.imap r ON r.old = j.value WHERE im.new = main.image.id)
+            WHERE id > ? AND id IN (SELECT im.new FROM temp.imap im JOIN shard.image s ON s.id = im.old WHERE s.related IS NOT NULL)
+            """, arguments: [image0])
+
+        // The faces and descriptors, the decisions and the marks of images new here (an image this workspace had
+        // keeps its own).
+        try insert("face", replacing: ["imageId": "im.new"], joins: "JOIN temp.imap im ON im.old = s.imageId AND im.new > \(image0)",
+                   conflict: "(imageId, idx)")
+        outcome.faces = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.face WHERE id > ?", arguments: [face0])!
+        // Decisions keep their batches (undone together), after this workspace's own; the person a relabel moved
+        // an image to, and the one its state before names, are renumbered.
+        let batch0 = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(batch), 0) FROM main.decision")!
+        try insert("decision", replacing: [
+            "imageId": "im.new", "batch": "s.batch + \(batch0)",
+            "personId": "(SELECT new FROM temp.pmap WHERE old = s.personId)",
+            "before": "json_set(s.before, '$.personId', (SELECT new FROM temp.pmap WHERE old = json_extract(s.before, '$.personId')))",
+        ], joins: "JOIN temp.imap im ON im.old = s.imageId AND im.new > \(image0)", conflict: "")
+        outcome.decisions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.decision WHERE id > ?", arguments: [decision0])!
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO main.processing (imageId, state, since)
+            SELECT im.new, s.state, s.since FROM shard.processing s JOIN temp.imap im ON im.old = s.imageId AND im.new > ?
+            WHERE s.state = 'crashed'
+            """, arguments: [image0])
+        // Settings (checked to agree before) this workspace does not have yet.
+        try db.execute(sql: "INSERT OR IGNORE INTO main.setting (key, value) SELECT key, value FROM shard.setting WHERE key != 'shard'")
+    }
+
+    /// Training runs the shard made (rare: training is its own job), each with its folder, under new numbers.
+    private func mergeRuns(_ db: Database, _ source: ShardSource, _ outcome: inout ShardMergeOutcome) throws {
+        let runs = try TrainingRun.fetchAll(db, sql: "SELECT * FROM shard.run ORDER BY id")
+        for var run in runs {
+            let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM main.run WHERE createdAt = ? AND model = ? AND options = ?",
+                                           arguments: [run.createdAt, run.model, run.options]) ?? false
+            if exists { continue }
+            let from = run.folder
+            run.id = nil
+            try run.insert(db)
+            run.folder = "runs/\(run.id!)"
+            try run.update(db)
+            let src = source.root.appendingPathComponent(from)
+            var files: [String] = []
+            for case let name as String in FileManager.default.enumerator(atPath: src.path) ?? NSEnumerator() {
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: src.appendingPathComponent(name).path, isDirectory: &isDir), !isDir.boolValue {
+                    files.append(name)
+                }
+            }
+            try FilePlacer(from: src, to: workspace.url(forRelativePath: run.folder)).place(files)
+        }
+    }
+}

@@ -1,0 +1,132 @@
+// Putting a workspace's files into another: a hard link where the file system allows it, else a copy verified by
+// SHA-256; what `curate merge` and `curate shard-done --into` move.
+import Foundation
+
+/// Places files from one folder tree into another under the same relative paths. A file already at its place
+/// is left as it is: the paths are content-addressed (an original's name is its SHA-256, a normalised copy's and a
+/// chip's that of their original), so what is there is the same file. Each file appears whole or not at all (a
+/// link is atomic; a copy is written to a temporary name, read back, checked and renamed).
+public final class FilePlacer: @unchecked Sendable {   // counters guarded by `lock`
+    public struct Counts: Codable, Sendable, Equatable {
+        public var linked = 0
+        public var copied = 0
+        /// Already in place.
+        public var present = 0
+        /// Named by the source's catalog but not in the source folder.
+        public var missing = 0
+        public init() {}
+    }
+
+    let from: URL
+    let to: URL
+    /// Copy, never link (a node-local scratch folder published to a shared one: the link would tie them).
+    let copyOnly: Bool
+    private let lock = NSLock()
+    private var made = Set<String>()
+    public private(set) var counts = Counts()
+
+    public init(from: URL, to: URL, copyOnly: Bool = false) {
+        self.from = from
+        self.to = to
+        self.copyOnly = copyOnly
+    }
+
+    /// Places every path, on `threads` threads (a link is a system call each; a copy reads and writes).
+    public func place(_ paths: [String], threads: Int = max(2, ProcessInfo.processInfo.activeProcessorCount)) throws {
+        let chunk = 256
+        let batches = (paths.count + chunk - 1) / chunk
+        var failure: Error?
+        DispatchQueue.concurrentPerform(iterations: min(threads, max(batches, 1))) { worker in
+            var local = Counts()
+            var b = worker
+            while b < batches {
+                for path in paths[(b * chunk)..<min(paths.count, (b + 1) * chunk)] {
+                    do { try place(path, &local) } catch {
+                        lock.lock(); if failure == nil { failure = error }; lock.unlock()
+                        break
+                    }
+                }
+                b += threads
+            }
+            lock.lock()
+            counts.linked += local.linked; counts.copied += local.copied; counts.present += local.present; counts.missing += local.missing
+            lock.unlock()
+        }
+        if let failure { throw failure }
+    }
+
+    private func place(_ relative: String, _ counts: inout Counts) throws {
+        let src = from.appendingPathComponent(relative).path
+        let dst = to.appendingPathComponent(relative).path
+        try makeFolder(of: relative)
+        if !copyOnly {
+            if link(src, dst) == 0 { counts.linked += 1; return }
+            switch errno {
+            case EEXIST: counts.present += 1; return
+            case ENOENT: counts.missing += 1; return
+            default: break   // another file system (EXDEV), or links not allowed: copy
+            }
+        } else if access(dst, F_OK) == 0 {
+            counts.present += 1
+            return
+        }
+        guard let data = FileManager.default.contents(atPath: src) else {
+            if access(src, F_OK) != 0 { counts.missing += 1; return }
+            throw WorkspaceIOError(path: src, operation: "read", code: EIO)
+        }
+        let expected = Self.namedSHA256(relative) ?? SHA256.hex(data)
+        guard SHA256.hex(data) == expected else { throw FilePlacerError.damaged(src) }
+        let temp = (dst as NSString).deletingLastPathComponent + "/.\((dst as NSString).lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            try data.write(to: URL(fileURLWithPath: temp))
+        } catch {
+            unlink(temp)
+            throw WorkspaceIOError(path: dst, operation: "write", error: error)
+        }
+        // Read back what was written: the copy must hash as its source did.
+        guard let back = FileManager.default.contents(atPath: temp), SHA256.hex(back) == expected else {
+            unlink(temp)
+            throw WorkspaceIOError(path: dst, operation: "verify the copy of", code: EIO)
+        }
+        guard rename(temp, dst) == 0 else {
+            let code = errno
+            unlink(temp)
+            throw WorkspaceIOError(path: dst, operation: "write", code: code)
+        }
+        counts.copied += 1
+    }
+
+    /// An original's SHA-256, from its content-addressed name (images/ab/<sha256>.<ext>); nil for other files.
+    static func namedSHA256(_ relative: String) -> String? {
+        guard Workspace.isContentAddressed(relative) else { return nil }
+        return String((relative as NSString).lastPathComponent.prefix(64))
+    }
+
+    private func makeFolder(of relative: String) throws {
+        let dir = (relative as NSString).deletingLastPathComponent
+        lock.lock()
+        let known = made.contains(dir)
+        lock.unlock()
+        if known { return }
+        var made = to.path
+        for part in dir.split(separator: "/") {
+            made += "/" + part
+            guard mkdir(made, 0o755) == 0 || errno == EEXIST else {
+                throw WorkspaceIOError(path: made, operation: "create the folder", code: errno)
+            }
+        }
+        lock.lock()
+        self.made.insert(dir)
+        lock.unlock()
+    }
+}
+
+public enum FilePlacerError: BadInput {
+    case damaged(String)
+    public var description: String {
+        switch self {
+        case .damaged(let path):
+            return "\(path) does not match its SHA-256 (its name): the shard holding it is damaged; publish it again from its workspace."
+        }
+    }
+}

@@ -1,0 +1,58 @@
+// `curate merge`: finished shard workspaces into one. The catalog makes the union (records and files); then the
+// stages that look across people run over the merged catalog, as after processing, from the stored descriptors.
+import Catalog
+import Foundation
+
+public struct MergeSummary: Codable, Sendable {
+    public var shards: [ShardMergeOutcome]
+    /// Image rows brought in this run, and how many a second of the union that was (files and rows).
+    public var images: Int
+    public var unionSeconds: Double
+    public var imagesPerSecond: Double
+    /// The stages across people (copies, identity, best copy); 0 when nothing new was merged.
+    public var judgeSeconds: Double
+    public var kept: Int
+    public var rejected: [String: Int]
+}
+
+public final class Merger {
+    private let catalog: Catalog
+    private let options: ProcessOptions
+    private let onShard: (ShardMergeOutcome) -> Void
+
+    /// `options` gives the distances the cross-people stages judge by (those of `process`).
+    public init(catalog: Catalog, options: ProcessOptions, onShard: @escaping (ShardMergeOutcome) -> Void = { _ in }) {
+        self.catalog = catalog
+        self.options = options
+        self.onShard = onShard
+    }
+
+    /// Checks every shard, then merges them one by one, then judges across people if anything is new (or a
+    /// killed merge left that undone). Run again, it changes nothing.
+    public func run(shards: [URL]) throws -> MergeSummary {
+        let sources = try catalog.checkShards(shards)
+        var outcomes: [ShardMergeOutcome] = []
+        let started = Date()
+        for source in sources {
+            let outcome = try catalog.merge(source)
+            outcomes.append(outcome)
+            onShard(outcome)
+        }
+        let union = Date().timeIntervalSince(started)
+        var judge = 0.0
+        if try catalog.unsettledMerges() > 0 {
+            let t = Date()
+            var stages = StageTimes()
+            try Processor.judgeAcross(catalog, options, stages: &stages)
+            try catalog.settleMerges()
+            judge = Date().timeIntervalSince(t)
+        }
+        let counts = try catalog.counts()
+        var rejected: [String: Int] = [:]
+        for c in counts { for (k, v) in c.reasons { rejected[k, default: 0] += v } }
+        let images = outcomes.map(\.images).reduce(0, +)
+        return MergeSummary(shards: outcomes, images: images, unionSeconds: union,
+                            imagesPerSecond: union > 0 ? Double(images) / union : 0, judgeSeconds: judge,
+                            kept: counts.map { $0.images["kept"] ?? 0 }.reduce(0, +), rejected: rejected)
+    }
+}

@@ -1,0 +1,345 @@
+// Shards and `curate merge` through the real binary, without a scheduler: shards fetched with --shard from a local
+// server and merged give what one machine gives; merging again changes nothing; a killed merge leaves nothing
+// half-merged; unfinished, older, newer and disagreeing shards; a reviewer's decision made in a shard.
+import Catalog
+import Foundation
+import GRDB
+import Testing
+import TestSupport
+import TestServer
+
+/// Workspaces compared row by row, and the fixtures the merge tests share.
+enum MergeCheck {
+    static let env = ["CURATE_MODELS": Paths.models.path]
+
+    /// Every row of the tables merge writes, as text, table by table (ids included: two merges of the same shards
+    /// in the same order number rows alike).
+    static func dump(_ ws: String, tables: [String] = ["person", "term", "attempt", "image", "face", "decision", "setting", "processing", "run"]) throws -> [String: [String]] {
+        var config = Configuration()
+        config.readonly = true
+        let queue = try DatabaseQueue(path: ws + "/catalog.sqlite", configuration: config)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            var out: [String: [String]] = [:]
+            for t in tables {
+                out[t] = try Row.fetchAll(db, sql: "SELECT * FROM \(t) ORDER BY rowid").map { $0.description }
+            }
+            return out
+        }
+    }
+
+    /// Each image's verdict, reason and chosen face, by person and content (ids differ between workspaces).
+    static func verdicts(_ ws: String) throws -> [String: String] {
+        var config = Configuration()
+        config.readonly = true
+        let queue = try DatabaseQueue(path: ws + "/catalog.sqlite", configuration: config)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            var out: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT p.label, i.sha256, i.verdict, i.reason, (SELECT idx FROM face WHERE imageId = i.id AND chosen) AS chosen
+                FROM image i JOIN person p ON p.id = i.personId
+                """) {
+                let label: String = row[0], sha: String = row[1], verdict: String = row[2]
+                let reason: String? = row[3], chosen: Int? = row[4]
+                out["\(label)/\(sha)"] = "\(verdict) \(reason ?? "-") face \(chosen.map(String.init) ?? "-")"
+            }
+            return out
+        }
+    }
+
+    /// Every file under `dir`, relative, with its SHA-256.
+    static func tree(_ dir: URL) throws -> [String: String] {
+        var out: [String: String] = [:]
+        let fm = FileManager.default
+        for case let name as String in fm.enumerator(atPath: dir.path) ?? NSEnumerator() {
+            var isDir: ObjCBool = false
+            let url = dir.appendingPathComponent(name)
+            guard fm.fileExists(atPath: url.path, isDirectory: &isDir), !isDir.boolValue else { continue }
+            out[name] = SHA256.hex(try Data(contentsOf: url))
+        }
+        return out
+    }
+
+    /// A processed, finished shard made of stored photos (no HTTP): `people` label -> files of ../shared/data.
+    static func storedShard(_ ws: String, _ people: [String: [String]]) async throws {
+        do {
+            let workspace = Workspace(path: ws)
+            try workspace.prepare()
+            let catalog = try Catalog.open(workspace)
+            for (label, files) in people.sorted(by: { $0.key < $1.key }) {
+                for f in files { try catalog.storeAsFetched(label, file: f) }
+            }
+        }
+        var r = try await curate(["process", "--workspace", ws, "--quiet"], env: env, timeout: 300)
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try await curate(["shard-done", "--workspace", ws, "--quiet"], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+
+    /// A finished shard of synthetic rows, large enough that merging it takes a while: `people` people of `perPerson`
+    /// processed images each, one chosen face (no descriptor), one attempt; the files are not there (merge counts
+    /// them missing).
+    static func syntheticShard(_ ws: String, tag: String, people: Int, perPerson: Int) async throws {
+        do {
+            let workspace = Workspace(path: ws)
+            try workspace.prepare()
+            let catalog = try Catalog.open(workspace)
+            let now = "2026-01-01 00:00:00.000"
+            try await catalog.db.write { db in
+                try db.execute(sql: """
+                    WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+                    INSERT INTO person (label, createdAt) SELECT 'synthetic_\(tag)_' || i, ? FROM n
+                    """, arguments: [people, now])
+                try db.execute(sql: """
+                    WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ? - 1)
+                    INSERT INTO attempt (personId, url, provider, state, tries, createdAt, updatedAt)
+                    SELECT p.id, 'http://127.0.0.1/\(tag)/' || p.id || '/' || n.i || '.jpg', 'direct', 'stored', 1, ?, ? FROM person p, n
+                    """, arguments: [perPerson, now, now])
+                try db.execute(sql: """
+                    WITH a AS MATERIALIZED (SELECT id, personId, url, lower(hex(randomblob(32))) AS sha FROM attempt)
+                    INSERT INTO image (personId, attemptId, sha256, path, bytes, format, sourceUrl, provider, createdAt, width, height,
+                                       faces, verdict, processedAt, ownVerdict, detector)
+                    SELECT a.personId, a.id, a.sha, 'images/' || substr(a.sha, 1, 2) || '/' || a.sha || '.jpg', 1000 + a.id, 'jpeg', a.url,
+                           'direct', ?, 640, 480, 1, 'kept', ?, 'kept', 'hog'
+                    FROM a
+                    """, arguments: [now, now])
+                try db.execute(sql: "UPDATE attempt SET imageId = (SELECT id FROM image WHERE attemptId = attempt.id)")
+                try db.execute(sql: """
+                    INSERT INTO face (imageId, idx, left, top, right, bottom, score, counted, chosen)
+                    SELECT id, 0, 100, 100, 300, 300, 1.5, 1, 1 FROM image
+                    """)
+            }
+        }
+        let r = try await curate(["shard-done", "--workspace", ws, "--quiet"], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+    }
+}
+
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(15)))
+struct MergeTests {
+    let env = MergeCheck.env
+
+    static func photos(_ person: String, _ count: Int) throws -> [String] {
+        let dir = "faces/opencv_course_5celeb/\(person)"
+        return try FileManager.default.contentsOfDirectory(atPath: Paths.data(dir).path).sorted().prefix(count).map { "\(dir)/\($0)" }
+    }
+
+    @Test func shardsFetchedApartAndMergedJudgeAsOneMachineAndMergingAgainChangesNothing() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        let dir = TempDir()
+        func urls(_ files: [String]) -> [String] { files.map { server.baseURL + "/files/" + $0 } }
+        // By the label hash, 2 shards: madonna and elton_john are shard 0, ben_afflek and jerry_seinfeld shard 1.
+        #expect(Shard.of("madonna", count: 2) == 0 && Shard.of("elton_john", count: 2) == 0)
+        #expect(Shard.of("ben_afflek", count: 2) == 1 && Shard.of("jerry_seinfeld", count: 2) == 1)
+        let ben = try Self.photos("ben_afflek", 6)
+        let queries = dir.queries([
+            "ben_afflek": urls(ben + ["group/dlib_voc/2008_001009.jpg"]),
+            // Ben's first photo under madonna too: the same picture under two people, in two shards.
+            "madonna": urls(try Self.photos("madonna", 6) + [ben[0], "nonface/dlib/dog.jpg"]),
+            "elton_john": urls(try Self.photos("elton_john", 6)),
+            "jerry_seinfeld": urls(try Self.photos("jerry_seinfeld", 6)),
+        ])
+        let single = dir.sub("single").path, merged = dir.sub("merged").path
+        var r = try await curate(["fetch", "--query", queries.path, "--n", "100", "--workspace", single, "--quiet"], env: env, timeout: 400)
+        #expect(r.status == 0, "\(r.stderr)")
+        var shards: [String] = []
+        for k in 0..<2 {
+            let ws = dir.sub("shard-\(k)").path
+            shards.append(ws)
+            r = try await curate(["fetch", "--query", queries.path, "--n", "100", "--shard", "\(k)/2", "--workspace", ws], env: env, timeout: 400)
+            #expect(r.status == 0, "\(r.stderr)")
+            let taken = k == 0 ? "shard 0/2: 2 of 4 people (elton_john, madonna)" : "shard 1/2: 2 of 4 people (ben_afflek, jerry_seinfeld)"
+            #expect(r.stderr.contains(taken), "\(r.stderr)")
+            r = try await curate(["shard-done", "--workspace", ws, "--json"], env: env)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("\"shard\" : \"\(k)/2\""), "\(r.stdout)")
+        }
+        await server.stop()
+
+        r = try await curate(["merge", "--workspace", merged] + shards, env: env, timeout: 300)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("merged "), "\(r.stderr)")
+
+        // Every image: the same verdict, reason and chosen face as the one machine gave it.
+        let one = try MergeCheck.verdicts(single), many = try MergeCheck.verdicts(merged)
+        #expect(one.count == 27 && Set(one.keys) == Set(many.keys), "\(one.count) images on one machine, \(many.count) merged")
+        for (key, v) in one.sorted(by: { $0.key < $1.key }) { #expect(many[key] == v, "\(key): one machine \(v), merged \(many[key] ?? "none")") }
+        // The copy under two people, apart in their shards, is a conflict once merged.
+        let sha = SHA256.hex(try Paths.bytes(ben[0]))
+        #expect(many["madonna/\(sha)"]?.hasPrefix("rejected label_conflict") == true, "\(many["madonna/\(sha)"] ?? "")")
+        #expect(many["ben_afflek/\(sha)"]?.hasPrefix("rejected label_conflict") == true, "\(many["ben_afflek/\(sha)"] ?? "")")
+
+        // Split and export from the merged workspace are those of the one machine.
+        for ws in [single, merged] {
+            r = try await curate(["split", "--seed", "3", "--val", "0.3", "--min", "2", "--workspace", ws], env: env)
+            #expect(r.status == 0, "\(r.stderr)")
+            r = try await curate(["export", "--workspace", ws, "--quiet"], env: env)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let exported = try MergeCheck.tree(dir.sub("merged/export"))
+        #expect(exported.keys.contains("manifest.csv") && exported.count > 10)
+        #expect(exported == (try MergeCheck.tree(dir.sub("single/export"))))
+        // Files are hard links into the shards, not copies.
+        let original = try #require(try Catalog.openForReading(Workspace(path: merged)).images().first?.path)
+        let attributes = try FileManager.default.attributesOfItem(atPath: merged + "/" + original)
+        #expect((attributes[.referenceCount] as? Int ?? 0) >= 2)
+
+        // Merging the same shards again changes nothing.
+        let before = try MergeCheck.dump(merged, tables: ["person", "term", "attempt", "image", "face", "decision", "setting", "mergedShard"])
+        r = try await curate(["merge", "--workspace", merged, shards[1], shards[0], shards[1]], env: env, timeout: 300)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.components(separatedBy: "merged before, nothing to do").count == 3, "\(r.stderr)")
+        #expect(try MergeCheck.dump(merged, tables: ["person", "term", "attempt", "image", "face", "decision", "setting", "mergedShard"]) == before)
+    }
+
+    @Test func aKilledMergeLeavesEachShardWholeOrAbsentAndFinishesWhenRunAgain() async throws {
+        let dir = TempDir()
+        var shards: [String] = []
+        for k in 0..<2 {
+            let ws = dir.sub("shard-\(k)").path
+            try await MergeCheck.syntheticShard(ws, tag: "s\(k)", people: 40, perPerson: 600)
+            shards.append(ws)
+        }
+        let killed = dir.sub("killed").path, clean = dir.sub("clean").path
+        var r = try await curate(["merge", "--workspace", clean, "--quiet"] + shards, env: env, timeout: 600)
+        #expect(r.status == 0, "\(r.stderr)")
+
+        // Killed at one moment after another; each time every shard is in whole or not at all.
+        var kills = 0
+        for delay in [0.2, 0.5, 0.9, 1.5, 2.5] {
+            let p = Process()
+            p.executableURL = Paths.curate
+            p.arguments = ["merge", "--workspace", killed, "--quiet"] + shards
+            p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
+            p.waitUntilExit()
+            guard FileManager.default.fileExists(atPath: killed + "/catalog.sqlite") else { continue }
+            let catalog = try Catalog.openForReading(Workspace(path: killed))
+            let (images, merged) = try await catalog.db.read { db in
+                (try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image")!,
+                 try db.tableExists("mergedShard") ? try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM mergedShard")! : 0)
+            }
+            #expect(images == merged * 24_000, "after a kill at \(delay) s: \(images) images for \(merged) merged shard(s)")
+        }
+        #expect(kills > 0, "no kill landed while merging")
+        r = try await curate(["merge", "--workspace", killed, "--quiet"] + shards, env: env, timeout: 600)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try MergeCheck.dump(killed) == (try MergeCheck.dump(clean)))
+        let settled = try await Catalog.openForReading(Workspace(path: killed)).db.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM mergedShard WHERE settled")!
+        }
+        #expect(settled == 2)
+    }
+
+    @Test func unfinishedNewerAndDisagreeingShardsAreRefusedAndAnOlderOneIsMigrated() async throws {
+        let dir = TempDir()
+        let a = dir.sub("a").path, b = dir.sub("b").path, merged = dir.sub("merged").path
+        try await MergeCheck.storedShard(a, ["elton_john": try Self.photos("elton_john", 2)])
+        try await MergeCheck.storedShard(b, ["mindy_kaling": try Self.photos("mindy_kaling", 2)])
+
+        // Unfinished: no marker. Named, and nothing merged.
+        try FileManager.default.removeItem(atPath: b + "/shard.json")
+        var r = try await curate(["merge", "--workspace", merged, a, b], env: env)
+        #expect(r.status == 2 && r.stderr.contains("shard \(b) is unfinished: it has no shard.json"), "\(r.stderr)")
+        #expect(try MergeCheck.dump(merged)["image"]?.isEmpty == true)
+        r = try await curate(["shard-done", "--workspace", b, "--quiet"], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+
+        // Made by a newer curate: refused, naming the migration it does not know.
+        let bCatalog = try DatabaseQueue(path: b + "/catalog.sqlite")
+        try await bCatalog.write { db in try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v99: from the future')") }
+        r = try await curate(["merge", "--workspace", merged, a, b], env: env)
+        #expect(r.status == 2 && r.stderr.contains("shard \(b) was made by a newer curate") && r.stderr.contains("v99: from the future"), "\(r.stderr)")
+        try await bCatalog.write { db in try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v99: from the future'") }
+        try bCatalog.close()
+
+        // Two shards split with other seeds disagree on a setting: refused naming both.
+        r = try await curate(["split", "--seed", "1", "--min", "1", "--workspace", a], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try await curate(["split", "--seed", "2", "--min", "1", "--workspace", b], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        for ws in [a, b] { _ = try await curate(["shard-done", "--workspace", ws, "--quiet"], env: env) }
+        r = try await curate(["merge", "--workspace", merged, a, b], env: env)
+        #expect(r.status == 2 && r.stderr.contains("\(a) and \(b) disagree on the setting \"split\""), "\(r.stderr)")
+        #expect(try MergeCheck.dump(merged)["image"]?.isEmpty == true)
+
+        // The same split written with its keys in another order is the same setting.
+        r = try await curate(["split", "--seed", "1", "--min", "1", "--reset", "--workspace", b], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        _ = try await curate(["shard-done", "--workspace", b, "--quiet"], env: env)
+        // Made by an older curate (before merges were recorded): a copy is migrated; the shard is left as it was.
+        let older = try DatabaseQueue(path: b + "/catalog.sqlite")
+        try await older.write { db in
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v11: merged shards'")
+            try db.execute(sql: "DROP TABLE mergedShard")
+        }
+        try older.close()
+        let applied = { try DatabaseQueue(path: b + "/catalog.sqlite").read { try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations") } }
+        #expect(try !applied().contains("v11: merged shards"))
+        r = try await curate(["merge", "--workspace", merged, a, b], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try MergeCheck.verdicts(merged).count == 4)
+        #expect(try !applied().contains("v11: merged shards"), "the shard itself is not migrated")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: merged + "/tmp").filter { $0.hasPrefix("merge-") }.isEmpty)
+    }
+
+    @Test func aReviewersDecisionInAShardCrossesTheMergeAndCanBeUndone() async throws {
+        let dir = TempDir()
+        let a = dir.sub("a").path, b = dir.sub("b").path, merged = dir.sub("merged").path
+        try await MergeCheck.storedShard(a, ["elton_john": try Self.photos("elton_john", 3) + ["nonface/dlib/dog.jpg"]])
+        try await MergeCheck.storedShard(b, ["madonna": try Self.photos("madonna", 3)])
+        let dogSha = SHA256.hex(try Paths.bytes("nonface/dlib/dog.jpg"))
+        let dogId = try #require(try Catalog.openForReading(Workspace(path: a)).images().first { $0.sha256 == dogSha }?.id)
+        var r = try await curate(["review", "--accept", "\(dogId)", "--workspace", a], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        _ = try await curate(["shard-done", "--workspace", a, "--quiet"], env: env)
+
+        // Merged after b, so that every id of a's is renumbered.
+        r = try await curate(["merge", "--workspace", merged, b, a], env: env, timeout: 300)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("1 decisions"), "\(r.stderr)")
+        let catalog = try Catalog.openExisting(Workspace(path: merged))
+        let dog = try #require(try catalog.images().first { $0.sha256 == dogSha })
+        #expect(dog.id != dogId)
+        #expect(dog.reviewed && dog.verdict == .kept && dog.detail == "accepted in review (was no_face)", "\(dog.detail ?? "")")
+        let decision = try #require(try catalog.decisions().first)
+        #expect(decision.imageId == dog.id && decision.before.personId == dog.personId && decision.before.verdict == .rejected)
+
+        // Undone in the merged workspace, the image is as processing left it, under its person.
+        r = try await curate(["review", "--undo", "--workspace", merged], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let undone = try #require(try catalog.images().first { $0.sha256 == dogSha })
+        #expect(!undone.reviewed && undone.verdict == .rejected && undone.reason == .noFace && undone.personId == dog.personId)
+    }
+
+    @Test func shardOptionsAreCheckedAndTakenFromTheScheduler() async throws {
+        let dir = TempDir()
+        let queries = dir.queries(["ben_afflek": ["http://127.0.0.1:9/a.jpg"], "madonna": ["http://127.0.0.1:9/b.jpg"]])
+        let ws = dir.sub("ws").path
+        for (args, message) in [
+            (["--shard", "3/3"], "--shard 3/3: the shard index 3 must be between 0 and 2"),
+            (["--shard", "0/0"], "--shard 0/0: the shard count 0 must be at least 1"),
+            (["--shard", "one/3"], "--shard one/3 is not K/N"),
+            (["--shard", "auto"], "--shard auto needs SLURM_ARRAY_TASK_ID"),
+            (["--shard-count", "4"], "--shard auto needs SLURM_ARRAY_TASK_ID"),
+        ] {
+            let r = try await curate(["fetch", "--query", queries.path, "--workspace", ws, "--no-process"] + args, env: env)
+            #expect(r.status == 2 && r.stderr.contains(message), "\(args): \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: ws + "/catalog.sqlite"), "a bad --shard changes nothing")
+        var r = try await curate(["fetch", "--query", queries.path, "--workspace", ws, "--no-process", "--shard", "auto"],
+                                 env: env.merging(["SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "2"]) { $1 })
+        #expect(r.status == 2 && r.stderr.contains("SLURM_ARRAY_TASK_ID=2 with SLURM_ARRAY_TASK_COUNT=2: the shard index 2 must be between 0 and 1"), "\(r.stderr)")
+        r = try await curate(["fetch", "--query", queries.path, "--workspace", ws, "--no-process", "--shard-count", "2", "--retries", "1"],
+                             env: env.merging(["JOB_COMPLETION_INDEX": "0"]) { $1 })
+        #expect(r.stderr.contains("shard 0/2: 1 of 2 people (madonna)"), "\(r.stderr)")
+        // The workspace holds shard 0/2 now: another shard needs its own.
+        r = try await curate(["process", "--workspace", ws, "--shard", "1/2"], env: env)
+        #expect(r.status == 2 && r.stderr.contains("holds shard 0/2; shard 1/2 needs a workspace of its own"), "\(r.stderr)")
+    }
+}
