@@ -51,3 +51,14 @@ if [ $have_all -eq 0 ]; then
     rm -rf "$tmp"
     echo "setup: dlib models in $MODELS"
 fi
+
+# --tests: a one-node Slurm cluster for the cluster test (Tests/EndToEndTests/SlurmTests.swift), as root: it installs
+# slurm-wlm and munge and starts their daemons (about two minutes the first time; nothing when already running).
+# Without root the test skips, saying why (under CI=true it fails instead).
+if [ "${1:-}" = "--tests" ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        scripts/slurm/local-cluster.sh
+    else
+        echo "setup: not root, so no local Slurm cluster (run scripts/slurm/local-cluster.sh as root for the cluster test)"
+    fi
+fi
