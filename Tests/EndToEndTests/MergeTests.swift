@@ -317,6 +317,45 @@ struct MergeTests {
         #expect(!undone.reviewed && undone.verdict == .rejected && undone.reason == .noFace && undone.personId == dog.personId)
     }
 
+    @Test func shardDoneIntoPublishesACopyWithTheMarkerLastAndReplacesAnEarlierOne() async throws {
+        let dir = TempDir()
+        let ws = dir.sub("scratch").path, dest = dir.sub("shared/shard-00000").path
+        try await MergeCheck.storedShard(ws, ["elton_john": try Self.photos("elton_john", 2)])
+        try FileManager.default.removeItem(atPath: ws + "/shard.json")
+        var r = try await curate(["shard-done", "--workspace", ws, "--into", dest], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("shard.json written in \(dest)"), "\(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dest + "/shard.json"))
+        #expect(!FileManager.default.fileExists(atPath: ws + "/shard.json"), "the scratch workspace is left as it was")
+        // A copy (not links into scratch, which goes away), whose catalog needs no WAL, with every file.
+        let original = try #require(try Catalog.openForReading(Workspace(path: ws)).images().first?.path)
+        #expect((try FileManager.default.attributesOfItem(atPath: dest + "/" + original)[.referenceCount] as? Int) == 1)
+        let mode = try await DatabaseQueue(path: dest + "/catalog.sqlite", configuration: { var c = Configuration(); c.readonly = true; return c }())
+            .read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+        #expect(mode == "delete")
+        #expect(try MergeCheck.verdicts(dest) == (try MergeCheck.verdicts(ws)))
+        func stored(_ path: String) throws -> [String: String] {
+            try MergeCheck.tree(URL(fileURLWithPath: path)).filter { ["images/", "faces/", "normalized/"].contains(where: $0.key.hasPrefix) }
+        }
+        #expect(try stored(dest) == (try stored(ws)) && (try stored(dest)).count >= 6)
+
+        // Published again (the shard ran again): replaced whole, nothing left beside it.
+        r = try await curate(["shard-done", "--workspace", ws, "--into", dest], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.sub("shared").path) == ["shard-00000"])
+        // A folder that is not a published shard is never replaced.
+        let foreign = dir.sub("shared/notes").path
+        try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
+        try "mine".write(toFile: foreign + "/todo.txt", atomically: true, encoding: .utf8)
+        r = try await curate(["shard-done", "--workspace", ws, "--into", foreign], env: env)
+        #expect(r.status == 2 && r.stderr.contains("is not a published shard"), "\(r.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: foreign) == ["todo.txt"])
+        // Unprocessed images: not finished.
+        try Catalog.open(Workspace(path: ws)).storeAsFetched("elton_john", file: try Self.photos("elton_john", 3)[2])
+        r = try await curate(["shard-done", "--workspace", ws], env: env)
+        #expect(r.status == 2 && r.stderr.contains("has 1 image(s) not processed yet"), "\(r.stderr)")
+    }
+
     @Test func shardOptionsAreCheckedAndTakenFromTheScheduler() async throws {
         let dir = TempDir()
         let queries = dir.queries(["ben_afflek": ["http://127.0.0.1:9/a.jpg"], "madonna": ["http://127.0.0.1:9/b.jpg"]])
