@@ -59,6 +59,8 @@ public struct PersonSummary: Codable, Sendable {
     /// By kind of source (`search`, `category`, `reference`, `url`): the person's stored images (all runs) and
     /// how many processing kept, so a user sees which sources are worth keeping.
     public var sources: [String: SourceYield]
+    /// Limits the person's fetch met (the most terms one person may have).
+    public var notes: [String] = []
 }
 
 public struct FetchSummary: Codable, Sendable {
@@ -79,22 +81,25 @@ public struct FetchSummary: Codable, Sendable {
     /// Reads again what each term and kind of source gave (stored, kept): after processing, the kept figures
     /// are known.
     public mutating func recountSources(_ catalog: Catalog) throws {
-        let people = try catalog.people()
+        // Looked up by key, never by a scan: a person may have thousands of terms.
+        let people = Dictionary(try catalog.people().map { ($0.label, $0) }, uniquingKeysWith: { first, _ in first })
         for i in self.people.indices {
-            guard let person = people.first(where: { $0.label == self.people[i].label }) else { continue }
+            guard let person = people[self.people[i].label] else { continue }
             let yields = try catalog.yields(of: person.id!)
             let terms = try catalog.terms(of: person.id!)
+            let kinds = Dictionary(terms.compactMap { t in t.id.map { ($0, t.kind.rawValue) } }, uniquingKeysWith: { first, _ in first })
+            let byText = Dictionary(terms.map { ($0.provider.rawValue + "\u{0}" + $0.text, $0) }, uniquingKeysWith: { first, _ in first })
             var sources: [String: SourceYield] = [:]
             for term in terms { sources[term.kind.rawValue] = sources[term.kind.rawValue] ?? SourceYield(stored: 0, kept: 0) }
             for (termId, yield) in yields {
-                let kind = terms.first { $0.id == termId }?.kind.rawValue ?? "unknown"
+                let kind = termId.flatMap { kinds[$0] } ?? "unknown"
                 sources[kind, default: SourceYield(stored: 0, kept: 0)].stored += yield.stored
                 sources[kind, default: SourceYield(stored: 0, kept: 0)].kept += yield.kept
             }
             self.people[i].sources = sources
             for j in self.people[i].terms.indices {
                 let summary = self.people[i].terms[j]
-                let term = terms.first { $0.text == summary.text && $0.provider.rawValue == summary.provider }
+                let term = byText[summary.provider + "\u{0}" + summary.text]
                 let yield = term.flatMap { yields[$0.id] } ?? TermYield()
                 self.people[i].terms[j].stored = yield.stored
                 self.people[i].terms[j].kept = yield.kept

@@ -15,7 +15,13 @@ public struct FetchOptions: Sendable {
     /// First backoff; it doubles with each try.
     public var backoff: Double = 1
     /// The longest wait the run accepts from Retry-After or a throttle message; longer waits end the attempt.
+    /// Also the cap of one wait of the run's own backoff.
     public var maxWait: Double = 120
+    /// The seconds one API may keep the run waiting in all (throttles, lag): past it, its terms stop with the
+    /// API's message until the next run.
+    public var waitBudget: Double = 600
+    /// The most terms one person may have (`FetchLimits.termsPerPerson`; tests set fewer).
+    public var maxTermsPerPerson = FetchLimits.termsPerPerson
     /// Put URLs that failed with transient errors back in the queue first.
     public var retryFailed = false
     /// Results per search page; nil keeps the provider's default (Commons 50, Openverse 20). Also a Commons
@@ -45,6 +51,15 @@ public struct FetchOptions: Sendable {
         return ProcessInfo.processInfo.environment[kind.endpointVariable] ?? kind.defaultEndpoint
     }
 
+}
+
+/// Limits that keep every walk finite, whatever a provider answers.
+public enum FetchLimits {
+    /// Pages in a row (of one term) that bring nothing usable end the term: no image stored from them, no
+    /// new source found. Several, not one: a page of duplicates or of dead links can be followed by good ones.
+    public static let barrenPages = 5
+    /// Terms one person may have (query lines and the sources they led to: subcategories, portraits).
+    public static let termsPerPerson = 2_000
 }
 
 public enum FetchError: BadInput {
@@ -82,6 +97,12 @@ public final class Fetcher {
         var waiting = 0          // attempts waiting for a retry
         var committing = 0       // downloads in place, their rows in the next batch
         var busy = Set<Int>()    // terms with a request in flight or waiting to be retried
+        /// By term id: the continuations each term was answered with in this run (one seen again is a loop).
+        var cursors: [Int64: Set<String>] = [:]
+        /// By term id: the pages in a row that brought nothing usable (see `FetchLimits.barrenPages`).
+        var barren: [Int64: Int] = [:]
+        /// Limits this person met, for the summary.
+        var notes: [String] = []
         init(person: Person, terms: [SearchTerm], target: Int, stored: Int) {
             self.person = person
             self.terms = terms
@@ -108,8 +129,12 @@ public final class Fetcher {
     private var lastCommit = 0.0
     private static let batchSize = 64
     private static let batchSeconds = 0.25
-    /// Per API (endpoint): why it is not asked again in this run (a throttle longer than `maxWait`).
+    /// Per API (endpoint): why it is not asked again in this run (a throttle longer than `maxWait`, or its
+    /// wait budget spent).
     private var gaveUp: [String: String] = [:]
+    /// Per API: throttles in a row (the run's own backoff doubles with each) and seconds waited in this run.
+    private var throttles: [String: Int] = [:]
+    private var waited: [String: Double] = [:]
 
     public init(catalog: Catalog, options: FetchOptions, onEvent: @escaping (FetchEvent) -> Void = { _ in },
                 shouldStop: @escaping () -> Bool = { false }) throws {
@@ -202,31 +227,40 @@ public final class Fetcher {
 
         var interrupted = false
         var lastReport = 0.0
-        while true {
-            if shouldStop() { interrupted = true; break }
-            releaseDue()
-            try commit(force: false)
-            schedule()
-            if engine.count == 0 && delayed.isEmpty {
-                // Committing may show duplicates, which leaves people wanting more: schedule again.
-                if !batch.isEmpty { try commit(force: true); continue }
-                break
+        do {
+            while true {
+                if shouldStop() { interrupted = true; break }
+                releaseDue()
+                try commit(force: false)
+                try schedule()
+                if engine.count == 0 && delayed.isEmpty {
+                    // Committing may show duplicates, which leaves people wanting more: schedule again.
+                    if !batch.isEmpty { try commit(force: true); continue }
+                    break
+                }
+                let wait = delayed.map(\.due).min().map { max(0, Int(($0 - now()) * 1000)) } ?? 200
+                let results = engine.run(timeoutMs: min(200, max(1, wait)))
+                for (i, result) in results.enumerated() {
+                    do { try finish(result) } catch {
+                        // The transfers finished beside it are out of the engine: their files go here.
+                        for rest in results[(i + 1)...] { store.removeTemp(rest.transfer) }
+                        throw error
+                    }
+                }
+                if now() - lastReport > 0.1 {
+                    lastReport = now()
+                    onEvent(.progress(runs.map(\.progress)))
+                }
             }
-            let wait = delayed.map(\.due).min().map { max(0, Int(($0 - now()) * 1000)) } ?? 200
-            do {
-                for result in engine.run(timeoutMs: min(200, max(1, wait))) { try finish(result) }
-            } catch let error as WorkspaceIOError {
-                // The workspace cannot take more: keep what is in place, leave the rest queued, and stop.
-                for t in engine.abandonAll() { store.removeTemp(t) }
-                try? commit(force: true)
-                throw error
-            }
-            if now() - lastReport > 0.1 {
-                lastReport = now()
-                onEvent(.progress(runs.map(\.progress)))
-            }
+            try commit(force: true)
+        } catch {
+            // Whatever stops the run (a full disk under tmp/ or under the catalog, a catalog that cannot be
+            // written): keep what is in place if the catalog still can, leave the rest queued, and remove the
+            // partial files of the downloads in flight.
+            for t in engine.abandonAll() { store.removeTemp(t) }
+            try? commit(force: true)
+            throw error
         }
-        try commit(force: true)
         if interrupted {
             // Abandoned downloads stay queued in the catalog; their partial files go.
             for t in engine.abandonAll() { store.removeTemp(t) }
@@ -238,7 +272,8 @@ public final class Fetcher {
 
     // MARK: Scheduling
 
-    private func schedule() {
+    private func schedule() throws {
+        for run in runs { try endBarrenTerms(run) }
         // Downloads, round-robin over people, never more than a person still needs.
         var progressed = true
         while progressed && engine.count < options.http.concurrency {
@@ -278,8 +313,10 @@ public final class Fetcher {
         // An API that gave up for this run holds nobody back.
         let open = run.terms.indices.filter { run.terms[$0].isOpen && gaveUp[reader(run.terms[$0]).endpoint] == nil }
         guard let tier = open.map({ run.terms[$0].kind.precision }).min() else { return nil }
+        // A term at the limit of barren pages waits for its downloads to say whether it goes on.
         let eligible = Set(open.filter {
             run.terms[$0].kind.precision == tier && !run.busy.contains($0) && !unavailable.contains(reader(run.terms[$0]).endpoint)
+                && (run.barren[run.terms[$0].id!] ?? 0) < FetchLimits.barrenPages
         })
         let n = run.terms.count
         for step in 0..<n {
@@ -290,6 +327,30 @@ public final class Fetcher {
             }
         }
         return nil
+    }
+
+    /// Ends the terms whose last `FetchLimits.barrenPages` pages brought nothing usable, once none of their
+    /// downloads is left to say otherwise (a stored image starts the count again).
+    private func endBarrenTerms(_ run: Run) throws {
+        for (id, count) in run.barren where count >= FetchLimits.barrenPages {
+            guard let i = run.terms.firstIndex(where: { $0.id == id }), run.terms[i].isOpen, !run.busy.contains(i),
+                  !hasDownloadsLeft(run, termId: id) else { continue }
+            run.terms[i].stopPaging("\(count) pages in a row brought nothing usable")
+            try catalog.update(run.terms[i])
+            run.barren[id] = nil
+            let term = run.terms[i]
+            onEvent(.term(label: run.person.label, term: term.text, state: term.state, message: term.doneMessage(total: nil) ?? ""))
+        }
+    }
+
+    /// Whether a download found through the term is queued, in flight, waiting to be retried or to be committed.
+    private func hasDownloadsLeft(_ run: Run, termId: Int64) -> Bool {
+        func ours(_ work: Work) -> Bool {
+            if case let .download(r, attempt) = work { return r === run && attempt.termId == termId }
+            return false
+        }
+        return run.queue.contains { $0.termId == termId } || inFlight.values.contains(where: ours)
+            || delayed.contains { ours($0.work) } || batch.contains { $0.0 === run && $0.1.attempt.termId == termId }
     }
 
     /// How many categories up a category term is from the category it was found from (0 for a query line's or
@@ -332,7 +393,7 @@ public final class Fetcher {
                 }
                 let url = reader(term).requestURL(term: term.text, cursor: cursor)
                 let transfer = try Transfer(id: id, url: url, sink: .memory, options: options.http,
-                                            headers: ["Accept: application/json"])
+                                            headers: ["Accept: application/json"], limit: reader(term).maxAnswerBytes)
                 try engine.add(transfer)
                 run.busy.insert(index)
                 run.progress.searching = true
@@ -416,12 +477,13 @@ public final class Fetcher {
         batch.removeAll(keepingCapacity: true)
         lastCommit = now()
         let outcomes = try catalog.recordDownloads(items.map(\.1))
-        for ((run, _), outcome) in zip(items, outcomes) {
+        for ((run, download), outcome) in zip(items, outcomes) {
             run.committing -= 1
             switch outcome {
             case .stored:
                 run.progress.stored += 1
                 run.progress.storedThisRun += 1
+                if let id = download.attempt.termId { run.barren[id] = 0 }
             case .duplicate:
                 run.progress.duplicates += 1
             }
@@ -444,6 +506,7 @@ public final class Fetcher {
         let reader = reader(term)
         let api = reader.endpoint
         let site = reader.kind.rawValue
+        let siteName = site.prefix(1).uppercased() + site.dropFirst()
         func retry(after delay: Double) {
             run.busy.insert(index)
             delayed.append((now() + delay, .search(run, termIndex: index, tries: tries)))
@@ -453,7 +516,10 @@ public final class Fetcher {
         }
         let answer: SearchAnswer
         if let failure = Failure.of(result) {
-            if failure.code.isHTTP {
+            if failure.code == .tooLarge {
+                answer = .failed("\(siteName) answered more than \(result.transfer.limit / 1024) KiB, "
+                                 + "far more than the page asked for: refused")
+            } else if failure.code.isHTTP {
                 answer = reader.read(status: result.status, body: result.transfer.body, retryAfter: result.retryAfter)
             } else if failure.transient, tries < options.retries, let delay = retryDelay(tries: tries, retryAfter: nil) {
                 onEvent(.warning("\(site) request for \"\(term.text)\" failed (\(failure.message)); retrying in \(String(format: "%.1f", delay)) s"))
@@ -465,19 +531,33 @@ public final class Fetcher {
         } else {
             answer = reader.read(status: result.status, body: result.transfer.body, retryAfter: result.retryAfter)
         }
+        if case .throttled = answer {} else { throttles[api] = nil }
+        // A continuation this term was answered with before: paging on would go round for ever.
+        func looped(_ cursor: String?) -> Bool {
+            guard let id = term.id, let cursor else { return false }
+            if let sent = run.terms[index].cursor { run.cursors[id, default: []].insert(sent) }
+            return !run.cursors[id, default: []].insert(cursor).inserted
+        }
+        func loopMessage() -> String { "\(siteName) gave a continuation it had given before (a loop)" }
         switch answer {
-        case let .throttled(seconds, message):
-            if Double(seconds) <= options.maxWait {
-                blockedUntil[api] = now() + Double(seconds)
-                report(term.state, "\(message); waiting \(seconds) s")
-                retry(after: Double(seconds))
+        case let .throttled(asked, message):
+            let n = (throttles[api] ?? 0) + 1
+            throttles[api] = n
+            let spent = waited[api] ?? 0
+            // What the server asked for, but never less than the run's own backoff (a server that says 0, or
+            // nothing usable, is not asked again at once), and no more than one wait may last.
+            let wait = min(max(Double(asked ?? 0), options.backoff * pow(2, Double(min(n, 60) - 1))), options.maxWait)
+            if let asked, Double(asked) > options.maxWait {
+                try giveUp(api, "\(message), asking to wait \(asked == Int.max ? "without end" : "\(asked) s"); run again later")
+                report(.failed, gaveUp[api]!)
+            } else if spent + wait > options.waitBudget {
+                try giveUp(api, "\(message); this API already kept the run waiting \(Self.seconds(spent)) s of the \(Self.seconds(options.waitBudget)) s it may; run again later")
+                report(.failed, gaveUp[api]!)
             } else {
-                let why = "\(message); run again later"
-                gaveUp[api] = why
-                term.fail(why)
-                try catalog.update(term)
-                run.terms[index] = term
-                report(.failed, why)
+                waited[api] = spent + wait
+                blockedUntil[api] = now() + wait
+                report(term.state, "\(message); waiting \(Self.seconds(wait)) s")
+                retry(after: wait)
             }
         case .failed(let message):
             if (500..<600).contains(result.status), tries < options.retries,
@@ -495,24 +575,39 @@ public final class Fetcher {
             run.terms[index] = term
             report(.ambiguous, message)
         case let .found(found, cursor, note):
+            let loop = looped(cursor)
             term.foundSources(count: found.count, cursor: cursor, note: note)
+            if loop { term.stopPaging(loopMessage()) }
             var sources = found
             if term.kind == .category {
                 // Only subcategories about the person: their names contain the name of the category walked from.
                 let root = rootCategoryName(run, index).lowercased()
                 sources = sources.filter { $0.text.lowercased().contains(root) }
             }
+            let room = max(0, options.maxTermsPerPerson - run.terms.count)
+            if sources.count > room {
+                sources = Array(sources.prefix(room))
+                if run.notes.isEmpty {
+                    let said = "\(options.maxTermsPerPerson) terms, the most one person may have: sources found from \(term.text) on are not walked"
+                    run.notes.append(said)
+                    onEvent(.warning("\(run.person.label): \(said)"))
+                }
+            }
             let (added, _) = try catalog.foundTerms(parent: term, sources.map { ($0.text, $0.kind, $0.provider.code) })
             try catalog.update(term)
             run.terms[index] = term
             run.terms.append(contentsOf: added)
+            if let id = term.id { run.barren[id] = added.isEmpty ? (run.barren[id] ?? 0) + 1 : 0 }
+            if loop, let message = term.doneMessage(total: nil) { report(term.state, message) }
             if let note { report(term.state, note) }
             if term.kind == .category, !added.isEmpty {
                 report(term.state, "\(added.count) subcategor\(added.count == 1 ? "y" : "ies") to walk: " + added.map(\.text).joined(separator: ", "))
             }
         case let .page(candidates, cursor, total):
             let walked = run.terms.contains { $0.parentId == term.id && $0.kind == .category }
+            let loop = looped(cursor)
             term.foundPage(count: candidates.count, cursor: cursor, walkedSubcategories: walked)
+            if loop && term.isOpen { term.stopPaging(loopMessage()) }
             let attempts = candidates.map {
                 Attempt(personId: run.person.id!, termId: term.id, url: $0.url, provider: reader.kind.code,
                         pageUrl: $0.pageUrl, title: $0.title, license: $0.license, licenseUrl: $0.licenseUrl,
@@ -521,9 +616,27 @@ public final class Fetcher {
             let added = try catalog.recordPage(term: term, candidates: attempts)
             if term.recorded(candidates: candidates.count, added: added.count) { try catalog.update(term) }
             run.terms[index] = term
+            // Until one of its images is stored, each page counts towards the term's end.
+            if let id = term.id { run.barren[id, default: 0] += 1 }
             run.queue.append(contentsOf: added)
             if let message = term.doneMessage(total: total) { report(term.state, message) }
         }
+    }
+
+    /// Ends an API for this run: its open terms fail with `why` (and are searched again by the next run).
+    private func giveUp(_ api: String, _ why: String) throws {
+        gaveUp[api] = why
+        for run in runs {
+            for i in run.terms.indices where run.terms[i].isOpen && !run.busy.contains(i) && reader(run.terms[i]).endpoint == api {
+                run.terms[i].fail(why)
+                try catalog.update(run.terms[i])
+            }
+        }
+    }
+
+    /// A wait in seconds as a person reads it: "1", "0.05", "120".
+    static func seconds(_ value: Double) -> String {
+        value >= 10 ? String(format: "%.0f", value) : String(format: "%.2g", value)
     }
 
     /// Exponential backoff with jitter, at least what the server asked for; nil when it asks for too long.
@@ -551,7 +664,7 @@ public final class Fetcher {
                 terms: terms.map { TermSummary(text: $0.text, kind: $0.kind.rawValue, provider: $0.provider.rawValue,
                                                state: $0.state.rawValue, pages: $0.pages, results: $0.results,
                                                error: $0.lastError, stored: 0, kept: 0) },
-                sources: [:]))
+                sources: [:], notes: run.notes))
         }
         var summary = FetchSummary(people: people, stored: runs.map(\.progress.storedThisRun).reduce(0, +),
                             duplicates: runs.map(\.progress.duplicates).reduce(0, +),

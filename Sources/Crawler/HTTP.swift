@@ -37,7 +37,7 @@ enum SinkAbort: Equatable {
 /// The kinds of address a connection may go to that are not the open internet's. A provider's results and the
 /// redirects they lead to must not reach them (169.254.169.254 answers cloud credentials; loopback reaches the
 /// user's own services), unless the user pointed curate there (`--endpoint`, or a direct URL in a query file).
-public enum LocalAddress: Sendable, Hashable {
+public enum LocalAddress: Sendable, Hashable, CaseIterable {
     case loopback, linkLocal
 
     /// The kind of a URL's host when it is an IP literal or `localhost`; nil for other names and public addresses.
@@ -95,14 +95,14 @@ final class Transfer {
     var refusedAddress: String?
 
     init(id: Int, url: String, sink: Sink, options: HTTPOptions, headers: [String],
-         allowedLocal: Set<LocalAddress> = [.loopback, .linkLocal]) throws {
+         allowedLocal: Set<LocalAddress> = Set(LocalAddress.allCases), limit: Int? = nil) throws {
         self.allowedLocal = allowedLocal
         guard let handle = curl_easy_init() else { throw HTTPError.setup("curl_easy_init failed") }
         self.id = id
         self.url = url
         self.sink = sink
         self.handle = handle
-        if case .imageFile = sink { limit = options.maxImageBytes } else { limit = options.maxResponseBytes }
+        if case .imageFile = sink { self.limit = options.maxImageBytes } else { self.limit = min(limit ?? options.maxResponseBytes, options.maxResponseBytes) }
         for header in headers { self.headers = curl_slist_append(self.headers, header) }
         try configure(options)
     }
@@ -143,7 +143,7 @@ final class Transfer {
         let me = Unmanaged.passUnretained(self).toOpaque()
         try check(curate_easy_set_write(h, transferWrite, me), "write callback")
         try check(curate_easy_set_pointer(h, CURLOPT_PRIVATE, me), "private")
-        if allowedLocal != [.loopback, .linkLocal] {
+        if allowedLocal != Set(LocalAddress.allCases) {
             try check(curate_easy_set_opensocket(h, transferOpenSocket, me), "open socket callback")
         }
     }
@@ -221,6 +221,30 @@ final class Transfer {
             fclose(f)
         }
     }
+}
+
+/// `Retry-After` as RFC 9110 (10.2.3) defines it: a non-negative whole number of seconds, or an HTTP-date (the
+/// seconds until then, 0 when it is past). Anything else (-1, 1.5, 1e309, abc) is nil: the caller backs off on
+/// its own. A number too long for an Int is as long as an Int can say, which no caller waits for.
+public enum RetryAfter {
+    public static func seconds(_ raw: String, now: Date = Date()) -> Int? {
+        let value = raw.trimmingCharacters(in: .whitespaces)
+        if !value.isEmpty, value.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) { return Int(value) ?? Int.max }
+        for format in dateFormats {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "GMT")
+            formatter.dateFormat = format
+            if let date = formatter.date(from: value) {
+                let seconds = date.timeIntervalSince(now).rounded(.up)
+                return seconds <= 0 ? 0 : seconds < Double(Int.max) ? Int(seconds) : Int.max
+            }
+        }
+        return nil
+    }
+
+    /// IMF-fixdate, then the obsolete RFC 850 and asctime forms a recipient must also read.
+    private static let dateFormats = ["EEE, dd MMM yyyy HH:mm:ss 'GMT'", "EEEE, dd-MMM-yy HH:mm:ss 'GMT'", "EEE MMM d HH:mm:ss yyyy"]
 }
 
 /// Called by libcurl before each connection (also after a redirect), with the resolved address: a local
@@ -352,8 +376,11 @@ final class HTTPEngine {
             let transfer = Unmanaged<Transfer>.fromOpaque(priv).takeUnretainedValue()
             curl_multi_remove_handle(multi, easy)
             active[transfer.id] = nil
-            var retry: curl_off_t = -1
-            _ = curate_easy_get_off(easy, CURLINFO_RETRY_AFTER, &retry)
+            // The header as the server sent it, read by RFC 9110's rules (libcurl's own reading takes "1.5" or
+            // "1e309" as 1 s).
+            var header: UnsafeMutablePointer<curl_header>?
+            let retry = curl_easy_header(easy, "Retry-After", 0, UInt32(CURLH_HEADER), -1, &header) == CURLHE_OK
+                ? header.flatMap { $0.pointee.value.map { RetryAfter.seconds(String(cString: $0)) } } ?? nil : nil
             var ctype: UnsafeMutablePointer<CChar>?
             _ = curate_easy_get_string(easy, CURLINFO_CONTENT_TYPE, &ctype)
             var eff: UnsafeMutablePointer<CChar>?
@@ -361,7 +388,7 @@ final class HTTPEngine {
             let ms = Int((DispatchTime.now().uptimeNanoseconds - transfer.started.uptimeNanoseconds) / 1_000_000)
             transfer.finishSink()
             results.append(TransferResult(transfer: transfer, code: code, status: transfer.responseCode,
-                                          retryAfter: retry > 0 ? Int(retry) : nil,
+                                          retryAfter: retry,
                                           contentType: ctype.map { String(cString: $0) },
                                           effectiveURL: eff.map { String(cString: $0) }, ms: ms))
         }

@@ -19,8 +19,8 @@ public struct Candidate: Equatable, Sendable {
 enum SearchAnswer: Equatable {
     /// A page of results; `cursor` continues the search, nil when this was the last page.
     case page(candidates: [Candidate], cursor: String?, total: Int?)
-    /// Come back after this many seconds.
-    case throttled(seconds: Int, message: String)
+    /// Come back after this many seconds; nil when the server said no usable wait (then the fetcher backs off).
+    case throttled(seconds: Int?, message: String)
     /// The provider reported an error it will report again (a bad request).
     case failed(String)
     /// Sources this answer names (subcategories, a Wikidata entity's category and portrait), to be taken as terms
@@ -71,7 +71,15 @@ protocol SearchProvider {
     func requestURL(term: String, cursor: String?) -> String
     /// Reads a response (any status).
     func read(status: Int, body: [UInt8], retryAfter: Int?) -> SearchAnswer
+    /// The most bytes an answer may have: a page of what is asked for, with room to spare. A longer one is
+    /// refused before it is parsed (parsed JSON costs many times its bytes).
+    var maxAnswerBytes: Int { get }
 }
+
+/// Room for an answer's own fields beside its entries.
+let answerOverhead = 64 * 1024
+/// Room for one image's page in an answer (its image info and licence metadata take 1-3 KiB).
+let bytesPerImageEntry = 16 * 1024
 
 func makeProvider(_ kind: ProviderKind, endpoint: String?, pageSize: Int? = nil) -> SearchProvider {
     let endpoint = endpoint ?? kind.defaultEndpoint
@@ -97,8 +105,34 @@ func query(_ pairs: [(String, String)]) -> String {
     }.joined(separator: "&")
 }
 
-func json(_ body: [UInt8]) -> [String: Any]? {
-    (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+/// An answer holding far more JSON objects and arrays than its bytes can hold in any real answer.
+struct DenseAnswer: Error {
+    var containers: Int
+    var bytes: Int
+
+    func refused(by site: String) -> SearchAnswer {
+        .failed("\(site) answered \(containers) JSON objects and arrays in \(bytes) bytes, which no page of results holds: refused")
+    }
+}
+
+/// Bytes per JSON object or array at the least: real answers have one in every 30 bytes or more, while each costs
+/// a few hundred bytes once parsed, so `{}` repeated would cost a hundred times its size.
+let bytesPerContainer = 16
+
+/// The answer's JSON object (nil when it is not one); a `DenseAnswer` before any parsing when it is too dense.
+func json(_ body: [UInt8]) throws(DenseAnswer) -> [String: Any]? {
+    var containers = 0, inString = false, escaped = false
+    for byte in body {
+        if inString {
+            if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
+        } else if byte == 0x22 {
+            inString = true
+        } else if byte == 0x7B || byte == 0x5B {
+            containers += 1
+        }
+    }
+    guard containers <= body.count / bytesPerContainer + 16 else { throw DenseAnswer(containers: containers, bytes: body.count) }
+    return (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
 }
 
 /// Wikimedia Commons' MediaWiki API: a search in the File namespace with image info, formatversion 1.
@@ -109,6 +143,7 @@ struct CommonsProvider: SearchProvider {
     var pageSize = 50
     /// Ask for a thumbnail this wide: enough for face crops, far lighter than originals of 20+ megapixels.
     var thumbWidth = 1280
+    var maxAnswerBytes: Int { answerOverhead + pageSize * bytesPerImageEntry }
 
     func requestURL(term: String, cursor: String?) -> String {
         mediaWikiURL(endpoint, [
@@ -123,7 +158,7 @@ struct CommonsProvider: SearchProvider {
         case .answered(let answer): return answer
         case .object(let o): object = o
         }
-        return .page(candidates: imageCandidates(object), cursor: continuation(object), total: nil)
+        return .page(candidates: imageCandidates(object, limit: pageSize), cursor: continuation(object), total: nil)
     }
 }
 
@@ -158,17 +193,18 @@ enum MediaWikiResponse {
 }
 
 func mediaWikiResponse(status: Int, body: [UInt8], retryAfter: Int?, site: String) -> MediaWikiResponse {
-    let object = json(body)
+    let object: [String: Any]?
+    do { object = try json(body) } catch { return .answered(error.refused(by: site)) }
     if let error = object?["error"] as? [String: Any] {
         let code = error["code"] as? String ?? "error"
         let info = error["info"] as? String ?? code
         if code == "ratelimited" || code == "maxlag" {
-            return .answered(.throttled(seconds: retryAfter ?? 5, message: "\(site): \(info)"))
+            return .answered(.throttled(seconds: retryAfter, message: "\(site): \(info)"))
         }
         return .answered(.failed("\(site) error \(code): \(info)"))
     }
     if status == 429 || status == 503 && retryAfter != nil {
-        return .answered(.throttled(seconds: retryAfter ?? 5, message: "\(site) answered HTTP \(status)"))
+        return .answered(.throttled(seconds: retryAfter, message: "\(site) answered HTTP \(status)"))
     }
     guard (200..<300).contains(status) else { return .answered(.failed("\(site) answered HTTP \(status)")) }
     guard let object else { return .answered(.failed("\(site) answered with something that is not JSON")) }
@@ -183,13 +219,13 @@ func continuation(_ object: [String: Any]) -> String? {
 }
 
 /// The image files among an answer's pages, with their provenance, in rank order (`index`, which search sets;
-/// other generators have none, and then title order keeps the order stable).
-func imageCandidates(_ object: [String: Any]) -> [Candidate] {
+/// other generators have none, and then title order keeps the order stable). At most `limit`, the page asked for.
+func imageCandidates(_ object: [String: Any], limit: Int) -> [Candidate] {
     let pages = (object["query"] as? [String: Any])?["pages"] as? [String: Any] ?? [:]
     let ranked = pages.values.compactMap { $0 as? [String: Any] }.sorted {
         let (a, b) = ($0["index"] as? Int ?? Int.max, $1["index"] as? Int ?? Int.max)
         return a != b ? a < b : ($0["title"] as? String ?? "") < ($1["title"] as? String ?? "")
-    }
+    }.prefix(limit)
     var candidates: [Candidate] = []
     for page in ranked {
         guard let info = (page["imageinfo"] as? [[String: Any]])?.first else { continue }
@@ -218,6 +254,7 @@ struct OpenverseProvider: SearchProvider {
     let endpoint: String
     var pageSize = 20
     var maxPages = 20
+    var maxAnswerBytes: Int { answerOverhead + pageSize * bytesPerImageEntry }
 
     func requestURL(term: String, cursor: String?) -> String {
         let page = Int(cursor ?? "") ?? 1
@@ -226,7 +263,8 @@ struct OpenverseProvider: SearchProvider {
     }
 
     func read(status: Int, body: [UInt8], retryAfter: Int?) -> SearchAnswer {
-        let object = json(body)
+        let object: [String: Any]?
+        do { object = try json(body) } catch { return error.refused(by: "Openverse") }
         let detail = object?["detail"] as? String
         if status == 429 {
             // "Request was throttled. Expected available in 3600 seconds."
@@ -235,7 +273,7 @@ struct OpenverseProvider: SearchProvider {
                let range = detail.range(of: #"available in (\d+)"#, options: .regularExpression) {
                 seconds = Int(detail[range].split(separator: " ").last ?? "")
             }
-            return .throttled(seconds: seconds ?? 60, message: "Openverse: \(detail ?? "HTTP 429")")
+            return .throttled(seconds: seconds, message: "Openverse: \(detail ?? "HTTP 429")")
         }
         guard (200..<300).contains(status) else {
             return .failed("Openverse answered HTTP \(status)\(detail.map { ": \($0)" } ?? "")")
@@ -245,7 +283,8 @@ struct OpenverseProvider: SearchProvider {
         // We never ask beyond maxPages; any other number is a wrong answer (and would overflow the ranks).
         guard (1...maxPages).contains(page) else { return .failed("Openverse answered page \(page), not one of 1–\(maxPages)") }
         let pageCount = object["page_count"] as? Int ?? 0
-        let results = object["results"] as? [[String: Any]] ?? []
+        // Never more than the page asked for.
+        let results = (object["results"] as? [[String: Any]] ?? []).prefix(pageSize)
         var candidates: [Candidate] = []
         for (i, r) in results.enumerated() {
             guard let url = r["url"] as? String else { continue }

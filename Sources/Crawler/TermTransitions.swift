@@ -54,6 +54,14 @@ extension SearchTerm {
         return true
     }
 
+    /// Paging on would not end: the source answered a continuation it gave before (A, B, A…), or pages in a
+    /// row brought nothing usable. The term is done; `why` says which.
+    mutating func stopPaging(_ why: String) {
+        state = .exhausted
+        cursor = nil
+        lastError = why
+    }
+
     /// Why a source that is not a search gave nothing, naming it.
     var notFoundMessage: String {
         switch kind {
@@ -70,7 +78,7 @@ extension SearchTerm {
         case .noResults:
             return lastError ?? "no results"
         case .exhausted, .noNew:
-            let why = state == .noNew ? "a page added nothing new" : "no more pages"
+            let why = state == .noNew ? "a page added nothing new" : lastError ?? "no more pages"
             return "\(why) after \(pages) page(s), \(results) result(s)\(total.map { " of \($0)" } ?? "")"
         default:
             return nil

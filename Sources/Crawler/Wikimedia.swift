@@ -15,12 +15,15 @@ struct CommonsCategoryReader: SearchProvider {
     var thumbWidth = 1280
     /// The cursor that starts the files phase.
     static let filesFromStart = "files"
+    /// Subcategories asked for per request: the largest page the API gives lists them in one request.
+    static let subcategoryLimit = 500
+    /// A listing of subcategories (each well under 512 bytes) or a page of files.
+    var maxAnswerBytes: Int { answerOverhead + max(Self.subcategoryLimit * 512, pageSize * bytesPerImageEntry) }
 
     func requestURL(term: String, cursor: String?) -> String {
         if cursor == nil || cursor?.contains("\"cmcontinue\"") == true {
-            // Subcategories are few: the largest page the API gives (500) lists them in one request.
             return mediaWikiURL(endpoint, [("action", "query"), ("format", "json"), ("list", "categorymembers"),
-                                           ("cmtitle", term), ("cmtype", "subcat"), ("cmlimit", "500")], cursor: cursor)
+                                           ("cmtitle", term), ("cmtype", "subcat"), ("cmlimit", String(Self.subcategoryLimit))], cursor: cursor)
         }
         return mediaWikiURL(endpoint, [
             ("action", "query"), ("format", "json"), ("generator", "categorymembers"), ("gcmtitle", term),
@@ -35,7 +38,8 @@ struct CommonsCategoryReader: SearchProvider {
         case .object(let o): object = o
         }
         if let members = (object["query"] as? [String: Any])?["categorymembers"] as? [[String: Any]] {
-            let subcategories = members.compactMap { member -> FoundSource? in
+            // Never more than the page asked for, whatever the answer holds.
+            let subcategories = members.prefix(Self.subcategoryLimit).compactMap { member -> FoundSource? in
                 guard member["ns"] as? Int == 14, let title = member["title"] as? String else { return nil }
                 return FoundSource(text: title, kind: .category, provider: .commons)
             }
@@ -43,7 +47,7 @@ struct CommonsCategoryReader: SearchProvider {
         }
         // A list module answers an empty listing with an empty array; a generator with no pages leaves `query`
         // out altogether, which reads as an empty page of files.
-        return .page(candidates: imageCandidates(object), cursor: continuation(object), total: nil)
+        return .page(candidates: imageCandidates(object, limit: pageSize), cursor: continuation(object), total: nil)
     }
 }
 
@@ -52,6 +56,7 @@ struct CommonsFileReader: SearchProvider {
     let kind = ProviderKind.commons
     let endpoint: String
     var thumbWidth = 1280
+    var maxAnswerBytes: Int { answerOverhead + bytesPerImageEntry }
 
     func requestURL(term: String, cursor: String?) -> String {
         mediaWikiURL(endpoint, [("action", "query"), ("format", "json"), ("titles", term)]
@@ -63,7 +68,7 @@ struct CommonsFileReader: SearchProvider {
         case .answered(let answer): return answer
         case .object(let object):
             // A file Commons does not have comes back as a page marked `missing`, without image info.
-            return .page(candidates: imageCandidates(object), cursor: nil, total: nil)
+            return .page(candidates: imageCandidates(object, limit: 1), cursor: nil, total: nil)
         }
     }
 }
@@ -76,6 +81,8 @@ struct WikidataReader: SearchProvider {
     var language = "en"
     /// Candidates asked for when looking a name up: enough to see that a name is ambiguous.
     var searchLimit = 10
+    /// An entity's statements: a famous person's run to a few hundred KiB.
+    var maxAnswerBytes: Int { 4 * 1024 * 1024 }
 
     static func isEntityId(_ text: String) -> Bool {
         text.range(of: #"^Q[1-9][0-9]*$"#, options: .regularExpression) != nil
@@ -143,6 +150,7 @@ struct WikidataReader: SearchProvider {
     /// several such entities, or only inexact matches, are ambiguous: listed, none taken.
     private func readSearch(name: String, _ results: [[String: Any]]) -> SearchAnswer {
         guard !results.isEmpty else { return .page(candidates: [], cursor: nil, total: nil) }
+        let results = Array(results.prefix(searchLimit))
         func describe(_ r: [String: Any]) -> String {
             let id = r["id"] as? String ?? "?"
             let label = r["label"] as? String ?? ""

@@ -112,6 +112,7 @@ enum SummaryView {
                 let reasons = p.failed.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                 eprint("    failures: \(reasons)".dim)
             }
+            for note in p.notes { eprint("    \(note)".yellow) }
             let sources = p.sources.filter { $0.value.stored > 0 }.sorted { $0.key < $1.key }
             if !sources.isEmpty {
                 eprint("    stored by source: \(sources.map { "\($0.key) \($0.value.stored)" }.joined(separator: ", "))".dim)

@@ -57,7 +57,7 @@ struct ProviderTests {
     @Test func commonsRateLimitAndNoResults() {
         let commons = CommonsProvider(endpoint: "x")
         let limited = Array(#"{"error":{"code":"ratelimited","info":"You've exceeded your rate limit."}}"#.utf8)
-        #expect(commons.read(status: 200, body: limited, retryAfter: nil) == .throttled(seconds: 5, message: "Commons: You've exceeded your rate limit."))
+        #expect(commons.read(status: 200, body: limited, retryAfter: nil) == .throttled(seconds: nil, message: "Commons: You've exceeded your rate limit."))
         #expect(commons.read(status: 429, body: [], retryAfter: 7) == .throttled(seconds: 7, message: "Commons answered HTTP 429"))
         #expect(commons.read(status: 200, body: Array(#"{"batchcomplete":""}"#.utf8), retryAfter: nil) == .page(candidates: [], cursor: nil, total: nil))
     }

@@ -253,7 +253,7 @@ struct SourcesTests {
         #expect(Set(server.wikidataRequests.compactMap { $0.query["ids"] }).count == 1, "Wikidata is not asked again in this run")
         let states = Dictionary(uniqueKeysWithValues: p.terms.map { ($0.text, $0.state) })
         #expect(states["Q1"] == "failed" || states["Q2"] == "failed")
-        #expect(p.terms.first { $0.state == "failed" }?.error == "Wikidata answered HTTP 429; run again later")
+        #expect(p.terms.first { $0.state == "failed" }?.error == "Wikidata answered HTTP 429, asking to wait 3600 s; run again later")
     }
 
     @Test func wikidataThrottleAndLagAreWaitedOutOnItsOwnPace() async throws {

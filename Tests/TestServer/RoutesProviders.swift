@@ -8,13 +8,13 @@ let openverseMaxPages = 20
 
 extension ServerCore {
 
-    /// One-shot throttling shared by both providers; returns the Retry-After seconds when
-    /// this search request must be answered with 429.
-    private func takeThrottle() -> Int? {
+    /// One-shot throttling shared by both providers: nil when this search request is answered as usual, else
+    /// the 429's headers (its Retry-After as the test wrote it, or none).
+    private func takeThrottle() -> HTTPHeaders? {
         state.withLock { s in
             guard s.throttleRemaining > 0 else { return nil }
             s.throttleRemaining -= 1
-            return s.throttleRetryAfter
+            return s.throttleRetryAfter.map { [HTTPHeader("Retry-After"): $0] } ?? [:]
         }
     }
 
@@ -33,13 +33,13 @@ extension ServerCore {
 
     /// GET /commons/w/api.php?action=query&generator=search&gsrsearch=..&gsrlimit=..&gsroffset=..
     func commonsSearch(_ q: [String: String]) -> HTTPResponse {
-        if let retryAfter = takeThrottle() {
+        if let headers = takeThrottle() {
             // Real Commons answers overload from its front end with a short HTML page.
             return textResponse(.tooManyRequests,
                                 "<html><body><h1>429 Too Many Requests</h1><p>Please slow down.</p></body></html>\n",
-                                contentType: "text/html; charset=utf-8",
-                                headers: [HTTPHeader("Retry-After"): String(retryAfter)])
+                                contentType: "text/html; charset=utf-8", headers: headers)
         }
+        if let huge = takeHugeAnswer() { return huge }
         let rateLimited: Bool = state.withLock { s in
             guard s.commonsRateLimitedRemaining > 0 else { return false }
             s.commonsRateLimitedRemaining -= 1
@@ -127,10 +127,10 @@ extension ServerCore {
 
     /// GET /openverse/v1/images/?q=..&page=..&page_size=..
     func openverseSearch(_ q: [String: String]) -> HTTPResponse {
-        if let retryAfter = takeThrottle() {
-            return jsonResponse(.tooManyRequests,
-                                ["detail": "Request was throttled. Expected available in \(retryAfter) seconds."],
-                                headers: [HTTPHeader("Retry-After"): String(retryAfter)])
+        if let headers = takeThrottle() {
+            // DRF's throttle says the wait in its detail too, in whole seconds.
+            let wait = headers[HTTPHeader("Retry-After")].flatMap { Int($0) }.map { " Expected available in \($0) seconds." } ?? ""
+            return jsonResponse(.tooManyRequests, ["detail": "Request was throttled.\(wait)"], headers: headers)
         }
         let pageSize = q["page_size"].map { Int($0) ?? -1 } ?? 20
         guard pageSize >= 1 else {

@@ -120,6 +120,7 @@ extension ServerCore {
         guard let title = normalizedTitle(raw, namespace: "Category") else {
             return apiError("invalidcategory", "The category name you entered is not valid.")
         }
+        if let faulty = faultyListing(title, q, prefix: p, generator: generator) { return faulty }
         let types = (q[p + "type"] ?? "page|subcat|file").split(separator: "|").map(String.init)
         if let bad = types.first(where: { !["page", "subcat", "file"].contains($0) }) {
             return apiError("badvalue", "Unrecognized value for parameter \"\(p)type\": \(bad).")

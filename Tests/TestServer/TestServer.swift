@@ -102,9 +102,15 @@ public final class TestServer: @unchecked Sendable {
     /// The next `count` search requests (Commons or Openverse, shared counter) answer
     /// HTTP 429 with `Retry-After: retryAfterSeconds`.
     public func throttleSearches(count: Int, retryAfterSeconds: Int) {
+        throttleSearches(count: count, retryAfter: String(retryAfterSeconds))
+    }
+
+    /// The next `count` search requests answer HTTP 429 with this `Retry-After` value as written, valid or not
+    /// ("-1", "1.5", an HTTP-date); nil sends none.
+    public func throttleSearches(count: Int, retryAfter: String?) {
         core.state.withLock {
             $0.throttleRemaining = max(0, count)
-            $0.throttleRetryAfter = retryAfterSeconds
+            $0.throttleRetryAfter = retryAfter
         }
     }
 
@@ -153,7 +159,7 @@ struct ServerState {
     var requests: [TestServer.Request] = []
     var results: [String: [String]] = [:]
     var throttleRemaining = 0
-    var throttleRetryAfter = 1
+    var throttleRetryAfter: String? = "1"
     var commonsRateLimitedRemaining = 0
     /// Commons categories by normalised title (`Category:Name`) and Wikidata items by id.
     var categories: [String: EmulatedCategory] = [:]
@@ -162,6 +168,11 @@ struct ServerState {
     var wikidataThrottleRetryAfter = 1
     var wikidataMaxlagRemaining = 0
     var wikidataMaxlagRetryAfter = 1
+    /// Commons categories (normalised title) whose listing misbehaves, and how many of their requests it answered.
+    var listingFaults: [String: ListingFault] = [:]
+    var faultPages: [String: Int] = [:]
+    /// Commons API answers replaced by a body of this many bytes (see `answerHugely`).
+    var hugeAnswer: (kind: HugeAnswer, bytes: Int)?
     /// When each request was being answered (seconds since the server started), to check clients' pacing.
     var spans: [(path: String, start: Double, end: Double)] = []
     /// Per-key request counters for the stateful `/bad/...` routes (flaky, throttle).
