@@ -35,10 +35,13 @@ enum SinkAbort: Equatable {
 }
 
 /// The kinds of address a connection may go to that are not the open internet's. A provider's results and the
-/// redirects they lead to must not reach them (169.254.169.254 answers cloud credentials; loopback reaches the
-/// user's own services), unless the user pointed curate there (`--endpoint`, or a direct URL in a query file).
+/// redirects they lead to must not reach them (169.254.169.254, 100.100.100.200 and fd00:ec2::254 answer cloud
+/// credentials; loopback and private networks reach the user's own services), unless the user pointed curate
+/// there (`--endpoint`, or a direct URL in a query file).
 public enum LocalAddress: Sendable, Hashable, CaseIterable {
     case loopback, linkLocal
+    /// Private networks (10/8, 172.16/12, 192.168/16, fc00::/7) and carrier-grade NAT (100.64/10).
+    case privateNetwork
 
     /// The kind of a URL's host when it is an IP literal or `localhost`; nil for other names and public addresses.
     public static func of(url: String) -> LocalAddress? {
@@ -54,6 +57,8 @@ public enum LocalAddress: Sendable, Hashable, CaseIterable {
     static func of(ipv4 b: [UInt8]) -> LocalAddress? {
         if b[0] == 127 || b[0] == 0 { return .loopback }   // 0.0.0.0 connects to this host too
         if b[0] == 169 && b[1] == 254 { return .linkLocal }
+        if b[0] == 10 || (b[0] == 172 && b[1] & 0xF0 == 16) || (b[0] == 192 && b[1] == 168)
+            || (b[0] == 100 && b[1] & 0xC0 == 64) { return .privateNetwork }
         return nil
     }
 
@@ -61,6 +66,7 @@ public enum LocalAddress: Sendable, Hashable, CaseIterable {
         if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF { return of(ipv4: Array(b[12..<16])) }
         if b[0..<15].allSatisfy({ $0 == 0 }) && (b[15] == 1 || b[15] == 0) { return .loopback }
         if b[0] == 0xFE && b[1] & 0xC0 == 0x80 { return .linkLocal }
+        if b[0] & 0xFE == 0xFC { return .privateNetwork }
         return nil
     }
 }

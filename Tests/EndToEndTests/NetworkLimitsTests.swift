@@ -1,5 +1,6 @@
 // The network side of red team round 2 (issue 22) through the real binary: answers far larger than a page are
-// refused with bounded memory, and a full disk leaves none of curate's partial downloads behind.
+// refused with bounded memory, provider results may not reach private or carrier-grade NAT addresses, and a full
+// disk leaves none of curate's partial downloads behind.
 import Catalog
 import Foundation
 import GRDB
@@ -69,6 +70,25 @@ struct NetworkLimitsTests {
                                   "--no-process", "--json", "--endpoint", server.baseURL + "/commons/w/api.php"], env: env)
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stdout.contains("Commons answered 266") && r.stdout.contains("JSON objects and arrays in 8000"), "\(r.stdout)")
+    }
+
+    /// Results that redirect to private networks and carrier-grade NAT (where cloud metadata also answers:
+    /// 100.100.100.200, fd00:ec2::254) are refused as loopback and link-local are, before any connection (the
+    /// check runs on the resolved address, before a socket exists); results on the endpoint's own loopback host
+    /// are fetched.
+    @Test func providerResultsMayNotRedirectToPrivateNetworks() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        let dir = TempDir()
+        let ws = dir.sub("ws").path
+        let refused = ["10.1.2.3:9", "172.16.0.1:9", "192.168.1.1:9", "100.64.0.1:9", "100.100.100.200:9", "[fd00:ec2::254]:9", "[fc00::1]:9"]
+        server.setResults(term: "Madonna", paths: refused.map { "/bad/to/\($0)/x.jpg" } + server.imagePaths(under: WorkspaceSafetyTests.person).prefix(2))
+        let r = try await curate(["fetch", "--query", dir.queries(["madonna": ["Madonna"]]).path, "--n", "3", "--workspace", ws,
+                                  "--no-process", "--quiet", "--endpoint", server.baseURL + "/commons/w/api.php"], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let failures = try rows(ws, "SELECT failure, transient, error FROM attempt WHERE url LIKE '%/bad/to/%'")
+        #expect(failures.count == refused.count)
+        #expect(failures.allSatisfy { $0[0] == "local_address" && $0[1] == "0" }, "\(failures)")
+        #expect(try rows(ws, "SELECT count(*) FROM image") == [["2"]])
     }
 
     /// A disk that fills under a fetch stops it with exit 74, and no partial download of curate's stays in tmp/.
