@@ -233,6 +233,22 @@ enum Schema {
                 t.column("settled", .boolean).notNull().defaults(to: false)
             }
         }
+        migrator.registerMigration("v12: no password in term texts and attempt URLs") { db in
+            // A query file's URL may carry a password; fetch reads it from the file again and keeps it nowhere.
+            // Two URLs that differed only by their password would become one row: the later keeps its id as a
+            // fragment, which the server never sees.
+            for (table, column) in [("term", "text"), ("attempt", "url")] {
+                for row in try Row.fetchAll(db, sql: "SELECT id, \(column) FROM \(table) WHERE \(column) LIKE '%://%@%'") {
+                    let id: Int64 = row[0], value: String = row[1]
+                    let redacted = StoredImage.redactingPassword(value)
+                    guard redacted != value else { continue }
+                    try db.execute(sql: "UPDATE OR IGNORE \(table) SET \(column) = ? WHERE id = ?", arguments: [redacted, id])
+                    if db.changesCount == 0 {
+                        try db.execute(sql: "UPDATE \(table) SET \(column) = ? WHERE id = ?", arguments: [redacted + "#\(id)", id])
+                    }
+                }
+            }
+        }
         return migrator
     }
 }

@@ -132,6 +132,9 @@ public final class Fetcher {
     /// Per API (endpoint): why it is not asked again in this run (a throttle longer than `maxWait`, or its
     /// wait budget spent).
     private var gaveUp: [String: String] = [:]
+    /// By person id and a direct URL as the catalog keeps it (its password `***`): the URL as its query file
+    /// gives it, read again each run; the password is kept nowhere else.
+    private var secretURLs: [Int64: [String: String]] = [:]
     /// Per API: throttles in a row (the run's own backoff doubles with each) and seconds waited in this run.
     private var throttles: [String: Int] = [:]
     private var waited: [String: Double] = [:]
@@ -184,10 +187,13 @@ public final class Fetcher {
         let requeued = options.retryFailed ? try catalog.requeueTransientFailures() : 0
         for query in queries {
             let person = try catalog.person(label: query.label, queryFile: query.file)
+            for case .url(let url) in query.lines where StoredImage.redactingPassword(url) != url {
+                secretURLs[person.id!, default: [:]][StoredImage.redactingPassword(url)] = url
+            }
             var lines = query.lines.map { line -> (String, TermKind, Provider) in
                 switch line {
                 case .search(let text): (text, .search, options.provider.code)
-                case .url(let url): (url, .url, .direct)
+                case .url(let url): (StoredImage.redactingPassword(url), .url, .direct)
                 case .category(let title): (title, .category, .commons)
                 case .wikidata(let id): (id, .wikidata, .wikidata)
                 }
@@ -381,7 +387,8 @@ public final class Fetcher {
                 // A provider's result may reach a loopback or link-local address only when the endpoint is one
                 // (a local test server); a direct URL from a query file, only the kind its own host is.
                 let pointed = LocalAddress.of(url: attempt.provider == .direct ? attempt.url : options.resolvedEndpoint)
-                let transfer = try Transfer(id: id, url: attempt.url, sink: .imageFile(store.tempURL(attempt)),
+                let url = attempt.provider == .direct ? secretURLs[attempt.personId]?[attempt.url] ?? attempt.url : attempt.url
+                let transfer = try Transfer(id: id, url: url, sink: .imageFile(store.tempURL(attempt)),
                                             options: options.http, headers: [], allowedLocal: Set([pointed].compactMap { $0 }))
                 try engine.add(transfer)
                 run.progress.inFlight += 1
