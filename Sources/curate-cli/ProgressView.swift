@@ -1,4 +1,5 @@
 // Live fetch progress: redrawn bars per person on a terminal, plain periodic lines otherwise.
+import Catalog
 import Crawler
 import Foundation
 import Rainbow
@@ -19,7 +20,7 @@ final class ProgressView {
 
     func handle(_ event: FetchEvent) {
         guard !quiet else {
-            if case .warning(let text) = event { eprint("warning: \(text)") }
+            if case .warning(let text) = event { eprint("warning: \(printable(text))") }
             return
         }
         switch event {
@@ -27,9 +28,10 @@ final class ProgressView {
             last = people
             if tty { redraw() } else { plain(force: false) }
         case let .term(label, term, state, message):
-            line("\(label): \"\(term)\" \(state.rawValue): \(message)".yellow)
+            // Terms and messages hold what providers said (subcategory names, Wikidata labels, portraits).
+            line("\(label): \"\(printable(term))\" \(state.rawValue): \(printable(message))".yellow)
         case .warning(let text):
-            line("warning: \(text)".red)
+            line("warning: \(printable(text))".red)
         }
     }
 
@@ -112,15 +114,15 @@ enum SummaryView {
                 let reasons = p.failed.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                 eprint("    failures: \(reasons)".dim)
             }
-            for note in p.notes { eprint("    \(note)".yellow) }
+            for note in p.notes { eprint("    \(printable(note))".yellow) }
             let sources = p.sources.filter { $0.value.stored > 0 }.sorted { $0.key < $1.key }
             if !sources.isEmpty {
                 eprint("    stored by source: \(sources.map { "\($0.key) \($0.value.stored)" }.joined(separator: ", "))".dim)
             }
             if p.outcome != "target_reached" {
                 for t in p.terms where t.kind != "url" {
-                    let detail = t.error.map { ": \($0)" } ?? ""
-                    eprint("    \"\(t.text)\" (\(t.provider)): \(t.state.replacingOccurrences(of: "_", with: " ")), \(t.pages) page(s), \(t.results) result(s)\(detail)".dim)
+                    let detail = t.error.map { ": \(printable($0))" } ?? ""
+                    eprint("    \"\(printable(t.text))\" (\(t.provider)): \(t.state.replacingOccurrences(of: "_", with: " ")), \(t.pages) page(s), \(t.results) result(s)\(detail)".dim)
                 }
             }
         }
@@ -145,7 +147,7 @@ enum SummaryView {
             guard !kinds.isEmpty else { continue }
             eprint("\(p.label): " + kinds.map { "\($0.key) \($0.value.kept)/\($0.value.stored)" }.joined(separator: ", "))
             for t in p.terms where t.stored > 0 && t.kind != "url" {
-                eprint("    \"\(t.text)\" (\(t.kind)): \(t.kept)/\(t.stored) kept".dim)
+                eprint("    \"\(printable(t.text))\" (\(t.kind)): \(t.kept)/\(t.stored) kept".dim)
             }
         }
     }
