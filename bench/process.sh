@@ -93,11 +93,14 @@ for set in small large; do
     rows+=("python-reference 1 $(best reference "$set")")
     rows+=("curate 1 $(best curate_run "$set" 1)")
     rows+=("curate $CORES $(best curate_run "$set" "$CORES")")
-    # The same binary on Debian's reference BLAS (what a machine without OpenBLAS gets), one run.
+    # The same binary on OpenBLAS's oldest x86 kernels (SSE3), which OpenBLAS 0.3.21 falls back to on CPU models
+    # it does not know (curate then restarts on better ones; OPENBLAS_CORETYPE set by hand stops it), one run; and
+    # on Debian's reference BLAS (what a machine without OpenBLAS gets), one run.
     ROUNDS_SAVED=$ROUNDS; ROUNDS=1
+    rows+=("curate-Prescott-kernels 1 $(best curate_run "$set" 1 OPENBLAS_CORETYPE=Prescott)")
     rows+=("curate-reference-BLAS 1 $(best curate_run "$set" 1 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blas:/usr/lib/x86_64-linux-gnu/lapack)")
     ROUNDS=$ROUNDS_SAVED
-    printf '%-22s %7s %9s %14s %10s %11s   %s\n' run threads seconds "images/s/core" "vs ref" "CPU s/image" "seconds by stage (summed over threads)"
+    printf '%-24s %7s %9s %14s %10s %11s   %s\n' run threads seconds "images/s/core" "vs ref" "CPU s/image" "seconds by stage (summed over threads)"
     ref_rate=""
     for r in "${rows[@]}"; do
         read -r name threads json <<< "$r"
@@ -111,7 +114,7 @@ vs = f"{rate / float(ref):.2f}x" if ref else "1.00x"
 stages = " ".join(f"{k} {v:.2f}" for k, v in r["stages"].items() if v >= 0.005)
 secs = r["seconds"]
 cpu = r["cpu"] / r["images"]
-print(f"{name:<22} {threads:>7} {secs:>9.2f} {rate:>14.1f} {vs:>10} {cpu:>11.3f}   {stages}")
+print(f"{name:<24} {threads:>7} {secs:>9.2f} {rate:>14.1f} {vs:>10} {cpu:>11.3f}   {stages}")
 ' "$name" "$threads" "$ref_rate"
         [ -n "$ref_rate" ] || ref_rate=$(echo "$json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["images"]/r["seconds"])')
     done

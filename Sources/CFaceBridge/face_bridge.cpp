@@ -8,16 +8,21 @@
 
 #include <dlfcn.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
 #include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 using namespace dlib;
 
@@ -285,6 +290,79 @@ extern "C" void curate_faces_blas(curate_blas_info *info) {
         std::strncpy(info->name, "reference BLAS", sizeof(info->name) - 1);
     }
     info->threads = threads ? threads() : 1;
+}
+
+extern "C" void curate_blas_core(char *name, int size) {
+    if (size <= 0) return;
+    name[0] = 0;
+    auto core = (char *(*)())dlsym(RTLD_DEFAULT, "openblas_get_corename");
+    if (core && core()) std::strncpy(name, core(), (size_t)size - 1), name[size - 1] = 0;
+}
+
+extern "C" void curate_cpu_read_features(curate_cpu_features *f) {
+    std::memset(f, 0, sizeof(*f));
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return;
+    f->sse42 = (c >> 20) & 1;
+    bool fma = (c >> 12) & 1, avx = (c >> 28) & 1, osxsave = (c >> 27) & 1;
+    // The registers must be enabled by the OS too (XCR0): YMM state for AVX, and opmask/ZMM state for AVX-512.
+    unsigned long long xcr0 = 0;
+    if (osxsave) {
+        unsigned lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        xcr0 = ((unsigned long long)hi << 32) | lo;
+    }
+    bool ymm = (xcr0 & 0x6) == 0x6, zmm = (xcr0 & 0xe6) == 0xe6;
+    f->avx = avx && ymm;
+    f->fma = fma && f->avx;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+        f->avx2 = ((b >> 5) & 1) && f->avx;
+        bool f512 = (b >> 16) & 1, dq = (b >> 17) & 1, cd = (b >> 28) & 1, bw = (b >> 30) & 1, vl = (b >> 31) & 1;
+        f->avx512 = f512 && dq && cd && bw && vl && zmm;
+        if (__get_cpuid_count(7, 1, &a, &b, &c, &d)) f->avx512bf16 = ((a >> 5) & 1) && f->avx512;
+    }
+#endif
+}
+
+extern "C" int curate_blas_self_check(double tolerance, double *worst) {
+    *worst = 0;
+    // cblas_sgemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc); row-major = 101,
+    // no transpose = 111, transpose = 112.
+    typedef void (*sgemm_t)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
+    auto sgemm = (sgemm_t)dlsym(RTLD_DEFAULT, "cblas_sgemm");
+    if (!sgemm) return 0;
+    unsigned state = 12345;
+    auto next = [&state]() { state = state * 1664525u + 1013904223u; return (float)((state >> 8) & 0xffff) / 32768.0f - 1.0f; };
+    // Shapes that are not multiples of any kernel's block, one large enough to use the blocked path.
+    const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {64, 64, 64}, {150, 131, 257}};
+    for (auto &shape : shapes) {
+        int m = shape[0], n = shape[1], k = shape[2];
+        for (int trans = 0; trans < 4; ++trans) {
+            bool ta = trans & 1, tb = trans & 2;
+            std::vector<float> A((size_t)m * k), B((size_t)k * n), C((size_t)m * n, 0.5f);
+            for (auto &x : A) x = next();
+            for (auto &x : B) x = next();
+            // A is m x k (stored k x m when transposed), B is k x n (stored n x k when transposed).
+            sgemm(101, ta ? 112 : 111, tb ? 112 : 111, m, n, k, 1.5f, A.data(), ta ? m : k, B.data(), tb ? k : n, 0.25f,
+                  C.data(), n);
+            for (int i = 0; i < m; ++i)
+                for (int j = 0; j < n; ++j) {
+                    double sum = 0, magnitude = 0;
+                    for (int p = 0; p < k; ++p) {
+                        double a = ta ? A[(size_t)p * m + i] : A[(size_t)i * k + p];
+                        double b = tb ? B[(size_t)j * k + p] : B[(size_t)p * n + j];
+                        sum += a * b;
+                        magnitude += std::fabs(a * b);
+                    }
+                    double expected = 1.5 * sum + 0.25 * 0.5;
+                    double error = std::fabs(C[(size_t)i * n + j] - expected) / (1.5 * magnitude + 0.125);
+                    if (std::isnan(error)) { *worst = INFINITY; return 0; }
+                    *worst = std::max(*worst, error);
+                }
+        }
+    }
+    return *worst <= tolerance ? 1 : 0;
 }
 
 extern "C" int curate_faces_blas_threads(int threads) {

@@ -1,4 +1,7 @@
 // The `curate` command line: parses arguments and prints; every decision lives in the library targets.
 import ArgumentParser
+import Curate
 
+// Before anything else runs: where OpenBLAS fell back to old kernels on this CPU, restart on better ones.
+BLASCore.prepare()
 CurateCommand.main(GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))

@@ -68,6 +68,24 @@ void curate_faces_blas(curate_blas_info *info);
 /// Sets OpenBLAS's thread count for the whole process; 0 (and nothing done) when the BLAS is not OpenBLAS.
 int curate_faces_blas_threads(int threads);
 
+/// The kernels ("core") OpenBLAS runs in this process, e.g. "Prescott" or "SkylakeX"; empty when the BLAS is not
+/// OpenBLAS. OpenBLAS chooses them once, when it loads, from the CPU or from OPENBLAS_CORETYPE.
+void curate_blas_core(char *name, int size);
+
+/// What the CPU offers and the operating system has enabled (cpuid and xgetbv); all zero off x86.
+typedef struct {
+    int sse42, avx, avx2, fma, avx512;   // avx512: F, CD, BW, DQ and VL together, as OpenBLAS's SkylakeX kernels need
+    int avx512bf16;                      // Cooperlake's kernels
+} curate_cpu_features;
+
+void curate_cpu_read_features(curate_cpu_features *features);
+
+/// Checks the loaded BLAS's cblas_sgemm against a plain product in double precision, on shapes that reach its
+/// vector kernels and their edges, transposed and not. Returns 1 when every result is within `tolerance` of the
+/// plain one relative to the sum of the magnitudes it adds up, 0 otherwise (or without cblas_sgemm); the largest
+/// such error goes to `*worst`.
+int curate_blas_self_check(double tolerance, double *worst);
+
 #ifdef __cplusplus
 }
 #endif

@@ -191,32 +191,3 @@ public func descriptorDistance(_ a: [Float], _ b: [Float]) -> Float {
     }
     return sum.squareRoot()
 }
-
-/// The BLAS library dlib's ResNet runs on in this process (Debian's libblas.so.3 alternative): OpenBLAS, or the
-/// reference BLAS, which works but makes face descriptors several times slower.
-public struct BLAS: Sendable, Equatable {
-    /// OpenBLAS's build configuration (e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ... Haswell MAX_THREADS=64"), or "reference BLAS".
-    public var name: String
-    /// The shared library that provides the matrix products, symbolic links resolved.
-    public var library: String
-    public var isOpenBLAS: Bool
-    public var threads: Int
-
-    public static var current: BLAS {
-        var info = curate_blas_info()
-        curate_faces_blas(&info)
-        return BLAS(name: Bridge.string(info.name), library: Bridge.string(info.library), isOpenBLAS: info.openblas != 0,
-                    threads: Int(info.threads))
-    }
-
-    /// Sets OpenBLAS's threads for the whole process; false (nothing to set) on the reference BLAS.
-    @discardableResult
-    public static func setThreads(_ n: Int) -> Bool { curate_faces_blas_threads(Int32(n)) != 0 }
-
-    /// A line for `curate status` and `--version`, with what to do when it is the slow reference BLAS.
-    public var summary: String {
-        let lib = library.isEmpty ? "" : " (\(library))"
-        if isOpenBLAS { return "\(name)\(lib)" }
-        return "reference BLAS\(lib): face descriptors run over 10x slower; install libopenblas0-pthread (scripts/setup.sh does)"
-    }
-}
