@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 # libchafa0: review's symbol-mosaic pictures, loaded at run time (without it, half blocks); no headers are needed.
 PACKAGES=(pkg-config libcurl4-openssl-dev libsqlite3-dev libopencv-dev libexif-dev libgif-dev libdlib-dev libblas-dev liblapack-dev
           libopenblas0-pthread libtorch-dev libchafa0)
-# --tests: also what the test suite drives (tmux, for the interactive review tests).
-[ "${1:-}" = "--tests" ] && PACKAGES+=(tmux)
+# --tests: also what the test suite drives (tmux, for the interactive review tests; headless Chromium, which opens
+# the gallery's pages).
+[ "${1:-}" = "--tests" ] && PACKAGES+=(tmux chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

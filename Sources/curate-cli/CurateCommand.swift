@@ -16,7 +16,7 @@ struct CurateCommand: ParsableCommand {
         // the system (Debian's libblas.so.3 alternative), not by curate: say which one this process loaded.
         version: "\(curateVersion)\nface descriptors on \(BLAS.current.summary)",
         subcommands: [Fetch.self, Process.self, Review.self, Split.self, Export.self,
-                      Train.self, Runs.self, Predict.self, Status.self, List.self, ShardDone.self, Merge.self]
+                      Train.self, Runs.self, Predict.self, Status.self, List.self, Gallery.self, ShardDone.self, Merge.self]
     )
 }
 
