@@ -174,12 +174,16 @@ func imageInfoParameters(thumbWidth: Int) -> [(String, String)] {
 /// A request to a MediaWiki API. `maxlag=5` asks the servers to refuse when their replicas lag (Wikimedia's
 /// etiquette for non-interactive clients); continuation sends the whole `continue` object back (the API's
 /// documented way), and the first page sends an empty `continue` to ask for that style.
+///
+/// Each module gets only the parameters it declares: the empty `continue=` that asks `action=query` for its
+/// continuation object is a query-module parameter; Wikibase's modules declare `continue` as an integer offset,
+/// which MediaWiki's validation refuses empty (`badinteger`), so they send one only where the service gave it.
 func mediaWikiURL(_ endpoint: String, _ pairs: [(String, String)], cursor: String?) -> String {
     var pairs = pairs + [("maxlag", "5")]
     if let cursor, let data = cursor.data(using: .utf8),
        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] {
         for key in object.keys.sorted() { pairs.append((key, "\(object[key]!)")) }
-    } else {
+    } else if pairs.contains(where: { $0 == ("action", "query") }) {
         pairs.append(("continue", ""))
     }
     return endpoint + (endpoint.contains("?") ? "&" : "?") + query(pairs)

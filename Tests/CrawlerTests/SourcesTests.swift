@@ -128,7 +128,7 @@ struct SourcesTests {
         #expect(!server.commonsRequests.contains { $0.query["generator"] == "search" })
         #expect(try f.images().allSatisfy { !$0.sourceUrl.contains("John_Salley") })
         let get = try #require(server.wikidataRequests.first)
-        #expect(get.query == ["action": "wbgetentities", "format": "json", "ids": "Q1234", "props": "claims", "maxlag": "5", "continue": ""])
+        #expect(get.query == ["action": "wbgetentities", "format": "json", "ids": "Q1234", "props": "claims", "maxlag": "5"])
         // The entity came first; its portrait was asked for by title with the same image info as search.
         let first = try #require(server.requests.firstIndex { $0.path == "/wikidata/w/api.php" })
         #expect(!server.requests[..<first].contains { $0.path == "/commons/w/api.php" })
@@ -235,9 +235,46 @@ struct SourcesTests {
         let searches = server.wikidataRequests.filter { $0.query["action"] == "wbsearchentities" }
         #expect(Set(searches.compactMap { $0.query["search"] }) == ["John Simm", "John Savage"])
         #expect(searches.allSatisfy { $0.query["language"] == "en" && $0.query["type"] == "item" && $0.query["maxlag"] == "5" })
+        // Only what wbsearchentities declares: its `continue` is an integer offset, never sent empty (the real API
+        // answers badinteger to `continue=`, as the emulation does).
+        #expect(searches.allSatisfy { $0.query["continue"] == nil }, "\(searches.map(\.query))")
         let gets = server.wikidataRequests.filter { $0.query["action"] == "wbgetentities" }.compactMap { $0.query["ids"] }
         #expect(gets.sorted() == ["Q20", "Q20"])   // John_Savage's lookup, and John_Salley's own line
         #expect(summary.people.first { $0.label == "John_Salley" }?.terms.map(\.text) == ["Q20", "Category:John Savage"])
+    }
+
+    @Test func theWikidataEmulationValidatesParametersAsMediaWikiDoes() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        defer { Task { await server.stop() } }
+        server.setEntity("Q10", label: "John Simm", description: "English actor", category: "John Simm")
+        // curl(1) on loopback, off the cooperative pool the server runs on; `-A ''` sends no User-Agent at all.
+        func get(_ query: String, userAgent: String = "curate-test/1.0") async throws -> (status: Int, error: String?, body: [String: Any]) {
+            let dir = TempDir()
+            let headers = dir.sub("headers").path
+            let out = try await offPool {
+                try runProcess("/usr/bin/curl", ["-s", "-A", userAgent, "-D", headers, server.baseURL + "/wikidata/w/api.php?" + query])
+            }
+            let head = (try? String(contentsOfFile: headers, encoding: .utf8)) ?? ""
+            let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+            let error = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("mediawiki-api-error:") }
+                .map { $0.dropFirst("mediawiki-api-error:".count).trimmingCharacters(in: .whitespaces) }
+            return (status, error, (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [String: Any] ?? [:])
+        }
+        let search = "action=wbsearchentities&format=json&search=John&language=en"
+        var r = try await get(search + "&continue=")
+        #expect(r.error == "badinteger" && (r.body["error"] as? [String: Any])?["info"] as? String == "Invalid value \"\" for integer parameter \"continue\".")
+        r = try await get(search + "&limit=ten")
+        #expect(r.error == "badinteger")
+        r = try await get(search + "&type=person")
+        #expect(r.error == "badvalue")
+        r = try await get("action=wbsearchentities&format=json&search=John")
+        #expect(r.error == "missingparam")
+        r = try await get(search + "&limit=500&colour=blue")
+        #expect(r.error == nil && (r.body["search"] as? [Any])?.count == 1)
+        let warnings = String(describing: r.body["warnings"] ?? "")
+        #expect(warnings.contains("Unrecognized parameter: colour.") && warnings.contains("may not be over 50"), "\(warnings)")
+        r = try await get(search, userAgent: "")
+        #expect(r.status == 403)
     }
 
     @Test func wikidataThrottledTooLongEndsItsSourcesButNotThePersonsSearch() async throws {

@@ -32,7 +32,7 @@ extension ServerCore {
             return commonsOther(request.query) ?? commonsSearch(request.query)
         }
         if path == "/wikidata/w/api.php" {
-            return wikidataAPI(request.query)
+            return wikidataAPI(request.query, userAgent: request.headers["user-agent"])
         }
         if path == "/openverse/v1/images/" || path == "/openverse/v1/images" {
             return openverseSearch(request.query)

@@ -106,9 +106,11 @@ extension ServerCore {
     }
 
     private func apiError(_ code: String, _ info: String, headers: HTTPHeaders = [:]) -> HTTPResponse {
-        jsonResponse(.ok, ["error": ["code": code, "info": info,
-                                     "*": "See \(baseURL)/w/api.php for API usage."],
-                           "servedby": "mw-test"], headers: headers)
+        var headers = headers
+        headers[HTTPHeader("MediaWiki-API-Error")] = code
+        return jsonResponse(.ok, ["error": ["code": code, "info": info,
+                                            "*": "See \(baseURL)/w/api.php for API usage."],
+                                  "servedby": "mw-test"], headers: headers)
     }
 
     /// `list=categorymembers` (cm…) or `generator=categorymembers` (gcm…, with prop=imageinfo on the pages).
@@ -227,8 +229,13 @@ extension ServerCore {
 
     // MARK: Wikidata
 
-    /// GET /wikidata/w/api.php?action=wbgetentities|wbsearchentities
-    func wikidataAPI(_ q: [String: String]) -> HTTPResponse {
+    /// GET /wikidata/w/api.php?action=wbgetentities|wbsearchentities, its parameters validated as MediaWiki does
+    /// (see MediaWikiParameters.swift); without a User-Agent, 403 as Wikimedia's User-Agent policy answers.
+    func wikidataAPI(_ q: [String: String], userAgent: String?) -> HTTPResponse {
+        guard let userAgent, !userAgent.isEmpty else {
+            return textResponse(.forbidden, "Please set a user-agent and respect our robot policy https://w.wiki/4wJS. "
+                                + "See also T400119.\n")
+        }
         let (throttle, lag): (Int?, Int?) = state.withLock { s in
             if s.wikidataThrottleRemaining > 0 {
                 s.wikidataThrottleRemaining -= 1
@@ -251,23 +258,36 @@ extension ServerCore {
                                 headers: [HTTPHeader("Retry-After"): String(lag), HTTPHeader("X-Database-Lag"): String(lag + 5)])
         }
         guard q["format"] == "json" else { return apiHelpPage() }
+        let module: [MediaWikiParameter]
         switch q["action"] {
-        case "wbgetentities": return getEntities(q)
-        case "wbsearchentities": return searchEntities(q)
+        case "wbgetentities": module = MediaWikiModules.wbgetentities
+        case "wbsearchentities": module = MediaWikiModules.wbsearchentities
         default:
-            return apiError("badvalue", "Unrecognized value for parameter \"action\": \(q["action"] ?? "").")
+            return MediaWikiModules.error("badvalue", "Unrecognized value for parameter \"action\": \(q["action"] ?? "").")
         }
+        let checked = MediaWikiModules.validate(q, module: q["action"]!, module)
+        if let error = checked.error { return error }
+        var body = q["action"] == "wbgetentities" ? getEntities(checked.values) : searchEntities(checked.values)
+        if !checked.warnings.isEmpty { body["warnings"] = MediaWikiModules.warningsObject(checked.warnings) }
+        if let error = body["error"] as? [String: Any], let code = error["code"] as? String {
+            return jsonResponse(.ok, body, headers: [HTTPHeader("MediaWiki-API-Error"): code])
+        }
+        return jsonResponse(.ok, body)
     }
 
-    private func getEntities(_ q: [String: String]) -> HTTPResponse {
+    private func wikidataError(_ code: String, _ info: String) -> [String: Any] {
+        ["error": ["code": code, "info": info, "*": "See https://www.wikidata.org/w/api.php for API usage."], "servedby": "mw-test"]
+    }
+
+    private func getEntities(_ q: [String: String]) -> [String: Any] {
         guard let ids = q["ids"], !ids.isEmpty else {
-            return apiError("param-missing", "Either provide the item \"ids\" or pairs of \"sites\" and \"titles\" for corresponding pages")
+            return wikidataError("param-missing", "Either provide the item \"ids\" or pairs of \"sites\" and \"titles\" for corresponding pages")
         }
         let props = Set((q["props"] ?? "info|sitelinks|aliases|labels|descriptions|claims|datatype").split(separator: "|").map(String.init))
         var entities: [String: Any] = [:]
         for id in ids.split(separator: "|").map(String.init) {
             guard id.range(of: #"^[QPL][1-9][0-9]*$"#, options: .regularExpression) != nil else {
-                return apiError("no-such-entity", "Could not find an entity with the ID \"\(id)\".")
+                return wikidataError("no-such-entity", "Could not find an entity with the ID \"\(id)\".")
             }
             guard let e = state.withLock({ $0.entities[id] }) else {
                 entities[id] = ["id": id, "missing": ""]
@@ -292,7 +312,7 @@ extension ServerCore {
             }
             entities[id] = entity
         }
-        return jsonResponse(.ok, ["entities": entities, "success": 1])
+        return ["entities": entities, "success": 1]
     }
 
     /// One statement of the Wikibase JSON model with a string value.
@@ -303,16 +323,12 @@ extension ServerCore {
     }
 
     /// Prefix search over labels and aliases (ignoring case), labels first, as wbsearchentities does.
-    private func searchEntities(_ q: [String: String]) -> HTTPResponse {
-        guard let search = q["search"] else { return apiError("missingparam", "The \"search\" parameter must be set.") }
-        guard let language = q["language"] else { return apiError("missingparam", "The \"language\" parameter must be set.") }
-        if let type = q["type"], type != "item" {
-            return apiError("badvalue", "Unrecognized value for parameter \"type\": \(type).")
-        }
-        var limit = 7
-        if let raw = q["limit"] { limit = raw == "max" ? 50 : (Int(raw) ?? 7) }
-        limit = min(max(limit, 1), 50)
-        let offset = Int(q["continue"] ?? "") ?? 0
+    /// `q` is validated (MediaWikiModules): search and language present, limit and continue integers in range.
+    private func searchEntities(_ q: [String: String]) -> [String: Any] {
+        let search = q["search"]!, language = q["language"]!
+        if let type = q["type"], type != "item" { return ["search": [Any](), "searchinfo": ["search": search], "success": 1] }
+        let limit = Int(q["limit"] ?? "7")!
+        let offset = Int(q["continue"] ?? "0")!
         let wanted = search.lowercased()
         let all = state.withLock { $0.entities }.sorted { Int($0.key.dropFirst())! < Int($1.key.dropFirst())! }
         var matches: [[String: Any]] = []
@@ -340,6 +356,6 @@ extension ServerCore {
         let end = min(matches.count, offset + limit)
         body["search"] = offset < end ? Array(matches[offset..<end]) : []
         if end < matches.count { body["search-continue"] = end }
-        return jsonResponse(.ok, body)
+        return body
     }
 }

@@ -115,3 +115,18 @@ public func closeEnough(_ a: [Float], _ b: [Float], tolerance: Float = 1e-5) -> 
 public func closeEnough(_ a: [Double], _ b: [Double], tolerance: Double = 1e-5) -> Bool {
     a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= tolerance }
 }
+
+/// Runs a program to its end and returns what it printed on standard output (its errors are dropped).
+public func runProcess(_ path: String, _ args: [String]) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
