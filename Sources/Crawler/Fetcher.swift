@@ -586,10 +586,17 @@ public final class Fetcher {
             term.foundSources(count: found.count, cursor: cursor, note: note)
             if loop { term.stopPaging(loopMessage()) }
             var sources = found
+            var skipped: [String] = []
             if term.kind == .category {
-                // Only subcategories about the person: their names contain the name of the category walked from.
-                let root = rootCategoryName(run, index).lowercased()
-                sources = sources.filter { $0.text.lowercased().contains(root) }
+                // Only subcategories about the person themself (SubcategoryRule), judged against the category the
+                // walk started from.
+                let root = rootCategoryName(run, index)
+                sources = sources.filter { source in
+                    guard case .skip(let why) = SubcategoryRule.judge(source.text, root: root) else { return true }
+                    // Those that merely do not name the person are many and say nothing: only the others are listed.
+                    if source.text.lowercased().contains(root.lowercased()) { skipped.append("\(source.text) (\(why))") }
+                    return false
+                }
             }
             let room = max(0, options.maxTermsPerPerson - run.terms.count)
             if sources.count > room {
@@ -609,6 +616,10 @@ public final class Fetcher {
             if let note { report(term.state, note) }
             if term.kind == .category, !added.isEmpty {
                 report(term.state, "\(added.count) subcategor\(added.count == 1 ? "y" : "ies") to walk: " + added.map(\.text).joined(separator: ", "))
+            }
+            if !skipped.isEmpty {
+                report(term.state, "\(skipped.count) subcategor\(skipped.count == 1 ? "y" : "ies") not about the person, not walked: "
+                       + skipped.joined(separator: ", "))
             }
         case let .page(candidates, cursor, total):
             let walked = run.terms.contains { $0.parentId == term.id && $0.kind == .category }

@@ -92,6 +92,53 @@ struct SourcesTests {
         try f.expectFilesMatchRows()
     }
 
+    @Test func onlySubcategoriesAboutThePersonThemselfAreWalkedAndTheOthersAreNamed() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        defer { Task { await server.stop() } }
+        let simm = johns(server, "John_Simm")
+        // Commons' conventions: photos of him in a year, at an event, portraits, with someone; his family, his
+        // signature and his works are other people or no one.
+        server.setCategory("John Simm", files: Array(simm.prefix(3)),
+                           subcategories: ["John Simm in 2019", "Portraits of John Simm", "John Simm with David Tennant",
+                                           "Family of John Simm", "Signatures of John Simm", "Works by John Simm", "John Simm (band)"])
+        server.setCategory("John Simm in 2019", files: [simm[3]])
+        server.setCategory("Portraits of John Simm", files: [simm[4]])
+        server.setCategory("John Simm with David Tennant", files: [simm[5]])
+        server.setCategory("Family of John Simm", files: Array(johns(server, "John_Savage").prefix(3)))
+        server.setCategory("Signatures of John Simm", files: Array(johns(server, "John_Schneider").prefix(2)))
+        server.setCategory("Works by John Simm", files: Array(johns(server, "John_Schneider").suffix(2)))
+        server.setCategory("John Simm (band)", files: Array(johns(server, "John_Savage").suffix(2)))
+        let f = try Fixture()
+        let queries = [PersonQuery(label: "John_Simm", file: "s.txt", lines: [.category("Category:John Simm")])]
+        var events: [String] = []
+        let summary = try await fetch(f.catalog, queries, sourceOptions(server, target: 100)) { event in
+            if case let .term(_, term, _, message) = event { events.append("\(term): \(message)") }
+        }
+        let p = try #require(summary.people.first)
+        #expect(Set(p.terms.map(\.text)) == ["Category:John Simm", "Category:John Simm in 2019", "Category:Portraits of John Simm",
+                                             "Category:John Simm with David Tennant"])
+        #expect(p.stored == 6)
+        #expect(try f.images().allSatisfy { $0.sourceUrl.contains("John_Simm") })
+        let said = try #require(events.first { $0.contains("not about the person, not walked") }, "\(events)")
+        #expect(said.contains("Category:Family of John Simm (family of John Simm: their family)"), "\(said)")
+        #expect(said.contains("Signatures of John Simm") && said.contains("Works by John Simm") && said.contains("John Simm (band)"))
+    }
+
+    @Test func theSubcategoryRuleReadsCommonsNamingConventions() {
+        let walked = ["John Simm in 2019", "John Simm at the 2019 BAFTA Awards", "Portraits of John Simm", "Photographs of John Simm",
+                      "John Simm with David Tennant", "John Simm by Jane Doe", "John Simm in London", "John Simm (2019)"]
+        for title in walked { #expect(SubcategoryRule.judge("Category:" + title, root: "John Simm") == .walk, "\(title)") }
+        let skipped = ["Family of John Simm", "Children of John Simm", "Signatures of John Simm", "John Simm signatures",
+                       "Works by John Simm", "Paintings of John Simm", "Statues of John Simm", "Graves of John Simm",
+                       "John Simm family", "John Simm-related", "Things named after John Simm", "John Simm (band)", "Doctor Who cast"]
+        for title in skipped {
+            guard case .skip = SubcategoryRule.judge("Category:" + title, root: "John Simm") else {
+                Issue.record("\(title) walked")
+                continue
+            }
+        }
+    }
+
     @Test func subcategoriesPageWithTheirOwnContinuation() async throws {
         let server = try await TestServer.start(dataRoot: Paths.shared)
         defer { Task { await server.stop() } }
