@@ -101,6 +101,8 @@ public final class Fetcher {
         var cursors: [Int64: Set<String>] = [:]
         /// By term id: the pages in a row that brought nothing usable (see `FetchLimits.barrenPages`).
         var barren: [Int64: Int] = [:]
+        /// By term id: the pages in a row that added no URL the catalog did not have.
+        var noNew: [Int64: Int] = [:]
         /// Limits this person met, for the summary.
         var notes: [String] = []
         init(person: Person, terms: [SearchTerm], target: Int, stored: Int) {
@@ -632,7 +634,12 @@ public final class Fetcher {
                         creator: $0.creator, attribution: $0.attribution, rank: $0.rank)
             }
             let added = try catalog.recordPage(term: term, candidates: attempts)
-            if term.recorded(candidates: candidates.count, added: added.count) { try catalog.update(term) }
+            var inARow = 0
+            if let id = term.id {
+                inARow = added.isEmpty && !candidates.isEmpty ? (run.noNew[id] ?? 0) + 1 : 0
+                run.noNew[id] = inARow
+            }
+            if term.recorded(candidates: candidates.count, added: added.count, inARow: inARow) { try catalog.update(term) }
             run.terms[index] = term
             // Until one of its images is stored, each page counts towards the term's end.
             if let id = term.id { run.barren[id, default: 0] += 1 }

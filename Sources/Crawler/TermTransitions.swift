@@ -46,10 +46,12 @@ extension SearchTerm {
         }
     }
 
-    /// After a page's URLs are recorded: a page that added nothing the catalog did not have ends the term
-    /// (paging on would only repeat what we have). Returns whether the state changed.
-    mutating func recorded(candidates: Int, added: Int) -> Bool {
-        guard added == 0, candidates > 0, !state.isDone else { return false }
+    /// After a page's URLs are recorded; `inARow`: the pages in a row, this one included, that added nothing the
+    /// catalog did not have. `FetchLimits.barrenPages` of them end the term: pages another source already covered
+    /// (a person's categories, another term) are no end of a search, many in a row are. Returns whether the state
+    /// changed.
+    mutating func recorded(candidates: Int, added: Int, inARow: Int) -> Bool {
+        guard added == 0, candidates > 0, inARow >= FetchLimits.barrenPages, !state.isDone else { return false }
         state = .noNew
         return true
     }
@@ -78,7 +80,7 @@ extension SearchTerm {
         case .noResults:
             return lastError ?? "no results"
         case .exhausted, .noNew:
-            let why = state == .noNew ? "a page added nothing new" : lastError ?? "no more pages"
+            let why = state == .noNew ? "\(FetchLimits.barrenPages) pages in a row added nothing new" : lastError ?? "no more pages"
             return "\(why) after \(pages) page(s), \(results) result(s)\(total.map { " of \($0)" } ?? "")"
         default:
             return nil

@@ -124,6 +124,23 @@ struct SourcesTests {
         #expect(said.contains("Signatures of John Simm") && said.contains("Works by John Simm") && said.contains("John Simm (band)"))
     }
 
+    @Test func aSearchWhoseFirstPagesTheCategoryCoveredGoesOnToItsNewPhotos() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        defer { Task { await server.stop() } }
+        let simm = johns(server, "John_Simm")
+        // The category holds the search's first four results: its first two pages (of 2) add nothing new.
+        server.setCategory("John Simm", files: Array(simm.prefix(4)))
+        server.setResults(term: "John Simm", paths: Array(simm.prefix(10)))
+        let f = try Fixture()
+        var options = sourceOptions(server, target: 100)
+        options.pageSize = 2
+        let queries = [PersonQuery(label: "John_Simm", file: "s.txt", lines: [.category("Category:John Simm"), .search("John Simm")])]
+        let summary = try await fetch(f.catalog, queries, options)
+        let p = try #require(summary.people.first)
+        #expect(p.stored == 10, "the search stopped early: \(p.terms.map { "\($0.text) \($0.state) \($0.pages)" })")
+        #expect(p.terms.first { $0.kind == "search" }?.state == "exhausted")
+    }
+
     @Test func theSubcategoryRuleReadsCommonsNamingConventions() {
         let walked = ["John Simm in 2019", "John Simm at the 2019 BAFTA Awards", "Portraits of John Simm", "Photographs of John Simm",
                       "John Simm with David Tennant", "John Simm by Jane Doe", "John Simm in London", "John Simm (2019)"]

@@ -39,21 +39,28 @@ struct TermTransitionTests {
         #expect(parent.state == .exhausted && parent.lastError == nil)
     }
 
-    @Test func aPageThatAddsNothingNewEndsAnOpenTermOnly() {
+    @Test func pagesThatAddNothingNewEndAnOpenTermOnlyWhenSeveralInARow() {
         var t = term("Ada Lovelace", .search)
         t.foundPage(count: 4, cursor: "c1", walkedSubcategories: false)
-        let ended = t.recorded(candidates: 4, added: 0)
-        #expect(ended)
+        // Pages a category already covered are no end of the search.
+        let endedAtOnce = t.recorded(candidates: 4, added: 0, inARow: 1)
+        #expect(!endedAtOnce)
+        #expect(t.isOpen)
+        for page in 2...FetchLimits.barrenPages {
+            t.foundPage(count: 4, cursor: "c\(page)", walkedSubcategories: false)
+            let ended = t.recorded(candidates: 4, added: 0, inARow: page)
+            #expect(ended == (page == FetchLimits.barrenPages))
+        }
         #expect(t.state == .noNew)
-        #expect(t.doneMessage(total: nil) == "a page added nothing new after 1 page(s), 4 result(s)")
+        #expect(t.doneMessage(total: nil) == "5 pages in a row added nothing new after 5 page(s), 20 result(s)")
         var last = term("Ada Lovelace", .search)
         last.foundPage(count: 4, cursor: nil, walkedSubcategories: false)
-        let changed = last.recorded(candidates: 4, added: 0)
+        let changed = last.recorded(candidates: 4, added: 0, inARow: FetchLimits.barrenPages)
         #expect(!changed)
         #expect(last.state == .exhausted)
         var fresh = term("Ada Lovelace", .search)
         fresh.foundPage(count: 4, cursor: "c1", walkedSubcategories: false)
-        let someNew = fresh.recorded(candidates: 4, added: 1), emptyPage = fresh.recorded(candidates: 0, added: 0)
+        let someNew = fresh.recorded(candidates: 4, added: 1, inARow: 0), emptyPage = fresh.recorded(candidates: 0, added: 0, inARow: 0)
         #expect(!someNew && !emptyPage)
         #expect(fresh.state == .open)
     }
