@@ -74,7 +74,7 @@ final class ProgressView {
             var text = "\(p.label.padding(toLength: width, withPad: " ", startingAt: 0))  \(fraction >= 1 ? bar.green : bar.cyan) "
             text += "\(p.stored)/\(p.target)  \(String(format: "%.1f", rate)) img/s"
             if p.failed > 0 { text += "  " + "\(p.failed) failed".red }
-            if p.duplicates > 0 { text += "  \(p.duplicates) dup" }
+            if p.duplicates > 0 { text += "  \(p.duplicates) same file" }
             if p.inFlight > 0 { text += "  \(p.inFlight)↓".dim }
             if p.searching { text += "  searching".dim }
             out += text + "\n"
@@ -92,23 +92,25 @@ final class ProgressView {
             let stamp = (p.stored, p.failed)
             if let old = plainStamp[p.label], old == stamp { continue }
             plainStamp[p.label] = stamp
-            eprint("fetch: \(p.label) \(p.stored)/\(p.target) stored, \(p.failed) failed, \(p.duplicates) duplicate")
+            eprint("fetch: \(p.label) \(p.stored)/\(p.target) stored, \(p.failed) failed, \(p.duplicates) same file")
         }
     }
 }
 
 enum SummaryView {
     static func print(_ s: FetchSummary) {
+        // "same file": a download whose bytes were already stored (processing's `duplicate` is another copy of a
+        // picture, a different thing). Each column as wide as its widest entry, so the rows line up under the header.
+        let columns = ["stored", "new", "same file", "failed"]
+        let cells = s.people.map { p in ["\(p.stored)/\(p.target)", "\(p.storedThisRun)", "\(p.duplicates)", "\(p.failed.values.reduce(0, +))"] }
+        let widths = columns.indices.map { i in max(columns[i].count, cells.map { $0[i].count }.max() ?? 0) }
         let width = max(6, s.people.map(\.label.count).max() ?? 0)
         eprint("")
-        eprint("\("person".padding(toLength: width, withPad: " ", startingAt: 0))  stored  new  dup  failed  outcome".bold)
-        for p in s.people {
-            let failed = p.failed.values.reduce(0, +)
-            let row = [
-                p.label.padding(toLength: width, withPad: " ", startingAt: 0),
-                "\(p.stored)/\(p.target)".leftPad(6), "\(p.storedThisRun)".leftPad(4), "\(p.duplicates)".leftPad(4),
-                "\(failed)".leftPad(6), p.outcome.replacingOccurrences(of: "_", with: " "),
-            ].joined(separator: "  ")
+        eprint(("person".padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                + zip(columns, widths).map { $0.leftPad($1) }.joined(separator: "  ") + "  outcome").bold)
+        for (p, row) in zip(s.people, cells) {
+            let row = p.label.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                + zip(row, widths).map { $0.leftPad($1) }.joined(separator: "  ") + "  " + p.outcome.replacingOccurrences(of: "_", with: " ")
             eprint(p.outcome == "target_reached" ? row : row.yellow)
             if !p.failed.isEmpty {
                 let reasons = p.failed.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
@@ -129,7 +131,7 @@ enum SummaryView {
         let mb = Double(s.bytes) / 1_048_576
         var total = "stored \(s.stored) new image(s), \(String(format: "%.1f", mb)) MB in \(String(format: "%.1f", s.seconds)) s"
         total += " (\(String(format: "%.1f", s.imagesPerSecond)) img/s, \(String(format: "%.2f", s.seconds > 0 ? mb / s.seconds : 0)) MB/s)"
-        if s.duplicates > 0 { total += ", \(s.duplicates) duplicate(s)" }
+        if s.duplicates > 0 { total += ", \(s.duplicates) already stored (the same file)" }
         if s.failed > 0 { total += ", \(s.failed) failed" }
         if s.requeued > 0 { total += ", \(s.requeued) retried from earlier runs" }
         if s.orphansRemoved > 0 { total += ", \(s.orphansRemoved) unrecorded file(s) from a killed run removed" }

@@ -87,6 +87,31 @@ struct CLIBadInputTests {
 
 @Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))
 struct CLIFetchTests {
+    @Test func theTextSummarysColumnsLineUpAndSayWhatTheyCount() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        defer { Task { await server.stop() } }
+        let simm = johns(server, "John_Simm")
+        let dir = TempDir()
+        let ws = dir.sub("ws").path
+        // The same photo at two URLs: stored once, the second download is "the same file".
+        let queries = dir.queries(["John Simm": simm.map { server.baseURL + $0 } + [server.baseURL + simm[0] + "?again=1"],
+                                   "Jo": [server.baseURL + "/bad/404/x"]])
+        let r = try await curate(["fetch", "--query", queries.path, "--n", "1000", "--no-process", "--workspace", ws])
+        let lines = r.stderr.split(separator: "\n").map(String.init)
+        let header = try #require(lines.first { $0.contains("person") && $0.contains("outcome") }, "\(r.stderr)")
+        #expect(header.contains("same file") && !header.contains("dup"))
+        let outcome = try #require(header.range(of: "outcome")).lowerBound.utf16Offset(in: header)
+        let failed = try #require(header.range(of: "failed")).upperBound.utf16Offset(in: header)
+        let rows = lines.filter { $0.hasPrefix("John Simm ") || $0.hasPrefix("Jo ") }
+        #expect(rows.count == 2, "\(r.stderr)")
+        for row in rows {
+            // Numbers end under their header's last letter; the outcome starts under "outcome".
+            let chars = Array(row)
+            #expect(chars.count > outcome && chars[outcome] != " " && chars[outcome - 1] == " ", "\(header)\n\(row)")
+            #expect(chars.count > failed && chars[failed - 1] != " " && chars[failed] == " ", "\(header)\n\(row)")
+        }
+    }
+
     @Test func jsonSummaryListAndStatus() async throws {
         let server = try await TestServer.start(dataRoot: Paths.shared)
         defer { Task { await server.stop() } }
