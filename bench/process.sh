@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: the whole `curate process` pipeline side by side with a Python reference doing the same work
-# (bench/reference_process.py: face_recognition over dlib, encodings for one-face images), in one run, on two sets:
+# (bench/reference_process.py: face_recognition over dlib, encodings for one-face images), in one run, on three sets:
 #   small  the 150x150 LFW photos of faces/dlib_johns and the photos of faces/opencv_course_5celeb whose longer
 #          side is at most 250 px, as they are;
+#   medium the same photos as large at 1280 px on the longer side, JPEG quality 85: the size of the Commons
+#          thumbnails fetch downloads by default;
 #   large  every photo of group/, single_face/, nonface/ and edge/ scaled up (Lanczos, Pillow) to 3000 px on the
 #          longer side and saved as JPEG quality 90: web-photo sizes (4-7 megapixels) made from real photos.
 # Prints images/s/core for one thread (curate and the reference pinned to one core with taskset) and for all
@@ -31,7 +33,7 @@ OUT=$(mktemp -d /tmp/curate-pbench.XXXXXX)
 trap 'kill -9 $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
 # The two sets, as files under $OUT/sets/<set>/.
-mkdir -p "$OUT/sets/small" "$OUT/sets/large"
+mkdir -p "$OUT/sets/small" "$OUT/sets/medium" "$OUT/sets/large"
 "$VENV/bin/python" - "$DATA" "$OUT/sets" <<'EOF'
 import glob, os, shutil, sys
 from PIL import Image
@@ -45,13 +47,15 @@ for i, p in enumerate(large):
     im = Image.open(p).convert("RGB")
     s = 3000 / max(im.size)
     im.resize((round(im.width * s), round(im.height * s)), Image.LANCZOS).save(f"{sets}/large/{i:03d}_{os.path.basename(p)}", quality=90)
+    s = 1280 / max(im.size)
+    im.resize((round(im.width * s), round(im.height * s)), Image.LANCZOS).save(f"{sets}/medium/{i:03d}_{os.path.basename(p)}", quality=85)
 EOF
 
 # One workspace per set, filled through the real fetch (direct URLs from a local server), without processing.
 $BIN/curate-test-server --data "$OUT/sets" --url-file "$OUT/url" >/dev/null &
 SERVER=$!
 for _ in $(seq 100); do [ -s "$OUT/url" ] && break; sleep 0.1; done
-for set in small large; do
+for set in small medium large; do
     (cd "$OUT/sets" && ls "$set" | sed "s#^#$set/#") > "$OUT/$set.rel"
     sed "s#^#$OUT/sets/#" "$OUT/$set.rel" > "$OUT/$set.paths"
     mkdir -p "$OUT/q-$set"
@@ -85,7 +89,7 @@ curate_run() {  # set threads [env...]
 
 echo
 echo "process benchmark: $CORES cores, best of $ROUNDS; $($BIN/curate --version | tail -n 1)"
-for set in small large; do
+for set in small medium large; do
     n=$(wc -l < "$OUT/$set.paths")
     echo
     echo "$set set: $n photos"
