@@ -78,6 +78,12 @@ let package = Package(
         .executableTarget(name: "curate-bench-dedupe", dependencies: ["Curate"], path: "bench/dedupe"),
         .executableTarget(name: "curate-bench-identity", dependencies: ["Curate"], path: "bench/identity"),
         .executableTarget(name: "curate-bench-pictures", dependencies: ["Curate"], path: "bench/pictures"),
+        // A synthetic catalog of a million images through curate's own migrator (bench/scale.sh), and shards of one.
+        .executableTarget(name: "curate-bench-scale", dependencies: [
+            "Catalog",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
+        ], path: "bench/scale"),
 
         // Helpers the test targets share (paths to ../shared, temporary folders, running the built binary).
         .target(name: "TestSupport", dependencies: ["Catalog", "TestServer"], path: "Tests/TestSupport"),
