@@ -249,6 +249,12 @@ enum Schema {
                 }
             }
         }
+        migrator.registerMigration("v13: indices for catalogs of millions of images") { db in
+            // What `curate status` counts per person, read from the index alone in one ordered pass (no table
+            // scan, no sort): 1,000,000 images counted in a fraction of a second instead of seconds per count.
+            try db.create(index: "image_counts", on: "image", columns: ["personId", "verdict", "reason", "split", "reference"])
+            try db.create(index: "attempt_counts", on: "attempt", columns: ["personId", "state", "failure"])
+        }
         return migrator
     }
 }
