@@ -323,11 +323,19 @@ public final class Catalog: @unchecked Sendable {
     }
 
     public func images(personId: Int64? = nil, reason: String? = nil) throws -> [StoredImage] {
+        var out: [StoredImage] = []
+        try forEachImage(personId: personId, reason: reason) { out.append($0) }
+        return out
+    }
+
+    /// `images`, one at a time from a cursor: a million images never sit in memory together.
+    public func forEachImage(personId: Int64? = nil, reason: String? = nil, _ body: (StoredImage) throws -> Void) throws {
         try db.read { db in
             var request = StoredImage.all()
             if let personId { request = request.filter(StoredImage.Columns.personId == personId) }
             if let reason { request = request.filter(StoredImage.Columns.reason == reason) }
-            return try request.order(StoredImage.Columns.personId, StoredImage.Columns.id).fetchAll(db)
+            let cursor = try request.order(StoredImage.Columns.personId, StoredImage.Columns.id).fetchCursor(db)
+            while let image = try cursor.next() { try body(image) }
         }
     }
 }

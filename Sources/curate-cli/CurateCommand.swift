@@ -112,13 +112,42 @@ enum Exit {
     }
 }
 
-func printJSON<T: Encodable>(_ value: T) throws {
+func jsonEncoder() -> JSONEncoder {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     encoder.dateEncodingStrategy = .iso8601
-    let data = try encoder.encode(value)
+    return encoder
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let data = try jsonEncoder().encode(value)
     FileHandle.standardOutput.write(data)
     FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+/// Prints a JSON array as its elements come: byte for byte what `printJSON` prints for the whole array, in memory
+/// that does not grow with it (`curate list --json` over a million images). `body` is given the function to print
+/// each element with. Elements are encoded a thousand at a time, as an array whose brackets are cut off: inside
+/// the brackets, a chunk's bytes are those of the same elements in the whole array.
+func printJSONArray<T: Encodable>(of _: T.Type, _ body: ((T) throws -> Void) throws -> Void) throws {
+    let encoder = jsonEncoder()
+    var chunk: [T] = [], printed = 0
+    func flush() throws {
+        guard !chunk.isEmpty else { return }
+        let data = try encoder.encode(chunk)   // "[\n" elements "\n]"
+        var out = Data((printed == 0 ? "[\n" : ",\n").utf8)
+        out.append(data[(data.startIndex + 2)..<(data.endIndex - 2)])
+        FileHandle.standardOutput.write(out)
+        printed += chunk.count
+        chunk.removeAll(keepingCapacity: true)
+    }
+    try body { element in
+        chunk.append(element)
+        if chunk.count == 1_000 { try flush() }
+    }
+    try flush()
+    if printed == 0 { return try printJSON([T]()) }
+    FileHandle.standardOutput.write(Data("\n]\n".utf8))
 }
 
 func eprint(_ text: String) {

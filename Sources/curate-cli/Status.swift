@@ -52,10 +52,12 @@ extension CurateCommand {
         var reason: String?
 
         func execute() throws {
-            let rows = try Listing.rows(Catalog.openForReading(global.ws), person: person, reason: reason)
-            if global.json { return try printJSON(rows) }
+            let catalog = try Catalog.openForReading(global.ws)
+            if global.json {
+                return try printJSONArray(of: ImageRow.self) { print in try Listing.forEach(catalog, person: person, reason: reason, print) }
+            }
             guard !global.quiet else { return }
-            for r in rows {
+            try Listing.forEach(catalog, person: person, reason: reason) { r in
                 let verdict = r.reason.map { "\(r.verdict) (\($0))" } ?? r.verdict.rawValue
                 print("\(r.id)\t\(r.label)\t\(verdict)\t\(r.path)\t\(r.sourceUrl)")
             }

@@ -48,6 +48,13 @@ public enum ListingError: BadInput {
 public enum Listing {
     /// Stored images, optionally of one person and/or one reason code, in catalog order.
     public static func rows(_ catalog: Catalog, person: String? = nil, reason: String? = nil) throws -> [ImageRow] {
+        var out: [ImageRow] = []
+        try forEach(catalog, person: person, reason: reason) { out.append($0) }
+        return out
+    }
+
+    /// `rows`, one at a time as the catalog yields them, so `curate list` prints a million rows in constant memory.
+    public static func forEach(_ catalog: Catalog, person: String? = nil, reason: String? = nil, _ body: (ImageRow) throws -> Void) throws {
         let people = try catalog.people()
         var personId: Int64?
         if let person {
@@ -57,13 +64,13 @@ public enum Listing {
             personId = match.id
         }
         let labels = Dictionary(uniqueKeysWithValues: people.map { ($0.id!, $0.label) })
-        return try catalog.images(personId: personId, reason: reason).map { image in
-            ImageRow(id: image.id!, label: labels[image.personId] ?? "?", sourceUrl: image.sourceUrl,
-                     pageUrl: image.pageUrl, provider: image.provider, term: image.term, license: image.license,
-                     creator: image.creator, sha256: image.sha256,
-                     path: catalog.workspace.url(forRelativePath: image.path).path, bytes: image.bytes,
-                     format: image.format, verdict: image.verdict, reason: image.reason, faces: image.faces,
-                     detector: image.detector, reviewed: image.reviewed, split: image.split, reference: image.reference)
+        try catalog.forEachImage(personId: personId, reason: reason) { image in
+            try body(ImageRow(id: image.id!, label: labels[image.personId] ?? "?", sourceUrl: image.sourceUrl,
+                              pageUrl: image.pageUrl, provider: image.provider, term: image.term, license: image.license,
+                              creator: image.creator, sha256: image.sha256,
+                              path: catalog.workspace.url(forRelativePath: image.path).path, bytes: image.bytes,
+                              format: image.format, verdict: image.verdict, reason: image.reason, faces: image.faces,
+                              detector: image.detector, reviewed: image.reviewed, split: image.split, reference: image.reference))
         }
     }
 }
