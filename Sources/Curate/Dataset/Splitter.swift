@@ -71,13 +71,13 @@ public enum Splitter {
             throw SplitError.badFractions(options.val, options.test)
         }
         if !reset, let old = try current(catalog), old != options { throw SplitError.changed(old: old, new: options) }
-        var accepted = try catalog.acceptedImages()
+        var accepted = try catalog.splitCandidates()
         if reset { for i in accepted.indices { accepted[i].split = nil } }
         guard !accepted.isEmpty else { throw SplitError.nothingAccepted }
         let labels = try catalog.labels()
 
         // Images that must share a side: near-copies (same pixels or close pHash) and one source page.
-        var sets = Similarity.copies(accepted, phashDistance: options.phashDistance, sameKeys: { image in
+        var sets = Similarity.copies(accepted, phashDistance: options.phashDistance, phash: \.phash, sameKeys: { image in
             [image.pixelSha256.map { "px:" + $0 }, image.pageUrl.map { "page:\(image.personId):" + $0 }].compactMap { $0 }
         })
         let groups = sets.groups()
@@ -91,7 +91,7 @@ public enum Splitter {
             let count = personGroups.reduce(0) { $0 + $1.count }
             let label = labels[personId] ?? "?"
             guard count >= options.minImages else {
-                cleared += personGroups.flatMap { $0 }.map { accepted[$0].id! }
+                cleared += personGroups.flatMap { $0 }.map { accepted[$0].id }
                 people.append(PersonSplit(label: label, train: 0, val: 0, test: 0,
                                           excluded: "\(count) accepted image(s), fewer than --min \(options.minImages)"))
                 continue
@@ -101,7 +101,7 @@ public enum Splitter {
             for group in personGroups {
                 // A group with an assigned member keeps that side, and its new members join it.
                 if let side = group.compactMap({ accepted[$0].split?.rawValue }).first {
-                    for m in group where accepted[m].split?.rawValue != side { assignments[accepted[m].id!] = side }
+                    for m in group where accepted[m].split?.rawValue != side { assignments[accepted[m].id] = side }
                     counts[side, default: 0] += group.count
                 } else {
                     open.append(group)
@@ -109,12 +109,13 @@ public enum Splitter {
             }
             // New groups in a seeded, content-derived order, each to the side furthest below its share.
             let want = ["val": Double(count) * options.val, "test": Double(count) * options.test]
-            for group in open.sorted(by: { rank($0, accepted, options.seed) < rank($1, accepted, options.seed) }) {
+            // Each group's rank computed once (a SHA-256), not at every comparison of the sort.
+            for (_, group) in open.map({ (rank($0, accepted, options.seed), $0) }).sorted(by: { $0.0 < $1.0 }) {
                 let side: String
                 if Double(counts["val"]!) + Double(group.count) / 2 <= want["val"]! && want["val"]! > 0 { side = "val" }
                 else if Double(counts["test"]!) + Double(group.count) / 2 <= want["test"]! && want["test"]! > 0 { side = "test" }
                 else { side = "train" }
-                for m in group { assignments[accepted[m].id!] = side }
+                for m in group { assignments[accepted[m].id] = side }
                 counts[side, default: 0] += group.count
             }
             people.append(PersonSplit(label: label, train: counts["train"]!, val: counts["val"]!, test: counts["test"]!, excluded: nil))
@@ -126,7 +127,7 @@ public enum Splitter {
 
     /// A group's place in the seeded order: SHA-256 of the seed and its smallest content hash, so it depends on
     /// the images themselves, not on when they arrived.
-    static func rank(_ group: [Int], _ images: [StoredImage], _ seed: UInt64) -> String {
+    static func rank(_ group: [Int], _ images: [Catalog.SplitCandidate], _ seed: UInt64) -> String {
         let key = group.map { images[$0].sha256 }.min()!
         return SHA256.hex(Array("\(seed):\(key)".utf8))
     }

@@ -34,7 +34,7 @@ struct Dedupe {
         guard !images.isEmpty else { return Copies(groups: [], best: [:]) }
 
         // Groups of copies: same pixels or near pHash.
-        var sets = Similarity.copies(images, phashDistance: phashDistance, sameKeys: { $0.pixelSha256.map { [$0] } ?? [] })
+        var sets = Similarity.copies(images, phashDistance: phashDistance, phash: \.phash, sameKeys: { $0.pixelSha256.map { [$0] } ?? [] })
 
         // Edited copies pHash misses (crops, colour changes): close face descriptors within one person. The face
         // processing found alone in the image, or the one a reviewer chose: facts of the image that identity

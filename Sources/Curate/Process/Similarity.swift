@@ -5,7 +5,7 @@ import Catalog
 enum Similarity {
     /// Disjoint sets over `images`' indices: images that share a key (`sameKeys`: the pixels' SHA-256, a source
     /// page) or whose pHashes are within `phashDistance` bits are in one set.
-    static func copies(_ images: [StoredImage], phashDistance: Int, sameKeys: (StoredImage) -> [String]) -> UnionFind {
+    static func copies<Image>(_ images: [Image], phashDistance: Int, phash: (Image) -> Int64?, sameKeys: (Image) -> [String]) -> UnionFind {
         var sets = UnionFind(count: images.count)
         var byKey: [String: Int] = [:]
         var index = HammingIndex(radius: phashDistance)
@@ -14,7 +14,7 @@ enum Similarity {
             for key in sameKeys(image) {
                 if let j = byKey[key] { sets.union(i, j) } else { byKey[key] = i }
             }
-            if let h = image.phash {
+            if let h = phash(image) {
                 index.insert(UInt64(bitPattern: h))
                 hashed.append(i)
             }
