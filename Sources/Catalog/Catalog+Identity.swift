@@ -2,9 +2,23 @@
 import Foundation
 import GRDB
 
-/// An image identity looks at, with its detected faces (for a reviewer-kept image, its chosen face only).
+/// What identity needs of an image it looks at: not the whole row, since every processed image with a face is read.
+public struct IdentityImage: Sendable, Equatable {
+    public var id: Int64
+    public var personId: Int64
+    public var sha256: String
+    public var reviewed: Bool
+    public var verdict: Verdict
+    public var reason: Reason?
+    /// Faces processing counted.
+    public var faces: Int?
+    public var reference: Bool
+}
+
+/// An image identity looks at, with its detected faces (for a reviewer-kept image, its chosen face only), read
+/// without their landmarks and chip paths.
 public struct IdentityCandidate: Sendable {
-    public var image: StoredImage
+    public var image: IdentityImage
     public var faces: [Face]
 }
 
@@ -22,22 +36,52 @@ public struct IdentityChange: Sendable, Equatable {
 extension Catalog {
     /// Processed images with faces that identity decides on (not reviewed, with a counted face: kept or
     /// `multi_face` by processing, whatever identity or dedupe made of them since), and the images a reviewer kept,
-    /// which anchor their person's identity.
+    /// which anchor their person's identity; in id order.
     public func identityCandidates() throws -> [IdentityCandidate] {
+        var out: [IdentityCandidate] = []
+        try forEachPersonsIdentityCandidates { _, candidates in out += candidates }
+        return out.sorted { $0.image.id < $1.image.id }
+    }
+
+    /// `identityCandidates`, one person at a time (in id order within the person), read in one ordered pass:
+    /// a catalog of a million images never holds more than one person's descriptors in memory.
+    public func forEachPersonsIdentityCandidates(_ body: (_ personId: Int64, [IdentityCandidate]) throws -> Void) throws {
         try db.read { db in
-            let open = StoredImage.Columns.reviewed == false
-            let keptByReviewer = StoredImage.Columns.reviewed == true && StoredImage.Columns.verdict == Verdict.kept
-            let images = try StoredImage
-                .filter(StoredImage.Columns.processedAt != nil && StoredImage.Columns.faces >= 1 && (open || keptByReviewer))
-                .order(StoredImage.Columns.id)
-                .fetchAll(db)
-            var faces: [Int64: [Face]] = [:]
-            let rows = try Face.filter(images.map(\.id!).contains(Face.Columns.imageId)).order(Face.Columns.imageId, Face.Columns.idx).fetchAll(db)
-            for f in rows { faces[f.imageId, default: []].append(f) }
-            return images.map { image in
-                let mine = faces[image.id!] ?? []
-                return IdentityCandidate(image: image, faces: image.reviewed ? mine.filter(\.chosen) : mine)
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT i.id, i.personId, i.sha256, i.reviewed, i.verdict, i.reason, i.faces, i.reference,
+                       f.id, f.idx, f.left, f.top, f.right, f.bottom, f.score, f.counted, f.chosen, f.descriptor
+                FROM image i LEFT JOIN face f ON f.imageId = i.id
+                WHERE i.processedAt IS NOT NULL AND i.faces >= 1 AND (i.reviewed = 0 OR i.verdict = 'kept')
+                ORDER BY i.personId, i.id, f.idx
+                """)
+            var person: Int64?
+            var candidates: [IdentityCandidate] = []
+            func finish() throws {
+                guard let person else { return }
+                for i in candidates.indices where candidates[i].image.reviewed { candidates[i].faces = candidates[i].faces.filter(\.chosen) }
+                try body(person, candidates)
+                candidates.removeAll(keepingCapacity: true)
             }
+            while let row = try rows.next() {
+                let id: Int64 = row[0], personId: Int64 = row[1]
+                if personId != person {
+                    try finish()
+                    person = personId
+                }
+                if candidates.last?.image.id != id {
+                    candidates.append(IdentityCandidate(
+                        image: IdentityImage(id: id, personId: personId, sha256: row[2], reviewed: row[3], verdict: row[4], reason: row[5],
+                                             faces: row[6], reference: row[7]),
+                        faces: []))
+                }
+                if let faceId: Int64 = row[8] {
+                    var face = Face(imageId: id, idx: row[9], left: row[10], top: row[11], right: row[12], bottom: row[13], score: row[14],
+                                    landmarks: nil, counted: row[15], chosen: row[16], descriptor: row[17])
+                    face.id = faceId
+                    candidates[candidates.count - 1].faces.append(face)
+                }
+            }
+            try finish()
         }
     }
 

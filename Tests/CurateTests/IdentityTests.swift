@@ -213,6 +213,60 @@ struct IdentityTests {
             // Two anchors on ben's photos make ben the identity, small as his cluster is.
             let anchored = Identity.find(descriptors, anchors: Set((faces.count - 2)..<faces.count))
             #expect(anchored.anchored && anchored.members.contains(faces.count - 1) && !anchored.members.contains(0))
+
+            // Clustered from a sample (as a person of thousands of faces is), the real faces get the same verdicts:
+            // madonna's within the distance, ben's beyond it.
+            var sampling = IdentityOptions()
+            sampling.sampleAbove = 8
+            let sampled = Identity.find(descriptors, options: sampling)
+            #expect(sampled.isClear)
+            for i in 0..<faces.count {
+                #expect((sampled.distance(of: i, in: descriptors)! > sampling.wrongDistance) == (i >= 10), "face \(i)")
+            }
         }
+    }
+}
+
+/// A person of thousands of faces (a merged catalog's) is clustered from a sample: the same identity as all pairs.
+@Suite struct IdentitySampleTests {
+    /// `count` faces around `people` centres (dlib units: centres about 0.9 apart, faces about 0.28 from theirs);
+    /// face i is person `owner(i)`'s.
+    static func faces(_ count: Int, people: Int, owner: (Int) -> Int) -> Descriptors {
+        var rng = SplitMix64(7)
+        func normal() -> Float {
+            var s: Float = 0
+            for _ in 0..<4 { s += Float(rng.next() >> 40) / Float(1 << 24) }
+            return (s - 2) * 1.7320508
+        }
+        let centres = (0..<people).map { _ in (0..<128).map { _ in normal() * 0.056 } }
+        return Descriptors((0..<count).map { i in centres[owner(i)].map { $0 + normal() * 0.025 } })
+    }
+
+    @Test func manyFacesGiveTheSameIdentityFromASampleAsFromAllPairs() {
+        // 400 faces sampled above 250 (as 20,000 are above 2,000; a debug build's all pairs of thousands take
+        // minutes): four in five the person's, the others of 20 strangers, interleaved as content order would be.
+        func stranger(_ i: Int) -> Int { 1 + (i / 5) % 20 }
+        let d = Self.faces(400, people: 21) { i in i % 5 == 4 ? stranger(i) : 0 }
+        var exact = IdentityOptions()
+        exact.sampleAbove = 10_000
+        let all = Identity.find(d, options: exact)
+        var options = IdentityOptions()
+        options.sampleAbove = 250
+        let sampled = Identity.find(d, options: options)
+        #expect(all.isClear && sampled.isClear)
+        #expect(Set(sampled.members) == Set(all.members))
+        #expect(sampled.clusterSizes.first == all.clusterSizes.first)
+        for i in 0..<d.count {
+            let a = all.distance(of: i, in: d)!, b = sampled.distance(of: i, in: d)!
+            #expect(abs(a - b) < 1e-4, "face \(i): \(a) against \(b)")
+            #expect((a > options.wrongDistance) == (i % 5 == 4))
+        }
+        // Reviewer-kept faces are always in the sample: two anchors on one stranger's faces (neither at an evenly
+        // spaced place) make the identity.
+        let anchors: Set<Int> = [29, 229]
+        #expect(stranger(29) == stranger(229), "one stranger's")
+        #expect(anchors.isDisjoint(with: (0..<250).map { $0 * 400 / 250 }))
+        let anchored = Identity.find(d, anchors: anchors, options: options)
+        #expect(anchored.anchored && anchors.isSubset(of: Set(anchored.members)) && !anchored.members.contains(0))
     }
 }

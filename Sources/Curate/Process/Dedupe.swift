@@ -175,12 +175,41 @@ func closePairs(_ vectors: [[Float]], within radius: Float) -> [(Int, Int)] {
     }
     let order = vectors.indices.sorted { vectors[$0][best] < vectors[$1][best] }
     var out: [(Int, Int)] = []
-    for (k, i) in order.enumerated() {
-        var m = k + 1
-        while m < order.count, vectors[order[m]][best] - vectors[i][best] < radius {
-            let j = order[m]
-            if descriptorDistance(vectors[i], vectors[j]) < radius { out.append((min(i, j), max(i, j))) }
-            m += 1
+    guard vectors.allSatisfy({ $0.count == Descriptors.dimension }) else {
+        for (k, i) in order.enumerated() {
+            var m = k + 1
+            while m < order.count, vectors[order[m]][best] - vectors[i][best] < radius {
+                let j = order[m]
+                if descriptorDistance(vectors[i], vectors[j]) < radius { out.append((min(i, j), max(i, j))) }
+                m += 1
+            }
+        }
+        return out
+    }
+    // One person's faces all lie within the window of one coordinate (their spread there is a fraction of the
+    // radius), so the sweep compares nearly all pairs: 20,000 faces are 200 million. So the sweep runs over flat
+    // buffers in sorted order, each pair measured eight lanes at a time; only a sum within rounding of the radius
+    // is measured again as `descriptorDistance` sums, so the pairs are exactly those it finds.
+    let keys = order.map { vectors[$0][best] }
+    var flat = [Float]()
+    flat.reserveCapacity(order.count * Descriptors.dimension)
+    for i in order { flat.append(contentsOf: vectors[i]) }
+    let r2 = radius * radius, surelyIn = r2 * (1 - 1e-3), surelyOut = r2 * (1 + 1e-3)
+    let n = order.count
+    keys.withUnsafeBufferPointer { keys in
+        flat.withUnsafeBufferPointer { flat in
+            let base = UnsafeRawPointer(flat.baseAddress!)
+            for k in 0..<n {
+                let a = base.advanced(by: k * Descriptors.dimension * 4)
+                var m = k + 1
+                while m < n, keys[m] - keys[k] < radius {
+                    let s = squaredDistance(a, base.advanced(by: m * Descriptors.dimension * 4))
+                    if s < surelyIn || (s <= surelyOut && descriptorDistance(vectors[order[k]], vectors[order[m]]) < radius) {
+                        out.append((min(order[k], order[m]), max(order[k], order[m])))
+                    }
+                    m += 1
+                }
+            }
         }
     }
     return out

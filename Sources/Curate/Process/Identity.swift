@@ -21,6 +21,10 @@ public struct IdentityOptions: Sendable, Equatable {
     public var majority = 0.5
     /// Seeds chinese whispers' visiting order, so the same faces always give the same clusters.
     public var seed: UInt64 = 1
+    /// A person with more faces than this is clustered from a sample of this many (every face is then given the
+    /// cluster most common among its sampled neighbours): the graph of all pairs grows with the square of the
+    /// faces (20,000 faces are 200 million pairs, most of them edges), the sample's with the faces.
+    public var sampleAbove = 2_000
 
     public init() {}
 }
@@ -78,7 +82,9 @@ public struct Identity: Sendable {
         guard n > 0 else {
             return Identity(clusterSizes: [], members: [], centre: nil, unclear: "no faces with descriptors", anchored: false, memberSet: [])
         }
-        let labels = chineseWhispers(neighbours: descriptors.neighbours(within: options.graphDistance), seed: options.seed)
+        let labels = n > options.sampleAbove
+            ? sampledWhispers(descriptors, keeping: anchors, sample: options.sampleAbove, options: options)
+            : chineseWhispers(neighbours: descriptors.neighbours(within: options.graphDistance), seed: options.seed)
         var byLabel: [Int: [Int]] = [:]
         for (i, l) in labels.enumerated() { byLabel[l, default: []].append(i) }
         let clusters = mergeFragments(Array(byLabel.values), descriptors, within: options.mergeDistance)
@@ -121,6 +127,62 @@ public struct Identity: Sendable {
         for k in centre.indices { centre[k] /= Float(chosen.count) }
         return Identity(clusterSizes: sizes, members: chosen, centre: centre, unclear: nil, anchored: anchored, memberSet: Set(chosen))
     }
+}
+
+/// Chinese whispers over a person with thousands of faces: on `sample` of them (evenly spaced in the order given,
+/// which is content order, plus every anchor), then each other face takes the label most common among the sampled
+/// faces within `graphDistance` (ties to the smaller label), or one of its own when none is that close: one pass
+/// of the whispers with the sample's labels held. Labels are numbered as `chineseWhispers` numbers them.
+func sampledWhispers(_ descriptors: Descriptors, keeping anchors: Set<Int>, sample: Int, options: IdentityOptions) -> [Int] {
+    let n = descriptors.count
+    var picked = Set((0..<sample).map { $0 * n / sample })
+    picked.formUnion(anchors)
+    let chosen = picked.sorted()
+    var subset = Descriptors()
+    subset.values.reserveCapacity(chosen.count * Descriptors.dimension)
+    for i in chosen { subset.values.append(contentsOf: descriptors.values[(i * Descriptors.dimension)..<((i + 1) * Descriptors.dimension)]) }
+    let sampled = chineseWhispers(neighbours: subset.neighbours(within: options.graphDistance), seed: options.seed)
+    var labels = [Int](repeating: -1, count: n)
+    for (k, i) in chosen.enumerated() { labels[i] = sampled[k] }
+    var next = (sampled.max() ?? -1) + 1
+    let r2 = options.graphDistance * options.graphDistance
+    var counts = [Int](repeating: 0, count: next + 1)
+    var touched: [Int] = []
+    descriptors.values.withUnsafeBufferPointer { all in
+        subset.values.withUnsafeBufferPointer { some in
+            for i in 0..<n where labels[i] < 0 {
+                let a = UnsafeRawPointer(all.baseAddress!).advanced(by: i * Descriptors.dimension * 4)
+                for k in chosen.indices where squaredDistance(a, UnsafeRawPointer(some.baseAddress!).advanced(by: k * Descriptors.dimension * 4)) < r2 {
+                    let l = sampled[k]
+                    if counts[l] == 0 { touched.append(l) }
+                    counts[l] += 1
+                }
+                var best = -1, bestCount = 0
+                for l in touched {
+                    if counts[l] > bestCount || (counts[l] == bestCount && l < best) { best = l; bestCount = counts[l] }
+                    counts[l] = 0
+                }
+                touched.removeAll(keepingCapacity: true)
+                if best >= 0 { labels[i] = best } else { labels[i] = next; next += 1 }
+            }
+        }
+    }
+    var renumber: [Int: Int] = [:]
+    return labels.map { l in
+        if let r = renumber[l] { return r }
+        renumber[l] = renumber.count
+        return renumber[l]!
+    }
+}
+
+/// The squared distance of two descriptors, eight lanes of SIMD at a time.
+@inline(__always) func squaredDistance(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer) -> Float {
+    var acc = SIMD8<Float>()
+    for l in 0..<(Descriptors.dimension / 8) {
+        let d = a.loadUnaligned(fromByteOffset: l * 32, as: SIMD8<Float>.self) - b.loadUnaligned(fromByteOffset: l * 32, as: SIMD8<Float>.self)
+        acc += d * d
+    }
+    return acc.sum()
 }
 
 /// Chinese whispers on a dense graph can split one person's varied photos into two or three large clusters,
@@ -182,18 +244,10 @@ public struct Descriptors: Sendable {
         var out = [[Int]](repeating: [], count: n)
         values.withUnsafeBufferPointer { buffer in
             let raw = UnsafeRawPointer(buffer.baseAddress!)
-            let lanes = Self.dimension / 8
             for i in 0..<n {
                 let a = raw.advanced(by: i * Self.dimension * 4)
                 for j in (i + 1)..<max(i + 1, n) {
-                    let b = raw.advanced(by: j * Self.dimension * 4)
-                    var acc = SIMD8<Float>()
-                    for l in 0..<lanes {
-                        let d = a.loadUnaligned(fromByteOffset: l * 32, as: SIMD8<Float>.self)
-                            - b.loadUnaligned(fromByteOffset: l * 32, as: SIMD8<Float>.self)
-                        acc += d * d
-                    }
-                    if acc.sum() < r2 {
+                    if squaredDistance(a, raw.advanced(by: j * Self.dimension * 4)) < r2 {
                         out[i].append(j)
                         out[j].append(i)
                     }

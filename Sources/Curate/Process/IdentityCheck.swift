@@ -9,66 +9,92 @@ public struct IdentityIndex {
         public var personId: Int64
         public var label: String
         public var identity: Identity
-        /// The descriptors the identity was found from, and the image each came from.
-        public var descriptors: Descriptors
-        public var imageIds: [Int64]
+        /// How many faces (one per image) the identity was found from.
+        public var faces: Int
         public var anchors: Int
         /// Distance of each image's face (one-face and reviewer-kept images) to the identity.
         public var distances: [Int64: Float]
+        /// The images the identity was found from.
+        public var imageIds: [Int64]
     }
 
     public let options: IdentityOptions
     public private(set) var people: [Int64: Entry] = [:]
-    let candidates: [IdentityCandidate]
-    /// The chosen face of every candidate that has one with a descriptor.
-    let chosen: [Int64: (idx: Int, descriptor: [Float])]
-    /// The counted face of one-face images.
-    let counted: [Int64: Int]
+    /// The chosen face, with its descriptor, of every candidate whose distance is not the one identity measured
+    /// (a group photo kept for one face, a reviewer's choice, an image identity did not measure); the others'
+    /// faces are read when asked for: a million descriptors are not held for the few that are.
+    private var chosenFaces: [Int64: (idx: Int, descriptor: [Float])] = [:]
+    /// Identity's verdicts, when made for the stage (`judging`).
+    private(set) var verdicts: [IdentityChange] = []
 
-    /// Computes every person's identity from the catalog (cheap: a few milliseconds for hundreds of faces).
+    /// Computes every person's identity from the catalog, one person at a time (a few milliseconds for hundreds
+    /// of faces; a person with more than `IdentityOptions.sampleAbove` faces is clustered from a sample).
     public init(catalog: Catalog, options: IdentityOptions = IdentityOptions()) throws {
+        try self.init(catalog: catalog, options: options, judging: false)
+    }
+
+    /// With `judging`, also identity's verdict for every image it looks at that no reviewer decided (`verdicts`).
+    init(catalog: Catalog, options: IdentityOptions, judging: Bool) throws {
         self.options = options
-        candidates = try catalog.identityCandidates()
-        var chosen: [Int64: (Int, [Float])] = [:], counted: [Int64: Int] = [:]
-        for c in candidates {
-            if let f = c.faces.first(where: \.chosen), let d = f.descriptorValues { chosen[c.image.id!] = (f.idx, d) }
-            if c.image.faces == 1, let f = c.faces.first(where: \.counted) { counted[c.image.id!] = f.idx }
-        }
-        self.chosen = chosen
-        self.counted = counted
         let labels = try catalog.labels()
-        var byPerson: [Int64: [IdentityCandidate]] = [:]
-        for c in candidates { byPerson[c.image.personId, default: []].append(c) }
-        for (personId, label) in labels {
-            // One-face photos and reviewer-kept faces say who the person is; a group photo's faces are mixed.
-            var descriptors = Descriptors()
-            var imageIds: [Int64] = []
-            var anchors = Set<Int>(), portraits = Set<Int>()
-            // In content order (not id order, which follows download order): the same photos give the same
-            // clusters however a fetch went.
-            for c in (byPerson[personId] ?? []).sorted(by: { $0.image.sha256 < $1.image.sha256 }) {
-                let face = c.image.reviewed ? c.faces.first : c.faces.first(where: \.counted)
-                // A worse copy of a picture (dedupe marks them before identity runs) is not another face of the
-                // person: ten copies of one intruder's photo must not make a majority.
-                guard !c.isWorseCopy, c.image.reviewed || c.image.faces == 1, let d = face?.descriptorValues else { continue }
-                // The person's reference portrait (Wikidata's P18) is as sure as a reviewer's word, and decides alone
-                // where the photos give no identity (see Identity.find).
-                if c.image.reference { portraits.insert(imageIds.count) } else if c.image.reviewed { anchors.insert(imageIds.count) }
-                descriptors.append(d)
-                imageIds.append(c.image.id!)
-            }
-            let identity = Identity.find(descriptors, anchors: anchors, portraits: portraits, options: options)
-            var distances: [Int64: Float] = [:]
-            if identity.isClear {
-                for (i, id) in imageIds.enumerated() { distances[id] = identity.distance(of: i, in: descriptors) }
-                // Worse copies are judged too (the verdict each would earn alone), measured against the identity.
-                for c in byPerson[personId] ?? [] where c.isWorseCopy && c.image.faces == 1 {
-                    if let d = c.faces.first(where: \.counted)?.descriptorValues { distances[c.image.id!] = identity.distance(to: d) }
+        // Who a wrong_person face looks like needs every person's identity: those details are written at the end.
+        var looks: [(verdict: Int, descriptor: [Float], personId: Int64)] = []
+        try catalog.forEachPersonsIdentityCandidates { personId, candidates in
+            let entry = Self.entry(personId: personId, label: labels[personId] ?? "?", candidates: candidates, options: options)
+            people[personId] = entry
+            for c in candidates {
+                let counted = c.image.faces == 1 ? c.faces.first(where: \.counted)?.idx : nil
+                if let f = c.faces.first(where: \.chosen), f.idx != counted || entry.distances[c.image.id] == nil, let d = f.descriptorValues {
+                    chosenFaces[c.image.id] = (f.idx, d)
                 }
             }
-            people[personId] = Entry(personId: personId, label: label, identity: identity, descriptors: descriptors,
-                                     imageIds: imageIds, anchors: anchors.count + portraits.count, distances: distances)
+            if judging {
+                for (change, descriptor) in Self.judge(candidates, entry, options) {
+                    if let descriptor { looks.append((verdicts.count, descriptor, personId)) }
+                    verdicts.append(change)
+                }
+            }
         }
+        for (personId, label) in labels where people[personId] == nil {
+            people[personId] = Self.entry(personId: personId, label: label, candidates: [], options: options)
+        }
+        for look in looks {
+            if let like = looksLike(look.descriptor, notPerson: look.personId) {
+                verdicts[look.verdict].verdict.detail! += String(format: "; looks like %@ (%.2f)", like.label, like.distance)
+            }
+        }
+    }
+
+    /// One person's identity from their candidates.
+    static func entry(personId: Int64, label: String, candidates: [IdentityCandidate], options: IdentityOptions) -> Entry {
+        // One-face photos and reviewer-kept faces say who the person is; a group photo's faces are mixed.
+        var descriptors = Descriptors()
+        var imageIds: [Int64] = []
+        var anchors = Set<Int>(), portraits = Set<Int>()
+        // In content order (not id order, which follows download order): the same photos give the same
+        // clusters however a fetch went.
+        for c in candidates.sorted(by: { $0.image.sha256 < $1.image.sha256 }) {
+            let face = c.image.reviewed ? c.faces.first : c.faces.first(where: \.counted)
+            // A worse copy of a picture (dedupe marks them before identity runs) is not another face of the
+            // person: ten copies of one intruder's photo must not make a majority.
+            guard !c.isWorseCopy, c.image.reviewed || c.image.faces == 1, let d = face?.descriptorValues else { continue }
+            // The person's reference portrait (Wikidata's P18) is as sure as a reviewer's word, and decides alone
+            // where the photos give no identity (see Identity.find).
+            if c.image.reference { portraits.insert(imageIds.count) } else if c.image.reviewed { anchors.insert(imageIds.count) }
+            descriptors.append(d)
+            imageIds.append(c.image.id)
+        }
+        let identity = Identity.find(descriptors, anchors: anchors, portraits: portraits, options: options)
+        var distances: [Int64: Float] = [:]
+        if identity.isClear {
+            for (i, id) in imageIds.enumerated() { distances[id] = identity.distance(of: i, in: descriptors) }
+            // Worse copies are judged too (the verdict each would earn alone), measured against the identity.
+            for c in candidates where c.isWorseCopy && c.image.faces == 1 {
+                if let d = c.faces.first(where: \.counted)?.descriptorValues { distances[c.image.id] = identity.distance(to: d) }
+            }
+        }
+        return Entry(personId: personId, label: label, identity: identity, faces: descriptors.count,
+                     anchors: anchors.count + portraits.count, distances: distances, imageIds: imageIds)
     }
 
     /// The person (other than `personId`) whose identity this face is closest to, when within `wrongDistance`.
@@ -85,13 +111,15 @@ public struct IdentityIndex {
     public func distance(of image: StoredImage) -> Float? {
         guard let id = image.id, let entry = people[image.personId], entry.identity.isClear else { return nil }
         // The face identity was found from (leave-one-out), unless the image is kept for another of its faces.
-        if let d = entry.distances[id], chosen[id] == nil || chosen[id]!.idx == counted[id] { return d }
-        return chosen[id].flatMap { entry.identity.distance(to: $0.descriptor) }
+        if let d = entry.distances[id], chosenFaces[id] == nil { return d }
+        return chosenFaces[id].flatMap { entry.identity.distance(to: $0.descriptor) }
     }
 
-    /// Who an image's chosen face looks like, other than its own person.
-    public func looksLike(_ image: StoredImage, in catalog: Catalog) throws -> (label: String, distance: Float)? {
-        guard let id = image.id, let d = try chosen[id]?.descriptor ?? catalog.faces(of: id).first(where: \.chosen)?.descriptorValues else { return nil }
+    /// Who an image's chosen face looks like, other than its own person; `faces` are the image's when the caller
+    /// has them already (else they are read).
+    public func looksLike(_ image: StoredImage, faces: [Face]? = nil, in catalog: Catalog) throws -> (label: String, distance: Float)? {
+        guard let id = image.id,
+              let d = try chosenFaces[id]?.descriptor ?? (faces ?? catalog.faces(of: id)).first(where: \.chosen)?.descriptorValues else { return nil }
         return looksLike(d, notPerson: image.personId)
     }
 
@@ -102,13 +130,12 @@ public struct IdentityIndex {
         return entry.distances.filter { members.contains($0.key) }.sorted { $0.value != $1.value ? $0.value < $1.value : $0.key < $1.key }.prefix(count).map(\.key)
     }
 
-    /// Identity's verdict for every image it looks at that no reviewer decided, with the face it is kept for.
-    func verdicts() -> [IdentityChange] {
-        let o = options
-        var out: [IdentityChange] = []
+    /// Identity's verdict for every image of one person it looks at that no reviewer decided, with the face it is
+    /// kept for; a wrong_person verdict comes with its face, whose look-alike the caller adds to the detail.
+    static func judge(_ candidates: [IdentityCandidate], _ entry: Entry, _ o: IdentityOptions) -> [(IdentityChange, [Float]?)] {
+        var out: [(IdentityChange, [Float]?)] = []
         for c in candidates where !c.image.reviewed {
-            let id = c.image.id!
-            guard let entry = people[c.image.personId] else { continue }
+            let id = c.image.id
             let counted = c.image.faces ?? 0
             let own = c.faces.first(where: \.counted)?.idx
             func kept(_ detail: String?, face: Int?) -> IdentityChange {
@@ -130,23 +157,20 @@ public struct IdentityIndex {
                 // that is the person (beside a stranger in front) keeps it, or it is wrong_person.
                 guard let d = entry.distances[id], d > o.wrongDistance, !c.image.reference else {
                     let d = entry.distances[id] ?? 0
-                    out.append(kept(d > o.suspectDistance && !c.image.reference
+                    out.append((kept(d > o.suspectDistance && !c.image.reference
                         ? String(format: "distance %.2f, between %.2f and %.2f: a suspect (curate review --suspects)", d, o.suspectDistance, o.wrongDistance)
-                        : nil, face: own))
+                        : nil, face: own), nil))
                     continue
                 }
-                if let m = match(), m.chosenFace != own { out.append(m); continue }
-                var detail = String(format: "distance %.2f > %.2f", d, o.wrongDistance)
-                if let values = c.faces.first(where: \.counted)?.descriptorValues, let like = looksLike(values, notPerson: c.image.personId) {
-                    detail += String(format: "; looks like %@ (%.2f)", like.label, like.distance)
-                }
-                out.append(IdentityChange(verdict: VerdictChange(imageId: id, verdict: .rejected, reason: .wrongPerson,
-                                                                 detail: detail), chosenFace: own))
+                if let m = match(), m.chosenFace != own { out.append((m, nil)); continue }
+                let detail = String(format: "distance %.2f > %.2f", d, o.wrongDistance)
+                out.append((IdentityChange(verdict: VerdictChange(imageId: id, verdict: .rejected, reason: .wrongPerson, detail: detail),
+                                           chosenFace: own), c.faces.first(where: \.counted)?.descriptorValues))
             } else {
                 // A group photo: kept with the one face that is the person, else multi_face as before.
-                out.append(match() ?? IdentityChange(verdict: VerdictChange(imageId: id, verdict: .rejected, reason: .multiFace,
-                                                                            detail: multiFaceDetail(counted: counted, detected: c.faces.count)),
-                                                     chosenFace: nil))
+                out.append((match() ?? IdentityChange(verdict: VerdictChange(imageId: id, verdict: .rejected, reason: .multiFace,
+                                                                             detail: multiFaceDetail(counted: counted, detected: c.faces.count)),
+                                                      chosenFace: nil), nil))
             }
         }
         return out
@@ -172,7 +196,7 @@ extension IdentityIndex {
     /// Per person, by label.
     public func summaries() -> [IdentitySummary] {
         people.values.sorted { $0.label < $1.label }.map { e in
-            IdentitySummary(label: e.label, clear: e.identity.isClear, faces: e.descriptors.count, anchors: e.anchors, anchored: e.identity.anchored,
+            IdentitySummary(label: e.label, clear: e.identity.isClear, faces: e.faces, anchors: e.anchors, anchored: e.identity.anchored,
                             clusters: e.identity.clusterSizes, unclear: e.identity.unclear)
         }
     }
@@ -191,6 +215,6 @@ struct IdentityCheck {
     let options: IdentityOptions
 
     func run() throws {
-        try catalog.applyIdentity(IdentityIndex(catalog: catalog, options: options).verdicts())
+        try catalog.applyIdentity(IdentityIndex(catalog: catalog, options: options, judging: true).verdicts)
     }
 }
