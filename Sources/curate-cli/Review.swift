@@ -118,7 +118,7 @@ extension CurateCommand {
                 items = try reviewer.queue(people: person, reasons: reason)
             }
             if list {
-                if global.json { return try printJSON(items.map(reviewer.row)) }
+                if global.json { return try printJSONArray(of: ReviewRow.self) { print in for item in items { try print(reviewer.row(item)) } } }
                 for item in items {
                     let i = item.image
                     let detail = item.answer.map { String(format: "predicted %@ (%.2f)", $0.predicted, $0.probability) }
@@ -160,7 +160,7 @@ extension CurateCommand {
             let tally = ReviewScreen(reviewer: reviewer, items: shown, terminal: terminal, mode: mode, layout: layout, notice: notice).run()
             terminal.restore()
 
-            let left = suspects || runId != nil ? 0 : (try? reviewer.queue(people: person, reasons: reason).count) ?? 0
+            let left = suspects || runId != nil ? 0 : (try? reviewer.queueCount(people: person, reasons: reason)) ?? 0
             if !global.quiet {
                 print("reviewed \(tally.decided): \(tally.accepted) accepted, \(tally.rejected) rejected, \(tally.faces) face(s) chosen, "
                       + "\(tally.relabelled) relabelled" + (tally.undone > 0 ? "; \(tally.undone) undone" : "") + ".")

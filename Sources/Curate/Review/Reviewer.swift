@@ -137,14 +137,21 @@ public final class Reviewer {
         let ids = try people.map { try person(named: $0).id! }
         let labels = try catalog.labels()
         let identities = try IdentityIndex(catalog: catalog)
-        return try catalog.reviewQueue(personIds: ids.isEmpty ? nil : ids, reasons: reasons.isEmpty ? nil : reasons)
-            .map { image in
-                var item = try item(image, labels: labels)
+        return try catalog.withFaces(catalog.reviewQueue(personIds: ids.isEmpty ? nil : ids, reasons: reasons.isEmpty ? nil : reasons))
+            .map { image, faces, related in
+                var item = ReviewItem(image: image, label: labels[image.personId] ?? "?", faces: faces,
+                                      related: related.map { ($0.image, labels[$0.image.personId] ?? "?", $0.faces) })
                 item.distance = identities.distance(of: image)
-                if image.reason == .wrongPerson { item.looksLike = try identities.looksLike(image, in: catalog)?.label }
+                if image.reason == .wrongPerson { item.looksLike = try identities.looksLike(image, faces: faces, in: catalog)?.label }
                 return item
             }
             .sorted { ($0.label, $0.image.reason?.rawValue ?? "", $0.id) < ($1.label, $1.image.reason?.rawValue ?? "", $1.id) }
+    }
+
+    /// How many images `queue` would give, without building them.
+    public func queueCount(people: [String] = [], reasons: [String] = []) throws -> Int {
+        let ids = try people.map { try person(named: $0).id! }
+        return try catalog.reviewQueueCount(personIds: ids.isEmpty ? nil : ids, reasons: reasons.isEmpty ? nil : reasons)
     }
 
     /// Kept images no reviewer has looked at, of people whose identity is clear, the face farthest from the
