@@ -28,8 +28,8 @@ trap cleanup EXIT
 t0=$(date +%s.%N)
 "$GEN" make "$OUT/ws" --images "$IMAGES" --people "$PEOPLE" --big "$BIG"
 "$GEN" make "$OUT/big" --images "$BIG" --people 1 --big "$BIG" >/dev/null
-echo "catalog: $(du -m "$OUT/ws/catalog.sqlite" | cut -f1) MB; $(sqlite3 "$OUT/ws/catalog.sqlite" \
-    'SELECT (SELECT count(*) FROM image) || " images, " || (SELECT count(*) FROM face) || " faces, " || (SELECT count(*) FROM attempt) || " attempts, " || (SELECT count(*) FROM decision) || " decisions"')"
+echo "catalog: $(du -m "$OUT/ws/catalog.sqlite" | cut -f1) MB$(command -v sqlite3 >/dev/null && sqlite3 "$OUT/ws/catalog.sqlite" \
+    'SELECT "; " || (SELECT count(*) FROM image) || " images, " || (SELECT count(*) FROM face) || " faces, " || (SELECT count(*) FROM attempt) || " attempts, " || (SELECT count(*) FROM decision) || " decisions"')"
 
 # One command, timed: wall seconds and peak RSS; stdout counted (bytes) and thrown away.
 printf '%-34s %9s %12s %14s\n' command seconds "peak RSS MB" "output bytes"
