@@ -257,16 +257,13 @@ struct ProcessTests {
                 hashes.append(copy)
             }
         }
-        // Exact chunks (radius 0 and 3) and 16-bit chunks probed with their flips (6, 9).
-        for radius in [0, 3, 6, 9] {
-            var index = HammingIndex(radius: radius)
-            for h in hashes { index.insert(h) }
-            let found = Set(index.pairs().map { "\($0.0)-\($0.1)" })
-            var expected = Set<String>()
-            for i in hashes.indices { for j in (i + 1)..<hashes.count where (hashes[i] ^ hashes[j]).nonzeroBitCount <= radius { expected.insert("\(i)-\(j)") } }
-            #expect(found == expected, "radius \(radius)")
-            #expect(radius == 0 || !expected.isEmpty)
-        }
+        var index = HammingIndex(radius: 6)
+        for h in hashes { index.insert(h) }
+        let found = Set(index.pairs().map { "\($0.0)-\($0.1)" })
+        var expected = Set<String>()
+        for i in hashes.indices { for j in (i + 1)..<hashes.count where (hashes[i] ^ hashes[j]).nonzeroBitCount <= 6 { expected.insert("\(i)-\(j)") } }
+        #expect(found == expected)
+        #expect(!expected.isEmpty)
     }
 }
 

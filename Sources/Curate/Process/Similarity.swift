@@ -24,29 +24,23 @@ enum Similarity {
     }
 }
 
-/// Finds every pair of 64-bit hashes within `radius` bits without comparing all pairs (multi-index hashing): the
-/// bits are split into chunks, and two hashes that close differ in at most `radius / chunks` bits of at least one
-/// chunk (pigeonhole), so each hash is compared only with those whose value in some chunk is its own, or its own
-/// with that few bits flipped. Up to radius 3, radius + 1 chunks that must agree exactly; above, four chunks of 16
-/// bits probed with their flips: at a million hashes, chunks of 9 bits (seven for radius 6) left buckets of
-/// thousands, billions of comparisons, where 16 bits leave a few per bucket.
+/// Finds every pair of 64-bit hashes within `radius` bits without comparing all pairs: split the bits into
+/// radius + 1 chunks; two hashes that close agree exactly on at least one chunk (pigeonhole), so only hashes
+/// sharing a chunk value are compared (multi-index hashing).
 public struct HammingIndex {
     let radius: Int
-    let chunks: [(shift: UInt64, mask: UInt64, bits: Int)]
-    /// How many bits may differ within the chunk two hashes agree on best.
-    let flips: Int
+    let chunks: [(shift: UInt64, mask: UInt64)]
     var tables: [[UInt64: [Int]]]
     var hashes: [UInt64] = []
 
     public init(radius: Int) {
         self.radius = radius
-        let parts = min(radius + 1, 4)
-        flips = radius + 1 <= 4 ? 0 : radius / parts
-        var chunks: [(UInt64, UInt64, Int)] = []
+        let parts = radius + 1
+        var chunks: [(UInt64, UInt64)] = []
         var shift = 0
         for p in 0..<parts {
             let bits = 64 / parts + (p < 64 % parts ? 1 : 0)
-            chunks.append((UInt64(shift), bits == 64 ? ~0 : (UInt64(1) << UInt64(bits)) - 1, bits))
+            chunks.append((UInt64(shift), bits == 64 ? ~0 : (UInt64(1) << UInt64(bits)) - 1))
             shift += bits
         }
         self.chunks = chunks
@@ -59,44 +53,17 @@ public struct HammingIndex {
         for (t, c) in chunks.enumerated() { tables[t][(hash >> c.shift) & c.mask, default: []].append(id) }
     }
 
-    /// Every value within `flips` bits of `value` in a chunk of `bits` bits.
-    static func probes(_ value: UInt64, bits: Int, flips: Int) -> [UInt64] {
-        var out = [value]
-        func flip(_ from: Int, _ left: Int, _ v: UInt64) {
-            guard left > 0 else { return }
-            for b in from..<bits {
-                let w = v ^ (UInt64(1) << UInt64(b))
-                out.append(w)
-                flip(b + 1, left - 1, w)
-            }
-        }
-        flip(0, flips, value)
-        return out
-    }
-
     /// Every pair (i < j) of inserted hashes within the radius.
     public func pairs() -> [(Int, Int)] {
-        var seen = Set<Int>()   // i * count + j, to report a pair once though it may be found in several chunks
+        var seen = Set<Int>()   // i * count + j, to report a pair once though it may share several chunks
         var out: [(Int, Int)] = []
         let n = hashes.count
-        for (t, c) in chunks.enumerated() {
-            let table = tables[t]
-            if flips == 0 {
-                for bucket in table.values where bucket.count > 1 {
-                    for a in 0..<bucket.count {
-                        for b in (a + 1)..<bucket.count {
-                            let i = min(bucket[a], bucket[b]), j = max(bucket[a], bucket[b])
-                            guard (hashes[i] ^ hashes[j]).nonzeroBitCount <= radius else { continue }
-                            if seen.insert(i * n + j).inserted { out.append((i, j)) }
-                        }
-                    }
-                }
-                continue
-            }
-            for i in 0..<n {
-                for probe in Self.probes((hashes[i] >> c.shift) & c.mask, bits: c.bits, flips: flips) {
-                    guard let bucket = table[probe] else { continue }
-                    for j in bucket where j > i && (hashes[i] ^ hashes[j]).nonzeroBitCount <= radius {
+        for table in tables {
+            for bucket in table.values where bucket.count > 1 {
+                for a in 0..<bucket.count {
+                    for b in (a + 1)..<bucket.count {
+                        let i = min(bucket[a], bucket[b]), j = max(bucket[a], bucket[b])
+                        guard (hashes[i] ^ hashes[j]).nonzeroBitCount <= radius else { continue }
                         if seen.insert(i * n + j).inserted { out.append((i, j)) }
                     }
                 }
