@@ -250,8 +250,9 @@ public final class Fetcher {
                 let results = engine.run(timeoutMs: min(200, max(1, wait)))
                 for (i, result) in results.enumerated() {
                     do { try finish(result) } catch {
-                        // The transfers finished beside it are out of the engine: their files go here.
-                        for rest in results[(i + 1)...] { store.removeTemp(rest.transfer) }
+                        // This transfer and those finished beside it are out of the engine: their files go here
+                        // (this one's too: moving it into place may be what failed, e.g. a full disk under images/).
+                        for rest in results[i...] { store.removeTemp(rest.transfer) }
                         throw error
                     }
                 }
