@@ -80,7 +80,7 @@ enum Exit {
     /// What a thrown error ends `curate` with: an interrupted run 130 (whatever the interruption made fail), bad
     /// input 2 (nothing changed), the workspace's file system failing 74 (disk full, read-only, I/O error: what
     /// was done is kept, run again once fixed), any other failure 1; each printed once as `error: ...`, SQLite's
-    /// errors in words. An exit code a command
+    /// errors in words, control characters escaped (a message can hold a file name or a provider's text). An exit code a command
     /// chose, and ArgumentParser's own (a usage error 64), pass through.
     static func status(for error: Error) -> Error {
         switch error {
@@ -90,23 +90,23 @@ enum Exit {
             eprint("interrupted")
             return interrupted
         case let error as BadInput:
-            eprint("error: \(error)")
+            eprint("error: " + printable("\(error)"))
             return badInput
         case let error as WorkspaceIOError:
-            eprint("error: \(error)")
+            eprint("error: " + printable("\(error)"))
             return workspaceIO
         case let error as NSError where error.domain == NSCocoaErrorDomain || error.domain == NSPOSIXErrorDomain:
             // A file operation Foundation reports: say which file and why in words, not the NSError dump.
             let path = error.userInfo[NSFilePathErrorKey] as? String ?? (error.userInfo[NSURLErrorKey] as? URL)?.path ?? "a file"
             let io = WorkspaceIOError(path: path, operation: (256..<512).contains(error.code) ? "read" : "write", error: error)
-            eprint("error: \(io)")
+            eprint("error: " + printable("\(io)"))
             return workspaceIO
         case _ where CatalogFailure(error) != nil:
             let failure = CatalogFailure(error)!
-            eprint("error: \(failure)")
+            eprint("error: " + printable("\(failure)"))
             return failure.isWorkspaceIO ? workspaceIO : failed
         default:
-            eprint("error: \(error)")
+            eprint("error: " + printable("\(error)"))
             return failed
         }
     }

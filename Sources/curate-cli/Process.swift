@@ -88,7 +88,7 @@ struct ProcessingOptions: ParsableArguments {
         let summary = try processor.run()
         if tty { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
         if !global.quiet {
-            for w in summary.warnings { eprint("warning: \(w)") }
+            for w in summary.warnings { eprint("warning: " + printable(w)) }
             let rejected = summary.rejected.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             eprint("processed \(summary.processed) image(s) in \(String(format: "%.1f", summary.seconds)) s "
                    + "(\(String(format: "%.1f", summary.imagesPerSecond)) img/s on \(summary.threads) thread(s)); "

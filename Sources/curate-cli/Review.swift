@@ -123,7 +123,8 @@ extension CurateCommand {
                     let i = item.image
                     let detail = item.answer.map { String(format: "predicted %@ (%.2f)", $0.predicted, $0.probability) }
                         ?? (suspects ? item.distance.map { String(format: "distance %.2f", $0) } : nil) ?? i.detail ?? ""
-                    print("\(item.id)\t\(item.label)\t\(i.reason?.rawValue ?? "-")\t\(detail)\t\(catalog.workspace.url(forRelativePath: i.path).path)")
+                    print(["\(item.id)", item.label, i.reason?.rawValue ?? "-", detail, catalog.workspace.url(forRelativePath: i.path).path]
+                        .map(printable).joined(separator: "\t"))
                 }
                 if !global.quiet {
                     eprint(suspects ? "\(items.count) kept image(s), farthest from their person first"

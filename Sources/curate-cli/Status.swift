@@ -59,7 +59,7 @@ extension CurateCommand {
             guard !global.quiet else { return }
             try Listing.forEach(catalog, person: person, reason: reason) { r in
                 let verdict = r.reason.map { "\(r.verdict) (\($0))" } ?? r.verdict.rawValue
-                print("\(r.id)\t\(r.label)\t\(verdict)\t\(r.path)\t\(r.sourceUrl)")
+                print(["\(r.id)", r.label, verdict, r.path, r.sourceUrl].map(printable).joined(separator: "\t"))
             }
         }
     }

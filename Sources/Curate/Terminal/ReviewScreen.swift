@@ -78,11 +78,19 @@ final class PictureCache: @unchecked Sendable {
         }
     }
 
-    private func make(_ image: StoredImage, faces: [Face], cols: Int, rows: Int, cell: (Int, Int)) throws -> Picture? {
+    /// However large the terminal says it is (a 10000×10000-cell window took review to 7.9 GB and `q` waited 90 s),
+    /// a picture is at most this many cells, each of at most `maxCell` pixels, and at most `maxSide` pixels a side.
+    static let maxCells = (columns: 400, rows: 200)
+    static let maxCell = (width: 64, height: 128)
+    static let maxSide = 4096
+
+    private func make(_ image: StoredImage, faces: [Face], cols wanted: Int, rows wantedRows: Int, cell reported: (Int, Int)) throws -> Picture? {
+        let cols = min(wanted, Self.maxCells.columns), rows = min(wantedRows, Self.maxCells.rows)
+        let cell = (min(reported.0, Self.maxCell.width), min(reported.1, Self.maxCell.height))
         guard cols > 0, rows > 0, image.normalizedPath != nil else { return nil }
         let pixels = try Self.upright(image, in: workspace)
         // Text modes fit the picture in square half-cell pixels (a cell is twice as tall as wide).
-        let box = mode.isText ? (cols, rows * 2) : (cols * cell.0, rows * cell.1)
+        let box = mode.isText ? (cols, rows * 2) : (min(cols * cell.0, Self.maxSide), min(rows * cell.1, Self.maxSide))
         let size = fitting(width: pixels.width, height: pixels.height, into: box.0, box.1)
         let scale = Double(size.width) / Double(pixels.width)
         // Text cells are too coarse for drawn digits: their face numbers are written as text over the picture.
@@ -383,8 +391,10 @@ public final class ReviewScreen {
         var out = "\u{1B}[?2026h\u{1B}[H\u{1B}[2J"
         if mode == .kitty { out += Kitty.clear }
         func at(_ row: Int, _ col: Int) -> String { "\u{1B}[\(row);\(col)H" }
-        func fit(_ s: String, _ width: Int) -> String {
-            s.count <= width ? s : String(s.prefix(max(0, width - 1))) + "…"
+        // Every line of text goes through here: a licence, a URL or a label from a provider is printed, not obeyed.
+        func fit(_ text: String, _ width: Int) -> String {
+            let s = printable(text)
+            return s.count <= width ? s : String(s.prefix(max(0, width - 1))) + "…"
         }
         let cell = (size.cellWidth, size.cellHeight)
         let areaTop = 4, areaRows = max(1, size.rows - 5)
@@ -414,7 +424,7 @@ public final class ReviewScreen {
             let reason = i.reason.map { "\u{1B}[33m\($0)\u{1B}[0m" } ?? "\u{1B}[32m\(i.verdict.rawValue)\u{1B}[0m"
             let detail = item.answer.map { String(format: "labelled %@, the run predicted %@ (%.2f)", $0.actual, $0.predicted, $0.probability) }
                 ?? i.detail ?? item.distance.map { String(format: "distance %.2f to %@'s identity", $0, item.label) }
-            out += at(1, 1) + "\u{1B}[1m[\(pos + 1)/\(items.count)] #\(item.id) \(item.label)\u{1B}[0m — " + reason
+            out += at(1, 1) + "\u{1B}[1m[\(pos + 1)/\(items.count)] #\(item.id) \(printable(item.label))\u{1B}[0m — " + reason
                 + (detail.map { ": " + fit($0, size.columns - 30 - item.label.count) } ?? "")
             let facts = [i.width.flatMap { w in i.height.map { "\(w)×\($0)" } }, "\(item.faces.count) face\(item.faces.count == 1 ? "" : "s") detected",
                          "\(i.format) \(i.bytes / 1024) KB", i.provider.rawValue, i.license].compactMap { $0 }
