@@ -23,7 +23,7 @@ SWIFTC=${SWIFTC:-swiftc}
 CLANG=${CLANG:-$(dirname "$(command -v "$SWIFTC")")/clang}
 libsrc=$out/libsrc
 sanitize=(-g -O1 -fsanitize=fuzzer-no-link,address)
-opencv=(-lopencv_core -lopencv_imgproc -lopencv_imgcodecs -lopencv_img_hash -lstdc++)
+opencv=(-lopencv_core -lopencv_imgproc -lopencv_imgcodecs -lopencv_img_hash -ljpeg -lpng16 -ltiff -lwebp -lstdc++)
 
 quiet_link() { grep -v "Cannot export local symbol" >&2 || true; }
 

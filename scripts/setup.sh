@@ -9,8 +9,10 @@ cd "$(dirname "$0")/.."
 # priority), on which dlib's face descriptors run over 10x faster than on the reference BLAS; curate works on either,
 # and `curate --version` says which one it loaded.
 # libchafa0: review's symbol-mosaic pictures, loaded at run time (without it, half blocks); no headers are needed.
+# libjpeg62-turbo-dev, libpng-dev, libtiff-dev, libwebp-dev: the decoders OpenCV already links, which the image
+# bridge asks for an image's size before decoding (libopencv-dev pulls them in; named so the headers are certain).
 PACKAGES=(pkg-config libcurl4-openssl-dev libsqlite3-dev libopencv-dev libexif-dev libgif-dev libdlib-dev libblas-dev liblapack-dev
-          libopenblas0-pthread libtorch-dev libchafa0)
+          libopenblas0-pthread libtorch-dev libchafa0 libjpeg62-turbo-dev libpng-dev libtiff-dev libwebp-dev)
 # --tests: also what the test suite drives (tmux, for the interactive review tests; headless Chromium, which opens
 # the gallery's pages).
 [ "${1:-}" = "--tests" ] && PACKAGES+=(tmux chromium)

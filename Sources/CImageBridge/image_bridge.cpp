@@ -1,16 +1,27 @@
-// OpenCV, giflib and libexif behind a C API: every C++ exception is caught here and returned as an error.
+// OpenCV, libjpeg, libpng, giflib and libexif behind a C API (libwebp and libtiff asked for sizes): every C++
+// exception is caught here and returned as an error.
 #include "image_bridge.h"
 
 #include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/img_hash.hpp>
 #include <gif_lib.h>
 #include <libexif/exif-data.h>
 
+#include <csetjmp>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
+
+#include <jpeglib.h>
+#include <jerror.h>
+#include <png.h>
+#include <tiffio.h>
+#include <webp/decode.h>
 
 struct curate_image {
     cv::Mat mat;   // CV_8UC3, BGR
@@ -27,6 +38,15 @@ template <typename Body> static curate_image *guarded_image(curate_error *err, B
     int rc = guarded(err, [&] { out = body(); return out ? 0 : (err && err->code ? err->code : 1); });
     return rc == 0 ? out : nullptr;
 }
+
+// MARK: sizes
+
+namespace {
+// The one wording of a refusal for size: error code 3 (tooLarge in Swift).
+std::string too_large(long long w, long long h, long long max_pixels) {
+    return std::to_string(w) + "×" + std::to_string(h) + " is over " + std::to_string(max_pixels / 1000000) + " megapixels";
+}
+}  // namespace
 
 // MARK: GIF
 
@@ -53,36 +73,44 @@ std::string gif_error(int code) {
     return code ? "GIF: damaged file (giflib error " + std::to_string(code) + ")" : std::string("GIF: damaged file");
 }
 
-// The first frame only: reading record by record stops there, so a long animation costs one frame and a
+// 0, or 1 with the reason, or 3 over max_pixels. The first frame only: reading record by record stops there, so a long animation costs one frame and a
 // file truncated after its first frame still gives that frame.
-bool decode_gif(const unsigned char *bytes, size_t length, cv::Mat &out, std::string &why) {
+// `max_pixels` bounds the canvas the first frame needs (its screen, or more where the frame reaches beyond it),
+// checked before it is allocated; `size_only` stops there, with the canvas's size in `out_size`.
+int decode_gif(const unsigned char *bytes, size_t length, long long max_pixels, cv::Mat &out, std::string &why,
+                bool size_only = false, cv::Size *out_size = nullptr) {
     MemoryReader reader{bytes, length, 0};
     int error = 0;
     GifFileType *gif = DGifOpen(&reader, read_memory, &error);
-    if (!gif) { why = gif_error(error); return false; }
+    if (!gif) { why = gif_error(error); return 1; }
     struct Closer { GifFileType *g; ~Closer() { int e; DGifCloseFile(g, &e); } } closer{gif};
-    if (gif->SWidth <= 0 || gif->SHeight <= 0) { why = "GIF: empty screen"; return false; }
+    if (gif->SWidth <= 0 || gif->SHeight <= 0) { why = "GIF: empty screen"; return 1; }
     int transparent = -1;
     GifRecordType type;
     do {
-        if (DGifGetRecordType(gif, &type) == GIF_ERROR) { why = gif_error(gif->Error); return false; }
+        if (DGifGetRecordType(gif, &type) == GIF_ERROR) { why = gif_error(gif->Error); return 1; }
         if (type == EXTENSION_RECORD_TYPE) {
             int code;
             GifByteType *ext;
-            if (DGifGetExtension(gif, &code, &ext) == GIF_ERROR) { why = "GIF: bad extension"; return false; }
+            if (DGifGetExtension(gif, &code, &ext) == GIF_ERROR) { why = "GIF: bad extension"; return 1; }
             if (code == GRAPHICS_EXT_FUNC_CODE && ext && ext[0] >= 4) {
                 GraphicsControlBlock gcb;
                 if (DGifExtensionToGCB(ext[0], ext + 1, &gcb) == GIF_OK) transparent = gcb.TransparentColor;
             }
             while (ext) {
-                if (DGifGetExtensionNext(gif, &ext) == GIF_ERROR) { why = "GIF: bad extension"; return false; }
+                if (DGifGetExtensionNext(gif, &ext) == GIF_ERROR) { why = "GIF: bad extension"; return 1; }
             }
         } else if (type == IMAGE_DESC_RECORD_TYPE) {
-            if (DGifGetImageDesc(gif) == GIF_ERROR) { why = gif_error(gif->Error); return false; }
+            if (DGifGetImageDesc(gif) == GIF_ERROR) { why = gif_error(gif->Error); return 1; }
             const GifImageDesc &d = gif->Image;
             ColorMapObject *map = d.ColorMap ? d.ColorMap : gif->SColorMap;
-            if (!map) { why = "GIF: no colour map"; return false; }
-            if (d.Width <= 0 || d.Height <= 0) { why = "GIF: empty frame"; return false; }
+            if (!map) { why = "GIF: no colour map"; return 1; }
+            if (d.Width <= 0 || d.Height <= 0) { why = "GIF: empty frame"; return 1; }
+            const long long w = std::max<long long>(gif->SWidth, (long long)d.Left + d.Width);
+            const long long h = std::max<long long>(gif->SHeight, (long long)d.Top + d.Height);
+            if (out_size) *out_size = cv::Size((int)w, (int)h);
+            if (size_only) return 0;
+            if (w * h > max_pixels) { why = too_large(w, h, max_pixels); return 3; }
             out = cv::Mat(gif->SHeight, gif->SWidth, CV_8UC3, cv::Scalar(255, 255, 255));
             std::vector<GifPixelType> line(d.Width);
             auto put = [&](int y) {
@@ -101,33 +129,287 @@ bool decode_gif(const unsigned char *bytes, size_t length, cv::Mat &out, std::st
                 const int start[] = {0, 4, 2, 1}, step[] = {8, 8, 4, 2};
                 for (int pass = 0; pass < 4; ++pass)
                     for (int y = start[pass]; y < d.Height; y += step[pass]) {
-                        if (DGifGetLine(gif, line.data(), d.Width) == GIF_ERROR) { why = "GIF: truncated first frame"; return false; }
+                        if (DGifGetLine(gif, line.data(), d.Width) == GIF_ERROR) { why = "GIF: truncated first frame"; return 1; }
                         put(y);
                     }
             } else {
                 for (int y = 0; y < d.Height; ++y) {
-                    if (DGifGetLine(gif, line.data(), d.Width) == GIF_ERROR) { why = "GIF: truncated first frame"; return false; }
+                    if (DGifGetLine(gif, line.data(), d.Width) == GIF_ERROR) { why = "GIF: truncated first frame"; return 1; }
                     put(y);
                 }
             }
-            return true;
+            return 0;
         }
     } while (type != TERMINATE_RECORD_TYPE);
     why = "GIF: no frame";
-    return false;
+    return 1;
 }
 }  // namespace
 
-extern "C" curate_image *curate_image_decode(const unsigned char *bytes, size_t length, curate_error *err) {
+// MARK: JPEG (libjpeg itself: the size it decodes at is the one it reads, and its warnings are ours to judge)
+
+namespace {
+struct JpegErrors {
+    jpeg_error_mgr mgr;
+    jmp_buf jump;
+    char message[JMSG_LENGTH_MAX];
+    char first_warning[JMSG_LENGTH_MAX];
+};
+
+void jpeg_fail(j_common_ptr c) {
+    auto *e = reinterpret_cast<JpegErrors *>(c->err);
+    (*c->err->format_message)(c, e->message);
+    longjmp(e->jump, 1);
+}
+
+// Warnings are counted (the first one kept), never printed: libjpeg's default writes them to stderr.
+void jpeg_note(j_common_ptr c, int level) {
+    if (level >= 0) return;
+    auto *e = reinterpret_cast<JpegErrors *>(c->err);
+    if (c->err->num_warnings++ == 0) (*c->err->format_message)(c, e->first_warning);
+}
+
+// Decodes into `out` (BGR) as OpenCV's JPEG decoder does (CMYK and YCCK through CMYK with OpenCV's formula), after
+// libjpeg's own header read is checked against max_pixels. `size_only` stops after the header. No C++ object is
+// made between setjmp and a longjmp: `out` is the caller's.
+int decode_jpeg(const unsigned char *bytes, size_t length, long long max_pixels, cv::Mat &out, std::string &why,
+                bool size_only, cv::Size *size) {
+    jpeg_decompress_struct cinfo;
+    std::memset(&cinfo, 0, sizeof cinfo);
+    JpegErrors errors;
+    std::memset(&errors, 0, sizeof errors);
+    cinfo.err = jpeg_std_error(&errors.mgr);
+    errors.mgr.error_exit = jpeg_fail;
+    errors.mgr.emit_message = jpeg_note;
+    unsigned char *volatile cmyk_row = nullptr;
+    if (setjmp(errors.jump)) {
+        jpeg_destroy_decompress(&cinfo);
+        std::free(cmyk_row);
+        why = std::string("JPEG: ") + errors.message;
+        return 1;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, bytes, (unsigned long)length);
+    jpeg_read_header(&cinfo, TRUE);
+    const long long w = cinfo.image_width, h = cinfo.image_height;
+    if (size) *size = cv::Size((int)w, (int)h);
+    if (size_only) { jpeg_destroy_decompress(&cinfo); return 0; }
+    if (w * h > max_pixels) { jpeg_destroy_decompress(&cinfo); why = too_large(w, h, max_pixels); return 3; }
+    const bool four = cinfo.num_components == 4;
+    cinfo.out_color_space = four ? JCS_CMYK : JCS_EXT_BGR;
+    jpeg_start_decompress(&cinfo);
+    out.create((int)cinfo.output_height, (int)cinfo.output_width, CV_8UC3);
+    if (four) cmyk_row = static_cast<unsigned char *>(std::malloc((size_t)cinfo.output_width * 4));
+    while (cinfo.output_scanline < cinfo.output_height) {
+        unsigned char *row = out.ptr<unsigned char>((int)cinfo.output_scanline);
+        JSAMPROW target = four ? cmyk_row : row;
+        if (jpeg_read_scanlines(&cinfo, &target, 1) != 1) break;
+        if (four) {
+            for (unsigned x = 0; x < cinfo.output_width; ++x) {
+                const unsigned char *p = cmyk_row + 4 * x;
+                int k = p[3];
+                row[3 * x + 2] = (unsigned char)(k - ((255 - p[0]) * k >> 8));
+                row[3 * x + 1] = (unsigned char)(k - ((255 - p[1]) * k >> 8));
+                row[3 * x + 0] = (unsigned char)(k - ((255 - p[2]) * k >> 8));
+            }
+        }
+    }
+    jpeg_finish_decompress(&cinfo);
+    // Arithmetic coding is rare and its encoders exact: any warning means the data is not what the frame header
+    // names (a Huffman JPEG relabelled SOF9 decodes as noise, leaving most of its data unread).
+    const bool damaged = cinfo.arith_code && errors.mgr.num_warnings > 0;
+    jpeg_destroy_decompress(&cinfo);
+    std::free(cmyk_row);
+    if (damaged) { why = std::string("JPEG: arithmetic-coded data that does not decode cleanly (") + errors.first_warning + ")"; return 1; }
+    return 0;
+}
+
+// MARK: PNG (libpng itself, for the same reasons as JPEG); WebP, TIFF, BMP: their libraries' header reads (the
+// ones OpenCV's decoders make)
+
+struct PngSource { const unsigned char *bytes; size_t length, offset; };
+
+void png_read_memory(png_structp png, png_bytep out, png_size_t count) {
+    auto *src = static_cast<PngSource *>(png_get_io_ptr(png));
+    if (count > src->length - src->offset) png_error(png, "the file is cut short");
+    std::memcpy(out, src->bytes + src->offset, count);
+    src->offset += count;
+}
+// libpng's message is kept in the caller's buffer (its error pointer) instead of printed.
+void png_quiet_error(png_structp png, png_const_charp message) {
+    if (auto *buffer = static_cast<char *>(png_get_error_ptr(png))) { std::strncpy(buffer, message, 199); buffer[199] = 0; }
+    png_longjmp(png, 1);
+}
+void png_quiet_warning(png_structp, png_const_charp) {}
+
+// Decodes into `out` (BGR) with libpng as OpenCV's PNG decoder does for a colour image (16 bits stripped to 8,
+// alpha dropped, palettes and low-depth grey expanded), after libpng's own IHDR is checked against max_pixels; its
+// errors and warnings are ours, not printed. `size_only` stops after the header. As with libjpeg, nothing made
+// between setjmp and a longjmp needs a destructor: `out` and the row pointers are the caller's or plain memory.
+int decode_png(const unsigned char *bytes, size_t length, long long max_pixels, cv::Mat &out, std::string &why,
+               bool size_only, cv::Size *size) {
+    PngSource src{bytes, length, 0};
+    char message[200] = "damaged";
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, message, png_quiet_error, png_quiet_warning);
+    if (!png) { why = "PNG: libpng failed to start"; return 1; }
+    png_infop info = png_create_info_struct(png);
+    png_bytep *volatile rows = nullptr;
+    if (!info || setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, info ? &info : nullptr, nullptr);
+        std::free(rows);
+        why = std::string("PNG: ") + message;
+        return 1;
+    }
+    png_set_read_fn(png, &src, png_read_memory);
+    png_read_info(png, info);
+    const long long w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+    if (size) *size = cv::Size((int)w, (int)h);
+    if (size_only) { png_destroy_read_struct(&png, &info, nullptr); return 0; }
+    if (w * h > max_pixels) { png_destroy_read_struct(&png, &info, nullptr); why = too_large(w, h, max_pixels); return 3; }
+    const int depth = png_get_bit_depth(png, info), type = png_get_color_type(png, info);
+    if (depth > 8) png_set_strip_16(png);
+    png_set_strip_alpha(png);
+    if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if ((type & PNG_COLOR_MASK_COLOR) == 0 && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (type & PNG_COLOR_MASK_COLOR) png_set_bgr(png); else png_set_gray_to_rgb(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    out.create((int)h, (int)w, CV_8UC3);
+    rows = static_cast<png_bytep *>(std::malloc(sizeof(png_bytep) * (size_t)h));
+    if (!rows) png_error(png, "out of memory");
+    for (long long y = 0; y < h; ++y) rows[y] = out.ptr<unsigned char>((int)y);
+    png_read_image(png, rows);
+    png_read_end(png, nullptr);
+    png_destroy_read_struct(&png, &info, nullptr);
+    std::free(rows);
+    return 0;
+}
+
+struct TiffSource { const unsigned char *bytes; toff_t length, offset; };
+
+tmsize_t tiff_read(thandle_t h, void *out, tmsize_t count) {
+    auto *src = static_cast<TiffSource *>(h);
+    if (src->offset >= src->length) return 0;
+    tmsize_t n = std::min<tmsize_t>(count, (tmsize_t)(src->length - src->offset));
+    std::memcpy(out, src->bytes + src->offset, (size_t)n);
+    src->offset += n;
+    return n;
+}
+tmsize_t tiff_write(thandle_t, void *, tmsize_t) { return 0; }
+toff_t tiff_seek(thandle_t h, toff_t offset, int whence) {
+    auto *src = static_cast<TiffSource *>(h);
+    toff_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? src->offset : src->length;
+    src->offset = base + offset;
+    return src->offset;
+}
+int tiff_close(thandle_t) { return 0; }
+toff_t tiff_size(thandle_t h) { return static_cast<TiffSource *>(h)->length; }
+
+// libtiff's first directory, as OpenCV's TIFF decoder reads it (the same library: a tag given twice counts once,
+// its first value). Its error and warning handlers are turned off first: they print to stderr.
+bool tiff_size(const unsigned char *bytes, size_t length, cv::Size &size, std::string &why) {
+    static std::once_flag quiet;
+    std::call_once(quiet, [] { TIFFSetErrorHandler(nullptr); TIFFSetWarningHandler(nullptr); });
+    TiffSource src{bytes, (toff_t)length, 0};
+    TIFF *tif = TIFFClientOpen("image", "rm", &src, tiff_read, tiff_write, tiff_seek, tiff_close, tiff_size, nullptr, nullptr);
+    if (!tif) { why = "TIFF: libtiff cannot read its first directory"; return false; }
+    uint32_t w = 0, h = 0;
+    const bool known = TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w) == 1 && TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h) == 1;
+    TIFFClose(tif);
+    if (!known) { why = "TIFF: no width and height in its first directory"; return false; }
+    if (w > INT32_MAX || h > INT32_MAX) { why = "TIFF: " + std::to_string(w) + "×" + std::to_string(h) + " is not a size"; return false; }
+    size = cv::Size((int)w, (int)h);
+    return true;
+}
+
+// OpenCV's BMP decoder has no header API of its own: its readHeader's rules, field by field (a 12-byte OS/2 header
+// has 16-bit sizes; the others 32-bit, a negative height meaning top-down).
+bool bmp_size(const unsigned char *b, size_t length, cv::Size &size, std::string &why) {
+    auto le32 = [&](size_t i) { return (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 | (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 24; };
+    auto le16 = [&](size_t i) { return (uint32_t)b[i] | (uint32_t)b[i + 1] << 8; };
+    if (length < 26) { why = "BMP: the header is cut short"; return false; }
+    const uint32_t header = le32(14);
+    long long w, h;
+    if (header >= 36) {
+        w = (int32_t)le32(18);
+        h = (int32_t)le32(22);
+    } else if (header == 12) {
+        w = le16(18);
+        h = le16(20);
+    } else {
+        why = "BMP: an unknown header of " + std::to_string(header) + " bytes";
+        return false;
+    }
+    h = h < 0 ? -h : h;
+    if (w <= 0 || h <= 0 || w > INT32_MAX || h > INT32_MAX) { why = "BMP: no usable width and height"; return false; }
+    size = cv::Size((int)w, (int)h);
+    return true;
+}
+
+// The size the format's decoder will allocate, from that decoder's own header read.
+bool decoder_size(const unsigned char *bytes, size_t length, int format, cv::Size &size, std::string &why) {
+    cv::Mat none;
+    switch (format) {
+    case CURATE_FORMAT_JPEG: return decode_jpeg(bytes, length, 0, none, why, true, &size) == 0;
+    case CURATE_FORMAT_PNG: return decode_png(bytes, length, 0, none, why, true, &size) == 0;
+    case CURATE_FORMAT_GIF: return decode_gif(bytes, length, 0, none, why, true, &size) == 0;
+    case CURATE_FORMAT_WEBP: {
+        WebPBitstreamFeatures features;
+        if (WebPGetFeatures(bytes, length, &features) != VP8_STATUS_OK) { why = "WebP: libwebp cannot read its size"; return false; }
+        size = cv::Size(features.width, features.height);
+        return true;
+    }
+    case CURATE_FORMAT_BMP: return bmp_size(bytes, length, size, why);
+    case CURATE_FORMAT_TIFF: return tiff_size(bytes, length, size, why);
+    default: why = "not an image format curate decodes"; return false;
+    }
+}
+}  // namespace
+
+extern "C" int curate_image_size(const unsigned char *bytes, size_t length, int format, int *width, int *height, curate_error *err) {
+    return guarded(err, [&] {
+        cv::Size size;
+        std::string why;
+        if (!decoder_size(bytes, length, format, size, why)) { fail(err, 1, why); return 1; }
+        *width = size.width;
+        *height = size.height;
+        return 0;
+    });
+}
+
+extern "C" curate_image *curate_image_decode(const unsigned char *bytes, size_t length, int format, long long max_pixels,
+                                             curate_error *err) {
+    static std::once_flag quiet;
+    // OpenCV's own log lines ("imdecode_(): can't read header...") are not curate's output.
+    std::call_once(quiet, [] { cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT); });
     return guarded_image(err, [&]() -> curate_image * {
         cv::Mat mat;
-        if (length >= 6 && std::memcmp(bytes, "GIF8", 4) == 0) {
-            std::string why;
-            if (!decode_gif(bytes, length, mat, why)) { fail(err, 1, why); return nullptr; }
-        } else {
-            cv::Mat buffer(1, (int)length, CV_8UC1, const_cast<unsigned char *>(bytes));
-            mat = cv::imdecode(buffer, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
-            if (mat.empty()) { fail(err, 1, "the decoder could not read the image"); return nullptr; }
+        std::string why;
+        if (format == CURATE_FORMAT_JPEG) {
+            if (int rc = decode_jpeg(bytes, length, max_pixels, mat, why, false, nullptr)) { fail(err, rc, why); return nullptr; }
+            return new curate_image{mat};
+        }
+        if (format == CURATE_FORMAT_PNG) {
+            if (int rc = decode_png(bytes, length, max_pixels, mat, why, false, nullptr)) { fail(err, rc, why); return nullptr; }
+            return new curate_image{mat};
+        }
+        if (format == CURATE_FORMAT_GIF) {
+            if (int rc = decode_gif(bytes, length, max_pixels, mat, why)) { fail(err, rc, why); return nullptr; }
+            return new curate_image{mat};
+        }
+        // WebP, BMP, TIFF: OpenCV picks its decoder by the same signature curate sniffed, and allocates the size
+        // that decoder's library reads (libwebp, libtiff; OpenCV's own BMP rules); asked first, here. Their
+        // libraries print nothing (OpenCV silences libtiff's handlers; its own log is off).
+        cv::Size size;
+        if (!decoder_size(bytes, length, format, size, why)) { fail(err, 1, why); return nullptr; }
+        if ((long long)size.width * size.height > max_pixels) { fail(err, 3, too_large(size.width, size.height, max_pixels)); return nullptr; }
+        cv::Mat buffer(1, (int)length, CV_8UC1, const_cast<unsigned char *>(bytes));
+        mat = cv::imdecode(buffer, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
+        if (mat.empty()) { fail(err, 1, "the decoder could not read the image"); return nullptr; }
+        if (mat.cols != size.width || mat.rows != size.height) {
+            fail(err, 1, "the decoder read " + std::to_string(mat.cols) + "×" + std::to_string(mat.rows) + " where its header said "
+                 + std::to_string(size.width) + "×" + std::to_string(size.height));
+            return nullptr;
         }
         return new curate_image{mat};
     });

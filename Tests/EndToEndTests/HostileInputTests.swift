@@ -1,4 +1,5 @@
-// Hostile input through the real binary (issue 22): text from outside printed, not obeyed; a huge terminal.
+// Hostile input through the real binary (issue 22): text from outside printed, not obeyed; sizes
+// as the decoder reads them; a huge terminal.
 import Catalog
 import Curate
 import Foundation
@@ -39,6 +40,104 @@ struct OutsideTextTests {
             try tmux.send("q")
             try tmux.waitFor("EXIT=0")
         }
+    }
+}
+
+/// Files whose size curate once read one way and the decoder another (issue 22).
+enum SizeDisagreement {
+    static func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }
+    static func le32(_ v: Int) -> [UInt8] { le16(v & 0xFFFF) + le16(v >> 16 & 0xFFFF) }
+
+    /// A TIFF whose first directory gives ImageWidth and ImageLength twice: 30000×30000, then 100×100.
+    static func tiffWithTwoSizes() -> [UInt8] {
+        let entries: [(tag: Int, type: Int, value: Int)] = [
+            (256, 4, 30000), (257, 4, 30000), (256, 4, 100), (257, 4, 100), (258, 3, 8), (259, 3, 1), (262, 3, 1),
+            (273, 4, 0), (277, 3, 1), (278, 4, 100), (279, 4, 10000),
+        ]
+        let stripOffset = 8 + 2 + 12 * entries.count + 4
+        var b: [UInt8] = Array("II".utf8) + le16(42) + le32(8) + le16(entries.count)
+        for e in entries {
+            let value = e.tag == 273 ? stripOffset : e.value
+            b += le16(e.tag) + le16(e.type) + le32(1) + (e.type == 3 ? le16(value) + [0, 0] : le32(value))
+        }
+        return b + le32(0) + [UInt8](repeating: 0x80, count: 10000)
+    }
+
+    /// 45 bytes: RIFF/WEBP and then a lossless bitstream with no "VP8L" chunk header, 16383×16383 pixels every
+    /// one of which costs no bits (five Huffman codes of one symbol each).
+    static func webpWithoutChunkHeader() -> [UInt8] {
+        let size = (16383 - 1) | (16383 - 1) << 14
+        let bitstream: [UInt8] = [0x2F] + le32(size) + [0x88, 0x88, 0x08]
+        var b: [UInt8] = Array("RIFF".utf8) + le32(37) + Array("WEBP".utf8) + bitstream
+        b += [UInt8](repeating: 0, count: 45 - b.count)
+        return b
+    }
+
+    /// A small real JPEG whose frame header says 30000×30000, with 3 stray bytes before it.
+    static func jpegWithStrayBytesBeforeAHugeFrame() throws -> [UInt8] {
+        let pixels: [UInt8] = (0..<(16 * 16 * 3)).map { (i: Int) -> UInt8 in UInt8(i % 251) }
+        var b = [UInt8](try DecodedImage.fromBGR(pixels, width: 16, height: 16).jpeg(quality: 80))
+        let sof = try #require((2..<b.count - 1).first { b[$0] == 0xFF && b[$0 + 1] == 0xC0 })
+        b.replaceSubrange((sof + 5)..<(sof + 9), with: [0x75, 0x30, 0x75, 0x30])
+        b.insert(contentsOf: [0x00, 0x13, 0x37], at: sof)
+        return b
+    }
+}
+
+// One test at a time: each measures the binary's peak memory.
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .serialized, .timeLimit(.minutes(5)))
+struct DecoderSizeTests {
+    let env = ["CURATE_MODELS": Paths.models.path]
+
+    @Test func processAndPredictRefuseWhatTheDecoderWouldMakeHuge() async throws {
+        let f = try Fixture()
+        let files: [(String, [UInt8])] = [("twice.tif", SizeDisagreement.tiffWithTwoSizes()),
+                                          ("headerless.webp", SizeDisagreement.webpWithoutChunkHeader()),
+                                          ("stray.jpg", try SizeDisagreement.jpegWithStrayBytesBeforeAHugeFrame())]
+        #expect(files[1].1.count == 45)
+        var ids: [String: Int64] = [:]
+        for (name, bytes) in files { ids[name] = try f.catalog.storeAsFetched("madonna", bytes, name: name) }
+        ids["real.jpg"] = try f.catalog.storeAsFetched("madonna", file: "faces/opencv_course_5celeb/madonna/train_1.jpg")
+        let m = try await measured(["process", "--workspace", f.workspace.root.path], env: env, timeout: 300)
+        #expect(m.status == 0, "\(m.stderr)")
+        #expect(m.peakMiB > 0 && m.peakMiB < 600, "process peaked at \(m.peakMiB) MiB")
+        let expected = ["twice.tif": "30000×30000", "headerless.webp": "16383×16383", "stray.jpg": "30000×30000"]
+        for (name, size) in expected {
+            let image: StoredImage = try f.catalog.image(id: ids[name]!)
+            #expect(image.reason == .tooLarge && image.detail == "\(size) is over 50 megapixels", "\(name): \(image.reason as Any) \(image.detail ?? "")")
+        }
+        let real: StoredImage = try f.catalog.image(id: ids["real.jpg"]!)
+        #expect(real.verdict == .kept)
+
+        // predict has no integrity walk: the decoder's own size is what stops it.
+        let dir = TempDir()
+        for (name, bytes) in files {
+            let path = dir.sub(name)
+            try Data(bytes).write(to: path)
+            let p = try await measured(["predict", path.path, "--workspace", f.workspace.root.path], env: env)
+            #expect(p.status == 2, "\(name): \(p.stderr)")
+            #expect(p.stderr.contains(name) && p.stderr.contains("\(expected[name]!) is over 50 megapixels"), "\(name): \(p.stderr)")
+            #expect(p.peakMiB > 0 && p.peakMiB < 300, "\(name): predict peaked at \(p.peakMiB) MiB")
+        }
+    }
+
+    /// A Huffman-coded JPEG whose frame header is relabelled arithmetic-coded (SOF0 to SOF9) decodes as noise:
+    /// damage, not a photo without a face. And libjpeg's warnings (a truncated file) never reach stderr.
+    @Test func aRelabelledArithmeticJPEGIsCorruptAndLibjpegIsQuiet() async throws {
+        let f = try Fixture()
+        var bytes = try Paths.bytes("faces/opencv_course_5celeb/madonna/train_1.jpg")
+        let sof = try #require((2..<bytes.count - 1).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC0 })
+        bytes[sof + 1] = 0xC9
+        let id = try #require(try f.catalog.storeAsFetched("madonna", bytes, name: "arithmetic.jpg"))
+        let r = try await curate(["process", "--workspace", f.workspace.root.path], env: env, timeout: 300)
+        #expect(r.status == 0, "\(r.stderr)")
+        let image: StoredImage = try f.catalog.image(id: id)
+        #expect(image.reason == .corrupt, "\(image.reason as Any) \(image.detail ?? "")")
+        #expect(!r.stderr.contains("JPEG"), "libjpeg wrote to stderr: \(r.stderr)")
+
+        let truncated = Paths.data("broken/truncated_50pct.jpg").path
+        let p = try await curate(["predict", truncated, "--workspace", f.workspace.root.path], env: env)
+        #expect(!p.stderr.contains("Premature end") && !p.stderr.contains("Corrupt JPEG"), "libjpeg wrote to stderr: \(p.stderr)")
     }
 }
 

@@ -13,10 +13,20 @@ extern "C" {
 /// A decoded 8-bit BGR image (an OpenCV Mat inside).
 typedef struct curate_image curate_image;
 
-/// Decodes JPEG, PNG, WebP, BMP or TIFF with OpenCV, or the first frame of a GIF with giflib (composed with
-/// its palette and transparency onto white). EXIF orientation is NOT applied (see curate_image_orient).
-/// NULL when the bytes do not decode.
-curate_image *curate_image_decode(const unsigned char *bytes, size_t length, curate_error *err);
+/// The formats, as curate sniffs them from their first bytes.
+enum { CURATE_FORMAT_JPEG = 1, CURATE_FORMAT_PNG, CURATE_FORMAT_GIF, CURATE_FORMAT_WEBP, CURATE_FORMAT_BMP, CURATE_FORMAT_TIFF };
+
+/// The width and height the format's own decoder reads from the header, nothing decoded: libjpeg's header read,
+/// libpng's IHDR, libwebp's WebPGetFeatures, libtiff's first directory, giflib's screen and first frame (the canvas
+/// it needs), OpenCV's BMP header rules. Nonzero, with the reason, when the decoder cannot say.
+int curate_image_size(const unsigned char *bytes, size_t length, int format, int *width, int *height, curate_error *err);
+
+/// Decodes a JPEG with libjpeg, a PNG with libpng, WebP, BMP or TIFF with OpenCV, or the first frame of a GIF with giflib
+/// (composed with its palette and transparency onto white), as `format`; never another format. The size the
+/// decoder reads is checked against `max_pixels` before the image is allocated: over it, error code 3. Nothing is
+/// printed (libjpeg's warnings are judged: a bad arithmetic code is damage). EXIF orientation is NOT applied (see
+/// curate_image_orient). NULL when the bytes do not decode.
+curate_image *curate_image_decode(const unsigned char *bytes, size_t length, int format, long long max_pixels, curate_error *err);
 /// Wraps a copy of packed BGR pixels (`stride` bytes a row).
 curate_image *curate_image_from_bgr(const unsigned char *bgr, int width, int height, size_t stride, curate_error *err);
 void curate_image_free(curate_image *image);

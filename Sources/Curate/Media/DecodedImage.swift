@@ -19,7 +19,7 @@ public struct ImageError: BadInput {
 }
 
 /// What any path that decodes (process, review, predict, training) accepts, checked before a byte is decoded:
-/// the file's size before it is read, and the pixels its header promises before they are allocated.
+/// the file's size before it is read, and the pixels its decoder reads from the header before they are allocated.
 public enum ImageLimits {
     public static let maxPixels = 50_000_000
     public static let maxFileBytes = 256 << 20
@@ -49,19 +49,18 @@ public enum ImageLimits {
         return overflow || pixels > maxPixels
     }
 
-    /// Refuses bytes whose header promises more than `maxPixels` (also a GIF frame larger than its screen,
-    /// and TIFF, whose size is in its first directory).
-    public static func check(_ bytes: [UInt8], maxPixels: Int = maxPixels) throws {
-        guard let format = ImageFormat.sniff(bytes) else { return }
-        guard let size = ImageHeader.size(bytes, format: format) else {
-            // OpenCV allocates a TIFF's whole image from its directory before reading a strip (a 138-byte file
-            // asked for 2.7 GB): a TIFF whose size cannot be read here is not decoded at all.
-            if format == .tiff { throw ImageError(.undecodable, "TIFF: no width and height in its first directory") }
-            return
+    /// The size the format's own decoder reads (ImageHeader.decoderSize); refuses bytes that are not one of
+    /// curate's formats, bytes whose decoder cannot say, and a size over `maxPixels`.
+    @discardableResult
+    public static func check(_ bytes: [UInt8], maxPixels: Int = maxPixels) throws -> (format: ImageFormat, width: Int, height: Int) {
+        guard let format = ImageFormat.sniff(bytes) else {
+            throw ImageError(.undecodable, "not an image curate decodes (JPEG, PNG, GIF, WebP, BMP or TIFF)")
         }
+        let size = try ImageHeader.decoderSize(bytes, format: format)
         if exceeds(size, maxPixels: maxPixels) {
             throw ImageError(.tooLarge, "\(size.width)×\(size.height) is over \(maxPixels / 1_000_000) megapixels")
         }
+        return (format, size.width, size.height)
     }
 }
 
@@ -72,13 +71,18 @@ public final class DecodedImage {
     init(_ handle: OpaquePointer) { self.handle = handle }
     deinit { curate_image_free(handle) }
 
-    /// Decodes by content: JPEG, PNG, WebP, BMP, TIFF (OpenCV) or a GIF's first frame (giflib, onto white),
-    /// after the header's promise is checked against `maxPixels`.
+    /// The one decode: by content, JPEG (libjpeg), PNG, WebP, BMP, TIFF (OpenCV) or a GIF's first frame (giflib,
+    /// onto white), each only by its own decoder, which checks the size it reads against `maxPixels` before it
+    /// allocates (a size read some other way can disagree with the decoder's: a tag given twice, a chunk header
+    /// left out). Nothing is printed; a bad arithmetic code in a JPEG is damage, not a picture.
     public static func decode(_ bytes: [UInt8], maxPixels: Int = ImageLimits.maxPixels) throws -> DecodedImage {
-        try ImageLimits.check(bytes, maxPixels: maxPixels)
-        return DecodedImage(try Bridge.value(ImageError.init) { err in
-            bytes.withUnsafeBufferPointer { curate_image_decode($0.baseAddress, $0.count, err) }
-        })
+        let format = try ImageLimits.check(bytes, maxPixels: maxPixels).format
+        var err = curate_error()
+        let handle = bytes.withUnsafeBufferPointer {
+            curate_image_decode($0.baseAddress, $0.count, format.bridgeCode, Int64(maxPixels), &err)
+        }
+        guard let handle else { throw ImageError(err.code == 3 ? .tooLarge : .undecodable, Bridge.message(err)) }
+        return DecodedImage(handle)
     }
 
     /// Two images at the same height (the lower one scaled up), side by side on one canvas: a person beside a
@@ -194,86 +198,35 @@ public struct ExifInfo: Equatable, Sendable {
 
 /// What can be known from an image's first bytes, before anything is decoded.
 public enum ImageHeader {
-    /// Width and height from the header (JPEG SOF, PNG IHDR, GIF screen and first frame, WebP VP8/VP8L/VP8X, BMP,
-    /// TIFF's first directory), or nil when the header is too damaged to say.
-    public static func size(_ b: [UInt8], format: ImageFormat) -> (width: Int, height: Int)? {
-        func be16(_ i: Int) -> Int { Int(b[i]) << 8 | Int(b[i + 1]) }
-        func le16(_ i: Int) -> Int { Int(b[i]) | Int(b[i + 1]) << 8 }
-        func be32(_ i: Int) -> Int { be16(i) << 16 | be16(i + 2) }
-        func le32(_ i: Int) -> Int { le16(i) | le16(i + 2) << 16 }
-        switch format {
-        case .png:
-            guard b.count >= 24 else { return nil }
-            return (be32(16), be32(20))
-        case .gif:
-            // The signature (6 bytes) and the logical screen descriptor (7), whose packed byte (10) says whether a
-            // colour table follows.
-            guard b.count >= 13 else { return nil }
-            // The canvas the first frame needs: its screen, or more when the frame reaches beyond it.
-            var width = le16(6), height = le16(8)
-            var i = 13 + (b[10] & 0x80 != 0 ? 3 << (Int(b[10] & 7) + 1) : 0)
-            while i < b.count {
-                if b[i] == 0x2C {   // image descriptor: left, top, width, height
-                    guard i + 9 < b.count else { break }
-                    width = max(width, le16(i + 1) + le16(i + 5))
-                    height = max(height, le16(i + 3) + le16(i + 7))
-                    break
-                }
-                guard b[i] == 0x21, i + 2 < b.count else { break }   // an extension: its label, then sub-blocks
-                i += 2
-                while i < b.count && b[i] != 0 { i += Int(b[i]) + 1 }
-                i += 1
-            }
-            return (width, height)
-        case .bmp:
-            guard b.count >= 26 else { return nil }
-            return (abs(Int(Int32(truncatingIfNeeded: le32(18)))), abs(Int(Int32(truncatingIfNeeded: le32(22)))))
-        case .webp:
-            guard b.count >= 30 else { return nil }
-            let chunk = String(decoding: b[12..<16], as: UTF8.self)
-            switch chunk {
-            case "VP8 ": return (le16(26) & 0x3FFF, le16(28) & 0x3FFF)
-            case "VP8L":
-                let bits = le32(21)
-                return ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
-            case "VP8X":
-                return ((Int(b[24]) | Int(b[25]) << 8 | Int(b[26]) << 16) + 1, (Int(b[27]) | Int(b[28]) << 8 | Int(b[29]) << 16) + 1)
-            default: return nil
-            }
-        case .jpeg:
-            var i = 2
-            while i + 9 < b.count {
-                guard b[i] == 0xFF else { return nil }
-                let marker = b[i + 1]
-                if marker == 0xFF { i += 1; continue }
-                if (0xC0...0xCF).contains(marker) && ![0xC4, 0xC8, 0xCC].contains(marker) {
-                    return (be16(i + 7), be16(i + 5))
-                }
-                if marker == 0xD8 || (0xD0...0xD7).contains(marker) || marker == 0x01 { i += 2; continue }
-                i += 2 + be16(i + 2)
-            }
-            return nil
-        case .tiff:
-            // The first image file directory's ImageWidth (256) and ImageLength (257), SHORT or LONG.
-            guard b.count >= 8 else { return nil }
-            let little = b[0] == 0x49
-            func u16(_ i: Int) -> Int { little ? le16(i) : be16(i) }
-            func u32(_ i: Int) -> Int { little ? le32(i) : be32(i) }
-            let ifd = u32(4)
-            guard ifd >= 8, ifd + 2 <= b.count else { return nil }
-            var width: Int?, height: Int?
-            for e in 0..<u16(ifd) {
-                let at = ifd + 2 + e * 12
-                guard at + 12 <= b.count else { break }
-                let tag = u16(at), type = u16(at + 2)
-                guard tag == 256 || tag == 257, type == 3 || type == 4 else { continue }
-                let value = type == 3 ? u16(at + 8) : u32(at + 8)
-                if tag == 256 { width = value } else { height = value }
-            }
-            guard let width, let height else { return nil }
-            return (width, height)
+    /// Width and height as the format's own decoder reads them, nothing decoded: libjpeg's header read, libpng's
+    /// IHDR, libwebp's features, libtiff's first directory, giflib's screen and first frame, OpenCV's BMP rules.
+    /// Throws, with the decoder's reason, where it cannot say.
+    public static func decoderSize(_ bytes: [UInt8], format: ImageFormat) throws -> (width: Int, height: Int) {
+        var width: Int32 = 0, height: Int32 = 0
+        try Bridge.call({ ImageError(.undecodable, $0) }) { err in
+            bytes.withUnsafeBufferPointer { curate_image_size($0.baseAddress, $0.count, format.bridgeCode, &width, &height, err) }
         }
+        return (Int(width), Int(height))
+    }
+
+    /// `decoderSize`, or nil where the decoder cannot say.
+    public static func size(_ bytes: [UInt8], format: ImageFormat) -> (width: Int, height: Int)? {
+        try? decoderSize(bytes, format: format)
     }
 
     public enum Integrity: Equatable { case whole, truncated, corrupt(String) }
+}
+
+extension ImageFormat {
+    /// The bridge's CURATE_FORMAT_ constant.
+    var bridgeCode: Int32 {
+        switch self {
+        case .jpeg: Int32(CURATE_FORMAT_JPEG)
+        case .png: Int32(CURATE_FORMAT_PNG)
+        case .gif: Int32(CURATE_FORMAT_GIF)
+        case .webp: Int32(CURATE_FORMAT_WEBP)
+        case .bmp: Int32(CURATE_FORMAT_BMP)
+        case .tiff: Int32(CURATE_FORMAT_TIFF)
+        }
+    }
 }

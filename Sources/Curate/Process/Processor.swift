@@ -285,6 +285,8 @@ public final class Processor {
         guard let format = ImageFormat.sniff(bytes) else {
             return verdict(.rejected, .notImage, "the bytes are not an image we can decode")
         }
+        // The size the decoder will read (a size it cannot read leaves the file to the integrity walk and the decode,
+        // which refuse it with their own reasons).
         if let size = ImageHeader.size(bytes, format: format), ImageLimits.exceeds(size, maxPixels: options.maxPixels) {
             image.width = size.width
             image.height = size.height
