@@ -118,6 +118,14 @@ public struct Workspace: Sendable {
     public func checkCatalog(creating: Bool) throws {
         let workspace = self
         let path = workspace.catalogURL.path
+        // SQLite would write through a link: the catalog and its journal files are the workspace's own.
+        for name in ["catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm"] {
+            var info = stat()
+            let file = root.appendingPathComponent(name).path
+            if lstat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK {
+                throw WorkspaceError.unreadable(workspace.root.path, "\(file) is a symbolic link, which curate does not follow")
+            }
+        }
         let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
         if size == nil, FileManager.default.fileExists(atPath: path) {
             throw WorkspaceError.unreadable(workspace.root.path, "\(path) cannot be read")
@@ -198,11 +206,16 @@ extension Workspace {
     public func writeAtomically(_ data: Data, to relative: String) throws {
         let url = url(forRelativePath: relative)
         let dir = url.deletingLastPathComponent()
-        // mkdir(2) itself, for its errno: Foundation's errors do not always carry the POSIX cause.
+        // mkdir(2) itself, for its errno: Foundation's errors do not always carry the POSIX cause. Below the
+        // workspace's root a folder that is a symbolic link is not followed: curate writes only inside the workspace.
         var made = ""
-        for part in dir.path.split(separator: "/") {
+        let rootDepth = root.path.split(separator: "/").count
+        for (depth, part) in dir.path.split(separator: "/").enumerated() {
             made += "/" + part
             var info = stat()
+            if depth >= rootDepth, lstat(made, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK {
+                throw WorkspaceIOError(path: made, operation: "write into", code: ELOOP)
+            }
             if stat(made, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { continue }
             guard mkdir(made, 0o755) == 0 || errno == EEXIST else {
                 throw WorkspaceIOError(path: made, operation: "create the folder", code: errno)
@@ -275,8 +288,22 @@ public final class WorkspaceLock {
 
     /// `command` is the holder's name as the user typed it (`fetch`, `process`).
     public init(_ workspace: Workspace, command: String) throws {
-        fd = open(workspace.lockURL.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw WorkspaceError.notWritable(workspace.root.path, String(cString: strerror(errno))) }
+        // Never through a link: a .lock pointing elsewhere would have the file it points at truncated and written.
+        // O_NONBLOCK: a FIFO planted as .lock must not hang the open (it is then refused as not a plain file).
+        let path = workspace.lockURL.path
+        let opened = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
+        guard opened >= 0 else {
+            let code = errno
+            throw WorkspaceError.notWritable(workspace.root.path, code == ELOOP
+                ? "\(path) is a symbolic link, which curate does not follow; remove it (curate makes its own)"
+                : String(cString: strerror(code)))
+        }
+        var info = stat()
+        guard fstat(opened, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(opened)
+            throw WorkspaceError.notWritable(workspace.root.path, "\(path) is not a plain file; remove it (curate makes its own)")
+        }
+        fd = opened
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             var buffer = [UInt8](repeating: 0, count: 200)
             let n = pread(fd, &buffer, buffer.count, 0)

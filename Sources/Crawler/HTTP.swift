@@ -187,8 +187,11 @@ final class Transfer {
                     return 0
                 }
                 format = sniffed
-                guard let f = fopen(url.path, "wb") else {
+                // Not through a link planted at the .part's name.
+                let fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+                guard fd >= 0, let f = fdopen(fd, "wb") else {
                     abort = .io(url.path, errno)
+                    if fd >= 0 { close(fd) }
                     return 0
                 }
                 file = f

@@ -1,5 +1,5 @@
-// Hostile input through the real binary (issue 22): text from outside printed, not obeyed; sizes
-// as the decoder reads them; a huge terminal.
+// Hostile input through the real binary (issue 22): text from outside printed, not obeyed; sizes as the decoder
+// reads them; links in the workspace not followed; a huge terminal.
 import Catalog
 import Curate
 import Foundation
@@ -138,6 +138,46 @@ struct DecoderSizeTests {
         let truncated = Paths.data("broken/truncated_50pct.jpg").path
         let p = try await curate(["predict", truncated, "--workspace", f.workspace.root.path], env: env)
         #expect(!p.stderr.contains("Premature end") && !p.stderr.contains("Corrupt JPEG"), "libjpeg wrote to stderr: \(p.stderr)")
+    }
+}
+
+/// Links planted in a workspace are not followed: curate writes only inside it.
+@Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .serialized, .timeLimit(.minutes(5)))
+struct OutsideTheWorkspaceTests {
+    let env = ["CURATE_MODELS": Paths.models.path]
+
+    @Test func linksInTheWorkspaceAreNotFollowed() async throws {
+        let f = try Fixture()
+        try f.catalog.storeAsFetched("madonna", file: "faces/opencv_course_5celeb/madonna/train_1.jpg")
+        let ws = f.workspace.root.path
+        let outside = f.dir.sub("precious.txt")
+        try Data("keep me\n".utf8).write(to: outside)
+        func untouched() -> Bool { (try? String(contentsOf: outside, encoding: .utf8)) == "keep me\n" }
+
+        // .lock: fetch and process stop at once (nothing truncated, nothing written), naming the link.
+        try? FileManager.default.removeItem(at: f.workspace.lockURL)
+        try FileManager.default.createSymbolicLink(at: f.workspace.lockURL, withDestinationURL: outside)
+        let queries = f.dir.queries(["madonna": ["http://127.0.0.1:9/a.jpg"]])
+        for args in [["process"], ["fetch", "--query", queries.path, "--no-process"]] {
+            let r = try await curate(args + ["--workspace", ws], env: env)
+            #expect(r.status == 2, "\(args[0]): \(r.stderr)")
+            #expect(r.stderr.contains(".lock is a symbolic link"), "\(args[0]): \(r.stderr)")
+            #expect(untouched(), "\(args[0]) wrote through the link")
+        }
+        try FileManager.default.removeItem(at: f.workspace.lockURL)
+
+        // A folder of curate's own made a link to another place: processing stops (a workspace I/O error) and writes
+        // nothing there.
+        let elsewhere = f.dir.sub("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let normalized = f.workspace.root.appendingPathComponent("normalized")
+        try? FileManager.default.removeItem(at: normalized)
+        try FileManager.default.createSymbolicLink(at: normalized, withDestinationURL: elsewhere)
+        let r = try await curate(["process", "--workspace", ws], env: env, timeout: 300)
+        #expect(r.status == 74, "\(r.stderr)")
+        #expect(r.stderr.contains("normalized"), "\(r.stderr)")
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: elsewhere.path).isEmpty, "process wrote outside the workspace")
+        #expect(untouched())
     }
 }
 
