@@ -44,7 +44,9 @@ extension Catalog {
                 let personId: Int64 = row[0], verdict: String = row[1], count: Int = row[5]
                 images[personId, default: [:]][verdict, default: 0] += count
                 if verdict == Verdict.rejected.rawValue { reasons[personId, default: [:]][(row[2] as String?) ?? "none", default: 0] += count }
-                if let split: String = row[3] { splits[personId, default: [:]][split, default: 0] += count }
+                // What training and export take: an image rejected after the split (wrong_person) keeps its column
+                // until the next split but is on no side.
+                if let split: String = row[3], verdict == Verdict.kept.rawValue { splits[personId, default: [:]][split, default: 0] += count }
                 if row[4] as Bool { references[personId, default: 0] += count }
             }
             var attempts: [Int64: [String: Int]] = [:], failures: [Int64: [String: Int]] = [:]

@@ -103,6 +103,15 @@ public struct Workspace: Sendable {
                 try fm.createDirectory(at: dir, withIntermediateDirectories: true)
             }
         } catch {
+            // Foundation says "NSCocoaErrorDomain error 512" for a path under a plain file: name the file.
+            var parent = root.deletingLastPathComponent()
+            while parent.path != "/" {
+                if fm.fileExists(atPath: parent.path, isDirectory: &isDir) {
+                    if !isDir.boolValue { throw WorkspaceError.notWritable(root.path, "\(parent.path) is a file, not a folder") }
+                    break
+                }
+                parent = parent.deletingLastPathComponent()
+            }
             throw WorkspaceError.notWritable(root.path, Self.reason(error))
         }
         let probe = tmpURL.appendingPathComponent(".write-probe-\(getpid())")

@@ -57,6 +57,11 @@ struct CLIBadInputTests {
         r = try await curate(["fetch", "--query", queries.path, "--workspace", file.appendingPathComponent("ws").path])
         #expect(r.status == 2)
         #expect(r.stderr.contains("not writable"))
+        #expect(r.stderr.contains("\(file.path) is a file, not a folder") && !r.stderr.contains("NSCocoaErrorDomain"), "\(r.stderr)")
+        for command in [["process"], ["split"], ["review", "--list"]] {
+            let r = try await curate(command + ["--workspace", file.appendingPathComponent("ws").path])
+            #expect(!r.stderr.contains("NSCocoaErrorDomain") && r.status == 2, "\(command): \(r.status) \(r.stderr)")
+        }
 
         #expect(!FileManager.default.fileExists(atPath: dir.sub("ws").path), "bad input must not create a workspace")
 

@@ -237,6 +237,20 @@ struct WorkspaceSafetyTests {
             #expect(try rows(ws, "SELECT value FROM setting WHERE key = 'split'") == setting, "\(bad)")
         }
         #expect(try await curate(["split", "--reset", "--val", "-0.2", "--workspace", ws], env: env).stderr.contains("negative"))
+        // A --min nobody reaches: said, exit 2, and the split is not emptied.
+        r = try await curate(["split", "--reset", "--min", "100000", "--workspace", ws], env: env)
+        #expect(r.status == 2, "\(r.status) \(r.stderr)")
+        #expect(r.stderr.contains("no person has 100000 accepted images"), "\(r.stderr)")
+        #expect(try rows(ws, query) == before)
+        #expect(try rows(ws, "SELECT value FROM setting WHERE key = 'split'") == setting)
+        // status counts on a side only images still accepted: one that became wrong_person after the split is on none.
+        let valId = try #require(before.first { $0[1] == "val" }?[0])
+        let (train, val) = (before.filter { $0[1] == "train" }.count, before.filter { $0[1] == "val" }.count)
+        try await DatabaseQueue(path: ws + "/catalog.sqlite").write {
+            try $0.execute(sql: "UPDATE image SET verdict = 'rejected', reason = 'wrong_person' WHERE id = ?", arguments: [valId])
+        }
+        r = try await curate(["status", "--workspace", ws], env: env)
+        #expect(r.stdout.contains("split: train \(train), val \(val - 1)\n"), "\(r.stdout)")
 
         // A killed export's staging folder is swept by the next export; a live one's and the user's files stay.
         let root = URL(fileURLWithPath: ws)

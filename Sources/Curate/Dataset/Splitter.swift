@@ -41,6 +41,8 @@ public enum SplitError: BadInput {
     case badFractions(Double, Double)
     case changed(old: SplitOptions, new: SplitOptions)
     case nothingAccepted
+    /// Every person has fewer accepted images than --min: the most any has.
+    case nobodyQualifies(min: Int, most: Int)
 
     public var description: String {
         switch self {
@@ -52,6 +54,9 @@ public enum SplitError: BadInput {
                 + "Run with the same options to extend it, or add --reset to split again from scratch."
         case .nothingAccepted:
             return "no accepted images to split: run `curate process` (and `curate review`) first."
+        case let .nobodyQualifies(min, most):
+            return "no person has \(min) accepted images (--min \(min)); the most any has is \(most). Nothing was split or "
+                + "changed: give a lower --min."
         }
     }
 }
@@ -119,6 +124,10 @@ public enum Splitter {
                 counts[side, default: 0] += group.count
             }
             people.append(PersonSplit(label: label, train: counts["train"]!, val: counts["val"]!, test: counts["test"]!, excluded: nil))
+        }
+        // A split that would leave everyone out is a mistake in --min, not a dataset: refused before anything changes.
+        if people.allSatisfy({ $0.excluded != nil }) {
+            throw SplitError.nobodyQualifies(min: options.minImages, most: byPerson.values.map { $0.reduce(0) { $0 + $1.count } }.max() ?? 0)
         }
         let json = String(decoding: try JSONEncoder().encode(options), as: UTF8.self)
         try catalog.saveSplit(setting: json, assignments: assignments, cleared: cleared, reset: reset)
