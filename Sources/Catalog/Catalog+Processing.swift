@@ -26,6 +26,15 @@ public struct ProcessingMark: Codable, Sendable, Equatable, FetchableRecord, Per
     public var imageId: Int64
     public var state: ProcessingState
     public var since: Date
+    /// Runs that died with this image in flight and left no evidence of why.
+    public var deaths: Int
+
+    public init(imageId: Int64, state: ProcessingState, since: Date, deaths: Int = 0) {
+        self.imageId = imageId
+        self.state = state
+        self.since = since
+        self.deaths = deaths
+    }
 
     public enum Columns {
         public static let imageId = Column(CodingKeys.imageId)
@@ -64,7 +73,41 @@ extension Catalog {
     /// Marks an image as in flight, committed before its bytes are decoded, so that the mark outlives a process
     /// that dies on it.
     public func markProcessing(_ imageId: Int64, _ state: ProcessingState) throws {
-        try db.write { db in try ProcessingMark(imageId: imageId, state: state, since: Date()).upsert(db) }
+        // The deaths counted against it stay: a mark is set again on every try.
+        try db.write { db in
+            try db.execute(sql: """
+                INSERT INTO processing (imageId, state, since, deaths) VALUES (?, ?, ?, 0)
+                ON CONFLICT(imageId) DO UPDATE SET state = excluded.state, since = excluded.since
+                """, arguments: [imageId, state, Date()])
+        }
+    }
+
+    /// Drops the marks of images a run had in flight when it died of something that was not their fault (the
+    /// user ended it; another image crashed it). They are processed as if that run had not reached them.
+    public func dropMarks(_ imageIds: [Int64]) throws {
+        try db.write { db in _ = try ProcessingMark.filter(imageIds.contains(ProcessingMark.Columns.imageId)).deleteAll(db) }
+    }
+
+    /// Counts a death without evidence against each of these marks; returns the marks as they are now.
+    public func countDeaths(_ imageIds: [Int64]) throws -> [ProcessingMark] {
+        try db.write { db in
+            let marks = ProcessingMark.filter(imageIds.contains(ProcessingMark.Columns.imageId))
+            try marks.updateAll(db, Column("deaths") += 1)
+            return try marks.order(ProcessingMark.Columns.imageId).fetchAll(db)
+        }
+    }
+
+    /// Gives the images rejected because a run died on them (and no reviewer decided) another try: their marks
+    /// become those of images in flight beside a death, tried again one at a time. Returns their ids.
+    public func retryCrashed() throws -> [Int64] {
+        try db.write { db in
+            let ids = try Int64.fetchAll(db, sql: """
+                SELECT imageId FROM processing WHERE state = ? AND imageId IN (SELECT id FROM image WHERE reviewed = 0)
+                """, arguments: [ProcessingState.crashed])
+            try db.execute(sql: "UPDATE processing SET state = ?, deaths = 0 WHERE imageId IN (\(ids.map(String.init).joined(separator: ",")))",
+                           arguments: [ProcessingState.shared])
+            return ids
+        }
     }
 
     /// Drops an image's in-flight mark without a verdict (its run failed for another reason).
@@ -105,12 +148,16 @@ extension Catalog {
         }
     }
 
-    /// Rejects images a run died on while each was alone in flight, as corrupt, and marks them so that no later
-    /// run (not even --all) tries them again. Images a reviewer decided keep their decision.
+    /// Rejects images a run died on (see Processor for the evidence), as corrupt, and marks them so that no later
+    /// run (not even --all) tries them again, short of `process --retry-crashed`. Images a reviewer decided keep
+    /// their decision.
     public func recordCrashes(_ imageIds: [Int64], detail: String) throws {
         try db.write { db in
             for id in imageIds {
-                try ProcessingMark(imageId: id, state: .crashed, since: Date()).upsert(db)
+                try db.execute(sql: """
+                    INSERT INTO processing (imageId, state, since, deaths) VALUES (?, ?, ?, 0)
+                    ON CONFLICT(imageId) DO UPDATE SET state = excluded.state, since = excluded.since
+                    """, arguments: [id, ProcessingState.crashed, Date()])
                 guard try Bool.fetchOne(db, sql: "SELECT reviewed FROM image WHERE id = ?", arguments: [id]) == false else { continue }
                 // Nothing an earlier run found about it stands: without a pixel hash it is nobody's copy.
                 try db.execute(sql: """

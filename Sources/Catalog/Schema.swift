@@ -255,6 +255,11 @@ enum Schema {
             try db.create(index: "image_counts", on: "image", columns: ["personId", "verdict", "reason", "split", "reference"])
             try db.create(index: "attempt_counts", on: "attempt", columns: ["personId", "state", "failure"])
         }
+        migrator.registerMigration("v14: deaths without evidence") { db in
+            // A run that died with an image in flight and no evidence of why (SIGKILL, the OOM killer, a power cut)
+            // counts a death against it; a mark is blamed on that count only (see Processor), never on one kill.
+            try db.alter(table: "processing") { t in t.add(column: "deaths", .integer).notNull().defaults(to: 0) }
+        }
         return migrator
     }
 }

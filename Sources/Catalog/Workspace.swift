@@ -61,7 +61,7 @@ public struct Workspace: Sendable {
                 continue
             case "tmp":
                 let left = (try? fm.contentsOfDirectory(atPath: tmpURL.path)) ?? []
-                if left.allSatisfy(Self.isOurTemp) { continue }
+                if left.allSatisfy({ Self.isOurTemp($0) || $0 == Self.processEvidenceName }) { continue }
             case "images", "normalized", "faces", "runs", "export":
                 if fm.enumerator(atPath: root.appendingPathComponent(name).path)?.allObjects.isEmpty ?? true { continue }
             default:
@@ -71,6 +71,10 @@ public struct Workspace: Sendable {
         }
         return foreign
     }
+
+    /// In tmp/: what a processing run that died left for the next one (Curate's DeathEvidence). Not swept with
+    /// the partial downloads: the next `process` reads it.
+    public static let processEvidenceName = "process-evidence"
 
     /// The names curate gives its own files in tmp/: partial downloads (`<attempt id>.part`) and write probes.
     public static func isOurTemp(_ name: String) -> Bool {

@@ -60,6 +60,9 @@ struct ProcessingOptions: ParsableArguments {
     @Flag(name: .long, help: "Process again every image a reviewer has not decided, not only new ones.")
     var all = false
 
+    @Flag(name: .long, help: "Try again, one at a time, the images rejected as corrupt because a run died on them.")
+    var retryCrashed = false
+
     func validate() throws {
         try check("--threads", threads, in: 1...256)
         try check("--min-side", minSide, in: 1...100_000, unit: " px")
@@ -71,6 +74,7 @@ struct ProcessingOptions: ParsableArguments {
         judging.apply(to: &options)
         options.minSide = minSide
         options.all = all
+        options.retryCrashed = retryCrashed
         options.detector = detector
         options.shard = shard
         let tty = isatty(STDERR_FILENO) != 0 && !global.quiet

@@ -1,4 +1,6 @@
-// Ctrl-C: the first asks the running loop to stop cleanly, the second exits at once.
+// Ctrl-C (and SIGTERM, a hang-up): the first asks the running loop to stop cleanly, the second exits at once,
+// leaving word for the next `process` that the user ended it (so the image in flight is not blamed).
+import Curate
 import Foundation
 import Synchronization
 
@@ -8,16 +10,21 @@ enum Signals {
     static func install() {
         let handler: @convention(c) (Int32) -> Void = { _ in
             let (_, count) = interruptCount.add(1, ordering: .relaxed)
-            if count >= 2 { _exit(130) }
+            if count >= 2 {
+                DeathEvidence.interrupted()
+                _exit(130)
+            }
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
+        signal(SIGHUP, handler)
         // A parent may start us with these signals blocked (the mask is inherited): unblock them, or Ctrl-C
         // and kill would never reach the handler.
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGHUP)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 

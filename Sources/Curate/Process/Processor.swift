@@ -1,4 +1,5 @@
 // `curate process`: clean, detect faces and dedupe every stored image, leaving a verdict with a reason for each.
+import CBridgeError
 import Catalog
 import Foundation
 
@@ -35,6 +36,8 @@ public struct ProcessOptions: Sendable {
     public var all = false
     /// Only the images of the people of this shard (the stages across people still look at every image).
     public var shard: Shard?
+    /// Try again the images rejected because a run died on them (one at a time, first).
+    public var retryCrashed = false
     public var models: ModelFiles
 
     public init(models: ModelFiles) { self.models = models }
@@ -132,7 +135,12 @@ public final class Processor {
     }
 
     /// The detail of an image a run died on.
-    public static let crashDetail = "a run died while processing it (it crashed the decoder, or curate was killed or ran out of memory); it is not tried again"
+    public static let crashDetail = "a run died while processing it (it crashed a decoder, or runs died with it alone in flight \(deathsToBlame) times); "
+        + "it is not tried again unless `curate process --retry-crashed`"
+    /// Runs that died, with no evidence of why, while an image was alone in flight, before that image is blamed: a
+    /// file that kills every run that tries it (the OOM killer leaves no evidence) cannot stop processing for good,
+    /// and one kill -9 (or a power cut) is never an image's fault.
+    public static let deathsToBlame = 3
 
     public func run() throws -> ProcessSummary {
         let started = Date()
@@ -140,15 +148,34 @@ public final class Processor {
         if let missing = options.models.missingMessage { warnings.append(missing) }
         if options.models.resnet != nil, !BLAS.current.isOpenBLAS { warnings.append("face descriptors on the \(BLAS.current.summary)") }
         // Callers hold the workspace lock, so a mark left in the catalog is from a run that died with that image in
-        // flight. One that was alone killed it: rejected, never tried again, so one poisonous file cannot stop
-        // every later run. Ones that shared the moment with others are tried again first, one at a time.
+        // flight. An image is blamed only on evidence: the crash handler named it as the one its dying thread was
+        // working on, or runs died with it alone in flight `deathsToBlame` times. A run the user ended (a second
+        // Ctrl-C, a hang-up) blames nothing; the others are tried again first, one at a time.
+        let evidence = DeathEvidence(workspace: catalog.workspace)
+        let last = evidence.takeLast()
         let marks = try catalog.leftoverMarks()
-        let blamed = marks.filter { $0.state == .alone }.map(\.imageId)
+        var blamed: [Int64] = []
+        var suspects = Set<Int64>()
+        if !marks.isEmpty {
+            removeUnrecordedCopies(marks.map(\.imageId))
+            let ids = marks.map(\.imageId)
+            if !last.crashed.isEmpty || last.interrupted {
+                blamed = ids.filter(last.crashed.contains)
+                try catalog.dropMarks(ids.filter { !last.crashed.contains($0) })
+            } else {
+                let counted = try catalog.countDeaths(ids)
+                blamed = counted.filter { $0.state == .alone && $0.deaths >= Self.deathsToBlame }.map(\.imageId)
+                suspects = Set(counted.map(\.imageId)).subtracting(blamed)
+            }
+        }
         if !blamed.isEmpty {
             try catalog.recordCrashes(blamed, detail: Self.crashDetail)
-            warnings.append("\(blamed.count) image(s) rejected as corrupt: an earlier run died while processing \(blamed.count == 1 ? "it" : "each of them")")
+            warnings.append("\(blamed.count) image(s) rejected as corrupt: an earlier run died while processing \(blamed.count == 1 ? "it" : "each of them")"
+                            + " (`curate process --retry-crashed` tries again)")
         }
-        let suspects = Set(marks.filter { $0.state == .shared }.map(\.imageId))
+        if options.retryCrashed { suspects.formUnion(try catalog.retryCrashed()) }
+        try evidence.start()
+        defer { evidence.stop() }
         if options.detector == .cnn && options.models.cnnDetector == nil {
             throw FaceError(description: "--detector cnn needs \(ModelFiles.cnnDetectorName) beside the other model files; run scripts/setup.sh or set CURATE_MODELS to their folder")
         }
@@ -223,6 +250,8 @@ public final class Processor {
                         lock.unlock()
                         if stop || i >= items.count { break }
                         let id = items[i].id!
+                        curate_evidence_working_on(id)
+                        defer { curate_evidence_working_on(0) }
                         try catalog.markProcessing(id, inFlight)
                         let a: Analysis
                         do { a = try analyze(items[i], models: models, stages: &stages) } catch {
@@ -249,6 +278,18 @@ public final class Processor {
         group.wait()
         if let failure = state.failure { throw failure }
     }
+
+    /// The normalised copies of images a dead run had in flight, which it wrote but did not record (names curate
+    /// gives them: nobody else's files).
+    private func removeUnrecordedCopies(_ ids: [Int64]) {
+        for id in ids {
+            guard let image = try? catalog.image(id: id), image.normalizedPath == nil else { continue }
+            unlink(catalog.workspace.url(forRelativePath: Self.normalizedPath(image.sha256)).path)
+        }
+    }
+
+    /// Where an image's normalised copy goes.
+    static func normalizedPath(_ sha256: String) -> String { "normalized/\(sha256.prefix(2))/\(sha256).jpg" }
 
     /// Everything about one image that does not depend on the others. A fault of the image is its verdict; a
     /// fault of the workspace (a file that cannot be written or read) is thrown as `WorkspaceIOError`, so the run
@@ -327,7 +368,7 @@ public final class Processor {
             return verdict(.rejected, .tooSmall, "\(decoded.width)×\(decoded.height): the shorter side is under \(options.minSide) px")
         }
         do {
-            let normalized = "normalized/\(stored.sha256.prefix(2))/\(stored.sha256).jpg"
+            let normalized = Self.normalizedPath(stored.sha256)
             // An upright JPEG keeps its own coded data without the metadata (no loss, and no encoding: 20 ms for a
             // 3000 px photo); anything else is encoded from the upright pixels.
             let upright = (image.orientation ?? 1) <= 1

@@ -39,6 +39,9 @@ public enum ReviewInputError: BadInput, Equatable {
             return "unknown reason \"\(r)\"; reasons are: \(Reason.allCases.map(\.rawValue).joined(separator: ", "))."
         case let .badPair(option, value, expected):
             return "\(option) \(value): expected \(expected)."
+        case let .cannotKeep(id, reason) where reason == Processor.crashDetail:
+            return "image #\(id) was rejected because a run died while processing it, so it never decoded: "
+                + "`curate process --retry-crashed` tries it again, after which it can be kept."
         case let .cannotKeep(id, reason):
             return "image #\(id) (\(reason)) never decoded, so it cannot be kept; reject it instead."
         case let .samePerson(id, label):
@@ -248,7 +251,10 @@ public final class Reviewer {
             guard let image = try catalog.image(id: command.imageId) else { throw ReviewError.noImage(command.imageId) }
             switch command {
             case .accept(let id):
-                guard image.normalizedPath != nil else { throw ReviewInputError.cannotKeep(id: id, reason: image.reason?.rawValue ?? "not processed") }
+                guard image.normalizedPath != nil else {
+                    throw ReviewInputError.cannotKeep(id: id, reason: image.detail == Processor.crashDetail ? Processor.crashDetail
+                                                      : image.reason?.rawValue ?? "not processed")
+                }
                 changes.append(ReviewChange(imageId: id, action: .accept))
             case .reject(let id):
                 changes.append(ReviewChange(imageId: id, action: .reject))
