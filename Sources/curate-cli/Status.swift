@@ -70,6 +70,7 @@ extension CurateCommand.Status {
     static func describe(_ i: IdentitySummary) -> String {
         let clusters = "clusters " + i.clusters.prefix(8).map(String.init).joined(separator: "/") + (i.clusters.count > 8 ? "/…" : "")
         if i.clear {
+            if let disputed = i.disputed { return "disputed: \(disputed) (\(i.faces) faces; \(clusters))" }
             return i.anchored
                 ? "anchored by \(i.anchors) reviewed face\(i.anchors == 1 ? "" : "s") (\(i.faces) faces; \(clusters))"
                 : "clear (\(i.clusters.first ?? 0) of \(i.faces) faces; \(clusters))"

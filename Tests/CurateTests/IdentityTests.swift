@@ -210,9 +210,11 @@ struct IdentityTests {
             // One reviewer-kept face of ben (an accepted outlier) joins madonna's identity; it does not replace it.
             let one = Identity.find(descriptors, anchors: [faces.count - 1])
             #expect(!one.anchored && one.members.contains(faces.count - 1) && Set(a.members).isSubset(of: Set(one.members)))
-            // Two anchors on ben's photos make ben the identity, small as his cluster is.
-            let anchored = Identity.find(descriptors, anchors: Set((faces.count - 2)..<faces.count))
-            #expect(anchored.anchored && anchored.members.contains(faces.count - 1) && !anchored.members.contains(0))
+            // Two anchors on ben's photos against madonna's clear majority: both kept, as two groups, and said so.
+            let disputed = Identity.find(descriptors, anchors: Set((faces.count - 2)..<faces.count))
+            #expect(disputed.disputed != nil && !disputed.anchored && disputed.groups.count == 2)
+            #expect(Set(a.members).isSubset(of: Set(disputed.members)) && disputed.members.contains(faces.count - 1))
+            for i in 0..<10 { #expect(disputed.distance(of: i, in: descriptors)! <= IdentityOptions().wrongDistance) }
 
             // Clustered from a sample (as a person of thousands of faces is), the real faces get the same verdicts:
             // madonna's within the distance, ben's beyond it.
@@ -223,6 +225,58 @@ struct IdentityTests {
             for i in 0..<faces.count {
                 #expect((sampled.distance(of: i, in: descriptors)! > sampling.wrongDistance) == (i >= 10), "face \(i)")
             }
+        }
+    }
+
+    /// A reviewer who accepts two intruders (ben's photos among ten of madonna's) settles those two: the ten stay
+    /// kept, the two are kept, the identity says it is disputed, and review --suspects shows the two's group first.
+    @Test func twoAcceptedIntrudersDoNotFlipThePerson() async throws {
+        try await offPool {
+            let f = try ProcessFixture()
+            let madonna = try ProcessFixture.photos("madonna").prefix(10).map { try #require(try f.add("madonna", photo: $0)) }
+            let ben = try ProcessFixture.photos("ben_afflek").prefix(3).map { try #require(try f.add("madonna", photo: $0)) }
+            _ = try f.process()
+            for id in ben {
+                let image = try f.image(id)
+                #expect(image.reason == .wrongPerson, "#\(id): \(image.detail ?? "")")
+            }
+            let before = try madonna.filter { try f.image($0).verdict == .kept }
+            #expect(before.count >= 8)
+            let reviewer = Reviewer(catalog: f.catalog, models: ProcessFixture.models)
+            try reviewer.apply([.accept(ben[0]), .accept(ben[1])])
+            _ = try f.process(all: true)
+            for id in madonna {
+                let image = try f.image(id)
+                #expect(image.reason != .wrongPerson, "#\(id) became wrong_person: \(image.detail ?? "")")
+            }
+            #expect(try madonna.filter { try f.image($0).verdict == .kept } == before)
+            for id in ben.prefix(2) { #expect(try f.image(id).verdict == .kept) }
+            let summary = try #require(try IdentityIndex(catalog: f.catalog).summaries().first { $0.label == "madonna" })
+            #expect(summary.clear && summary.disputed?.contains("both kept") == true, "\(summary)")
+            // Ben's third photo is kept for the reviewer's group, and is the first suspect.
+            #expect(try f.image(ben[2]).verdict == .kept)
+            #expect(try reviewer.suspects(people: ["madonna"]).first?.id == ben[2])
+        }
+    }
+
+    /// A Wikidata portrait (P18) of someone else beside three agreeing photos of the person: the photos stand, the
+    /// portrait is kept (it is the reference) but is the suspect.
+    @Test func aPortraitOfSomeoneElseDoesNotOutvoteAgreeingPhotos() async throws {
+        try await offPool {
+            let f = try ProcessFixture()
+            let jerry = try ProcessFixture.photos("jerry_seinfeld").prefix(3).map { try #require(try f.add("jerry", photo: $0)) }
+            let portrait = try #require(try f.add("jerry", photo: try ProcessFixture.photos("elton_john")[0]))
+            try f.catalog.db.write { try $0.execute(sql: "UPDATE image SET reference = 1 WHERE id = ?", arguments: [portrait]) }
+            _ = try f.process()
+            for id in jerry {
+                let image = try f.image(id)
+                #expect(image.verdict == .kept, "#\(id): \(image.reason?.rawValue ?? "") \(image.detail ?? "")")
+            }
+            #expect(try f.image(portrait).verdict == .kept)
+            let summary = try #require(try IdentityIndex(catalog: f.catalog).summaries().first { $0.label == "jerry" })
+            #expect(summary.clear && summary.disputed?.contains("portrait is the suspect") == true, "\(summary)")
+            let reviewer = Reviewer(catalog: f.catalog, models: ProcessFixture.models)
+            #expect(try reviewer.suspects(people: ["jerry"]).first?.id == portrait)
         }
     }
 }

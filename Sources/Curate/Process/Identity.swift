@@ -39,17 +39,25 @@ public struct Identity: Sendable {
     public var centre: [Float]?
     /// Why there is no identity, for `curate status`; nil when there is one.
     public var unclear: String?
-    /// Whether reviewer-kept faces decided which cluster is the person (over the majority, or where there is none).
+    /// Whether reviewer-kept faces (or the reference portrait) decided which cluster is the person, where the photos
+    /// gave no identity.
     public var anchored: Bool
+    /// Where reviewer-kept faces, or the reference portrait, disagree with what the photos agree on: what is kept,
+    /// for `curate status`. Nil when they agree.
+    public var disputed: String?
+    /// The groups of faces that are the person, each with its centre: the photos' identity first, and where
+    /// reviewer-kept faces disagree with a clear majority, theirs second (both kept).
+    public var groups: [[Int]] = []
+    var centres: [[Float]] = []
 
     public var isClear: Bool { centre != nil }
 
-    /// Distance of descriptor `i` (one of those the identity was found from) to the centre: a member is measured
-    /// against the centre of the others, so a face does not vouch for itself.
+    /// Distance of descriptor `i` (one of those the identity was found from) to the person: a member is measured
+    /// against the centre of the others of its group, so a face does not vouch for itself.
     public func distance(of i: Int, in descriptors: Descriptors) -> Float? {
-        guard let centre else { return nil }
-        let m = members.count
-        if m > 1, memberSet.contains(i) {
+        guard isClear else { return nil }
+        if let g = groups.firstIndex(where: { $0.contains(i) }), groups[g].count > 1 {
+            let m = groups[g].count, centre = centres[g]
             let x = descriptors[i]
             var sum: Float = 0
             let scale = Float(m) / Float(m - 1)
@@ -60,27 +68,35 @@ public struct Identity: Sendable {
             }
             return sum.squareRoot()
         }
-        return descriptorDistance(descriptors[i], centre)
+        return distance(to: descriptors[i])
     }
 
-    /// Distance of any descriptor (a face not among those the identity was found from) to the centre.
+    /// Distance of any descriptor (a face not among those the identity was found from) to the nearest group.
     public func distance(to descriptor: [Float]) -> Float? {
+        centres.map { descriptorDistance(descriptor, $0) }.min()
+    }
+
+    /// Distance to the photos' identity alone (the first group): where it is disputed, what `review --suspects`
+    /// ranks by, so the faces kept only for the reviewer's group come first.
+    public func photosDistance(to descriptor: [Float]) -> Float? {
         centre.map { descriptorDistance(descriptor, $0) }
     }
 
     var memberSet: Set<Int>
 
-    /// Finds the identity among `descriptors`. `anchors` are faces a reviewer kept: they are the person, so the
-    /// clusters holding two or more of them are the identity whatever their size, and every anchor is a member.
-    /// `portraits` (anchors too) are the person's reference portraits, chosen for the person by Wikidata's editors:
-    /// one decides the identity where the photos alone give none (too few faces, no clear majority), which a single
-    /// reviewer-kept outlier does not; a clear majority still stands, and the portrait joins it.
-    public static func find(_ descriptors: Descriptors, anchors: Set<Int> = [], portraits: Set<Int> = [],
+    /// Finds the identity among `descriptors`. `anchors` are faces a reviewer kept: they are the person, and every
+    /// anchor is a member. Where the photos give no identity, two or more anchors decide it (the clusters holding
+    /// them); where a clear majority disagrees with them (none inside it), both are kept, as two groups, and the
+    /// identity says it is disputed: a reviewer's decision settles the images decided, it does not reject the many
+    /// others. `portraits` are the person's reference portraits (Wikidata's P18): one decides the identity only
+    /// where the photos give none (too few faces, no clear majority, and the photos themselves not agreeing); where
+    /// agreeing photos disagree with it, the photos stand and the portrait is the suspect.
+    public static func find(_ descriptors: Descriptors, anchors reviewerAnchors: Set<Int> = [], portraits: Set<Int> = [],
                             options: IdentityOptions = IdentityOptions()) -> Identity {
-        let anchors = anchors.union(portraits)
+        let anchors = reviewerAnchors.union(portraits)
         let n = descriptors.count
         guard n > 0 else {
-            return Identity(clusterSizes: [], members: [], centre: nil, unclear: "no faces with descriptors", anchored: false, memberSet: [])
+            return Identity(clusterSizes: [], members: [], centre: nil, unclear: "no faces with descriptors", anchored: false, disputed: nil, memberSet: [])
         }
         let labels = n > options.sampleAbove
             ? sampledWhispers(descriptors, keeping: anchors, sample: options.sampleAbove, options: options)
@@ -101,6 +117,31 @@ public struct Identity: Sendable {
         } else {
             majority = clusters[0]
         }
+        // Photos that agree without the portraits: the largest cluster's photos at least two, a clear majority of
+        // the photos (more than `majority` of them, twice the next cluster's), every reviewer-kept face among them.
+        if majority == nil, !portraits.isEmpty {
+            let photoCounts = clusters.map { $0.filter { !portraits.contains($0) }.count }
+            let photos = n - portraits.count
+            if let top = photoCounts.indices.max(by: { photoCounts[$0] < photoCounts[$1] }) {
+                let next = photoCounts.enumerated().filter { $0.offset != top }.map(\.element).max() ?? 0
+                // A reviewer-kept face outside them is a reviewer disagreeing: then the anchors decide, as below.
+                if photoCounts[top] >= 2, Double(photoCounts[top]) > options.majority * Double(photos), photoCounts[top] >= 2 * next,
+                   Set(clusters[top]).isDisjoint(with: portraits), reviewerAnchors.isSubset(of: Set(clusters[top])) {
+                    let agreeing = clusters[top].filter { !portraits.contains($0) }
+                    return Identity.make(groups: [agreeing], descriptors, sizes: sizes, anchored: false,
+                                         disputed: "the reference portrait is not the person \(agreeing.count) agreeing photos show: "
+                                            + "the photos stand, the portrait is the suspect")
+                }
+            }
+        }
+        // A clear majority and reviewer-kept faces outside it (two or more, none inside): both are the person, as two
+        // groups; nothing is rejected for being either.
+        if let majority, reviewerAnchors.count >= 2, Set(majority).isDisjoint(with: anchors) {
+            let theirs = Set(clusters.filter { !Set($0).isDisjoint(with: reviewerAnchors) }.joined()).union(reviewerAnchors).subtracting(majority)
+            return Identity.make(groups: [majority, theirs.sorted()], descriptors, sizes: sizes, anchored: false,
+                                 disputed: "\(reviewerAnchors.count) reviewer-kept faces are not the clear majority (\(majority.count) faces): "
+                                    + "both kept; `curate review --suspects` shows the faces kept for the reviewer's")
+        }
         // Reviewer-kept faces are the person, all of them: the clusters holding them are one identity. Two or
         // more outside the majority override it (a wrong majority, or none); a single one (a side-on photo kept
         // from the suspects) joins the majority instead of replacing it.
@@ -116,16 +157,26 @@ public struct Identity: Sendable {
             chosen = majority
         } else {
             return Identity(clusterSizes: sizes, members: [], centre: nil,
-                            unclear: why! + (anchors.count == 1 ? "; one reviewer-kept face (two anchor it)" : ""), anchored: false, memberSet: [])
+                            unclear: why! + (anchors.count == 1 ? "; one reviewer-kept face (two anchor it)" : ""), anchored: false,
+                            disputed: nil, memberSet: [])
         }
         chosen = Array(Set(chosen).union(anchors)).sorted()
-        var centre = [Float](repeating: 0, count: Descriptors.dimension)
-        for i in chosen {
-            let x = descriptors[i]
-            for k in 0..<Descriptors.dimension { centre[k] += x[k] }
+        return Identity.make(groups: [chosen], descriptors, sizes: sizes, anchored: anchored, disputed: nil)
+    }
+
+    /// A clear identity of these groups (the first is the photos'), each with its mean as its centre.
+    static func make(groups: [[Int]], _ descriptors: Descriptors, sizes: [Int], anchored: Bool, disputed: String?) -> Identity {
+        let centres = groups.map { group -> [Float] in
+            var centre = [Float](repeating: 0, count: Descriptors.dimension)
+            for i in group {
+                let x = descriptors[i]
+                for k in 0..<Descriptors.dimension { centre[k] += x[k] }
+            }
+            return centre.map { $0 / Float(group.count) }
         }
-        for k in centre.indices { centre[k] /= Float(chosen.count) }
-        return Identity(clusterSizes: sizes, members: chosen, centre: centre, unclear: nil, anchored: anchored, memberSet: Set(chosen))
+        let members = Array(Set(groups.joined())).sorted()
+        return Identity(clusterSizes: sizes, members: members, centre: centres[0], unclear: nil, anchored: anchored, disputed: disputed,
+                        groups: groups, centres: centres, memberSet: Set(members))
     }
 }
 

@@ -135,6 +135,16 @@ public struct IdentityIndex {
         return chosenFaces[id].flatMap { entry.identity.distance(to: $0.descriptor) }
     }
 
+    /// What `review --suspects` ranks by: `distance(of:)`, but where the person's identity is disputed, the distance
+    /// to the photos' identity alone, so the faces kept only for the reviewer's group (or a portrait of someone
+    /// else) come first. `faces` are the image's (its chosen face, or its only counted one, is measured).
+    public func suspectDistance(of image: StoredImage, faces: [Face]) -> Float? {
+        guard let id = image.id, let entry = people[image.personId], entry.identity.disputed != nil else { return distance(of: image) }
+        let face = chosenFaces[id]?.descriptor ?? faces.first(where: \.chosen)?.descriptorValues
+            ?? (image.faces == 1 ? faces.first(where: \.counted)?.descriptorValues : nil)
+        return face.flatMap { entry.identity.photosDistance(to: $0) } ?? distance(of: image)
+    }
+
     /// Who an image's chosen face looks like, other than its own person; `faces` are the image's when the caller
     /// has them already (else they are read).
     public func looksLike(_ image: StoredImage, faces: [Face]? = nil, in catalog: Catalog) throws -> (label: String, distance: Float)? {
@@ -210,6 +220,8 @@ public struct IdentitySummary: Codable, Sendable, Equatable {
     public var clusters: [Int]
     /// Why there is no identity (null when clear).
     public var unclear: String?
+    /// Where reviewer-kept faces or the reference portrait disagree with the photos, and what is kept (null when not).
+    public var disputed: String?
 }
 
 extension IdentityIndex {
@@ -217,7 +229,7 @@ extension IdentityIndex {
     public func summaries() -> [IdentitySummary] {
         people.values.sorted { $0.label < $1.label }.map { e in
             IdentitySummary(label: e.label, clear: e.identity.isClear, faces: e.faces, anchors: e.anchors, anchored: e.identity.anchored,
-                            clusters: e.identity.clusterSizes, unclear: e.identity.unclear)
+                            clusters: e.identity.clusterSizes, unclear: e.identity.unclear, disputed: e.identity.disputed)
         }
     }
 }

@@ -166,7 +166,7 @@ public final class Reviewer {
         var typical: [Int64: [(image: StoredImage, label: String, faces: [Face])]] = [:]
         var out: [ReviewItem] = []
         for image in try catalog.keptUnreviewed() where ids.isEmpty || ids.contains(image.personId) {
-            guard let d = identities.distance(of: image) else { continue }
+            guard let d = identities.suspectDistance(of: image, faces: try catalog.faces(of: image.id!)) else { continue }
             if typical[image.personId] == nil {
                 typical[image.personId] = try identities.typical(image.personId).compactMap { try catalog.image(id: $0) }
                     .map { ($0, labels[$0.personId] ?? "?", try catalog.faces(of: $0.id!)) }
