@@ -92,7 +92,8 @@ extension CurateCommand {
                 let f = o.files
                 eprint("merge: \(o.path) (shard \(o.shard ?? "whole")): \(o.people) people, \(o.images) images, \(o.faces) faces, "
                        + "\(o.decisions) decisions; files \(f.linked) linked, \(f.copied) copied, \(f.present) present"
-                       + (f.missing > 0 ? ", \(f.missing) missing from the shard" : "") + String(format: " (%.1f s)", o.seconds))
+                       + (f.missing > 0 ? ", \(f.missing) missing from the shard" : "")
+                       + String(format: " (%.1f s: files %.1f s, rows %.1f s)", o.seconds, o.filesSeconds, o.rowsSeconds))
             })
             let summary = try merger.run(shards: shards.map { URL(fileURLWithPath: $0) })
             if global.json { try printJSON(summary) }
