@@ -86,6 +86,8 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ], path: "bench/scale"),
+        .executableTarget(name: "curate-bench-merge", dependencies: ["Catalog",
+                          .product(name: "GRDB", package: "GRDB.swift")], path: "bench/merge"),
 
         // Helpers the test targets share (paths to ../shared, temporary folders, running the built binary).
         .target(name: "TestSupport", dependencies: ["Catalog", "TestServer"], path: "Tests/TestSupport"),

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Benchmark: `curate merge`. curate-bench-merge (bench/merge/main.swift) makes finished shards of synthetic rows with
+# the real schema (curate's migrator, then bulk SQL: people, a term each, one attempt, one processed image and one
+# face with a 128-float descriptor per URL), marked finished as `curate shard-done` marks them. Then `curate merge`
+# of all of them into a new workspace is timed: the union (files and rows, one transaction per shard) and the stages
+# across people after it (copies, identity, best copy), with the peak RSS.
+#   1. rows: MERGE_SHARDS shards of MERGE_PEOPLE people x MERGE_PER_PERSON images (default 10 x 1,000 x 100: a
+#      million images over 10,000 people); their files are absent (merge counts them missing), so this is the catalog.
+#   2. files, linked: 10 shards of 100 people x MERGE_FILES_PER_PERSON images with their 3 files each (original,
+#      normalised copy, chip), hard-linked into the merged workspace on the same file system.
+#   3. files, copied: the same shards in /dev/shm (another file system): every file copied, read back, checked.
+# Usage: bench/merge.sh [CURATE_BINARY]   (default: a release build of this checkout)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARDS=${MERGE_SHARDS:-10}
+PEOPLE=${MERGE_PEOPLE:-1000}
+PER=${MERGE_PER_PERSON:-100}
+FILES_PER=${MERGE_FILES_PER_PERSON:-20}
+swift build -c release --product curate-bench-merge >/dev/null
+if [ $# -ge 1 ]; then CURATE=$(realpath "$1"); else swift build -c release --product curate >/dev/null; CURATE=$PWD/.build/release/curate; fi
+GEN=$PWD/.build/release/curate-bench-merge
+OUT=$(mktemp -d "${TMPDIR:-/tmp}/curate-merge.XXXXXX")
+SHM=""
+cleanup() { rm -rf "$OUT" ${SHM:+"$SHM"}; }
+trap cleanup EXIT
+
+printf '%-28s %9s %9s %11s %9s %12s\n' case images "union s" "images/s" "judge s" "peak RSS MB"
+measure() {
+    local name=$1 ws=$2; shift 2
+    /usr/bin/time -f '%e %M' -o "$OUT/time" "$CURATE" merge --json --workspace "$ws" "$@" > "$OUT/merge.json" 2> "$OUT/stderr" \
+        || { echo "$name failed:"; cat "$OUT/stderr"; exit 1; }
+    read -r _ kb < <(tail -n 1 "$OUT/time")
+    python3 - "$name" "$kb" "$OUT/merge.json" <<'PY'
+import json, sys
+name, kb, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+m = json.load(open(path))
+files = {k: sum(s["files"][k] for s in m["shards"]) for k in ("linked", "copied", "present", "missing")}
+print(f'{name:<28} {m["images"]:>9} {m["unionSeconds"]:>9.2f} {m["imagesPerSecond"]:>11.0f} {m["judgeSeconds"]:>9.2f} {kb / 1024:>12.0f}'
+      f'   files: {files["linked"]} linked, {files["copied"]} copied, {files["missing"]} missing')
+PY
+}
+
+"$GEN" "$OUT/rows" "$SHARDS" "$PEOPLE" "$PER" > "$OUT/gen.log"
+measure "rows ($SHARDS shards)" "$OUT/rows-merged" "$OUT"/rows/shard-*
+measure "rows, merged again" "$OUT/rows-merged" "$OUT"/rows/shard-*
+rm -rf "$OUT/rows" "$OUT/rows-merged"
+
+"$GEN" "$OUT/files" 10 100 "$FILES_PER" --files > "$OUT/gen.log"
+measure "files, hard-linked" "$OUT/linked" "$OUT"/files/shard-*
+SHM=$(mktemp -d /dev/shm/curate-merge.XXXXXX)
+mv "$OUT/files" "$SHM/files"
+measure "files, copied (from tmpfs)" "$OUT/copied" "$SHM"/files/shard-*
