@@ -24,20 +24,10 @@ enum Chromium {
     }
 
     private static func run(_ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
         // Root needs --no-sandbox; a profile of the test's own keeps runs apart.
         let profile = TempDir()
-        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files", "--no-first-run",
-                       "--user-data-dir=\(profile.path)"] + args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        return try runProcess(path, ["--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files", "--no-first-run",
+                                     "--user-data-dir=\(profile.path)"] + args)
     }
 }
 

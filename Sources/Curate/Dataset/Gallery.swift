@@ -41,14 +41,11 @@ public struct GallerySummary: Codable, Sendable {
 
 public enum GalleryError: BadInput {
     case notAGallery(String)
-    case unknownPerson(String, known: [String])
 
     public var description: String {
         switch self {
         case .notAGallery(let path):
             return "\(path) exists and was not made by curate gallery (no \(Gallery.marker) in it); choose another --out. Nothing was changed."
-        case let .unknownPerson(label, known):
-            return "no person \"\(label)\" in this workspace; known: \(known.isEmpty ? "none" : known.joined(separator: ", "))."
         }
     }
 }
@@ -93,7 +90,7 @@ public enum Gallery {
         if !options.people.isEmpty {
             chosen = try options.people.map { name in
                 guard let p = everyone.first(where: { $0.label.lowercased() == name.lowercased() }) else {
-                    throw GalleryError.unknownPerson(name, known: everyone.map(\.label))
+                    throw ListingError.unknownPerson(name, known: everyone.map(\.label))
                 }
                 return p
             }
