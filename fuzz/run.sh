@@ -158,7 +158,7 @@ for name in "${harnesses[@]}"; do
         status=1
         echo "== $name: FOUND A PROBLEM, see $out/$name.log and $out/crashes/$name/" >&2
     fi
-    # Executions, coverage and when coverage last grew, for the README's table.
+    # Executions, coverage and when coverage last grew, for docs/fuzzing.md's table.
     awk -v name="$name" '
         /cov: [0-9]+/ { match($0, /cov: [0-9]+/); c = substr($0, RSTART + 5, RLENGTH - 5) + 0; if (c > best) { best = c; last = $1 } }
         /^#[0-9]+.*(DONE|pulse)/ || /^#[0-9]+/ { line = $0 }

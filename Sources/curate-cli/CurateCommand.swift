@@ -67,7 +67,7 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// Exit codes, documented in the README, and the one place that maps an error to one.
+/// Exit codes, documented in docs/fetch.md, and the one place that maps an error to one.
 enum Exit {
     static let nothingStored = ExitCode(1)
     static let noFace = ExitCode(1)

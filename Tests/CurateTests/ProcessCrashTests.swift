@@ -32,7 +32,7 @@ struct ProcessCrashTests {
         case kill
         /// SIGSEGV to the worker thread itself, as a decoder crashing on the image does.
         case crashWorker
-        /// Two Ctrl-C (the second exits at once, as the README says).
+        /// Two Ctrl-C (the second exits at once, as docs/process.md says).
         case doubleInterrupt
     }
 
@@ -164,7 +164,7 @@ struct ProcessCrashTests {
         for id in ids where id != victim { #expect(try fixture.image(id).verdict != .pending) }
     }
 
-    /// Two Ctrl-C (the README's way to stop at once) and a hang-up are the user's doing, never the image's.
+    /// Two Ctrl-C (the way docs/fetch.md gives to stop at once) and a hang-up are the user's doing, never the image's.
     @Test func aDoubleCtrlCOrAHangUpBlamesNothing() throws {
         let (fixture, ids) = try workspace()
         let victim = ids[1]

@@ -145,7 +145,7 @@ struct ProcessTests {
             for name in ["half.jpg", "q50.jpg", "crop5.jpg"] {
                 #expect(v[name]?.1 == "duplicate", "\(name): \(String(describing: v[name]))")
             }
-            // A mirror image is a different pHash: kept (see README: flips are not duplicates).
+            // A mirror image is a different pHash: kept (see docs/process.md: flips are not duplicates).
             #expect(v["flipped.jpg"]?.0 == "kept", "\(String(describing: v["flipped.jpg"]))")
             for name in simm { #expect(v[name]?.0 == "kept", "\(name): \(String(describing: v[name]))") }
             let detail = try f.catalog.db.read { try String.fetchOne($0, sql: "SELECT i.detail FROM image i JOIN attempt a ON a.id = i.attemptId WHERE a.url LIKE '%half.jpg'") }

@@ -55,7 +55,7 @@ for k in 0..<shards {
             """)
     }
     if withFiles {
-        // Small files: what a link costs does not depend on the size; a copy's does (see the README).
+        // Small files: what a link costs does not depend on the size; a copy's does (see docs/benchmarks.md).
         let paths = try catalog.db.read { db in
             try Row.fetchAll(db, sql: "SELECT i.sha256, i.path, i.normalizedPath, f.chipPath FROM image i JOIN face f ON f.imageId = i.id")
         }

@@ -2,7 +2,7 @@
 import Foundation
 
 /// The distances that decide identity verdicts, in dlib descriptor units. Measured on ../shared/data
-/// (README, "Identity"; `curate-bench-identity measure` prints the figures).
+/// (docs/process.md, "Identity"; `curate-bench-identity measure` prints the figures).
 public struct IdentityOptions: Sendable, Equatable {
     /// Two faces closer than this are joined in the graph that chinese whispers clusters.
     public var graphDistance: Float = 0.55
