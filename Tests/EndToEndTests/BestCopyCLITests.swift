@@ -69,6 +69,57 @@ struct BestCopyCLITests {
         }
     }
 
+    @Test func aCopyInWhichTheFaceWasFoundBeatsALargerCopyInWhichNoneWas() async throws {
+        // A web picture at 1,000 px (a photo of horses with John Simm's face, a 150 px LFW crop scaled to 55 px,
+        // set into it) and the same picture resized to 960 px. The detector looks at a picture under 1,000 px
+        // upsampled once, so it finds the face (a 43 px box) in the 960 px copy and misses it in the 1,000 px one,
+        // looked at as it is (measured: the smallest face it finds there is about 70 px): the larger copy is
+        // no_face. The smaller must stand for the picture, not become the duplicate of a copy that shows no one.
+        let dir = TempDir()
+        let root = dir.sub("served")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("simm"), withIntermediateDirectories: true)
+        let horses = try DecodedImage.decode(try Paths.bytes("nonface/dlib/horses.jpg"))
+        let background = try horses.resized(width: 1000, height: horses.height * 1000 / horses.width)
+        let face = try DecodedImage.decode(try Paths.bytes(Self.lfw)).resized(width: 55, height: 55)
+        var pixels = [UInt8](repeating: 0, count: background.width * background.height * 3)
+        background.withPixels { p, stride in
+            for y in 0..<background.height { for x in 0..<(background.width * 3) { pixels[y * background.width * 3 + x] = p[y * stride + x] } }
+        }
+        let (x0, y0) = (600, 120)
+        face.withPixels { p, stride in
+            for y in 0..<face.height { for x in 0..<(face.width * 3) { pixels[((y0 + y) * background.width + x0) * 3 + x] = p[y * stride + x] } }
+        }
+        let large = try DecodedImage.fromBGR(pixels, width: background.width, height: background.height)
+        try Data(try large.jpeg(quality: 92)).write(to: root.appendingPathComponent("simm/a_large.jpg"))
+        try Data(try large.resized(width: 960, height: large.height * 960 / large.width).jpeg(quality: 92))
+            .write(to: root.appendingPathComponent("simm/b_smaller.jpg"))
+
+        let server = try await TestServer.start(dataRoot: root)
+        let ws = dir.sub("ws").path
+        let queries = dir.queries(["simm": server.imagePaths(under: "simm").sorted().map { server.baseURL + $0 }])
+        var r = try await curate(["fetch", "--query", queries.path, "--n", "10", "--concurrency", "1", "--workspace", ws, "--quiet"],
+                                 env: env, timeout: 300)
+        #expect(r.status == 0, "\(r.stderr)")
+        await server.stop()
+
+        r = try await curate(["list", "--json", "--workspace", ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let listed = try rows(r.stdout)
+        func row(_ name: String) throws -> [String: Any] {
+            try #require(listed.first { ($0["source_url"] as? String)?.hasSuffix("/" + name) == true }, "\(name)")
+        }
+        let (larger, smaller) = (try row("a_large.jpg"), try row("b_smaller.jpg"))
+        // What the detector found in each: nothing in the larger copy, the face in the smaller.
+        #expect(larger["faces"] as? Int == 0 && smaller["faces"] as? Int == 1, "\(larger)\n\(smaller)")
+        #expect(smaller["verdict"] as? String == "kept", "\(smaller)")
+        #expect(larger["reason"] as? String == "duplicate", "\(larger)")
+        r = try await curate(["review", "--list", "--json", "--workspace", ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let item = try #require(try rows(r.stdout).first { $0["id"] as? Int == larger["id"] as? Int }, "\(r.stdout)")
+        #expect(item["related"] as? [Int] == [smaller["id"] as? Int ?? -1], "\(item)")
+        #expect((item["detail"] as? String)?.hasSuffix("the better copy, which is kept") == true, "\(item)")
+    }
+
     @Test func anOlderCatalogIsListedMigratedAndPutRightByTheNextRun() async throws {
         let dir = TempDir()
         let workspace = Workspace(path: dir.sub("ws").path)

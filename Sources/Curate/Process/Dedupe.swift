@@ -134,12 +134,18 @@ struct Dedupe {
         return (image.verdict, image.reason, image.detail)
     }
 
-    /// Whether `a` is a better copy of one picture than `b`. A copy a reviewer kept first; then more pixels; at
-    /// equal size, the higher JPEG quality (from the quantisation tables) when both are JPEGs, else more bytes
-    /// (at equal size, more bytes per pixel); then the one stored first.
+    /// Whether `a` is a better copy of one picture than `b`. A copy a reviewer kept first; then a copy in which
+    /// processing found a face over one in which it found none (the detector can miss a face in the larger copy,
+    /// blurred or upscaled, that it finds in a smaller one: a larger `no_face` copy must not make the copy that
+    /// shows the person its duplicate); then more pixels; at equal size, the higher JPEG quality (from the
+    /// quantisation tables) when both are JPEGs, else more bytes (at equal size, more bytes per pixel); then the
+    /// one stored first.
     static func better(_ a: StoredImage, than b: StoredImage) -> Bool {
         let (ka, kb) = (a.reviewed && a.verdict == .kept, b.reviewed && b.verdict == .kept)
         if ka != kb { return ka }
+        // Faces processing counted: a fact of the image, so a second run chooses as the first did.
+        let (fa, fb) = ((a.faces ?? 0) > 0, (b.faces ?? 0) > 0)
+        if fa != fb { return fa }
         let (pa, pb) = ((a.width ?? 0) * (a.height ?? 0), (b.width ?? 0) * (b.height ?? 0))
         if pa != pb { return pa > pb }
         if let qa = a.jpegQuality, let qb = b.jpegQuality, qa != qb { return qa > qb }
