@@ -171,15 +171,24 @@ public struct IdentityIndex {
             func kept(_ detail: String?, face: Int?) -> IdentityChange {
                 IdentityChange(verdict: VerdictChange(imageId: id, verdict: .kept, reason: nil, detail: detail), chosenFace: face)
             }
-            // The face that is the person: within the distance, and by a margin nearer than every other face. Only
-            // when every face was described, or a face not looked at could be the person.
+            // The face that is the person: within the distance, and by a margin nearer than every other face; or,
+            // where every face is within the identity beyond doubt (under `suspectDistance`), a collage of the
+            // person, kept with the nearest. Only when every face was described, or a face not looked at could be
+            // someone else. A face chosen between `suspectDistance` and `wrongDistance` is a suspect, as a one-face
+            // photo there is: the person's own face may have been missed, and the one chosen be a companion's.
             func match() -> IdentityChange? {
                 guard entry.identity.isClear, c.faces.allSatisfy({ $0.descriptor != nil }) else { return nil }
                 let ranked = c.faces.compactMap { f in f.descriptorValues.flatMap(entry.identity.distance(to:)).map { (f.idx, $0) } }
                     .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
-                guard let best = ranked.first, best.1 <= o.wrongDistance, ranked.count < 2 || ranked[1].1 - best.1 >= o.margin else { return nil }
+                guard let best = ranked.first, best.1 <= o.wrongDistance else { return nil }
+                let collage = ranked.count > 1 && ranked.allSatisfy { $0.1 <= o.suspectDistance }
+                guard ranked.count < 2 || ranked[1].1 - best.1 >= o.margin || collage else { return nil }
                 var detail = String(format: "face %d of %d matches (%.2f", best.0 + 1, c.faces.count, best.1)
                 detail += ranked.count > 1 ? String(format: "; next %.2f)", ranked[1].1) : ")"
+                if collage { detail += String(format: ": every face is within %.2f of the person, the nearest kept", o.suspectDistance) }
+                if best.1 > o.suspectDistance {
+                    detail += String(format: ", between %.2f and %.2f: a suspect (curate review --suspects)", o.suspectDistance, o.wrongDistance)
+                }
                 return kept(detail, face: best.0)
             }
             if counted == 1 {
