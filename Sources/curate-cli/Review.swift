@@ -22,8 +22,8 @@ extension CurateCommand {
             chafa's symbol mosaic in 24-bit colour (also inside tmux, which passes neither protocol), or Unicode half
             blocks where libchafa is not installed. --graphics forces one: auto, kitty, sixel, symbols or blocks.
 
-            --suspects walks the kept images instead, the face farthest from its person's identity first, beside the
-            person's most typical faces; --run ID walks the validation faces a training run named wrong (most sure
+            --suspects walks the suspects instead (kept, but the face farther than the suspect distance from its person's
+            identity; a group photo's chosen face too), the farthest first, beside the person's most typical faces; --run ID walks the validation faces a training run named wrong (most sure
             first) or was unsure of. In both, l offers the person the face looks like (or the run predicted).
 
             Scripting form (no terminal needed): --list [--json] (also with --suspects or --run), --accept ID...,
@@ -40,7 +40,7 @@ extension CurateCommand {
         @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Only these reasons, e.g. no_face (repeatable).", valueName: "reason"))
         var reason: [String] = []
 
-        @Flag(name: .long, help: "Walk kept images instead, the face farthest from its person's identity first, beside the person's typical faces.")
+        @Flag(name: .long, help: "Walk the suspects instead: kept faces farther than the suspect distance from their person's identity, farthest first.")
         var suspects = false
 
         @Option(name: .customLong("run"), help: ArgumentHelp("Walk the validation faces training run ID named wrong or was unsure of.", valueName: "id"))
@@ -122,12 +122,12 @@ extension CurateCommand {
                 for item in items {
                     let i = item.image
                     let detail = item.answer.map { String(format: "predicted %@ (%.2f)", $0.predicted, $0.probability) }
-                        ?? (suspects ? item.distance.map { String(format: "distance %.2f", $0) } : nil) ?? i.detail ?? ""
+                        ?? i.detail ?? item.distance.map { String(format: "distance %.2f", $0) } ?? ""
                     print(["\(item.id)", item.label, i.reason?.rawValue ?? "-", detail, catalog.workspace.url(forRelativePath: i.path).path]
                         .map(printable).joined(separator: "\t"))
                 }
                 if !global.quiet {
-                    eprint(suspects ? "\(items.count) kept image(s), farthest from their person first"
+                    eprint(suspects ? "\(items.count) suspect(s): kept, farther than the suspect distance from their person, farthest first"
                            : runId != nil ? "\(items.count) validation face(s) run #\(runId!) named wrong or was unsure of"
                            : "\(items.count) image(s) wait for review")
                 }
@@ -136,7 +136,7 @@ extension CurateCommand {
 
             guard Terminal.isInteractive() else { throw TerminalError.notATerminal }
             if items.isEmpty {
-                print(suspects ? "No kept images to check: no person has a clear identity yet, or every kept image was reviewed."
+                print(suspects ? "No suspects: no kept face is farther than the suspect distance from a clear identity, or each was reviewed."
                       : runId != nil ? "Run #\(runId!) named every validation face right and was sure of each."
                       : "Nothing waits for review" + (person.isEmpty && reason.isEmpty ? "." : " with these filters."))
                 return

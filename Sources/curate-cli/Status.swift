@@ -34,6 +34,7 @@ extension CurateCommand {
                 detail("terms", c.terms)
                 detail("split", c.splits)
                 if let i = identities[c.label], i.faces > 0 { print("    identity: " + Self.describe(i)) }
+                if let n = identities[c.label]?.suspects, n > 0 { print("    suspects: \(n) (curate review --suspects)") }
             }
             if counts.isEmpty { print("no people yet: run `curate fetch --query queries/`.") }
             print("face descriptors on \(BLAS.current.summary)")

@@ -59,16 +59,18 @@ struct GroupIdentityTests {
         let pair = try row("madonna/pair_band.jpg")
         #expect(pair["faces"] as? Int == 1 && pair["verdict"] as? String == "kept", "\(pair)")
 
-        // What the details say, as review shows them: the collage's nearest face kept, every face within the
-        // identity; the pair's face a suspect.
+        // What the details say: the collage's nearest face kept, every face within the identity (not a suspect);
+        // the pair's face a suspect, as review --suspects lists it.
         r = try await curate(["review", "--suspects", "--list", "--json", "--workspace", ws], env: env)
         #expect(r.status == 0, "\(r.stderr)")
-        let kept = try #require(try json(r.stdout) as? [[String: Any]])
-        func item(_ row: [String: Any]) throws -> [String: Any] { try #require(kept.first { $0["id"] as? Int == row["id"] as? Int }, "\(row)") }
+        let suspects = try #require(try json(r.stdout) as? [[String: Any]])
+        func item(_ row: [String: Any]) throws -> [String: Any] { try #require(suspects.first { $0["id"] as? Int == row["id"] as? Int }, "\(row)") }
         for name in ["jerry/collage_2.jpg", "jerry/collage_3.jpg"] {
-            let detail = try item(try row(name))["detail"] as? String ?? ""
+            let collage = try row(name)
+            let detail = collage["detail"] as? String ?? ""
             #expect(detail.contains("matches (0.") && detail.contains("every face is within 0.50 of the person, the nearest kept")
                     && !detail.contains("suspect"), "\(name): \(detail)")
+            #expect(!suspects.contains { $0["id"] as? Int == collage["id"] as? Int }, "\(name) is no suspect")
         }
         let suspect = try item(pair)
         let distance = try #require(suspect["distance"] as? Double)

@@ -111,7 +111,8 @@ public enum Gallery {
             let byId = Dictionary(uniqueKeysWithValues: images.map { ($0.id!, $0) })
             var all: [Picture] = images.map { image in
                 let d = image.verdict == .kept ? identities.distance(of: image) : nil
-                let suspect = image.verdict == .kept && !image.reviewed && !image.reference && (d ?? 0) > suspectDistance
+                // The suspects `review --suspects` walks and `status` counts.
+                let suspect = identities.isSuspect(image, faces: faces[image.id!] ?? [])
                 let keptCopy = image.reason == .duplicate ? image.related?.compactMap { byId[$0] }.first : nil
                 return Picture(image: image, faces: faces[image.id!] ?? [], distance: d, suspect: suspect, kept: keptCopy)
             }

@@ -27,11 +27,41 @@ public struct ImageRow: Codable, Sendable, Equatable {
     @ExplicitNull public var split: SplitSide?
     /// The person's reference portrait (from Wikidata).
     public var reference: Bool
+    /// What the verdict's stage said about it (`distance 0.71 > 0.60 for its only face found (62×62 px); ...`).
+    @ExplicitNull public var detail: String?
+    /// Distance of the chosen face to the person's identity, two decimals as the details print it; null when the
+    /// identity is not clear or no face was chosen.
+    @ExplicitNull public var distance: Double?
+    /// Faces the detector found (counted or not).
+    public var detected: Int
+    /// The face the image is kept (or judged) for, in the upright image's pixels; null when none was chosen.
+    @ExplicitNull public var face: FaceBox?
+    /// Whether that face was chosen among several found (a group photo, or a larger face beside smaller ones).
+    public var chosenAmongSeveral: Bool
 
     enum CodingKeys: String, CodingKey {
         case id, label, provider, term, license, creator, sha256, path, bytes, format, verdict, reason, faces, detector, reviewed, split, reference
+        case detail, distance, detected, face
         case sourceUrl = "source_url"
         case pageUrl = "page_url"
+        case chosenAmongSeveral = "chosen_among_several"
+    }
+}
+
+/// A face's box as scripts see it: `number` as review draws it (from 1), edges in pixels.
+public struct FaceBox: Codable, Sendable, Equatable {
+    public var number: Int
+    public var left: Int
+    public var top: Int
+    public var right: Int
+    public var bottom: Int
+
+    public init(_ face: Face) {
+        number = face.idx + 1
+        left = Int(face.left.rounded())
+        top = Int(face.top.rounded())
+        right = Int(face.right.rounded())
+        bottom = Int(face.bottom.rounded())
     }
 }
 
@@ -64,13 +94,17 @@ public enum Listing {
             personId = match.id
         }
         let labels = Dictionary(uniqueKeysWithValues: people.map { ($0.id!, $0.label) })
-        try catalog.forEachImage(personId: personId, reason: reason) { image in
+        let identities = try IdentityIndex(catalog: catalog)
+        try catalog.forEachImageWithFaces(personId: personId, reason: reason) { image, faces in
+            let chosen = faces.first(where: \.chosen)
             try body(ImageRow(id: image.id!, label: labels[image.personId] ?? "?", sourceUrl: image.sourceUrl,
                               pageUrl: image.pageUrl, provider: image.provider, term: image.term, license: image.license,
                               creator: image.creator, sha256: image.sha256,
                               path: catalog.workspace.url(forRelativePath: image.path).path, bytes: image.bytes,
                               format: image.format, verdict: image.verdict, reason: image.reason, faces: image.faces,
-                              detector: image.detector, reviewed: image.reviewed, split: image.split, reference: image.reference))
+                              detector: image.detector, reviewed: image.reviewed, split: image.split, reference: image.reference,
+                              detail: image.detail, distance: chosen == nil ? nil : identities.distance(of: image).map { (Double($0) * 100).rounded() / 100 },
+                              detected: faces.count, face: chosen.map(FaceBox.init), chosenAmongSeveral: chosen != nil && faces.count > 1))
         }
     }
 }

@@ -28,6 +28,8 @@ public struct IdentityIndex {
     private var centres = (personIds: [Int64](), labels: [String](), values: Descriptors())
     /// Identity's verdicts, when made for the stage (`judging`).
     private(set) var verdicts: [IdentityChange] = []
+    /// Per person, how many kept images no reviewer looked at are suspects.
+    private var suspects: [Int64: Int] = [:]
 
     /// Computes every person's identity from the catalog, one person at a time (a few milliseconds for hundreds
     /// of faces; a person with more than `IdentityOptions.sampleAbove` faces is clustered from a sample).
@@ -50,6 +52,11 @@ public struct IdentityIndex {
                     chosenFaces[c.image.id] = (f.idx, d)
                 }
             }
+            for c in candidates where c.image.verdict == .kept && !c.image.reviewed {
+                if (suspectDistance(id: c.image.id, personId: personId, counted: c.image.faces, faces: c.faces) ?? 0) > options.suspectDistance {
+                    suspects[personId, default: 0] += 1
+                }
+            }
             if judging {
                 for (change, descriptor) in Self.judge(candidates, entry, options) {
                     if let descriptor { looks.append((verdicts.count, descriptor, personId)) }
@@ -67,9 +74,9 @@ public struct IdentityIndex {
             centres.values.append(centre)
         }
         for look in looks {
-            if let like = looksLike(look.descriptor, notPerson: look.personId) {
-                verdicts[look.verdict].verdict.detail! += String(format: "; looks like %@ (%.2f)", like.label, like.distance)
-            }
+            verdicts[look.verdict].verdict.detail! += looksLike(look.descriptor, notPerson: look.personId)
+                .map { String(format: "; looks like %@ (%.2f)", $0.label, $0.distance) }
+                ?? String(format: "; matches no one in the workspace (no identity within %.2f)", options.suspectDistance)
         }
     }
 
@@ -105,20 +112,23 @@ public struct IdentityIndex {
                      anchors: anchors.count + portraits.count, distances: distances, imageIds: imageIds)
     }
 
-    /// The person (other than `personId`) whose identity this face is closest to, when within `wrongDistance`.
+    /// The person (other than `personId`) whose identity this face is closest to, when within `suspectDistance`: where
+    /// that person would keep the face without doubt. Nearer than `wrongDistance` is not enough: a stranger's face is
+    /// often that near the centre of someone's identity (the nearest centre of 250 strangers' faces in ../shared/data
+    /// was as near as 0.56; in a real scrape five spectators and team-mates were "named" at under 0.60, all wrongly).
     /// Every clear identity's centre is measured eight lanes at a time from one flat buffer (10,000 people for each
     /// of thousands of wrong_person faces); those within rounding of the distance are measured again as
     /// `Identity.distance(to:)` measures, which decides.
     public func looksLike(_ descriptor: [Float], notPerson personId: Int64) -> (label: String, distance: Float)? {
         guard descriptor.count == Descriptors.dimension else { return nil }
         var best: (String, Float)?
-        let limit = options.wrongDistance * options.wrongDistance * (1 + 1e-3)
+        let limit = options.suspectDistance * options.suspectDistance * (1 + 1e-3)
         descriptor.withUnsafeBytes { x in
             centres.values.values.withUnsafeBytes { all in
                 for k in centres.personIds.indices where centres.personIds[k] != personId {
                     guard squaredDistance(x.baseAddress!, all.baseAddress!.advanced(by: k * Descriptors.dimension * 4)) <= limit else { continue }
                     let d = descriptorDistance(descriptor, centres.values[k])
-                    guard d <= options.wrongDistance else { continue }
+                    guard d <= options.suspectDistance else { continue }
                     let label = centres.labels[k]
                     if best == nil || d < best!.1 || (d == best!.1 && label < best!.0) { best = (label, d) }
                 }
@@ -129,7 +139,11 @@ public struct IdentityIndex {
 
     /// How far an image's chosen face (its only face, or the one kept) is from its person's identity.
     public func distance(of image: StoredImage) -> Float? {
-        guard let id = image.id, let entry = people[image.personId], entry.identity.isClear else { return nil }
+        image.id.flatMap { distance(id: $0, personId: image.personId) }
+    }
+
+    func distance(id: Int64, personId: Int64) -> Float? {
+        guard let entry = people[personId], entry.identity.isClear else { return nil }
         // The face identity was found from (leave-one-out), unless the image is kept for another of its faces.
         if let d = entry.distances[id], chosenFaces[id] == nil { return d }
         return chosenFaces[id].flatMap { entry.identity.distance(to: $0.descriptor) }
@@ -139,11 +153,26 @@ public struct IdentityIndex {
     /// to the photos' identity alone, so the faces kept only for the reviewer's group (or a portrait of someone
     /// else) come first. `faces` are the image's (its chosen face, or its only counted one, is measured).
     public func suspectDistance(of image: StoredImage, faces: [Face]) -> Float? {
-        guard let id = image.id, let entry = people[image.personId], entry.identity.disputed != nil else { return distance(of: image) }
-        let face = chosenFaces[id]?.descriptor ?? faces.first(where: \.chosen)?.descriptorValues
-            ?? (image.faces == 1 ? faces.first(where: \.counted)?.descriptorValues : nil)
-        return face.flatMap { entry.identity.photosDistance(to: $0) } ?? distance(of: image)
+        guard let id = image.id else { return nil }
+        return suspectDistance(id: id, personId: image.personId, counted: image.faces, faces: faces)
     }
+
+    func suspectDistance(id: Int64, personId: Int64, counted: Int?, faces: [Face]) -> Float? {
+        guard let entry = people[personId], entry.identity.disputed != nil else { return distance(id: id, personId: personId) }
+        let face = chosenFaces[id]?.descriptor ?? faces.first(where: \.chosen)?.descriptorValues
+            ?? (counted == 1 ? faces.first(where: \.counted)?.descriptorValues : nil)
+        return face.flatMap { entry.identity.photosDistance(to: $0) } ?? distance(id: id, personId: personId)
+    }
+
+    /// Whether a kept image no reviewer looked at is a suspect: its face (its only one, or the one a group photo is
+    /// kept for) farther than `suspectDistance` from the person, as `suspectDistance(of:faces:)` measures it. What
+    /// `review --suspects` walks and `status` counts.
+    public func isSuspect(_ image: StoredImage, faces: [Face]) -> Bool {
+        image.verdict == .kept && !image.reviewed && (suspectDistance(of: image, faces: faces) ?? 0) > options.suspectDistance
+    }
+
+    /// How many of a person's kept images are suspects (`isSuspect`), counted as the index was read.
+    public func suspectCount(_ personId: Int64) -> Int { suspects[personId] ?? 0 }
 
     /// Who an image's chosen face looks like, other than its own person; `faces` are the image's when the caller
     /// has them already (else they are read).
@@ -202,7 +231,8 @@ public struct IdentityIndex {
                     continue
                 }
                 if let m = match(), m.chosenFace != own { out.append((m, nil)); continue }
-                let detail = String(format: "distance %.2f > %.2f", d, o.wrongDistance)
+                var detail = String(format: "distance %.2f > %.2f", d, o.wrongDistance)
+                if let face = c.faces.first(where: \.counted) { detail += " for " + judgedFace(face, detected: c.faces.count) }
                 out.append((IdentityChange(verdict: VerdictChange(imageId: id, verdict: .rejected, reason: .wrongPerson, detail: detail),
                                            chosenFace: own), c.faces.first(where: \.counted)?.descriptorValues))
             } else {
@@ -213,6 +243,14 @@ public struct IdentityIndex {
             }
         }
         return out
+    }
+
+    /// Which face a verdict judged, so a reviewer can tell when the person's own face was missed: its size, and
+    /// whether it was the only face found (else the one counted: the others were too small beside it, `smallFaceRatio`).
+    static func judgedFace(_ face: Face, detected: Int) -> String {
+        let size = "\(Int((face.right - face.left).rounded()))×\(Int((face.bottom - face.top).rounded())) px"
+        return detected == 1 ? "its only face found (\(size))"
+            : "the largest of \(detected) faces found (\(size); the others too small to count)"
     }
 }
 
@@ -231,6 +269,8 @@ public struct IdentitySummary: Codable, Sendable, Equatable {
     public var unclear: String?
     /// Where reviewer-kept faces or the reference portrait disagree with the photos, and what is kept (null when not).
     public var disputed: String?
+    /// Kept images no reviewer looked at whose face is farther than `--suspect-distance` (`review --suspects`).
+    public var suspects: Int
 }
 
 extension IdentityIndex {
@@ -238,7 +278,8 @@ extension IdentityIndex {
     public func summaries() -> [IdentitySummary] {
         people.values.sorted { $0.label < $1.label }.map { e in
             IdentitySummary(label: e.label, clear: e.identity.isClear, faces: e.faces, anchors: e.anchors, anchored: e.identity.anchored,
-                            clusters: e.identity.clusterSizes, unclear: e.identity.unclear, disputed: e.identity.disputed)
+                            clusters: e.identity.clusterSizes, unclear: e.identity.unclear, disputed: e.identity.disputed,
+                            suspects: suspectCount(e.personId))
         }
     }
 }

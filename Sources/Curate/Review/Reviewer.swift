@@ -157,8 +157,9 @@ public final class Reviewer {
         return try catalog.reviewQueueCount(personIds: ids.isEmpty ? nil : ids, reasons: reasons.isEmpty ? nil : reasons)
     }
 
-    /// Kept images no reviewer has looked at, of people whose identity is clear, the face farthest from the
-    /// person first, each beside the person's most typical faces: where a wrong person hides among the kept.
+    /// The suspects (`IdentityIndex.isSuspect`: kept, no reviewer has looked, the face farther than
+    /// `--suspect-distance` from a clear identity, a group photo's chosen face too), the farthest first, each beside
+    /// the person's most typical faces: where a wrong person hides among the kept.
     public func suspects(people: [String] = []) throws -> [ReviewItem] {
         let ids = Set(try people.map { try person(named: $0).id! })
         let labels = try catalog.labels()
@@ -166,7 +167,8 @@ public final class Reviewer {
         var typical: [Int64: [(image: StoredImage, label: String, faces: [Face])]] = [:]
         var out: [ReviewItem] = []
         for image in try catalog.keptUnreviewed() where ids.isEmpty || ids.contains(image.personId) {
-            guard let d = identities.suspectDistance(of: image, faces: try catalog.faces(of: image.id!)) else { continue }
+            let faces = try catalog.faces(of: image.id!)
+            guard identities.isSuspect(image, faces: faces), let d = identities.suspectDistance(of: image, faces: faces) else { continue }
             if typical[image.personId] == nil {
                 typical[image.personId] = try identities.typical(image.personId).compactMap { try catalog.image(id: $0) }
                     .map { ($0, labels[$0.personId] ?? "?", try catalog.faces(of: $0.id!)) }
