@@ -46,7 +46,7 @@ extension CurateCommand {
             if global.json { return try printJSON(summary) }
             guard !global.quiet else { return }
             print("gallery of \(summary.people) \(summary.people == 1 ? "person" : "people"), \(summary.pictures) pictures on "
-                  + "\(summary.pages) pages: \(summary.thumbnailsMade) thumbnails made, \(summary.thumbnailsKept) kept from before"
+                  + "\(summary.pages) pages: \(summary.thumbnailsMade) thumbnails and chips made, \(summary.thumbnailsKept) kept from before"
                   + (summary.removed > 0 ? ", \(summary.removed) unused removed" : ""))
             if summary.unreadable > 0 { eprint("note: \(summary.unreadable) picture(s) could not be read or decoded; they are shown as text") }
             print("open \(summary.index)")

@@ -98,6 +98,16 @@ struct GalleryTests {
             for (reason, n) in person["reasons"] as? [String: Int] ?? [:] { #expect(shown(reason) == n, "\(label) \(reason)") }
         }
         #expect(index.contains("data-count=\"duplicate\""), "the planted copy is a duplicate")
+        // Every number is a link to a page that exists, and to a place on it that exists.
+        let links = index.components(separatedBy: "<a href=\"").dropFirst().compactMap { $0.components(separatedBy: "\"").first }
+        #expect(links.count >= 2 * status.count)
+        for link in links {
+            let parts = link.components(separatedBy: "#")
+            let target = out.appendingPathComponent(parts[0])
+            let text = try? String(contentsOf: target, encoding: .utf8)
+            #expect(text != nil, "\(link): no such page")
+            if parts.count > 1, let text { #expect(text.contains("id=\"\(parts[1])\""), "\(link): no such place on the page") }
+        }
 
         // Every page, opened in Chromium from file://: every picture (tiles and the large views) loads.
         var pages = [out.appendingPathComponent("index.html")]

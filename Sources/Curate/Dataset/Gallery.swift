@@ -269,7 +269,10 @@ public enum Gallery {
                 return "<td data-count=\"\(name)\"><a href=\"\(html(link))\">\(n)</a></td>"
             }
             body += "<tr data-person=\"\(html(row.person.label))\"><td><a href=\"people/\(html(slug(row.person)))/index.html\">\(html(row.person.label))</a></td>"
-            body += cell(c?.stored ?? 0, "kept", "stored").replacingOccurrences(of: "#kept", with: "")
+            // Stored is every picture of the person: the link is their first page, not one of its sections.
+            let stored = c?.stored ?? 0
+            body += stored > 0 ? "<td data-count=\"stored\"><a href=\"people/\(html(slug(row.person)))/index.html\">\(stored)</a></td>"
+                : "<td data-count=\"stored\">0</td>"
             body += cell(c?.images["kept"] ?? 0, "kept", "kept")
             body += cell(row.suspects, "suspects", "suspects")
             body += cell(c?.images["pending"] ?? 0, "pending", "pending")
