@@ -29,18 +29,22 @@ extension CurateCommand {
         @Option(name: .customLong("page-size"), help: "Pictures on one page of a person.")
         var pageSize: Int = 120
 
+        @Option(name: .customLong("people-per-page"), help: "People on one page of the overview; more go on index-2.html, ...")
+        var peoplePerPage: Int = 500
+
         @Option(name: .long, help: "Threads making thumbnails (default: one per core).")
         var threads: Int?
 
         func validate() throws {
             try check("--page-size", pageSize, in: 10...10_000)
+            try check("--people-per-page", peoplePerPage, in: 1...100_000)
             try check("--threads", threads, in: 1...256)
         }
 
         func execute() throws {
             let catalog = try Catalog.openExisting(global.ws)
             let dest = out.map { URL(fileURLWithPath: $0) } ?? catalog.workspace.root.appendingPathComponent("gallery")
-            var options = GalleryOptions(out: dest, people: person, pageSize: pageSize)
+            var options = GalleryOptions(out: dest, people: person, pageSize: pageSize, peoplePerPage: peoplePerPage)
             if let threads { options.threads = threads }
             let summary = try Curate.Gallery.build(catalog, options: options)
             if global.json { return try printJSON(summary) }

@@ -159,6 +159,27 @@ struct GalleryTests {
         #expect(second["thumbnailsKept"] as? Int == first["thumbnailsMade"] as? Int)
         #expect(second["removed"] as? Int == 0)
 
+        // An overview of one person a page: two pages, each person on one of them, each person's pages leading back
+        // to it; a longer overview's pages go again when it shrinks.
+        r = try await curate(["gallery", "--out", out.path, "--people-per-page", "1", "--json", "--workspace", ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect((try json(r.stdout) as? [String: Any])?["pages"] as? Int == (first["pages"] as? Int ?? 0) + 1)
+        let one = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)
+        let two = try String(contentsOf: out.appendingPathComponent("index-2.html"), encoding: .utf8)
+        #expect(one.contains("<tr data-person=\"madonna\">") && !one.contains("<tr data-person=\"mindy_kaling\">"))
+        #expect(two.contains("<tr data-person=\"mindy_kaling\">") && !two.contains("<tr data-person=\"madonna\">"))
+        #expect(one.contains("href=\"index-2.html\"") && two.contains("href=\"index.html\""))
+        for (person, home) in [("madonna", "index.html"), ("mindy_kaling", "index-2.html")] {
+            let folders = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("people").path)
+            let folder = try #require(folders.first { $0.hasSuffix("-" + person.replacingOccurrences(of: "_", with: "-")) }, "\(folders)")
+            let page = try String(contentsOf: out.appendingPathComponent("people/\(folder)/index.html"), encoding: .utf8)
+            #expect(page.contains("<a href=\"../../\(home)\">all people</a>"), "\(person)")
+        }
+        r = try await curate(["gallery", "--out", out.path, "--workspace", ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("index-2.html").path))
+        #expect(try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8).contains("<tr data-person=\"mindy_kaling\">"))
+
         // One person only: the other's pages are not touched.
         r = try await curate(["gallery", "--out", out.path, "--person", "MADONNA", "--json", "--workspace", ws], env: env)
         #expect(r.status == 0, "\(r.stderr)")

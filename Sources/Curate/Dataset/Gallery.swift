@@ -9,15 +9,18 @@ public struct GalleryOptions: Sendable {
     public var people: [String]
     /// Pictures on one page of a person; more go on further pages.
     public var pageSize: Int
+    /// People on one page of the overview; more go on further pages (index-2.html, ...).
+    public var peoplePerPage: Int
     /// The longer side of a thumbnail, in pixels.
     public var thumbnailSide: Int
     public var threads: Int
 
-    public init(out: URL, people: [String] = [], pageSize: Int = 120, thumbnailSide: Int = 240,
+    public init(out: URL, people: [String] = [], pageSize: Int = 120, peoplePerPage: Int = 500, thumbnailSide: Int = 240,
                 threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.out = out
         self.people = people
         self.pageSize = pageSize
+        self.peoplePerPage = peoplePerPage
         self.thumbnailSide = thumbnailSide
         self.threads = threads
     }
@@ -105,7 +108,9 @@ public enum Gallery {
         var pagesWritten = 0, pictures = 0, thumbnailsMade = 0, thumbnailsKept = 0, unreadable = 0
         var overview: [(person: Person, counts: PersonCounts?, suspects: Int, links: [String: String])] = []
 
-        for person in chosen.sorted(by: { $0.label < $1.label }) {
+        for (position, person) in chosen.sorted(by: { $0.label < $1.label }).enumerated() {
+            // The overview page that lists this person, which the person's pages lead back to.
+            let home = Self.overviewFile(position / max(1, options.peoplePerPage))
             let images = try catalog.images(personId: person.id!)
             let faces = try catalog.faces(of: images.compactMap(\.id))
             let byId = Dictionary(uniqueKeysWithValues: images.map { ($0.id!, $0) })
@@ -136,7 +141,7 @@ public enum Gallery {
             unreadable += made.unreadable
             for (n, page) in pages.enumerated() {
                 let html = Self.personPage(person: person, sections: page, page: n, of: pages.count, counts: counts[person.label],
-                                           catalog: catalog, out: out, slug: slug, thumbs: thumbs)
+                                           home: home, catalog: catalog, out: out, slug: slug, thumbs: thumbs)
                 try Self.write(html, to: out.appendingPathComponent("people/\(slug)/\(Self.pageFile(n))"))
                 pagesWritten += 1
             }
@@ -149,10 +154,23 @@ public enum Gallery {
             pictures += all.count
             overview.append((person, counts[person.label], all.filter(\.suspect).count, links))
         }
-        try Self.write(Self.overviewPage(overview, catalog: catalog), to: out.appendingPathComponent("index.html"))
+        // The overview, a page per `peoplePerPage` people, so it stays light at thousands of people.
+        let perPage = max(1, options.peoplePerPage)
+        let overviewPages = Swift.max(1, (overview.count + perPage - 1) / perPage)
+        let reasons = Set(overview.flatMap { ($0.counts?.reasons ?? [:]).keys }).sorted()
+        for n in 0..<overviewPages {
+            let rows = Array(overview[min(n * perPage, overview.count)..<min((n + 1) * perPage, overview.count)])
+            try Self.write(Self.overviewPage(rows, reasons: reasons, page: n, of: overviewPages, people: overview.count, catalog: catalog),
+                           to: out.appendingPathComponent(Self.overviewFile(n)))
+        }
+        let currentOverview = Set((0..<overviewPages).map(Self.overviewFile))
+        for file in options.people.isEmpty ? (try? fm.contentsOfDirectory(atPath: out.path)) ?? [] : []
+        where file.hasPrefix("index") && file.hasSuffix(".html") && !currentOverview.contains(file) {
+            try fm.removeItem(at: out.appendingPathComponent(file))   // an earlier, longer overview's pages
+        }
         let removed = options.people.isEmpty ? try thumbs.removeUnused(pages: Set(overview.map { Self.slug($0.person) })) : 0
         return GallerySummary(out: out.path, index: out.appendingPathComponent("index.html").path, people: overview.count,
-                              pages: pagesWritten + 1, pictures: pictures, thumbnailsMade: thumbnailsMade, thumbnailsKept: thumbnailsKept,
+                              pages: pagesWritten + overviewPages, pictures: pictures, thumbnailsMade: thumbnailsMade, thumbnailsKept: thumbnailsKept,
                               unreadable: unreadable, removed: removed)
     }
 
@@ -255,11 +273,17 @@ public enum Gallery {
         """
     }
 
+    /// The overview's page `n` (from 0): index.html, then index-2.html, ...
+    static func overviewFile(_ n: Int) -> String { n == 0 ? "index.html" : "index-\(n + 1).html" }
+
     static func overviewPage(_ rows: [(person: Person, counts: PersonCounts?, suspects: Int, links: [String: String])],
-                             catalog: Catalog) -> String {
-        let reasons = Set(rows.flatMap { ($0.counts?.reasons ?? [:]).keys }).sorted()
-        var body = "<h1>curate gallery</h1>\n<p class=\"note\">\(html(catalog.workspace.root.path)): \(rows.count) "
-            + "\(rows.count == 1 ? "person" : "people"); the same counts as <code>curate status</code></p>\n"
+                             reasons: [String], page n: Int, of count: Int, people: Int, catalog: Catalog) -> String {
+        var body = "<h1>curate gallery</h1>\n<p class=\"note\">\(html(catalog.workspace.root.path)): \(people) "
+            + "\(people == 1 ? "person" : "people"); the same counts as <code>curate status</code></p>\n"
+        if count > 1 {
+            body += "<nav>" + (0..<count).map { $0 == n ? "<b>page \($0 + 1)</b>" : "<a href=\"\(overviewFile($0))\">page \($0 + 1)</a>" }
+                .joined(separator: " ") + "</nav>\n"
+        }
         body += "<table id=\"people\"><tr><th>person</th><th>stored</th><th>kept</th><th>suspects</th><th>pending</th>"
             + reasons.map { "<th>\(html($0))</th>" }.joined() + "</tr>\n"
         for row in rows {
@@ -284,9 +308,9 @@ public enum Gallery {
     }
 
     static func personPage(person: Person, sections: [Section], page n: Int, of count: Int, counts: PersonCounts?,
-                           catalog: Catalog, out: URL, slug: String, thumbs: Thumbnails) -> String {
+                           home: String, catalog: Catalog, out: URL, slug: String, thumbs: Thumbnails) -> String {
         let here = out.appendingPathComponent("people/\(slug)")
-        var body = "<nav><a href=\"../../index.html\">all people</a>"
+        var body = "<nav><a href=\"../../\(home)\">all people</a>"
         if count > 1 {
             body += (0..<count).map { $0 == n ? "<b>page \($0 + 1)</b>" : "<a href=\"\(pageFile($0))\">page \($0 + 1)</a>" }.joined(separator: " ")
         }
