@@ -3,7 +3,9 @@
 //        swift run -c release curate-bench-identity describe DATA > F   descriptors of every counted face in DATA
 //        swift run -c release curate-bench-identity measure F           same/other distances, the threshold table
 //        curate-bench-identity planted DATA OUT     a planted search per person (bench/identity/planted.sh)
-//        curate-bench-identity score OUT LIST MANIFEST   precision and recall of an export of it
+//        curate-bench-identity planted-band DATA OUT   the same with hard photos and hard intruders (bench/identity/suspects.sh)
+//        curate-bench-identity describe-hard DATA > F   descriptors of the celebrities' photos as they are and made hard
+//        curate-bench-identity score OUT LIST MANIFEST [SUSPECTS]   precision and recall of an export of it
 import Curate
 import Foundation
 
@@ -55,6 +57,71 @@ func describe(_ data: URL) throws {
         for (i, face) in counted.enumerated() {
             guard let d = try models.chip(image, face: face).descriptor else { continue }
             print(([f.set, f.person, f.path.lastPathComponent, "\(i)", "\(counted.count)"] + d.map { "\($0)" }).joined(separator: "\t"))
+        }
+    }
+}
+
+// MARK: hard photos: real photos made harder as a web search's hard photos are (a face small in a thumbnail,
+// sunglasses, a soft upscaled copy), for the band planted set (`planted-band`) and its measurement (`describe-hard`).
+
+enum Hardening: String, CaseIterable {
+    /// Shrunk until the shorter side is 72 px (a thumbnail): the face is about 40 px, found only upsampled.
+    case small
+    /// A dark bar over both eyes, from the 5-point landmarks' eye corners: sunglasses.
+    case shades
+    /// Shrunk to a quarter and scaled back up: a soft, upscaled copy.
+    case soft
+
+    func apply(_ image: DecodedImage, _ models: FaceModels) throws -> DecodedImage? {
+        switch self {
+        case .small:
+            let s = 72.0 / Double(min(image.width, image.height))
+            return try image.resized(width: max(72, Int(Double(image.width) * s)), height: max(72, Int(Double(image.height) * s)))
+        case .soft:
+            return try image.resized(width: max(1, image.width / 4), height: max(1, image.height / 4)).resized(width: image.width, height: image.height)
+        case .shades:
+            guard let face = try models.find(in: image).max(by: { $0.area < $1.area }), let l = face.landmarks, l.count >= 10 else { return nil }
+            // Points 0-3 are the eye corners (x, y pairs), 4 the base of the nose.
+            let xs = stride(from: 0, to: 8, by: 2).map { l[$0] }, ys = stride(from: 1, to: 8, by: 2).map { l[$0] }
+            let width = xs.max()! - xs.min()!
+            let (cy, half) = (ys.reduce(0, +) / 4, width * 0.18)
+            let out = try DecodedImage.decode([UInt8](try image.jpeg(quality: 95)))
+            try out.drawBox(left: Int(xs.min()! - width * 0.15), top: Int(cy - half), right: Int(xs.max()! + width * 0.15), bottom: Int(cy + half),
+                            thickness: -1, bgr: (30, 30, 30), label: nil)
+            return out
+        }
+    }
+}
+
+/// One line per photo of the five celebrities and hardening (and the photo as it is): set, person, file,
+/// hardening, faces counted, the 128 values of its largest face. For measuring where hard photos land.
+func describeHard(_ data: URL) throws {
+    let models = try FaceModels(ModelFiles.locate(in: []))
+    guard models.hasDescriptors else { fail("the dlib model files are missing: run scripts/setup.sh") }
+    let fm = FileManager.default
+    let root = data.appendingPathComponent("faces/opencv_course_5celeb")
+    var files: [(person: String, url: URL)] = []
+    for person in try fm.contentsOfDirectory(atPath: root.path).sorted() where !person.hasSuffix(".txt") {
+        for file in try fm.contentsOfDirectory(atPath: root.appendingPathComponent(person).path).sorted() {
+            files.append((person, root.appendingPathComponent("\(person)/\(file)")))
+        }
+    }
+    let johns = data.appendingPathComponent("faces/dlib_johns")
+    for person in try fm.contentsOfDirectory(atPath: johns.path).sorted() where !person.hasSuffix(".txt") {
+        for file in try fm.contentsOfDirectory(atPath: johns.appendingPathComponent(person).path).sorted() {
+            files.append((person, johns.appendingPathComponent("\(person)/\(file)")))
+        }
+    }
+    for f in files {
+        let original = try DecodedImage.decode([UInt8](try Data(contentsOf: f.url)))
+        for how in [nil] + Hardening.allCases.map(Optional.some) {
+            guard let image = try how.map({ try $0.apply(original, models) }) ?? original else { continue }
+            // As processing looks: a picture under 1,000 px upsampled once, the faces under a quarter of the largest not counted.
+            let faces = try models.find(in: image)
+            let largest = faces.map(\.area).max() ?? 0
+            let counted = faces.filter { $0.area >= 0.25 * largest }
+            guard let face = counted.max(by: { $0.area < $1.area }), let d = try models.chip(image, face: face).descriptor else { continue }
+            print(([f.person, f.url.lastPathComponent, how?.rawValue ?? "as_is", "\(counted.count)"] + d.map { "\($0)" }).joined(separator: "\t"))
         }
     }
 }
@@ -246,11 +313,130 @@ func planted(_ data: URL, _ out: URL) throws {
 }
 
 
+// MARK: planted-band: per person, the person's photos with every third made hard (small, sunglasses, soft, in turn),
+// three plain intruders (another celebrity, a John, a spectator) and up to four intruders chosen where the suspects
+// are: other people's faces (the other celebrities', the Johns', spectators'; as they are or made hard) between 0.50
+// and 0.60 from the person's identity, as measured here on the person's plain photos. OUT/served/<person>/... and
+// OUT/truth.tsv, as `planted` writes them.
+
+func plantedBand(_ data: URL, _ out: URL) throws {
+    let models = try FaceModels(ModelFiles.locate(in: []))
+    guard models.hasDescriptors else { fail("the dlib model files are missing: run scripts/setup.sh") }
+    let fm = FileManager.default
+    let root = data.appendingPathComponent("faces/opencv_course_5celeb")
+    let people = try fm.contentsOfDirectory(atPath: root.path).filter { !$0.hasSuffix(".txt") }.sorted()
+    var photos: [String: [URL]] = [:]
+    for p in people {
+        photos[p] = try fm.contentsOfDirectory(atPath: root.appendingPathComponent(p).path).sorted().map { root.appendingPathComponent("\(p)/\($0)") }
+    }
+    let johnsRoot = data.appendingPathComponent("faces/dlib_johns")
+    let johns = try fm.contentsOfDirectory(atPath: johnsRoot.path).filter { !$0.hasSuffix(".txt") }.sorted().flatMap { j in
+        try fm.contentsOfDirectory(atPath: johnsRoot.appendingPathComponent(j).path).sorted().map { johnsRoot.appendingPathComponent("\(j)/\($0)") }
+    }
+    func decode(_ url: URL) throws -> DecodedImage { try DecodedImage.decode([UInt8](try Data(contentsOf: url))) }
+    // The descriptor of a picture's largest face, as processing finds it.
+    func largestFace(_ image: DecodedImage) throws -> [Float]? {
+        guard let face = try models.find(in: image).max(by: { $0.area < $1.area }) else { return nil }
+        return try models.chip(image, face: face).descriptor
+    }
+    let spectators = try crowdFaces(data)
+    // Every face that could be planted as an intruder: the source it is made from (so one photo is planted once),
+    // whose it is, the picture, its descriptor.
+    var candidates: [(source: String, owner: String, image: DecodedImage, how: String, descriptor: [Float])] = []
+    for (owner, urls) in people.map({ ($0, photos[$0]!) }) + [("johns", johns)] {
+        for url in urls {
+            let original = try decode(url)
+            for how in [nil] + Hardening.allCases.map(Optional.some) {
+                guard let image = try how.map({ try $0.apply(original, models) }) ?? original, let d = try largestFace(image) else { continue }
+                candidates.append((url.path, owner, image, how?.rawValue ?? "as_is", d))
+            }
+        }
+    }
+    for (i, image) in spectators.enumerated() {
+        if let d = try largestFace(image) { candidates.append(("spectator \(i)", "spectators", image, "as_is", d)) }
+    }
+
+    var truth = "file\tperson\tshows_person\tperson_side\tsplit_x\n"
+    func write(_ bytes: Data, as file: String, person: String, shows: Bool) throws {
+        try bytes.write(to: out.appendingPathComponent("served/\(person)/\(file)"))
+        truth += "\(person)/\(file)\t\(person)\t\(shows ? 1 : 0)\t-\t-\n"
+    }
+    var turn = 0
+    for (k, person) in people.enumerated() {
+        try fm.createDirectory(at: out.appendingPathComponent("served/\(person)"), withIntermediateDirectories: true)
+        // The person's photos, every third made hard by the next hardening in turn (as it is where it finds no face).
+        var plain = Descriptors()
+        for (i, p) in photos[person]!.enumerated() {
+            var bytes = try Data(contentsOf: p)
+            var label = "as_is"
+            if i % 3 == 2 {
+                let how = Hardening.allCases[turn % Hardening.allCases.count]
+                turn += 1
+                if let image = try how.apply(try decode(p), models) { bytes = try image.jpeg(quality: 92); label = how.rawValue }
+            } else if let d = try largestFace(try decode(p)) {
+                plain.append(d)
+            }
+            try write(bytes, as: "own_\(i)_\(label).jpg", person: person, shows: true)
+        }
+        // Three plain intruders, mostly far from the person: another celebrity's photo, a John, a spectator.
+        let other = photos[people[(k + 1) % people.count]]!
+        try write(try Data(contentsOf: other[other.count - 6]), as: "intruder_0_as_is.jpg", person: person, shows: false)
+        try write(try Data(contentsOf: johns[(k * 11 + 1) % johns.count]), as: "intruder_1_as_is.jpg", person: person, shows: false)
+        try write(try spectators[(k * 3) % spectators.count].jpeg(quality: 92), as: "intruder_2_as_is.jpg", person: person, shows: false)
+        // Up to four intruders in the band of this person's identity (the centre of their plain photos), one per
+        // source photo, taken evenly from those there.
+        let centre = Identity.find(plain).centre ?? []
+        let inBand = candidates.filter { c in
+            guard c.owner != person, !centre.isEmpty else { return false }
+            let d = descriptorDistance(c.descriptor, centre)
+            return d > 0.5 && d <= 0.6
+        }
+        var used = Set<String>()
+        var planted = 0
+        for c in stride(from: 0, to: inBand.count, by: max(1, inBand.count / 4)).map({ inBand[$0] }) where planted < 4 && used.insert(c.source).inserted {
+            try write(try c.image.jpeg(quality: 92), as: "intruder_\(3 + planted)_\(c.how).jpg", person: person, shows: false)
+            planted += 1
+        }
+        FileHandle.standardError.write(Data("planted-band: \(person): \(inBand.count) faces of others in the band, \(planted) planted\n".utf8))
+    }
+    try truth.write(to: out.appendingPathComponent("truth.tsv"), atomically: true, encoding: .utf8)
+}
+
+/// The faces annotated in the PASCAL VOC crowd photos (group/dlib_voc/training.xml), each cut out with its
+/// surroundings (the box grown 2.5 times about its centre, kept inside the photo).
+func crowdFaces(_ data: URL) throws -> [DecodedImage] {
+    let root = data.appendingPathComponent("group/dlib_voc")
+    let xml = try String(contentsOf: root.appendingPathComponent("training.xml"), encoding: .isoLatin1)
+    var out: [DecodedImage] = []
+    for block in xml.components(separatedBy: "<image file='").dropFirst() {
+        let file = String(block.prefix { $0 != "'" })
+        let photo = try DecodedImage.decode([UInt8](try Data(contentsOf: root.appendingPathComponent(file))))
+        var pixels = [UInt8](repeating: 0, count: photo.width * photo.height * 3)
+        photo.withPixels { p, stride in
+            for y in 0..<photo.height { for x in 0..<(photo.width * 3) { pixels[y * photo.width * 3 + x] = p[y * stride + x] } }
+        }
+        for box in block.components(separatedBy: "<box ").dropFirst() {
+            func value(_ name: String) -> Int {
+                guard let r = box.range(of: "\(name)='") else { return 0 }
+                return Int(box[r.upperBound...].prefix { $0 != "'" }) ?? 0
+            }
+            let (top, left, w, h) = (value("top"), value("left"), value("width"), value("height"))
+            let side = Int(Double(max(w, h)) * 2.5)
+            let x0 = max(0, min(photo.width - side, left + w / 2 - side / 2)), y0 = max(0, min(photo.height - side, top + h / 2 - side / 2))
+            let size = min(side, photo.width - x0, photo.height - y0)
+            var crop = [UInt8](repeating: 0, count: size * size * 3)
+            for y in 0..<size { for x in 0..<(size * 3) { crop[y * size * 3 + x] = pixels[((y0 + y) * photo.width + x0) * 3 + x] } }
+            out.append(try DecodedImage.fromBGR(crop, width: size, height: size))
+        }
+    }
+    return out
+}
+
 /// Precision: the share of exported faces that show the person they are filed under (for a pair, the face
 /// exported must be the person's side). Recall: the share of the person's photos (pairs included) exported with
 /// the person's face.
 /// `list` is `curate list --json` (source URL to sha256), `manifest` the export's manifest.csv.
-func score(_ out: URL, list: URL, manifest: URL) throws {
+func score(_ out: URL, list: URL, manifest: URL, suspects: URL? = nil) throws {
     let truthRows = try String(contentsOf: out.appendingPathComponent("truth.tsv"), encoding: .utf8).split(separator: "\n").dropFirst()
         .map { $0.split(separator: "\t").map(String.init) }
     let images = try JSONSerialization.jsonObject(with: Data(contentsOf: list)) as! [[String: Any]]
@@ -284,6 +470,36 @@ func score(_ out: URL, list: URL, manifest: URL) throws {
     print(String(format: "exported %d faces: precision %.3f (%d right); recall %.3f (%d of %d photos of the person, %d of %d pairs with the right face); intruders exported %d of %d",
                  exported, exported > 0 ? Double(right) / Double(exported) : 0, right, Double(found) / Double(positives.count), found,
                  positives.count, pairsRight, pairs.count, intrudersExported, intruders.count))
+    // The planted-band set's hard photos (their names say how they were made) and what is left to review.
+    let hard = positives.filter { !$0[0].hasSuffix("_as_is.jpg") && $0[0].contains("/own_") }
+    if !hard.isEmpty {
+        let hardIntruders = intruders.filter { !$0[0].hasSuffix("_as_is.jpg") }
+        print(String(format: "  the person's hard photos exported %d of %d; hard intruders exported %d of %d",
+                     hard.filter { rightFiles.contains($0[0]) }.count, hard.count,
+                     hardIntruders.filter { exportedFiles.contains($0[0]) }.count, hardIntruders.count))
+    }
+    // One figure a line ("name<TAB>value"), for a script to set binaries side by side (bench/identity/suspects.sh).
+    var figures: [(String, String)] = [("exported faces", "\(exported)"),
+                                       ("precision", String(format: "%.3f", exported > 0 ? Double(right) / Double(exported) : 0)),
+                                       ("recall", String(format: "%.3f", Double(found) / Double(positives.count))),
+                                       ("intruders exported", "\(intrudersExported) of \(intruders.count)")]
+    if !hard.isEmpty {
+        let hardIntruders = intruders.filter { !$0[0].hasSuffix("_as_is.jpg") }
+        figures.append(("hard photos of the person exported", "\(hard.filter { rightFiles.contains($0[0]) }.count) of \(hard.count)"))
+        figures.append(("hard intruders exported", "\(hardIntruders.filter { exportedFiles.contains($0[0]) }.count) of \(hardIntruders.count)"))
+    }
+    if let suspects {
+        let items = try JSONSerialization.jsonObject(with: Data(contentsOf: suspects)) as! [[String: Any]]
+        let flagged = items.filter { ($0["detail"] as? String)?.contains("a suspect") == true }.compactMap { item -> [String]? in
+            let url = item["source_url"] as? String ?? ""
+            return truth[url.components(separatedBy: "/files/").last ?? ""]
+        }
+        print("  suspects left to review: \(flagged.count) (\(flagged.filter { $0[2] == "1" }.count) of the person, \(flagged.filter { $0[2] == "0" }.count) intruders)")
+        figures.append(("suspects (person / intruders)", "\(flagged.filter { $0[2] == "1" }.count) / \(flagged.filter { $0[2] == "0" }.count)"))
+    }
+    if let table = ProcessInfo.processInfo.environment["SCORE_FIGURES"] {
+        try figures.map { "\($0.0)\t\($0.1)" }.joined(separator: "\n").appending("\n").write(toFile: table, atomically: true, encoding: .utf8)
+    }
 }
 
 let args = Array(CommandLine.arguments.dropFirst())
@@ -292,15 +508,22 @@ do {
     case "describe":
         guard args.count == 2 else { fail("usage: curate-bench-identity describe DATA_FOLDER") }
         try describe(URL(fileURLWithPath: args[1]))
+    case "describe-hard":
+        guard args.count == 2 else { fail("usage: curate-bench-identity describe-hard DATA_FOLDER") }
+        try describeHard(URL(fileURLWithPath: args[1]))
     case "measure":
         guard args.count == 2 else { fail("usage: curate-bench-identity measure DESCRIPTORS_FILE") }
         try measure(URL(fileURLWithPath: args[1]))
     case "planted":
         guard args.count == 3 else { fail("usage: curate-bench-identity planted DATA_FOLDER OUT_FOLDER") }
         try planted(URL(fileURLWithPath: args[1]), URL(fileURLWithPath: args[2]))
+    case "planted-band":
+        guard args.count == 3 else { fail("usage: curate-bench-identity planted-band DATA_FOLDER OUT_FOLDER") }
+        try plantedBand(URL(fileURLWithPath: args[1]), URL(fileURLWithPath: args[2]))
     case "score":
-        guard args.count == 4 else { fail("usage: curate-bench-identity score OUT_FOLDER LIST_JSON MANIFEST_CSV") }
-        try score(URL(fileURLWithPath: args[1]), list: URL(fileURLWithPath: args[2]), manifest: URL(fileURLWithPath: args[3]))
+        guard args.count == 4 || args.count == 5 else { fail("usage: curate-bench-identity score OUT_FOLDER LIST_JSON MANIFEST_CSV [SUSPECTS_JSON]") }
+        try score(URL(fileURLWithPath: args[1]), list: URL(fileURLWithPath: args[2]), manifest: URL(fileURLWithPath: args[3]),
+                  suspects: args.count == 5 ? URL(fileURLWithPath: args[4]) : nil)
     default:
         time(args.first.flatMap(Int.init) ?? 5000)
     }

@@ -12,6 +12,8 @@ public struct IdentityOptions: Sendable, Equatable {
     public var wrongDistance: Float = 0.6
     /// Between this and `wrongDistance` a kept face is a suspect: kept, and first in `review --suspects`.
     public var suspectDistance: Float = 0.5
+    /// How a one-face photo between `suspectDistance` and `wrongDistance` is settled with more evidence.
+    public var band = BandRule()
     /// A face of a group photo is the person's when it is within `wrongDistance` and the next face is at least
     /// this much farther.
     public var margin: Float = 0.1

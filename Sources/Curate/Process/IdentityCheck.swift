@@ -16,6 +16,8 @@ public struct IdentityIndex {
         public var distances: [Int64: Float]
         /// The images the identity was found from.
         public var imageIds: [Int64]
+        /// What is known about each one-face photo in the band (between `suspectDistance` and `wrongDistance`).
+        var band: [Int64: BandEvidence] = [:]
     }
 
     public let options: IdentityOptions
@@ -43,6 +45,8 @@ public struct IdentityIndex {
         let labels = try catalog.labels()
         // Who a wrong_person face looks like needs every person's identity: those details are written at the end.
         var looks: [(verdict: Int, descriptor: [Float], personId: Int64)] = []
+        // Band faces kept: another person's identity nearer than their own makes them that person's (at the end too).
+        var bandKept: [(verdict: Int, evidence: BandEvidence, personId: Int64)] = []
         try catalog.forEachPersonsIdentityCandidates { personId, candidates in
             let entry = Self.entry(personId: personId, label: labels[personId] ?? "?", candidates: candidates, options: options)
             people[personId] = entry
@@ -53,13 +57,17 @@ public struct IdentityIndex {
                 }
             }
             for c in candidates where c.image.verdict == .kept && !c.image.reviewed {
-                if (suspectDistance(id: c.image.id, personId: personId, counted: c.image.faces, faces: c.faces) ?? 0) > options.suspectDistance {
+                if (suspectDistance(id: c.image.id, personId: personId, counted: c.image.faces, faces: c.faces) ?? 0) > options.suspectDistance,
+                   !isSettled(id: c.image.id, personId: personId) {
                     suspects[personId, default: 0] += 1
                 }
             }
             if judging {
                 for (change, descriptor) in Self.judge(candidates, entry, options) {
                     if let descriptor { looks.append((verdicts.count, descriptor, personId)) }
+                    if change.verdict.verdict == .kept, let evidence = entry.band[change.verdict.imageId] {
+                        bandKept.append((verdicts.count, evidence, personId))
+                    }
                     verdicts.append(change)
                 }
             }
@@ -77,6 +85,15 @@ public struct IdentityIndex {
             verdicts[look.verdict].verdict.detail! += looksLike(look.descriptor, notPerson: look.personId)
                 .map { String(format: "; looks like %@ (%.2f)", $0.label, $0.distance) }
                 ?? String(format: "; matches no one in the workspace (no identity within %.2f)", options.suspectDistance)
+        }
+        for kept in bandKept {
+            var evidence = kept.evidence
+            guard let other = nearestIdentity(evidence.descriptor, notPerson: kept.personId, within: evidence.distance - options.band.otherMargin)
+            else { continue }
+            evidence.other = other
+            let change = verdicts[kept.verdict].verdict
+            verdicts[kept.verdict].verdict = VerdictChange(imageId: change.imageId, verdict: .rejected, reason: .wrongPerson,
+                                                           detail: Self.bandDetail(evidence, options))
         }
     }
 
@@ -101,15 +118,22 @@ public struct IdentityIndex {
         }
         let identity = Identity.find(descriptors, anchors: anchors, portraits: portraits, options: options)
         var distances: [Int64: Float] = [:]
+        var copies: [(id: Int64, descriptor: [Float])] = []
         if identity.isClear {
             for (i, id) in imageIds.enumerated() { distances[id] = identity.distance(of: i, in: descriptors) }
             // Worse copies are judged too (the verdict each would earn alone), measured against the identity.
             for c in candidates where c.isWorseCopy && c.image.faces == 1 {
-                if let d = c.faces.first(where: \.counted)?.descriptorValues { distances[c.image.id] = identity.distance(to: d) }
+                if let d = c.faces.first(where: \.counted)?.descriptorValues {
+                    distances[c.image.id] = identity.distance(to: d)
+                    copies.append((c.image.id, d))
+                }
             }
         }
+        let reference = Set(candidates.filter { $0.image.reference || $0.image.reviewed }.map(\.image.id))
         return Entry(personId: personId, label: label, identity: identity, faces: descriptors.count,
-                     anchors: anchors.count + portraits.count, distances: distances, imageIds: imageIds)
+                     anchors: anchors.count + portraits.count, distances: distances, imageIds: imageIds,
+                     band: bandEvidence(identity, descriptors, imageIds: imageIds, others: copies, distances: distances,
+                                        portraits: portraits, reference: reference, options: options))
     }
 
     /// The person (other than `personId`) whose identity this face is closest to, when within `suspectDistance`: where
@@ -120,15 +144,20 @@ public struct IdentityIndex {
     /// of thousands of wrong_person faces); those within rounding of the distance are measured again as
     /// `Identity.distance(to:)` measures, which decides.
     public func looksLike(_ descriptor: [Float], notPerson personId: Int64) -> (label: String, distance: Float)? {
+        nearestIdentity(descriptor, notPerson: personId, within: options.suspectDistance)
+    }
+
+    /// The person (other than `personId`) whose identity's centre is nearest this face, when within `limit`.
+    func nearestIdentity(_ descriptor: [Float], notPerson personId: Int64, within distance: Float) -> (label: String, distance: Float)? {
         guard descriptor.count == Descriptors.dimension else { return nil }
         var best: (String, Float)?
-        let limit = options.suspectDistance * options.suspectDistance * (1 + 1e-3)
+        let limit = distance * distance * (1 + 1e-3)
         descriptor.withUnsafeBytes { x in
             centres.values.values.withUnsafeBytes { all in
                 for k in centres.personIds.indices where centres.personIds[k] != personId {
                     guard squaredDistance(x.baseAddress!, all.baseAddress!.advanced(by: k * Descriptors.dimension * 4)) <= limit else { continue }
                     let d = descriptorDistance(descriptor, centres.values[k])
-                    guard d <= options.suspectDistance else { continue }
+                    guard d <= distance else { continue }
                     let label = centres.labels[k]
                     if best == nil || d < best!.1 || (d == best!.1 && label < best!.0) { best = (label, d) }
                 }
@@ -165,10 +194,11 @@ public struct IdentityIndex {
     }
 
     /// Whether a kept image no reviewer looked at is a suspect: its face (its only one, or the one a group photo is
-    /// kept for) farther than `suspectDistance` from the person, as `suspectDistance(of:faces:)` measures it. What
-    /// `review --suspects` walks and `status` counts.
+    /// kept for) farther than `suspectDistance` from the person, as `suspectDistance(of:faces:)` measures it, and not
+    /// settled as the person by more evidence (`isSettled`). What `review --suspects` walks and `status` counts.
     public func isSuspect(_ image: StoredImage, faces: [Face]) -> Bool {
         image.verdict == .kept && !image.reviewed && (suspectDistance(of: image, faces: faces) ?? 0) > options.suspectDistance
+            && !(image.id.map { isSettled(id: $0, personId: image.personId) } ?? false)
     }
 
     /// How many of a person's kept images are suspects (`isSuspect`), counted as the index was read.
@@ -222,12 +252,19 @@ public struct IdentityIndex {
             }
             if counted == 1 {
                 // A one-face photo: kept unless identity is clear and its face is far from it, when a smaller face
-                // that is the person (beside a stranger in front) keeps it, or it is wrong_person.
+                // that is the person (beside a stranger in front) keeps it, or it is wrong_person. In the band, more
+                // evidence settles it (`BandRule`): the person, an intruder, or still a suspect.
+                if let evidence = entry.band[id] {
+                    let call = evidence.call(o.band).call
+                    if call == .intruder, let m = match(), m.chosenFace != own { out.append((m, nil)); continue }
+                    out.append(call == .intruder
+                        ? (IdentityChange(verdict: VerdictChange(imageId: id, verdict: .rejected, reason: .wrongPerson, detail: bandDetail(evidence, o)),
+                                          chosenFace: own), evidence.descriptor)
+                        : (kept(bandDetail(evidence, o), face: own), nil))
+                    continue
+                }
                 guard let d = entry.distances[id], d > o.wrongDistance, !c.image.reference else {
-                    let d = entry.distances[id] ?? 0
-                    out.append((kept(d > o.suspectDistance && !c.image.reference
-                        ? String(format: "distance %.2f, between %.2f and %.2f: a suspect (curate review --suspects)", d, o.suspectDistance, o.wrongDistance)
-                        : nil, face: own), nil))
+                    out.append((kept(nil, face: own), nil))
                     continue
                 }
                 if let m = match(), m.chosenFace != own { out.append((m, nil)); continue }
@@ -251,6 +288,26 @@ public struct IdentityIndex {
         let size = "\(Int((face.right - face.left).rounded()))×\(Int((face.bottom - face.top).rounded())) px"
         return detected == 1 ? "its only face found (\(size))"
             : "the largest of \(detected) faces found (\(size); the others too small to count)"
+    }
+}
+
+extension IdentityIndex {
+    /// The detail of a one-face photo in the band: its distance, what more evidence made of it, and the evidence.
+    static func bandDetail(_ evidence: BandEvidence, _ o: IdentityOptions) -> String {
+        let (call, words) = evidence.call(o.band)
+        let band = String(format: "distance %.2f, between %.2f and %.2f", evidence.distance, o.suspectDistance, o.wrongDistance)
+        switch call {
+        case .person: return band + ", the person by more evidence (\(words))"
+        case .intruder: return band + ", not the person by more evidence (\(words))"
+        case .unsure: return band + ": a suspect (curate review --suspects); \(words)"
+        }
+    }
+
+    /// Whether a kept image's face, in the band, was settled as the person by more evidence (`BandRule`): then it
+    /// is no suspect (`isSuspect`).
+    func isSettled(id: Int64, personId: Int64) -> Bool {
+        guard chosenFaces[id] == nil, let evidence = people[personId]?.band[id] else { return false }
+        return evidence.call(options.band).call == .person
     }
 }
 
