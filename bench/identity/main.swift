@@ -471,9 +471,10 @@ func score(_ out: URL, list: URL, manifest: URL, suspects: URL? = nil) throws {
                  exported, exported > 0 ? Double(right) / Double(exported) : 0, right, Double(found) / Double(positives.count), found,
                  positives.count, pairsRight, pairs.count, intrudersExported, intruders.count))
     // The planted-band set's hard photos (their names say how they were made) and what is left to review.
-    let hard = positives.filter { !$0[0].hasSuffix("_as_is.jpg") && $0[0].contains("/own_") }
+    func madeHard(_ file: String) -> Bool { Hardening.allCases.contains { file.hasSuffix("_\($0.rawValue).jpg") } }
+    let hard = positives.filter { madeHard($0[0]) }
     if !hard.isEmpty {
-        let hardIntruders = intruders.filter { !$0[0].hasSuffix("_as_is.jpg") }
+        let hardIntruders = intruders.filter { madeHard($0[0]) }
         print(String(format: "  the person's hard photos exported %d of %d; hard intruders exported %d of %d",
                      hard.filter { rightFiles.contains($0[0]) }.count, hard.count,
                      hardIntruders.filter { exportedFiles.contains($0[0]) }.count, hardIntruders.count))
@@ -484,7 +485,7 @@ func score(_ out: URL, list: URL, manifest: URL, suspects: URL? = nil) throws {
                                        ("recall", String(format: "%.3f", Double(found) / Double(positives.count))),
                                        ("intruders exported", "\(intrudersExported) of \(intruders.count)")]
     if !hard.isEmpty {
-        let hardIntruders = intruders.filter { !$0[0].hasSuffix("_as_is.jpg") }
+        let hardIntruders = intruders.filter { madeHard($0[0]) }
         figures.append(("hard photos of the person exported", "\(hard.filter { rightFiles.contains($0[0]) }.count) of \(hard.count)"))
         figures.append(("hard intruders exported", "\(hardIntruders.filter { exportedFiles.contains($0[0]) }.count) of \(hardIntruders.count)"))
     }
