@@ -501,6 +501,25 @@ extern "C" int curate_image_phash(const curate_image *image, uint64_t *hash, cur
     });
 }
 
+extern "C" int curate_image_quality(const curate_image *image, int left, int top, int width, int height, curate_region_quality *out,
+                                    curate_error *err) {
+    return guarded(err, [&] {
+        const cv::Rect region = cv::Rect(left, top, width, height) & cv::Rect(0, 0, image->mat.cols, image->mat.rows);
+        if (region.area() < 9) return fail(err, 1, "the region to measure is empty");
+        cv::Mat grey, laplacian;
+        cv::cvtColor(image->mat(region), grey, cv::COLOR_BGR2GRAY);
+        cv::Laplacian(grey, laplacian, CV_64F);
+        cv::Scalar mean, deviation;
+        cv::meanStdDev(laplacian, mean, deviation);
+        out->sharpness = deviation[0] * deviation[0];
+        out->brightness = cv::mean(grey)[0];
+        const double pixels = static_cast<double>(grey.total());
+        out->dark = cv::countNonZero(grey <= 10) / pixels;
+        out->bright = cv::countNonZero(grey >= 245) / pixels;
+        return 0;
+    });
+}
+
 extern "C" int curate_image_draw_box(curate_image *image, int left, int top, int right, int bottom, int thickness,
                                      unsigned char b, unsigned char g, unsigned char r, const char *label, curate_error *err) {
     return guarded(err, [&] {

@@ -203,6 +203,45 @@ extension Catalog {
         try db.read { db in try Face.of(imageId).fetchAll(db) }
     }
 
+    /// Faces with a chip whose quality was never measured (processed before it was, or chosen by a reviewer), in id
+    /// order after `after`: processing measures them from their chips.
+    public func facesWithoutQuality(after: Int64, limit: Int) throws -> [Face] {
+        try db.read { db in
+            try Face.filter(Face.Columns.id > after && Face.Columns.chipPath != nil && Face.Columns.sharpness == nil)
+                .order(Face.Columns.id).limit(limit).fetchAll(db)
+        }
+    }
+
+    /// The chosen face of every kept image, with its person, without landmarks, chip and descriptor: what status
+    /// counts quality flags over, read from one cursor.
+    public func forEachKeptFace(_ body: (_ personId: Int64, _ imageId: Int64, Face) throws -> Void) throws {
+        try db.read { db in
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT i.personId, f.imageId, f.idx, f.left, f.top, f.right, f.bottom, f.score, f.counted, f.chosen,
+                       f.sharpness, f.brightness, f.darkFraction, f.brightFraction, f.yaw
+                FROM image i JOIN face f ON f.imageId = i.id AND f.chosen = 1
+                WHERE i.verdict = 'kept' ORDER BY i.personId, i.id
+                """)
+            while let row = try rows.next() {
+                var face = Face(imageId: row[1], idx: row[2], left: row[3], top: row[4], right: row[5], bottom: row[6], score: row[7],
+                                landmarks: nil, counted: row[8], chosen: row[9])
+                (face.sharpness, face.brightness, face.darkFraction, face.brightFraction, face.yaw) = (row[10], row[11], row[12], row[13], row[14])
+                try body(row[0], face.imageId, face)
+            }
+        }
+    }
+
+    /// Writes faces' quality measures (see `Face.sharpness`) in one transaction.
+    public func setQuality(_ measures: [(faceId: Int64, sharpness: Double, brightness: Double, dark: Double, bright: Double, yaw: Double?)]) throws {
+        guard !measures.isEmpty else { return }
+        try db.write { db in
+            let statement = try db.cachedStatement(sql: """
+                UPDATE face SET sharpness = ?, brightness = ?, darkFraction = ?, brightFraction = ?, yaw = ? WHERE id = ?
+                """)
+            for m in measures { try statement.execute(arguments: [m.sharpness, m.brightness, m.dark, m.bright, m.yaw, m.faceId]) }
+        }
+    }
+
     /// Applies verdicts in one transaction.
     public func apply(_ changes: [VerdictChange]) throws {
         try db.write { db in

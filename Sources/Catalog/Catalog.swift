@@ -359,7 +359,8 @@ public final class Catalog: @unchecked Sendable {
             }
             let images = try request.order(StoredImage.Columns.personId, StoredImage.Columns.id).fetchCursor(db)
             let faces = try Row.fetchCursor(db, sql: """
-                SELECT f.id, f.imageId, f.idx, f.left, f.top, f.right, f.bottom, f.score, f.counted, f.chosen
+                SELECT f.id, f.imageId, f.idx, f.left, f.top, f.right, f.bottom, f.score, f.counted, f.chosen,
+                       f.sharpness, f.brightness, f.darkFraction, f.brightFraction, f.yaw
                 FROM face f JOIN image i ON i.id = f.imageId WHERE \(filter) ORDER BY i.personId, i.id, f.idx
                 """, arguments: arguments)
             var next: Face?
@@ -368,6 +369,7 @@ public final class Catalog: @unchecked Sendable {
                     var face = Face(imageId: row[1], idx: row[2], left: row[3], top: row[4], right: row[5], bottom: row[6], score: row[7],
                                     landmarks: nil, counted: row[8], chosen: row[9])
                     face.id = row[0]
+                    (face.sharpness, face.brightness, face.darkFraction, face.brightFraction, face.yaw) = (row[10], row[11], row[12], row[13], row[14])
                     return face
                 }
             }

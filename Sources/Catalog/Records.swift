@@ -320,6 +320,13 @@ public struct Face: Codable, Sendable, Hashable, FetchableRecord, MutablePersist
     public var chosen: Bool
     public var chipPath: String?
     public var descriptor: Data?
+    /// The chip's quality (Curate's `FaceQuality`): variance of the Laplacian, mean grey level, fractions of pixels
+    /// clipped dark and bright, and the head's turn (0 facing the camera, 1 the nose at an eye); nil until measured.
+    public var sharpness: Double?
+    public var brightness: Double?
+    public var darkFraction: Double?
+    public var brightFraction: Double?
+    public var yaw: Double?
 
     public init(imageId: Int64, idx: Int, left: Double, top: Double, right: Double, bottom: Double, score: Double,
                 landmarks: [Double]?, counted: Bool, chosen: Bool = false, chipPath: String? = nil, descriptor: Data? = nil) {
@@ -352,6 +359,7 @@ public struct Face: Codable, Sendable, Hashable, FetchableRecord, MutablePersist
         public static let chosen = Column(CodingKeys.chosen)
         public static let chipPath = Column(CodingKeys.chipPath)
         public static let descriptor = Column(CodingKeys.descriptor)
+        public static let sharpness = Column(CodingKeys.sharpness)
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }

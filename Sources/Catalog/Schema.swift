@@ -260,6 +260,18 @@ enum Schema {
             // counts a death against it; a mark is blamed on that count only (see Processor), never on one kill.
             try db.alter(table: "processing") { t in t.add(column: "deaths", .integer).notNull().defaults(to: 0) }
         }
+        migrator.registerMigration("v15: face quality") { db in
+            // How a face with a chip looks (see FaceQuality in Curate): the chip's sharpness and exposure, and the
+            // head's turn from the landmarks. Null until measured: faces processed before this are measured by the
+            // next `curate process`, from their chips and landmarks.
+            try db.alter(table: "face") { t in
+                t.add(column: "sharpness", .double)
+                t.add(column: "brightness", .double)
+                t.add(column: "darkFraction", .double)
+                t.add(column: "brightFraction", .double)
+                t.add(column: "yaw", .double)
+            }
+        }
         return migrator
     }
 }

@@ -22,11 +22,14 @@ extension CurateCommand {
             chafa's symbol mosaic in 24-bit colour (also inside tmux, which passes neither protocol), or Unicode half
             blocks where libchafa is not installed. --graphics forces one: auto, kitty, sixel, symbols or blocks.
 
+            --quality walks the kept faces with a quality flag (small, blurry, dark, overexposed, turned; --flag picks
+            some), the most flags first, each with its figures.
+
             --suspects walks the suspects instead (kept, but the face farther than the suspect distance from its person's
             identity; a group photo's chosen face too), the farthest first, beside the person's most typical faces; --run ID walks the validation faces a training run named wrong (most sure
             first) or was unsure of. In both, l offers the person the face looks like (or the run predicted).
 
-            Scripting form (no terminal needed): --list [--json] (also with --suspects or --run), --accept ID...,
+            Scripting form (no terminal needed): --list [--json] (also with --suspects, --quality or --run), --accept ID...,
             --reject ID..., --face ID:N, --relabel ID:PERSON, --undo. All given decisions are checked first and saved
             together.
             """
@@ -42,6 +45,12 @@ extension CurateCommand {
 
         @Flag(name: .long, help: "Walk the suspects instead: kept faces farther than the suspect distance from their person's identity, farthest first.")
         var suspects = false
+
+        @Flag(name: .long, help: "Walk kept faces with a quality flag instead (see --flag), the most flags first.")
+        var quality = false
+
+        @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("With --quality: only faces with this flag: small, blurry, dark, overexposed or turned (repeatable).", valueName: "flag"))
+        var flag: [String] = []
 
         @Option(name: .customLong("run"), help: ArgumentHelp("Walk the validation faces training run ID named wrong or was unsure of.", valueName: "id"))
         var runId: Int64?
@@ -80,9 +89,15 @@ extension CurateCommand {
         }
 
         func validate() throws {
-            guard !(suspects && runId != nil) else { throw ValidationError("--suspects and --run walk different images: give one.") }
-            guard (!suspects && runId == nil) || (reason.isEmpty && !grid) else {
-                throw ValidationError("--\(suspects ? "suspects" : "run") walks its own images: --reason and --grid do not apply.")
+            guard [suspects, runId != nil, quality].filter({ $0 }).count <= 1 else {
+                throw ValidationError("--suspects, --quality and --run walk different images: give one.")
+            }
+            guard (!suspects && runId == nil && !quality) || (reason.isEmpty && !grid) else {
+                throw ValidationError("--\(suspects ? "suspects" : quality ? "quality" : "run") walks its own images: --reason and --grid do not apply.")
+            }
+            guard flag.isEmpty || quality else { throw ValidationError("--flag filters --quality: give --quality too.") }
+            for f in flag where QualityFlag(rawValue: f) == nil {
+                throw ValidationError("--flag \(f): flags are \(QualityFlag.allCases.map(\.rawValue).joined(separator: ", ")).")
             }
             guard gridShape != nil else {
                 throw ValidationError("--grid-size \(gridSize): expected columns x rows with at most 9 pictures (keys 1-9), e.g. 3x3 or 4x2.")
@@ -112,6 +127,8 @@ extension CurateCommand {
             let items: [ReviewItem]
             if suspects {
                 items = try reviewer.suspects(people: person)
+            } else if quality {
+                items = try reviewer.quality(people: person, flags: flag.compactMap(QualityFlag.init))
             } else if let runId {
                 items = try reviewer.runAnswers(run: runId).filter { person.isEmpty || person.map { $0.lowercased() }.contains($0.label.lowercased()) }
             } else {
@@ -122,12 +139,14 @@ extension CurateCommand {
                 for item in items {
                     let i = item.image
                     let detail = item.answer.map { String(format: "predicted %@ (%.2f)", $0.predicted, $0.probability) }
+                        ?? item.quality.map { QualityOptions().describe($0) }
                         ?? i.detail ?? item.distance.map { String(format: "distance %.2f", $0) } ?? ""
                     print(["\(item.id)", item.label, i.reason?.rawValue ?? "-", detail, catalog.workspace.url(forRelativePath: i.path).path]
                         .map(printable).joined(separator: "\t"))
                 }
                 if !global.quiet {
                     eprint(suspects ? "\(items.count) suspect(s): kept, farther than the suspect distance from their person, farthest first"
+                           : quality ? "\(items.count) kept face(s) with a quality flag, the most flags first"
                            : runId != nil ? "\(items.count) validation face(s) run #\(runId!) named wrong or was unsure of"
                            : "\(items.count) image(s) wait for review")
                 }
@@ -137,6 +156,7 @@ extension CurateCommand {
             guard Terminal.isInteractive() else { throw TerminalError.notATerminal }
             if items.isEmpty {
                 print(suspects ? "No suspects: no kept face is farther than the suspect distance from a clear identity, or each was reviewed."
+                      : quality ? "No kept face not yet reviewed has a quality flag\(flag.isEmpty ? "" : " of these")."
                       : runId != nil ? "Run #\(runId!) named every validation face right and was sure of each."
                       : "Nothing waits for review" + (person.isEmpty && reason.isEmpty ? "." : " with these filters."))
                 return
@@ -161,7 +181,7 @@ extension CurateCommand {
             let tally = ReviewScreen(reviewer: reviewer, items: shown, terminal: terminal, mode: mode, layout: layout, notice: notice).run()
             terminal.restore()
 
-            let left = suspects || runId != nil ? 0 : (try? reviewer.queueCount(people: person, reasons: reason)) ?? 0
+            let left = suspects || quality || runId != nil ? 0 : (try? reviewer.queueCount(people: person, reasons: reason)) ?? 0
             if !global.quiet {
                 print("reviewed \(tally.decided): \(tally.accepted) accepted, \(tally.rejected) rejected, \(tally.faces) face(s) chosen, "
                       + "\(tally.relabelled) relabelled" + (tally.undone > 0 ? "; \(tally.undone) undone" : "") + ".")

@@ -14,7 +14,12 @@ extension CurateCommand {
             let catalog = try Catalog.openForReading(global.ws)
             let counts = try catalog.counts()
             let identities = Dictionary(uniqueKeysWithValues: try IdentityIndex(catalog: catalog).summaries().map { ($0.label, $0) })
-            if global.json { return try printJSON(counts.map { StatusRow(counts: $0, identity: identities[$0.label]) }) }
+            let ids = Dictionary(uniqueKeysWithValues: try catalog.people().map { ($0.label, $0.id!) })
+            let qualities = try QualitySummary.perPerson(catalog)
+            func quality(_ label: String) -> QualitySummary? { ids[label].flatMap { qualities[$0] } }
+            if global.json {
+                return try printJSON(counts.map { StatusRow(counts: $0, identity: identities[$0.label], quality: quality($0.label)) })
+            }
             guard !global.quiet else { return }
             let width = max(6, counts.map(\.label.count).max() ?? 0)
             print("\("person".padding(toLength: width, withPad: " ", startingAt: 0))  stored  kept  rejected  pending  queued  failed  reference")
@@ -35,6 +40,11 @@ extension CurateCommand {
                 detail("split", c.splits)
                 if let i = identities[c.label], i.faces > 0 { print("    identity: " + Self.describe(i)) }
                 if let n = identities[c.label]?.suspects, n > 0 { print("    suspects: \(n) (curate review --suspects)") }
+                if let q = quality(c.label) {
+                    let hit = QualityFlag.allCases.compactMap { f in q.flags[f.rawValue].flatMap { $0 > 0 ? "\(f.rawValue) \($0)" : nil } }
+                    print("    quality: " + (hit.isEmpty ? "no flags" : hit.joined(separator: ", ")) + " of \(q.measured) kept face(s) measured"
+                          + (hit.isEmpty ? "" : " (curate review --quality)"))
+                }
             }
             if counts.isEmpty { print("no people yet: run `curate fetch --query queries/`.") }
             print("face descriptors on \(BLAS.current.summary)")
@@ -85,12 +95,15 @@ extension CurateCommand.Status {
 struct StatusRow: Encodable {
     var counts: PersonCounts
     var identity: IdentitySummary?
+    /// How many kept faces each quality flag hits (null before any is measured).
+    var quality: QualitySummary?
 
-    enum CodingKeys: String, CodingKey { case identity }
+    enum CodingKeys: String, CodingKey { case identity, quality }
 
     func encode(to encoder: Encoder) throws {
         try counts.encode(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(identity, forKey: .identity)
+        try c.encode(quality, forKey: .quality)
     }
 }

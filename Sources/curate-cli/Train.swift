@@ -54,6 +54,26 @@ extension CurateCommand {
         @Option(name: .long, parsing: .unconditional, help: "Threads (default: all cores).")
         var threads: Int?
 
+        @Option(name: .long, help: ArgumentHelp("Leave training faces with these quality flags out (comma-separated: small, blurry, dark, overexposed, turned, or all); validation keeps every face, and the report compares with a run that kept them.", valueName: "flags"))
+        var leaveOut: String?
+
+        /// `--leave-out` read.
+        var leftOutFlags: [QualityFlag] {
+            get throws {
+                guard let leaveOut else { return [] }
+                var flags: [QualityFlag] = []
+                for word in leaveOut.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
+                    if word == "all" { flags += QualityFlag.allCases; continue }
+                    guard let flag = QualityFlag(rawValue: word) else {
+                        throw ValidationError("--leave-out \(leaveOut): unknown flag \"\(word)\"; flags are: "
+                                              + QualityFlag.allCases.map(\.rawValue).joined(separator: ", ") + ", or all.")
+                    }
+                    flags.append(flag)
+                }
+                return Array(Set(flags)).sorted()
+            }
+        }
+
         func validate() throws {
             try check("--epochs", epochs, in: 1...100_000)
             try check("--batch-size", batchSize, in: 2...65_536)
@@ -64,6 +84,7 @@ extension CurateCommand {
             if let side, side % 32 != 0 { throw ValidationError("--side must be a multiple of 32 (the CNN halves it five times).") }
             try check("--patience", patience, in: 0...100_000)
             try check("--threads", threads, in: 1...256)
+            _ = try leftOutFlags
         }
 
         func execute() throws {
@@ -82,6 +103,7 @@ extension CurateCommand {
             options.patience = patience ?? options.patience
             options.seed = seed
             options.threads = threads ?? options.threads
+            options.leaveOut = try leftOutFlags
             Signals.install()
 
             let quiet = global.quiet || global.json
@@ -89,7 +111,8 @@ extension CurateCommand {
                 if !quiet {
                     eprint("run \(run.id!): \(kind.rawValue) on \(set.train.count) training and \(set.val.count) validation faces of \(set.labels.count) people, "
                            + "\(options.epochs) epochs, \(options.threads) thread(s)"
-                           + (set.withoutFace > 0 ? "; \(set.withoutFace) split image(s) without a chosen face left out" : ""))
+                           + (set.withoutFace > 0 ? "; \(set.withoutFace) split image(s) without a chosen face left out" : "")
+                           + (options.leaveOut.isEmpty ? "" : "; \(set.leftOut) training face(s) flagged \(options.leaveOut.map(\.rawValue).joined(separator: " or ")) left out"))
                 }
             }, onEpoch: { e in
                 if !quiet {
@@ -119,6 +142,7 @@ extension CurateCommand {
             }
             print(String(format: "run %lld: best epoch %d of %d, %.1f s, %.0f images/s", r.run, r.bestEpoch, r.epochs, r.seconds, r.imagesPerSecond)
                   + (r.interrupted ? " (interrupted)" : ""))
+            if let q = r.quality { print("quality: \(q.summary)") }
             print("report: \(r.folder)/report.html")
         }
     }

@@ -45,6 +45,19 @@ int curate_image_encode_jpeg(const curate_image *image, int quality, unsigned ch
 void curate_buffer_free(unsigned char *buffer);
 /// OpenCV img_hash pHash: 64 bits.
 int curate_image_phash(const curate_image *image, uint64_t *hash, curate_error *err);
+/// What a region of an image looks like to a person judging a face: its sharpness (variance of the 3x3 Laplacian
+/// of the grey levels) and its exposure (mean grey level 0-255, the fractions of pixels at or under 10 and at or
+/// over 245).
+typedef struct {
+    double sharpness;
+    double brightness;
+    double dark;
+    double bright;
+} curate_region_quality;
+
+/// Measures the region (left, top, width, height), clipped to the image; an empty region is an error.
+int curate_image_quality(const curate_image *image, int left, int top, int width, int height, curate_region_quality *out,
+                         curate_error *err);
 /// Draws a rectangle outline and, when `label` is not NULL, a label at its top-left corner.
 int curate_image_draw_box(curate_image *image, int left, int top, int right, int bottom, int thickness,
                           unsigned char b, unsigned char g, unsigned char r, const char *label, curate_error *err);

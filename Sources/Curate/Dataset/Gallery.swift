@@ -254,6 +254,7 @@ public enum Gallery {
         .box{position:absolute;border:2px solid #e33;box-sizing:border-box}.box.chosen{border-color:#1b2}
         .badge{position:absolute;right:3px;top:3px;background:#136;color:#fff;padding:0 4px;border-radius:3px}
         .badge.suspect{background:#c60}
+        .quality{color:#a50}
         figcaption{color:#444;word-wrap:break-word}
         .big{display:none;position:fixed;inset:0;background:rgba(0,0,0,.85);color:#eee;padding:2em;z-index:9;overflow:auto}
         .big:target{display:block}.big img{max-width:100%;max-height:75vh;display:block;margin-bottom:1em}
@@ -355,6 +356,10 @@ public enum Gallery {
         // A kept group photo says how many faces it has; a rejected one's detail says it.
         if p.image.verdict == .kept, let faces = p.image.faces, faces > 1 { caption += " · \(faces) faces" }
         if p.image.verdict != .kept, let detail = p.image.detail { caption += "<br>" + html(detail) }
+        // A kept face's quality flags, with their figures (`review --quality`).
+        if p.image.verdict == .kept, let q = p.faces.first(where: \.chosen)?.quality, !QualityOptions().flags(q).isEmpty {
+            caption += "<br><span class=\"quality\">" + html(QualityOptions().describe(q)) + "</span>"
+        }
         if let kept = p.kept, let thumb = thumbs.thumbnail(of: kept) {
             let keptTile = "<a class=\"pic\" href=\"#i\(kept.id!)\"><img loading=\"lazy\" alt=\"kept copy\" src=\"\(html(relative(thumb, from: here)))\"></a>"
             return "<figure class=\"pair\" data-image=\"\(id)\"><div class=\"pics\">\(tile)\(keptTile)</div><figcaption>\(caption) · "

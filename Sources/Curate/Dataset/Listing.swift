@@ -38,13 +38,33 @@ public struct ImageRow: Codable, Sendable, Equatable {
     @ExplicitNull public var face: FaceBox?
     /// Whether that face was chosen among several found (a group photo, or a larger face beside smaller ones).
     public var chosenAmongSeveral: Bool
+    /// That face's quality measures and flags; null when no face was chosen or it was not measured yet.
+    @ExplicitNull public var quality: QualityRow?
 
     enum CodingKeys: String, CodingKey {
         case id, label, provider, term, license, creator, sha256, path, bytes, format, verdict, reason, faces, detector, reviewed, split, reference
-        case detail, distance, detected, face
+        case detail, distance, detected, face, quality
         case sourceUrl = "source_url"
         case pageUrl = "page_url"
         case chosenAmongSeveral = "chosen_among_several"
+    }
+}
+
+/// A face's quality as scripts see it: the measures (`FaceQuality`) and the flags they raise.
+public struct QualityRow: Codable, Sendable, Equatable {
+    public var sharpness: Double
+    public var brightness: Double
+    public var dark: Double
+    public var bright: Double
+    public var size: Int
+    @ExplicitNull public var yaw: Double?
+    public var flags: [QualityFlag]
+
+    public init(_ q: FaceQuality, options: QualityOptions = QualityOptions()) {
+        func round(_ x: Double, _ places: Double) -> Double { (x * places).rounded() / places }
+        (sharpness, brightness, dark, bright, size) = (round(q.sharpness, 10), round(q.brightness, 10), round(q.dark, 1000), round(q.bright, 1000), q.size)
+        yaw = q.yaw.map { round($0, 100) }
+        flags = options.flags(q)
     }
 }
 
@@ -104,7 +124,8 @@ public enum Listing {
                               format: image.format, verdict: image.verdict, reason: image.reason, faces: image.faces,
                               detector: image.detector, reviewed: image.reviewed, split: image.split, reference: image.reference,
                               detail: image.detail, distance: chosen == nil ? nil : identities.distance(of: image).map { (Double($0) * 100).rounded() / 100 },
-                              detected: faces.count, face: chosen.map(FaceBox.init), chosenAmongSeveral: chosen != nil && faces.count > 1))
+                              detected: faces.count, face: chosen.map(FaceBox.init), chosenAmongSeveral: chosen != nil && faces.count > 1,
+                              quality: chosen?.quality.map { QualityRow($0) }))
         }
     }
 }

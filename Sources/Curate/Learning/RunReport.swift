@@ -121,9 +121,11 @@ public struct RunReport: Codable, Sendable {
     public var history: [EpochStats]
     public var validation: [ValidationPrediction]
     public var misclassified: [Misclassified]
+    /// With `--leave-out`: what leaving flagged faces out did.
+    @ExplicitNull public var quality: LeftOutReport?
 
     enum CodingKeys: String, CodingKey {
-        case run, model, accuracy, confusion, epochs, seconds, interrupted, folder, options, network, history, validation, misclassified
+        case run, model, accuracy, confusion, epochs, seconds, interrupted, folder, options, network, history, validation, misclassified, quality
         case macroAccuracy = "macro_accuracy"
         case perClass = "per_class"
         case mostConfused = "most_confused"
@@ -153,6 +155,7 @@ enum HTMLReport {
         <p>Validation accuracy <b>\(pct(r.accuracy))</b>, macro accuracy <b>\(pct(r.macroAccuracy))</b> on \(r.valImages) faces;
         trained on \(r.trainImages) faces, best epoch \(r.bestEpoch) of \(r.epochs), \(String(format: "%.1f", r.seconds)) s,
         \(String(format: "%.0f", r.imagesPerSecond)) images/s\(r.interrupted ? " (interrupted)" : "").</p>
+        \(r.quality.map { "<p>Quality: \(esc($0.summary)).</p>" } ?? "")
         <h2>Per person</h2>
         <table><tr><th>person</th><th>accuracy (recall)</th><th>precision</th><th>F1</th><th>support</th></tr>
 

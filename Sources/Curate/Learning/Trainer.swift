@@ -29,6 +29,13 @@ public struct TrainOptions: Codable, Sendable, Equatable {
     public var patience: Int
     public var seed: UInt64
     public var threads: Int
+    /// Training faces with any of these quality flags are left out (`train --leave-out`); validation keeps every
+    /// face, so the run's accuracy compares with a run that kept them.
+    public var leaveOut: [QualityFlag] = []
+
+    enum CodingKeys: String, CodingKey {
+        case model, epochs, batchSize, lr, weightDecay, labelSmoothing, hidden, side, augment, patience, seed, threads, leaveOut
+    }
 
     public static func defaults(for model: ModelKind) -> TrainOptions {
         switch model {
@@ -98,9 +105,14 @@ public struct TrainingSet: Sendable {
     public var val: [Example]
     /// Split images without a chosen face (e.g. a group photo accepted without choosing one).
     public var withoutFace: Int
+    /// Training faces left out for their quality flags (`TrainOptions.leaveOut`), and those kept because they were
+    /// never measured (their chips are gone).
+    public var leftOut = 0
+    public var unmeasured = 0
 
     /// Reads the split from the catalog: classes are the people with split images, in label order.
-    public static func load(_ catalog: Catalog, model: ModelKind) throws -> TrainingSet {
+    public static func load(_ catalog: Catalog, model: ModelKind, leaveOut: [QualityFlag] = [],
+                            quality: QualityOptions = QualityOptions()) throws -> TrainingSet {
         guard try catalog.setting("split") != nil else { throw TrainError.noSplit }
         let images = try catalog.splitImages()
         let faces = try catalog.chosenFaces(imageIds: images.compactMap(\.id))
@@ -114,6 +126,9 @@ public struct TrainingSet: Sendable {
             let example = Example(imageId: image.id!, label: index[names[image.personId] ?? "?"]!, chipPath: chip,
                                   descriptor: face.descriptorValues)
             switch image.split {
+            case .train where !leaveOut.isEmpty:
+                guard let q = face.quality else { set.unmeasured += 1; set.train.append(example); continue }
+                if quality.flags(q).contains(where: leaveOut.contains) { set.leftOut += 1 } else { set.train.append(example) }
             case .train: set.train.append(example)
             case .val: set.val.append(example)
             default: break   // a test side is not used for choosing the model

@@ -15,7 +15,7 @@ public enum Training {
     /// at the end: done, interrupted (the best epoch so far is kept and usable) or failed.
     public static func run(_ catalog: Catalog, options: TrainOptions, onStart: (TrainingRun, TrainingSet) -> Void = { _, _ in },
                            onEpoch: (EpochStats) -> Void = { _ in }, shouldStop: () -> Bool = { false }) throws -> RunReport {
-        let set = try TrainingSet.load(catalog, model: options.model)
+        let set = try TrainingSet.load(catalog, model: options.model, leaveOut: options.leaveOut)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var run = try catalog.startRun(TrainingRun(model: options.model.rawValue,
@@ -55,7 +55,9 @@ public enum Training {
                                        ValidationPrediction(imageId: e.imageId, actual: set.labels[e.label], predicted: set.labels[predicted[i]],
                                                             probability: Double(outcome.probabilities[i][predicted[i]]))
                                    },
-                                   misclassified: misclassified)
+                                   misclassified: misclassified,
+                                   quality: options.leaveOut.isEmpty ? nil
+                                       : try LeftOutReport(catalog, options: options, set: set, accuracy: metrics.accuracy, run: run.id!))
             try encoder.encode(report).write(to: folder.appendingPathComponent("metrics.json"))
             try Data(HTMLReport.render(report).utf8).write(to: folder.appendingPathComponent("report.html"))
             run.status = outcome.interrupted ? .interrupted : .done
@@ -97,5 +99,58 @@ public enum Training {
                 return (label, (0..<128).map { raw.loadUnaligned(fromByteOffset: base + 4 + $0 * 4, as: Float.self) })
             }
         }
+    }
+}
+
+/// What leaving flagged faces out of training did (`train --leave-out`): against the newest finished run of the same
+/// model that kept every face and was judged on the same validation faces, when there is one.
+public struct LeftOutReport: Codable, Sendable, Equatable {
+    public var flags: [QualityFlag]
+    /// Training faces left out, and those kept because they were never measured.
+    public var leftOut: Int
+    public var unmeasured: Int
+    @ExplicitNull public var baselineRun: Int64?
+    @ExplicitNull public var baselineAccuracy: Double?
+    /// Whether validation accuracy rose (null without a run to compare with).
+    @ExplicitNull public var helped: Bool?
+    /// The same in words, for the table and the HTML report.
+    public var summary: String
+
+    enum CodingKeys: String, CodingKey {
+        case flags, unmeasured, helped, summary
+        case leftOut = "left_out"
+        case baselineRun = "baseline_run"
+        case baselineAccuracy = "baseline_accuracy"
+    }
+
+    init(_ catalog: Catalog, options: TrainOptions, set: TrainingSet, accuracy: Double, run: Int64) throws {
+        flags = options.leaveOut
+        leftOut = set.leftOut
+        unmeasured = set.unmeasured
+        let validation = Set(set.val.map(\.imageId))
+        struct Saved: Decodable {
+            struct Options: Decodable { var leaveOut: [String]? }
+            var options: Options
+            var validation: [ValidationPrediction]
+        }
+        let baseline = try catalog.runs().filter { $0.id != run && $0.status == .done && $0.model == options.model.rawValue }
+            .sorted { $0.id! > $1.id! }
+            .first { r in
+                let url = catalog.workspace.url(forRelativePath: r.folder).appendingPathComponent("metrics.json")
+                guard let saved = try? JSONDecoder().decode(Saved.self, from: Data(contentsOf: url)) else { return false }
+                return (saved.options.leaveOut ?? []).isEmpty && Set(saved.validation.map(\.imageId)) == validation
+            }
+        let what = "\(leftOut) training face\(leftOut == 1 ? "" : "s") flagged \(flags.map(\.rawValue).joined(separator: " or ")) left out"
+            + (unmeasured > 0 ? " (\(unmeasured) never measured, kept)" : "")
+        guard let baseline, let before = baseline.accuracy else {
+            summary = what + "; no finished \(options.model.rawValue) run with every face on the same validation faces to compare with: "
+                + "train once without --leave-out"
+            return
+        }
+        baselineRun = baseline.id
+        baselineAccuracy = before
+        helped = accuracy > before
+        summary = what + String(format: "; validation accuracy %.1f%% against %.1f%% with them (run %lld): ", accuracy * 100, before * 100, baseline.id!)
+            + (accuracy > before ? "it helped" : accuracy == before ? "no change" : "it did not help")
     }
 }

@@ -154,6 +154,13 @@ public final class DecodedImage {
         return hash
     }
 
+    /// Sharpness and exposure of a region (see `curate_image_quality`).
+    public func quality(left: Int, top: Int, width: Int, height: Int) throws -> curate_region_quality {
+        var q = curate_region_quality()
+        try Bridge.call(ImageError.init) { curate_image_quality(handle, Int32(left), Int32(top), Int32(width), Int32(height), &q, $0) }
+        return q
+    }
+
     public func drawBox(left: Int, top: Int, right: Int, bottom: Int, thickness: Int = 2,
                         bgr: (UInt8, UInt8, UInt8), label: String?) throws {
         try Bridge.call(ImageError.init) {

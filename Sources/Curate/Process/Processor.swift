@@ -189,6 +189,8 @@ public final class Processor {
         try work(todo.filter { suspects.contains($0.id!) }, threads: 1, state)
         try work(todo.filter { !suspects.contains($0.id!) }, threads: threads, state)
 
+        // Faces measured before quality was (or chosen by a reviewer since) are measured from their chips.
+        try FaceQuality.fillIn(catalog)
         try Self.judgeAcross(catalog, options, stages: &state.stages)
         let counts = try catalog.counts()
         var rejected: [String: Int] = [:]
@@ -403,6 +405,7 @@ public final class Processor {
                                              stages: &stages)
                 faces[i].chipPath = chip.path
                 faces[i].descriptor = chip.descriptor
+                faces[i].quality = chip.quality
             }
             if counted > 1 { return verdict(.rejected, .multiFace, multiFaceDetail(counted: counted, detected: faces.count)) }
             faces[faces.firstIndex(where: \.counted)!].chosen = true
@@ -424,13 +427,14 @@ func multiFaceDetail(counted: Int, detected: Int) -> String {
 /// The aligned crop of the face an image is kept for, with its descriptor: made by processing for a photo with
 /// one face, and by review when a person picks one face of a group photo.
 public enum FaceChip {
-    /// Cuts the chip of `face` from the upright image, writes it to faces/ab/<sha256>_<idx>.jpg and describes it.
+    /// Cuts the chip of `face` from the upright image, writes it to faces/ab/<sha256>_<idx>.jpg, describes it and
+    /// measures its quality.
     public static func make(_ image: DecodedImage, face: DetectedFace, idx: Int, of stored: StoredImage, in workspace: Workspace,
-                            models: FaceModels, stages: inout StageTimes) throws -> (path: String, descriptor: Data?) {
+                            models: FaceModels, stages: inout StageTimes) throws -> (path: String, descriptor: Data?, quality: FaceQuality) {
         let (chip, descriptor) = try stages.time(\.descriptor) { try models.chip(image, face: face) }
         let path = "faces/\(stored.sha256.prefix(2))/\(stored.sha256)_\(idx).jpg"
         try stages.time(\.files) { try workspace.writeAtomically(try chip.jpeg(quality: 95), to: path) }
-        return (path, descriptor.map(Face.pack))
+        return (path, descriptor.map(Face.pack), try FaceQuality.measure(chip: chip, face: face))
     }
 }
 

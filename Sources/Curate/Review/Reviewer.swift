@@ -19,6 +19,8 @@ public struct ReviewItem: Sendable {
     public var looksLike: String?
     /// For `review --run`: what the run answered for this validation face.
     public var answer: ValidationPrediction?
+    /// For `review --quality`: the chosen face's measures.
+    public var quality: FaceQuality?
 
     public var id: Int64 { image.id! }
     /// Files that never decoded (or were refused before decoding) are listed, not drawn.
@@ -109,9 +111,11 @@ public struct ReviewRow: Codable, Sendable, Equatable {
     /// For `review --run`: the person the run predicted and its probability.
     @ExplicitNull public var predicted: String?
     @ExplicitNull public var probability: Double?
+    /// For `review --quality`: the chosen face's measures and flags.
+    @ExplicitNull public var quality: QualityRow?
 
     enum CodingKeys: String, CodingKey {
-        case id, label, verdict, reason, detail, faces, detected, width, height, shown, related, path, distance, predicted, probability
+        case id, label, verdict, reason, detail, faces, detected, width, height, shown, related, path, distance, predicted, probability, quality
         case sourceUrl = "source_url"
         case pageUrl = "page_url"
         case looksLike = "looks_like"
@@ -182,6 +186,26 @@ public final class Reviewer {
         return out.sorted { ($0.distance!, $1.id) > ($1.distance!, $0.id) }
     }
 
+    /// Kept images no reviewer has looked at whose chosen face has a quality flag (any, or one of `flags`), the most
+    /// flags first, then the softest: the faces that make poor training data.
+    public func quality(people: [String] = [], flags: [QualityFlag] = [], options: QualityOptions = QualityOptions()) throws -> [ReviewItem] {
+        let ids = Set(try people.map { try person(named: $0).id! })
+        var found: [(imageId: Int64, quality: FaceQuality, flags: Int)] = []
+        try catalog.forEachKeptFace { personId, imageId, face in
+            guard ids.isEmpty || ids.contains(personId), let q = face.quality else { return }
+            let hit = options.flags(q).filter { flags.isEmpty || flags.contains($0) }
+            if !hit.isEmpty { found.append((imageId, q, hit.count)) }
+        }
+        let labels = try catalog.labels()
+        return try found.sorted { ($0.flags, -$0.quality.sharpness, -$0.imageId) > ($1.flags, -$1.quality.sharpness, -$1.imageId) }
+            .compactMap { f in
+                guard let image = try catalog.image(id: f.imageId), !image.reviewed else { return nil }
+                var item = try item(image, labels: labels)
+                item.quality = f.quality
+                return item
+            }
+    }
+
     /// The validation faces a training run named wrong (most confident first: likely labelling mistakes), then
     /// those it was unsure of (probability under `unsureBelow`, least sure first).
     public func runAnswers(run id: Int64, unsureBelow: Double = 0.6) throws -> [ReviewItem] {
@@ -222,7 +246,7 @@ public final class Reviewer {
                          faces: i.faces, detected: item.faces.count, width: i.width, height: i.height, shown: item.showable,
                          related: item.related.map { $0.image.id! }, path: catalog.workspace.url(forRelativePath: i.path).path,
                          sourceUrl: i.sourceUrl, pageUrl: i.pageUrl, distance: item.distance.map { (Double($0) * 100).rounded() / 100 }, looksLike: item.looksLike,
-                         predicted: item.answer?.predicted, probability: item.answer?.probability)
+                         predicted: item.answer?.predicted, probability: item.answer?.probability, quality: item.quality.map { QualityRow($0) })
     }
 
     // MARK: People
@@ -286,7 +310,8 @@ public final class Reviewer {
         if models == nil { models = try FaceModels(modelFiles) }
         let pixels = try DecodedImage.upright(image, in: catalog.workspace)
         var stages = StageTimes()   // timed only for processing's summary
-        return try FaceChip.make(pixels, face: DetectedFace(face), idx: face.idx, of: image, in: catalog.workspace, models: models!,
-                                 stages: &stages)
+        let chip = try FaceChip.make(pixels, face: DetectedFace(face), idx: face.idx, of: image, in: catalog.workspace, models: models!,
+                                     stages: &stages)
+        return (chip.path, chip.descriptor)   // its quality is measured by the next `curate process`
     }
 }

@@ -423,6 +423,7 @@ public final class ReviewScreen {
             let i = item.image
             let reason = i.reason.map { "\u{1B}[33m\($0)\u{1B}[0m" } ?? "\u{1B}[32m\(i.verdict.rawValue)\u{1B}[0m"
             let detail = item.answer.map { String(format: "labelled %@, the run predicted %@ (%.2f)", $0.actual, $0.predicted, $0.probability) }
+                ?? item.quality.map { "quality: " + QualityOptions().describe($0) }
                 ?? i.detail ?? item.distance.map { String(format: "distance %.2f to %@'s identity", $0, item.label) }
             out += at(1, 1) + "\u{1B}[1m[\(pos + 1)/\(items.count)] #\(item.id) \(printable(item.label))\u{1B}[0m — " + reason
                 + (detail.map { ": " + fit($0, size.columns - 30 - item.label.count) } ?? "")
