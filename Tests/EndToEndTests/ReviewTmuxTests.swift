@@ -244,7 +244,7 @@ struct ReviewTmuxTests {
             let rows = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [[String: Any]])
             #expect(rows.count == 7)
             let keys: Set<String> = ["id", "label", "verdict", "reason", "detail", "faces", "detected", "width", "height", "shown",
-                                     "related", "path", "source_url", "page_url", "distance", "looks_like", "predicted", "probability"]
+                                     "related", "path", "source_url", "page_url", "distance", "looks_like", "predicted", "probability", "quality"]
             #expect(rows.allSatisfy { Set($0.keys) == keys })
             #expect(rows.first { $0["id"] as? Int == Int(ids["broken"]!) }?["shown"] as? Bool == false)
 
