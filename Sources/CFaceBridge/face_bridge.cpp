@@ -224,29 +224,64 @@ extern "C" int curate_faces_detect(curate_face_models *models, const unsigned ch
     });
 }
 
+// Where dlib cuts a face's chip from: a face in the coordinates of an image whose top-left pixel is (ox, oy) of
+// the whole image (the conversions to whole pixels happen before the shift, so a crop cuts the same chip).
+static chip_details chip_details_of(const curate_face &face, int size, double padding, long ox, long oy) {
+    rectangle box((long)face.left - ox, (long)face.top - oy, (long)face.right - ox, (long)face.bottom - oy);
+    if (face.has_landmarks) {
+        std::vector<point> parts;
+        for (int p = 0; p < 5; ++p)
+            parts.emplace_back((long)std::lround(face.landmarks[2 * p]) - ox, (long)std::lround(face.landmarks[2 * p + 1]) - oy);
+        full_object_detection shape(box, parts);
+        return get_face_chip_details(shape, size, padding);
+    }
+    // No landmarks: an axis-aligned square around the box with the same padding.
+    drectangle r(box);
+    double side = std::max(r.width(), r.height()) * (1 + 2 * padding);
+    return chip_details(centered_drect(center(r), side, side), chip_dims(size, size));
+}
+
+extern "C" int curate_faces_chip_region(const curate_face *faces, int count, int size, double padding, int width, int height,
+                                        int *left, int *top, int *right, int *bottom, curate_error *err) {
+    return guarded(err, 3, "finding the chips' region", [&] {
+        // extract_image_chips' own reckoning: the chip's rotated rectangle, grown by the border its image pyramid
+        // needs (2 pixels, doubled and plus 2 for each level down), within the image.
+        pyramid_down<2> pyr;
+        const rectangle image(0, 0, width - 1, height - 1);
+        rectangle all;
+        for (int i = 0; i < count; ++i) {
+            const chip_details d = chip_details_of(faces[i], size, padding, 0, 0);
+            double grow = 2;
+            drectangle rect = pyr.rect_down(d.rect);
+            while (rect.area() > d.size()) {
+                rect = pyr.rect_down(rect);
+                grow = grow * 2 + 2;
+            }
+            drectangle rot;
+            const dlib::vector<double, 2> c = center(d.rect);
+            rot += rotate_point<double>(c, d.rect.tl_corner(), d.angle);
+            rot += rotate_point<double>(c, d.rect.tr_corner(), d.angle);
+            rot += rotate_point<double>(c, d.rect.bl_corner(), d.angle);
+            rot += rotate_point<double>(c, d.rect.br_corner(), d.angle);
+            // One pixel more each side than dlib's rounding can reach.
+            all += grow_rect(rectangle(rot), (long)grow + 1).intersect(image);
+        }
+        *left = (int)all.left(); *top = (int)all.top(); *right = (int)all.right() + 1; *bottom = (int)all.bottom() + 1;
+        if (all.is_empty()) *left = *top = *right = *bottom = 0;
+        return 0;
+    });
+}
+
 extern "C" int curate_faces_chips(curate_face_models *models, const unsigned char *bgr, int width, int height,
-                                  size_t stride, const curate_face *faces, int count, int size, double padding,
-                                  unsigned char *chips_bgr, float *descriptors, int *has_descriptors,
+                                  size_t stride, int origin_x, int origin_y, const curate_face *faces, int count, int size,
+                                  double padding, unsigned char *chips_bgr, float *descriptors, int *has_descriptors,
                                   curate_error *err) {
     return guarded(err, 3, "cutting face chips", [&] {
         *has_descriptors = 0;
         const bgr_view img = view(bgr, width, height, stride);
         std::vector<matrix<rgb_pixel>> chips(count);
         for (int i = 0; i < count; ++i) {
-            const curate_face &face = faces[i];
-            rectangle box((long)face.left, (long)face.top, (long)face.right, (long)face.bottom);
-            chip_details details;
-            if (face.has_landmarks) {
-                std::vector<point> parts;
-                for (int p = 0; p < 5; ++p) parts.emplace_back((long)std::lround(face.landmarks[2 * p]), (long)std::lround(face.landmarks[2 * p + 1]));
-                full_object_detection shape(box, parts);
-                details = get_face_chip_details(shape, size, padding);
-            } else {
-                // No landmarks: an axis-aligned square around the box with the same padding.
-                drectangle r(box);
-                double side = std::max(r.width(), r.height()) * (1 + 2 * padding);
-                details = chip_details(centered_drect(center(r), side, side), chip_dims(size, size));
-            }
+            const chip_details details = chip_details_of(faces[i], size, padding, origin_x, origin_y);
             extract_image_chip(img, details, chips[i]);
             unsigned char *out = chips_bgr + (size_t)i * size * size * 3;
             for (long y = 0; y < chips[i].nr(); ++y)

@@ -172,8 +172,11 @@ void jpeg_note(j_common_ptr c, int level) {
 // Decodes into `out` (BGR) as OpenCV's JPEG decoder does (CMYK and YCCK through CMYK with OpenCV's formula), after
 // libjpeg's own header read is checked against max_pixels. `size_only` stops after the header. No C++ object is
 // made between setjmp and a longjmp: `out` is the caller's.
+// `denominator` (1, 2, 4 or 8) decodes at that fraction of the size by libjpeg's DCT scaling, computing only the
+// coefficients the smaller size needs. A `crop` of positive width decodes only those rows and (widened on the left
+// to a whole block column, the widened left edge in crop->x) those columns, at full size: libjpeg skips the rest.
 int decode_jpeg(const unsigned char *bytes, size_t length, long long max_pixels, cv::Mat &out, std::string &why,
-                bool size_only, cv::Size *size) {
+                bool size_only, cv::Size *size, int denominator = 1, cv::Rect *crop = nullptr) {
     jpeg_decompress_struct cinfo;
     std::memset(&cinfo, 0, sizeof cinfo);
     JpegErrors errors;
@@ -197,11 +200,24 @@ int decode_jpeg(const unsigned char *bytes, size_t length, long long max_pixels,
     if (w * h > max_pixels) { jpeg_destroy_decompress(&cinfo); why = too_large(w, h, max_pixels); return 3; }
     const bool four = cinfo.num_components == 4;
     cinfo.out_color_space = four ? JCS_CMYK : JCS_EXT_BGR;
+    cinfo.scale_num = 1;
+    cinfo.scale_denom = (unsigned)denominator;
+    const bool cropped = crop && crop->width > 0;
     jpeg_start_decompress(&cinfo);
-    out.create((int)cinfo.output_height, (int)cinfo.output_width, CV_8UC3);
+    JDIMENSION first = 0, end = cinfo.output_height;
+    if (cropped) {
+        JDIMENSION x = (JDIMENSION)crop->x, w = (JDIMENSION)crop->width;
+        jpeg_crop_scanline(&cinfo, &x, &w);
+        first = (JDIMENSION)crop->y;
+        end = first + (JDIMENSION)crop->height;
+        crop->x = (int)x;
+        crop->width = (int)w;
+        if (first > 0) jpeg_skip_scanlines(&cinfo, first);
+    }
+    out.create((int)(end - first), (int)cinfo.output_width, CV_8UC3);
     if (four) cmyk_row = static_cast<unsigned char *>(std::malloc((size_t)cinfo.output_width * 4));
-    while (cinfo.output_scanline < cinfo.output_height) {
-        unsigned char *row = out.ptr<unsigned char>((int)cinfo.output_scanline);
+    while (cinfo.output_scanline < end) {
+        unsigned char *row = out.ptr<unsigned char>((int)(cinfo.output_scanline - first));
         JSAMPROW target = four ? cmyk_row : row;
         if (jpeg_read_scanlines(&cinfo, &target, 1) != 1) break;
         if (four) {
@@ -214,7 +230,8 @@ int decode_jpeg(const unsigned char *bytes, size_t length, long long max_pixels,
             }
         }
     }
-    jpeg_finish_decompress(&cinfo);
+    // A crop stops where its rows end: what follows is not read, and finishing would ask for it.
+    if (cinfo.output_scanline < cinfo.output_height) jpeg_abort_decompress(&cinfo); else jpeg_finish_decompress(&cinfo);
     // Arithmetic coding is rare and its encoders exact: any warning means the data is not what the frame header
     // names (a Huffman JPEG relabelled SOF9 decodes as noise, leaving most of its data unread).
     const bool damaged = cinfo.arith_code && errors.mgr.num_warnings > 0;
@@ -415,6 +432,29 @@ extern "C" curate_image *curate_image_decode(const unsigned char *bytes, size_t 
     });
 }
 
+extern "C" curate_image *curate_image_decode_jpeg(const unsigned char *bytes, size_t length, long long max_pixels, int denominator,
+                                                  int x, int y, int width, int height, int *out_x, curate_error *err) {
+    return guarded_image(err, [&]() -> curate_image * {
+        if (denominator != 1 && denominator != 2 && denominator != 4 && denominator != 8) { fail(err, 1, "a JPEG reduction of 1/" + std::to_string(denominator)); return nullptr; }
+        cv::Size size;
+        std::string why;
+        cv::Mat none, mat;
+        if (width > 0) {
+            if (denominator != 1) { fail(err, 1, "a JPEG region is decoded at full size only"); return nullptr; }
+            if (decode_jpeg(bytes, length, 0, none, why, true, &size)) { fail(err, 1, why); return nullptr; }
+            if (x < 0 || y < 0 || height <= 0 || x + width > size.width || y + height > size.height) {
+                fail(err, 1, "the region " + std::to_string(width) + "x" + std::to_string(height) + " at " + std::to_string(x) + "," + std::to_string(y)
+                     + " is not inside the " + std::to_string(size.width) + "x" + std::to_string(size.height) + " image");
+                return nullptr;
+            }
+        }
+        cv::Rect crop(x, y, width, height);
+        if (int rc = decode_jpeg(bytes, length, max_pixels, mat, why, false, nullptr, denominator, &crop)) { fail(err, rc, why); return nullptr; }
+        if (out_x) *out_x = width > 0 ? crop.x : 0;
+        return new curate_image{mat};
+    });
+}
+
 extern "C" curate_image *curate_image_from_bgr(const unsigned char *bgr, int width, int height, size_t stride, curate_error *err) {
     return guarded_image(err, [&] {
         cv::Mat view(height, width, CV_8UC3, const_cast<unsigned char *>(bgr), stride);
@@ -479,6 +519,18 @@ extern "C" int curate_image_encode_jpeg(const curate_image *image, int quality, 
     return guarded(err, [&] {
         std::vector<unsigned char> buffer;
         if (!cv::imencode(".jpg", image->mat, buffer, {cv::IMWRITE_JPEG_QUALITY, quality})) return fail(err, 1, "JPEG encoding failed");
+        *out = static_cast<unsigned char *>(std::malloc(buffer.size()));
+        if (!*out) return fail(err, 2, "out of memory");
+        std::memcpy(*out, buffer.data(), buffer.size());
+        *length = buffer.size();
+        return 0;
+    });
+}
+
+extern "C" int curate_image_encode_png(const curate_image *image, unsigned char **out, size_t *length, curate_error *err) {
+    return guarded(err, [&] {
+        std::vector<unsigned char> buffer;
+        if (!cv::imencode(".png", image->mat, buffer)) return fail(err, 1, "PNG encoding failed");
         *out = static_cast<unsigned char *>(std::malloc(buffer.size()));
         if (!*out) return fail(err, 2, "out of memory");
         std::memcpy(*out, buffer.data(), buffer.size());

@@ -48,10 +48,16 @@ int curate_faces_detect(curate_face_models *models, const unsigned char *bgr, in
 /// Cuts the aligned face chips (size x size, `padding` as dlib's get_face_chip_details) of `count` faces into
 /// `chips_bgr` (count*size*size*3 bytes, one chip after another), and when the ResNet model is loaded and
 /// `descriptors` is not NULL, computes their 128-d descriptors in one pass of the network (count*128 floats; the
-/// chips must then be 150 x 150). `*has_descriptors` says whether it did.
+/// chips must then be 150 x 150). `*has_descriptors` says whether it did. The pixels may be a part of the image
+/// the faces were found in, its top-left pixel at (origin_x, origin_y) of it; the faces are in the whole image's
+/// coordinates. A part that holds curate_faces_chip_region's rectangle gives the same chips as the whole image.
 int curate_faces_chips(curate_face_models *models, const unsigned char *bgr, int width, int height, size_t stride,
-                       const curate_face *faces, int count, int size, double padding, unsigned char *chips_bgr,
-                       float *descriptors, int *has_descriptors, curate_error *err);
+                       int origin_x, int origin_y, const curate_face *faces, int count, int size, double padding,
+                       unsigned char *chips_bgr, float *descriptors, int *has_descriptors, curate_error *err);
+/// The rectangle of a width x height image that curate_faces_chips reads for these faces ([left, right) x
+/// [top, bottom), empty when it reads nothing): what must be decoded to cut their chips from a part of the image.
+int curate_faces_chip_region(const curate_face *faces, int count, int size, double padding, int width, int height,
+                             int *left, int *top, int *right, int *bottom, curate_error *err);
 
 /// The BLAS that dlib's network runs on, as loaded in this process.
 typedef struct {

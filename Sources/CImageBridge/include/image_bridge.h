@@ -27,6 +27,13 @@ int curate_image_size(const unsigned char *bytes, size_t length, int format, int
 /// printed (libjpeg's warnings are judged: a bad arithmetic code is damage). EXIF orientation is NOT applied (see
 /// curate_image_orient). NULL when the bytes do not decode.
 curate_image *curate_image_decode(const unsigned char *bytes, size_t length, int format, long long max_pixels, curate_error *err);
+/// A JPEG decoded with libjpeg as curate_image_decode does it, but at 1/`denominator` of its size (1, 2, 4 or 8:
+/// libjpeg's DCT scaling, which computes only what the smaller size needs; the image is ceil(w/d) x ceil(h/d)), or,
+/// when `width` > 0, only the rows y..<y+height and the columns x..<x+width at full size (libjpeg's crop and skip; the
+/// columns widened on the left to a whole block column, whose left edge is put in *out_x). The whole image's size is
+/// checked against `max_pixels` as curate_image_decode checks it. EXIF orientation is not applied.
+curate_image *curate_image_decode_jpeg(const unsigned char *bytes, size_t length, long long max_pixels, int denominator,
+                                        int x, int y, int width, int height, int *out_x, curate_error *err);
 /// Wraps a copy of packed BGR pixels (`stride` bytes a row).
 curate_image *curate_image_from_bgr(const unsigned char *bgr, int width, int height, size_t stride, curate_error *err);
 void curate_image_free(curate_image *image);
@@ -42,6 +49,8 @@ int curate_image_orient(curate_image *image, int orientation, curate_error *err)
 curate_image *curate_image_resized(const curate_image *image, int width, int height, curate_error *err);
 /// JPEG bytes of the image (no metadata). Free with curate_buffer_free.
 int curate_image_encode_jpeg(const curate_image *image, int quality, unsigned char **out, size_t *length, curate_error *err);
+/// PNG bytes of the image: its pixels exactly. Free with curate_buffer_free.
+int curate_image_encode_png(const curate_image *image, unsigned char **out, size_t *length, curate_error *err);
 void curate_buffer_free(unsigned char *buffer);
 /// OpenCV img_hash pHash: 64 bits.
 int curate_image_phash(const curate_image *image, uint64_t *hash, curate_error *err);

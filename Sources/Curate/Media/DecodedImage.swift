@@ -85,6 +85,33 @@ public final class DecodedImage {
         return DecodedImage(handle)
     }
 
+    /// A JPEG at 1/`reduction` of its size (1, 2, 4 or 8; ceil(w/r) x ceil(h/r)) by libjpeg's DCT scaling: the
+    /// pixels a smaller size needs, without decoding (or holding) the whole. The same checks as `decode`.
+    public static func decodeJPEG(_ bytes: [UInt8], reduction: Int, maxPixels: Int = ImageLimits.maxPixels) throws -> DecodedImage {
+        guard try ImageLimits.check(bytes, maxPixels: maxPixels).format == .jpeg else { throw ImageError(description: "not a JPEG") }
+        return DecodedImage(try Bridge.value({ ImageError(.undecodable, $0) }) { err in
+            bytes.withUnsafeBufferPointer {
+                curate_image_decode_jpeg($0.baseAddress, $0.count, Int64(maxPixels), Int32(reduction), 0, 0, 0, 0, nil, err)
+            }
+        })
+    }
+
+    /// Only a rectangle of a JPEG, at full size (libjpeg skips the rows above and below it and the block columns
+    /// beside it): the image and where its top-left pixel is in the whole image (its left edge can move left, to a
+    /// whole block column).
+    public static func decodeJPEG(_ bytes: [UInt8], region: (x: Int, y: Int, width: Int, height: Int),
+                                  maxPixels: Int = ImageLimits.maxPixels) throws -> (image: DecodedImage, origin: (x: Int, y: Int)) {
+        guard try ImageLimits.check(bytes, maxPixels: maxPixels).format == .jpeg else { throw ImageError(description: "not a JPEG") }
+        var left: Int32 = 0
+        let image = DecodedImage(try Bridge.value({ ImageError(.undecodable, $0) }) { err in
+            bytes.withUnsafeBufferPointer {
+                curate_image_decode_jpeg($0.baseAddress, $0.count, Int64(maxPixels), 1, Int32(region.x), Int32(region.y),
+                                         Int32(region.width), Int32(region.height), &left, err)
+            }
+        })
+        return (image, (Int(left), region.y))
+    }
+
     /// Two images at the same height (the lower one scaled up), side by side on one canvas: a person beside a
     /// stranger, for the identity tests and bench/identity's planted pairs.
     public static func sideBySide(_ a: DecodedImage, _ b: DecodedImage) throws -> DecodedImage {
@@ -147,6 +174,17 @@ public final class DecodedImage {
         return Data(bytes: out, count: length)
     }
 
+    /// The pixels as a PNG, exactly (a copy that decodes to these pixels, whole).
+    public func png() throws -> Data {
+        var length = 0
+        let out = try Bridge.value(ImageError.init) { err -> UnsafeMutablePointer<UInt8>? in
+            var out: UnsafeMutablePointer<UInt8>?
+            return curate_image_encode_png(handle, &out, &length, err) == 0 ? out : nil
+        }
+        defer { curate_buffer_free(out) }
+        return Data(bytes: out, count: length)
+    }
+
     /// OpenCV's 64-bit pHash.
     public func phash() throws -> UInt64 {
         var hash: UInt64 = 0
@@ -169,10 +207,14 @@ public final class DecodedImage {
         }
     }
 
-    /// SHA-256 of the pixels (with the size), so re-encoded copies of the same pixels match.
-    public func pixelSHA256() -> String {
+    /// SHA-256 of the pixels (with the size), so re-encoded copies of the same pixels match. `reduction` (> 1)
+    /// says these pixels are a JPEG's DCT-scaled 1/reduction of a `fullSize` image: the hash is then of the
+    /// reduced pixels, named as such ("WxH/r:" before them, W x H the whole size), so it equals only the hash of
+    /// another JPEG of that size decoded at that reduction, never a full decode's.
+    public func pixelSHA256(reduction: Int = 1, fullSize: (width: Int, height: Int)? = nil) -> String {
         var hasher = SHA256()
-        var dims = "\(width)x\(height):"
+        let whole = fullSize ?? (width, height)
+        var dims = reduction > 1 ? "\(whole.width)x\(whole.height)/\(reduction):" : "\(width)x\(height):"
         dims.withUTF8 { hasher.update(UnsafeRawBufferPointer($0)) }
         withPixels { p, stride in
             for y in 0..<height {

@@ -160,7 +160,10 @@ public final class FaceModels {
     }
 
     /// The aligned chips of several faces of one image, their descriptors computed in one pass of the network.
-    public func chips(_ image: DecodedImage, faces: [DetectedFace], size: Int = 150, padding: Double = 0.25) throws -> [(chip: DecodedImage, descriptor: [Float]?)] {
+    /// `image` may be a part of the image the faces were found in, its top-left pixel at `origin` (faces stay in
+    /// the whole image's coordinates): a part holding `chipRegion` gives the same chips as the whole.
+    public func chips(_ image: DecodedImage, faces: [DetectedFace], origin: (x: Int, y: Int) = (0, 0), size: Int = 150,
+                      padding: Double = 0.25) throws -> [(chip: DecodedImage, descriptor: [Float]?)] {
         guard !faces.isEmpty else { return [] }
         let chipBytes = size * size * 3
         var pixels = [UInt8](repeating: 0, count: faces.count * chipBytes)
@@ -169,7 +172,8 @@ public final class FaceModels {
         let bridged = faces.map(\.bridged)
         try Bridge.call({ FaceError(description: "face chip failed: \($0)") }) { err in
             image.withPixels { p, stride in
-                curate_faces_chips(handle, p, Int32(image.width), Int32(image.height), stride, bridged, Int32(faces.count),
+                curate_faces_chips(handle, p, Int32(image.width), Int32(image.height), stride, Int32(origin.x), Int32(origin.y),
+                                   bridged, Int32(faces.count),
                                    Int32(size), padding, &pixels, &descriptors, &has, err)
             }
         }
@@ -179,6 +183,20 @@ public final class FaceModels {
             }
             return (chip, has != 0 ? Array(descriptors[i * 128..<(i + 1) * 128]) : nil)
         }
+    }
+}
+
+extension FaceModels {
+    /// The pixels of a `width` x `height` image that cutting these faces' chips reads (dlib's own reckoning:
+    /// the rotated chip and the border of its image pyramid), nil when none: what a partial decode must hold.
+    public static func chipRegion(_ faces: [DetectedFace], width: Int, height: Int, size: Int = 150,
+                                  padding: Double = 0.25) throws -> (x: Int, y: Int, width: Int, height: Int)? {
+        var l: Int32 = 0, t: Int32 = 0, r: Int32 = 0, b: Int32 = 0
+        let bridged = faces.map(\.bridged)
+        try Bridge.call({ FaceError(description: "face chip region failed: \($0)") }) {
+            curate_faces_chip_region(bridged, Int32(faces.count), Int32(size), padding, Int32(width), Int32(height), &l, &t, &r, &b, $0)
+        }
+        return r > l && b > t ? (Int(l), Int(t), Int(r - l), Int(b - t)) : nil
     }
 }
 

@@ -58,6 +58,8 @@ public struct ProcessSummary: Codable, Sendable {
     public var warnings: [String]
     /// Where the time went, summed over the workers.
     public var stages: StageTimes
+    /// Images decoded at a JPEG DCT reduction (1/2, 1/4 or 1/8) instead of whole: see `Processor.jpegReduction`.
+    public var reducedDecodes = 0
 
     public var imagesPerSecond: Double { seconds > 0 ? Double(processed) / seconds : 0 }
 }
@@ -118,6 +120,8 @@ public struct StageTimes: Codable, Sendable {
 struct Analysis {
     var image: StoredImage
     var faces: [Face]
+    /// The JPEG DCT reduction its pixels were decoded at (1: whole).
+    var reduction = 1
 }
 
 public final class Processor {
@@ -197,7 +201,7 @@ public final class Processor {
         for c in counts { for (k, v) in c.reasons { rejected[k, default: 0] += v } }
         return ProcessSummary(processed: state.done + blamed.count, kept: counts.map { $0.images["kept"] ?? 0 }.reduce(0, +), rejected: rejected,
                               seconds: Date().timeIntervalSince(started), threads: threads, interrupted: state.interrupted,
-                              warnings: warnings, stages: state.stages)
+                              warnings: warnings, stages: state.stages, reducedDecodes: state.reduced)
     }
 
     /// The stages that look across images and people, over the whole catalog from what processing stored (pixel
@@ -222,6 +226,7 @@ public final class Processor {
         var failure: Error?
         var interrupted = false
         var stages = StageTimes()
+        var reduced = 0
         init(total: Int) { self.total = total }
     }
 
@@ -267,7 +272,7 @@ public final class Processor {
                             try? catalog.unmarkProcessing(id)
                             throw error
                         }
-                        lock.lock(); state.done += 1; let d = state.done; lock.unlock()
+                        lock.lock(); state.done += 1; let d = state.done; if a.reduction > 1 { state.reduced += 1 }; lock.unlock()
                         onProgress(ProcessProgress(done: d, total: state.total))
                     }
                 } catch {
@@ -302,6 +307,7 @@ public final class Processor {
         // and is nobody's copy).
         (image.pixelSha256, image.phash, image.jpegQuality, image.detector) = (nil, nil, nil, nil)
         var faces: [Face] = []
+        var reduction = 1
         func verdict(_ verdict: Verdict, _ reason: Reason?, _ detail: String?) -> Analysis {
             image.verdict = verdict
             image.reason = reason
@@ -310,7 +316,7 @@ public final class Processor {
             // copy and gives this one to the best copy.
             (image.ownVerdict, image.ownReason, image.ownDetail) = (verdict, reason, detail)
             image.faces = verdict == .kept || reason == .multiFace || reason == .noFace ? faces.filter(\.counted).count : nil
-            return Analysis(image: image, faces: faces)
+            return Analysis(image: image, faces: faces, reduction: reduction)
         }
         let workspace = catalog.workspace
         let readStarted = DispatchTime.now().uptimeNanoseconds
@@ -330,7 +336,8 @@ public final class Processor {
         }
         // The size the decoder will read (a size it cannot read leaves the file to the integrity walk and the decode,
         // which refuse it with their own reasons).
-        if let size = ImageHeader.size(bytes, format: format), ImageLimits.exceeds(size, maxPixels: options.maxPixels) {
+        let headerSize = ImageHeader.size(bytes, format: format)
+        if let size = headerSize, ImageLimits.exceeds(size, maxPixels: options.maxPixels) {
             image.width = size.width
             image.height = size.height
             return verdict(.rejected, .tooLarge, "\(size.width)×\(size.height) is over \(options.maxPixels / 1_000_000) megapixels")
@@ -346,47 +353,59 @@ public final class Processor {
         }
         readDone()
         let decodeStarted = DispatchTime.now().uptimeNanoseconds
-        let decoded: DecodedImage
-        do { decoded = try DecodedImage.decode(bytes, maxPixels: options.maxPixels) } catch {
-            return verdict(.rejected, .corrupt, "does not decode: \(error)")
-        }
-        if format == .jpeg, let exif = ExifInfo.read(bytes) {
+        let exif = format == .jpeg ? ExifInfo.read(bytes) : nil
+        if let exif {
             image.orientation = exif.orientation == 0 ? nil : exif.orientation
             image.cameraMake = exif.make
             image.cameraModel = exif.model
             image.takenAt = exif.taken
-            if exif.orientation > 1 { try? decoded.orient(exif.orientation) }
         }
         stages.decode += Double(DispatchTime.now().uptimeNanoseconds - decodeStarted) / 1e9
-        image.width = decoded.width
-        image.height = decoded.height
+        // An upright JPEG keeps its own coded data without the metadata as its normalised copy (no loss, and no
+        // encoding: 20 ms for a 3000 px photo); anything else is encoded from the upright pixels, whole.
+        let upright = (image.orientation ?? 1) <= 1
+        let codedCopy = stages.time(\.files) { upright ? layout?.withoutMetadata(bytes) : nil }
+        let pixelsStarted = DispatchTime.now().uptimeNanoseconds
+        if codedCopy != nil, let size = headerSize {
+            reduction = Self.jpegReduction(width: size.width, height: size.height, workingSide: options.detectMaxSide)
+        }
+        let decoded: DecodedImage
+        do {
+            decoded = reduction > 1 ? try DecodedImage.decodeJPEG(bytes, reduction: reduction, maxPixels: options.maxPixels)
+                                    : try DecodedImage.decode(bytes, maxPixels: options.maxPixels)
+        } catch {
+            return verdict(.rejected, .corrupt, "does not decode: \(error)")
+        }
+        if let exif, exif.orientation > 1 { try? decoded.orient(exif.orientation) }
+        stages.decode += Double(DispatchTime.now().uptimeNanoseconds - pixelsStarted) / 1e9
+        let fullSize: (width: Int, height: Int) = reduction > 1 ? headerSize! : (decoded.width, decoded.height)
+        image.width = fullSize.width
+        image.height = fullSize.height
         if let layout { image.jpegQuality = ImageHeader.jpegQuality(bytes, layout: layout) }
         // Hashed before the size check: a thumbnail too small to keep is still a copy of its larger original.
         stages.time(\.hash) {
-            image.pixelSha256 = decoded.pixelSHA256()
+            image.pixelSha256 = decoded.pixelSHA256(reduction: reduction, fullSize: fullSize)
             image.phash = (try? decoded.phash()).map { Int64(bitPattern: $0) }
         }
-        if min(decoded.width, decoded.height) < options.minSide {
-            return verdict(.rejected, .tooSmall, "\(decoded.width)×\(decoded.height): the shorter side is under \(options.minSide) px")
+        if min(fullSize.width, fullSize.height) < options.minSide {
+            return verdict(.rejected, .tooSmall, "\(fullSize.width)×\(fullSize.height): the shorter side is under \(options.minSide) px")
         }
         do {
             let normalized = Self.normalizedPath(stored.sha256)
-            // An upright JPEG keeps its own coded data without the metadata (no loss, and no encoding: 20 ms for a
-            // 3000 px photo); anything else is encoded from the upright pixels.
-            let upright = (image.orientation ?? 1) <= 1
             try stages.time(\.files) {
-                try workspace.writeAtomically(try (upright ? layout?.withoutMetadata(bytes).map { Data($0) } : nil) ?? decoded.jpeg(quality: 92),
-                                              to: normalized)
+                try workspace.writeAtomically(try codedCopy.map { Data($0) } ?? decoded.jpeg(quality: 92), to: normalized)
             }
             image.normalizedPath = normalized
 
             var detected = try stages.detection(\.detect, models) {
                 try models.find(in: decoded, maxSide: options.detectMaxSide, upsampleBelow: options.upsampleBelow)
+                    .map { reduction > 1 ? $0.scaled(by: Double(reduction)) : $0 }
             }
             image.detector = .hog
             if detected.isEmpty && models.hasCNN {
                 detected = try stages.detection(\.cnn, models) {
                     try models.find(in: decoded, maxSide: options.cnnMaxSide, upsampleBelow: options.cnnUpsampleBelow, detector: .cnn)
+                        .map { reduction > 1 ? $0.scaled(by: Double(reduction)) : $0 }
                 }
                 image.detector = .cnn
             }
@@ -400,9 +419,17 @@ public final class Processor {
             // Every face gets its chip and descriptor (a crowd: only a lone counted face), so identity can find the
             // person among them: a group photo is kept with the face that is the person, and so is a photo whose
             // largest face is a stranger's but a smaller one the person's.
-            for i in faces.indices where faces.count <= options.maxGroupFaces || (counted == 1 && faces[i].counted) {
-                let chip = try FaceChip.make(decoded, face: detected[i], idx: i, of: stored, in: workspace, models: models,
-                                             stages: &stages)
+            let chipped = faces.indices.filter { faces.count <= options.maxGroupFaces || (counted == 1 && faces[$0].counted) }
+            // Chips are cut from full-size pixels: those of a reduced decode come from decoding again only the part
+            // of the JPEG the chips read (the same chips as from the whole image).
+            var source = (image: decoded, origin: (x: 0, y: 0))
+            if reduction > 1, !chipped.isEmpty {
+                source = try stages.time(\.decode) { try Self.chipSource(bytes, faces: chipped.map { detected[$0] }, size: fullSize,
+                                                                          maxPixels: options.maxPixels) }
+            }
+            for i in chipped {
+                let chip = try FaceChip.make(source.image, origin: source.origin, face: detected[i], idx: i, of: stored, in: workspace,
+                                             models: models, stages: &stages)
                 faces[i].chipPath = chip.path
                 faces[i].descriptor = chip.descriptor
                 faces[i].quality = chip.quality
@@ -418,6 +445,31 @@ public final class Processor {
     }
 }
 
+extension Processor {
+    /// The JPEG DCT reduction a photo is decoded at: the largest of 1/2, 1/4 and 1/8 that still leaves its longer
+    /// side (libjpeg's ceil(side/r)) at least `workingSide`, the size the detector works at; 1: decoded whole.
+    /// Between `workingSide` and twice it (a 3,000 px photo for the 2,000 px detector) none is left: libjpeg's other
+    /// scalings (6/8, 7/8) have no SIMD code and cost twice the whole decode (docs/benchmarks.md).
+    static func jpegReduction(width: Int, height: Int, workingSide: Int) -> Int {
+        let longer = max(width, height)
+        return [8, 4, 2].first { (longer + $0 - 1) / $0 >= workingSide } ?? 1
+    }
+
+    /// The full-size pixels that cutting these faces' chips reads, decoded alone from the JPEG, with where they
+    /// start in the whole image. A margin of two blocks each side keeps the edges of libjpeg's partial decode
+    /// (its smoothing of subsampled colour stops at the cut) out of what the chips read.
+    static func chipSource(_ bytes: [UInt8], faces: [DetectedFace], size: (width: Int, height: Int),
+                           maxPixels: Int) throws -> (image: DecodedImage, origin: (x: Int, y: Int)) {
+        guard let r = try FaceModels.chipRegion(faces, width: size.width, height: size.height) else {
+            return try DecodedImage.decodeJPEG(bytes, region: (0, 0, size.width, size.height), maxPixels: maxPixels)
+        }
+        let margin = 32
+        let x = max(0, r.x - margin), y = max(0, r.y - margin)
+        let right = min(size.width, r.x + r.width + margin), bottom = min(size.height, r.y + r.height + margin)
+        return try DecodedImage.decodeJPEG(bytes, region: (x, y, right - x, bottom - y), maxPixels: maxPixels)
+    }
+}
+
 /// The detail of a `multi_face` verdict.
 func multiFaceDetail(counted: Int, detected: Int) -> String {
     let ignored = detected - counted
@@ -428,10 +480,10 @@ func multiFaceDetail(counted: Int, detected: Int) -> String {
 /// one face, and by review when a person picks one face of a group photo.
 public enum FaceChip {
     /// Cuts the chip of `face` from the upright image, writes it to faces/ab/<sha256>_<idx>.jpg, describes it and
-    /// measures its quality.
-    public static func make(_ image: DecodedImage, face: DetectedFace, idx: Int, of stored: StoredImage, in workspace: Workspace,
-                            models: FaceModels, stages: inout StageTimes) throws -> (path: String, descriptor: Data?, quality: FaceQuality) {
-        let (chip, descriptor) = try stages.time(\.descriptor) { try models.chip(image, face: face) }
+    /// measures its quality. `image` may be a part of it whose top-left pixel is at `origin` (see `FaceModels.chips`).
+    public static func make(_ image: DecodedImage, origin: (x: Int, y: Int) = (0, 0), face: DetectedFace, idx: Int, of stored: StoredImage,
+                            in workspace: Workspace, models: FaceModels, stages: inout StageTimes) throws -> (path: String, descriptor: Data?, quality: FaceQuality) {
+        let (chip, descriptor) = try stages.time(\.descriptor) { try models.chips(image, faces: [face], origin: origin)[0] }
         let path = "faces/\(stored.sha256.prefix(2))/\(stored.sha256)_\(idx).jpg"
         try stages.time(\.files) { try workspace.writeAtomically(try chip.jpeg(quality: 95), to: path) }
         return (path, descriptor.map(Face.pack), try FaceQuality.measure(chip: chip, face: face))
