@@ -6,9 +6,12 @@
 #   medium the same photos as large at 1280 px on the longer side, JPEG quality 85: the size of the Commons
 #          thumbnails fetch downloads by default;
 #   large  every photo of group/, single_face/, nonface/ and edge/ scaled up (Lanczos, Pillow) to 3000 px on the
-#          longer side and saved as JPEG quality 90: web-photo sizes (4-7 megapixels) made from real photos.
+#          longer side and saved as JPEG quality 90: web-photo sizes (4-7 megapixels) made from real photos;
+#   xlarge the same at 4800 px (camera originals, 15-23 megapixels): the size curate decodes at a DCT reduction.
 # Prints images/s/core for one thread (curate and the reference pinned to one core with taskset) and for all
-# cores, and where the time goes by stage. Usage: bench/process.sh [ROUNDS=3] (the best of ROUNDS runs is shown).
+# cores, and where the time goes by stage; BEFORE=path/to/curate adds a row for another build (an earlier commit). Usage: bench/process.sh [ROUNDS=3] (the best of ROUNDS runs is shown).
+# SETS="small medium" picks sets; PROFILE=1 also records `perf record -g` of curate with one thread on each set and
+# prints the functions and libraries the time goes to (perf must be installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -26,14 +29,20 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import face_recogniti
     "$VENV/bin/pip" install --quiet --no-deps face_recognition "${XDG_CACHE_HOME:-$HOME/.cache}/curate/face_recognition_models-0.3.0.tar.gz"
 fi
 
-swift build -c release --product curate >/dev/null
-swift build -c release --product curate-test-server >/dev/null
-BIN=.build/release
+# SCRATCH: the build folder (another than .build lets a release build run beside a debug one).
+# PREBUILT: a folder holding curate and curate-test-server already built (nothing is built then).
+SCRATCH=${SCRATCH:-.build}
+if [ -z "${PREBUILT:-}" ]; then
+    swift build -c release --scratch-path "$SCRATCH" --product curate >/dev/null
+    swift build -c release --scratch-path "$SCRATCH" --product curate-test-server >/dev/null
+fi
+BIN=${PREBUILT:-$SCRATCH/release}
 OUT=$(mktemp -d /tmp/curate-pbench.XXXXXX)
 trap 'kill -9 $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
 # The two sets, as files under $OUT/sets/<set>/.
-mkdir -p "$OUT/sets/small" "$OUT/sets/medium" "$OUT/sets/large"
+SETS=${SETS:-small medium large xlarge}
+mkdir -p "$OUT/sets/small" "$OUT/sets/medium" "$OUT/sets/large" "$OUT/sets/xlarge"
 "$VENV/bin/python" - "$DATA" "$OUT/sets" <<'EOF'
 import glob, os, shutil, sys
 from PIL import Image
@@ -49,13 +58,15 @@ for i, p in enumerate(large):
     im.resize((round(im.width * s), round(im.height * s)), Image.LANCZOS).save(f"{sets}/large/{i:03d}_{os.path.basename(p)}", quality=90)
     s = 1280 / max(im.size)
     im.resize((round(im.width * s), round(im.height * s)), Image.LANCZOS).save(f"{sets}/medium/{i:03d}_{os.path.basename(p)}", quality=85)
+    s = 4800 / max(im.size)
+    im.resize((round(im.width * s), round(im.height * s)), Image.LANCZOS).save(f"{sets}/xlarge/{i:03d}_{os.path.basename(p)}", quality=90)
 EOF
 
 # One workspace per set, filled through the real fetch (direct URLs from a local server), without processing.
 $BIN/curate-test-server --data "$OUT/sets" --url-file "$OUT/url" >/dev/null &
 SERVER=$!
 for _ in $(seq 100); do [ -s "$OUT/url" ] && break; sleep 0.1; done
-for set in small medium large; do
+for set in $SETS; do
     (cd "$OUT/sets" && ls "$set" | sed "s#^#$set/#") > "$OUT/$set.rel"
     sed "s#^#$OUT/sets/#" "$OUT/$set.rel" > "$OUT/$set.paths"
     mkdir -p "$OUT/q-$set"
@@ -84,19 +95,21 @@ reference() { with_cpu taskset -c 0 "$VENV/bin/python" bench/reference_process.p
 curate_run() {  # set threads [env...]
     local set=$1 threads=$2; shift 2
     local pin=(); [ "$threads" = 1 ] && pin=(taskset -c 0)
-    with_cpu env "$@" "${pin[@]}" $BIN/curate process --all --threads "$threads" --json --quiet --workspace "$OUT/ws-$set"
+    with_cpu env "$@" "${pin[@]}" ${CURATE_BINARY:-$BIN/curate} process --all --threads "$threads" --json --quiet --workspace "$OUT/ws-$set"
 }
 
 echo
 echo "process benchmark: $CORES cores, best of $ROUNDS; $($BIN/curate --version | tail -n 1)"
-for set in small medium large; do
+for set in $SETS; do
     n=$(wc -l < "$OUT/$set.paths")
     echo
-    echo "$set set: $n photos"
+    echo "$set set: $n photos (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
     rows=()
     rows+=("python-reference 1 $(best reference "$set")")
     rows+=("curate 1 $(best curate_run "$set" 1)")
     rows+=("curate $CORES $(best curate_run "$set" "$CORES")")
+    # BEFORE=path/to/curate: another build (an earlier commit's) on the same workspace, one thread, for before/after.
+    [ -z "${BEFORE:-}" ] || rows+=("curate-before 1 $(CURATE_BINARY=$BEFORE best curate_run "$set" 1)")
     # The same binary on OpenBLAS's oldest x86 kernels (SSE3), which OpenBLAS 0.3.21 falls back to on CPU models
     # it does not know (curate then restarts on better ones; OPENBLAS_CORETYPE set by hand stops it), one run; and
     # on Debian's reference BLAS (what a machine without OpenBLAS gets), one run.
@@ -104,13 +117,14 @@ for set in small medium large; do
     rows+=("curate-Prescott-kernels 1 $(best curate_run "$set" 1 OPENBLAS_CORETYPE=Prescott)")
     rows+=("curate-reference-BLAS 1 $(best curate_run "$set" 1 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blas:/usr/lib/x86_64-linux-gnu/lapack)")
     ROUNDS=$ROUNDS_SAVED
-    printf '%-24s %7s %9s %14s %10s %11s   %s\n' run threads seconds "images/s/core" "vs ref" "CPU s/image" "seconds by stage (summed over threads)"
-    ref_rate=""
+    echo "(load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
+    printf '%-24s %7s %9s %14s %10s %11s %10s   %s\n' run threads seconds "images/s/core" "vs ref" "CPU s/image" "CPU vs ref" "seconds by stage (summed over threads)"
+    ref_rate=""; ref_cpu=""
     for r in "${rows[@]}"; do
         read -r name threads json <<< "$r"
         echo "$json" | python3 -c '
 import json, sys
-name, threads, ref = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+name, threads, ref, ref_cpu = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 r = json.load(sys.stdin)
 r["images"] = r.get("images", r.get("processed"))
 rate = r["images"] / r["seconds"] / threads
@@ -118,8 +132,21 @@ vs = f"{rate / float(ref):.2f}x" if ref else "1.00x"
 stages = " ".join(f"{k} {v:.2f}" for k, v in r["stages"].items() if v >= 0.005)
 secs = r["seconds"]
 cpu = r["cpu"] / r["images"]
-print(f"{name:<24} {threads:>7} {secs:>9.2f} {rate:>14.1f} {vs:>10} {cpu:>11.3f}   {stages}")
-' "$name" "$threads" "$ref_rate"
+cvs = f"{float(ref_cpu) / cpu:.2f}x" if ref_cpu else "1.00x"
+print(f"{name:<24} {threads:>7} {secs:>9.2f} {rate:>14.1f} {vs:>10} {cpu:>11.3f} {cvs:>10}   {stages}")
+' "$name" "$threads" "$ref_rate" "$ref_cpu"
         [ -n "$ref_rate" ] || ref_rate=$(echo "$json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["images"]/r["seconds"])')
+        [ -n "$ref_cpu" ] || ref_cpu=$(echo "$json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["cpu"]/r["images"])')
     done
 done
+
+# Where the time goes, by function and by library: curate with one thread on each set under `perf record -g`.
+if [ "${PROFILE:-0}" = 1 ]; then
+    for set in $SETS; do
+        echo
+        echo "$set set: perf record -g, curate process --all --threads 1 (load $(cut -d' ' -f1-3 /proc/loadavg))"
+        perf record -q -g -o "$OUT/perf-$set.data" taskset -c 0 $BIN/curate process --all --threads 1 --quiet --workspace "$OUT/ws-$set" >/dev/null 2>&1
+        perf report -q -i "$OUT/perf-$set.data" --no-children --sort dso --percent-limit 2 2>/dev/null | sed 's/^/  /'
+        perf report -q -i "$OUT/perf-$set.data" --no-children --sort symbol -g none --percent-limit 1.5 2>/dev/null | cut -c1-110 | sed 's/^/  /'
+    done
+fi
