@@ -33,6 +33,22 @@ public struct IdentityChange: Sendable, Equatable {
     }
 }
 
+/// A person's identity as identity found it (`summary`, JSON that Curate writes and reads), with the options it was
+/// found with and the count of changes to the person's rows it was found from.
+public struct StoredIdentity: Sendable {
+    public var personId: Int64
+    public var changes: Int64
+    public var options: String
+    public var summary: String
+
+    public init(personId: Int64, changes: Int64, options: String, summary: String) {
+        self.personId = personId
+        self.changes = changes
+        self.options = options
+        self.summary = summary
+    }
+}
+
 extension Catalog {
     /// Processed images with faces that identity decides on (not reviewed, with a counted face: kept or
     /// `multi_face` by processing, whatever identity or dedupe made of them since), and the images a reviewer kept,
@@ -45,13 +61,20 @@ extension Catalog {
 
     /// `identityCandidates`, one person at a time (in id order within the person), read in one ordered pass:
     /// a catalog of a million images never holds more than one person's descriptors in memory.
-    public func forEachPersonsIdentityCandidates(_ body: (_ personId: Int64, [IdentityCandidate]) throws -> Void) throws {
+    /// With `people`, only theirs. Returns, read in the same transaction, how many times each person's rows have
+    /// changed (`identityState.changes`), which `storeIdentities` stores the identities found from them against.
+    @discardableResult
+    public func forEachPersonsIdentityCandidates(of people: [Int64]? = nil,
+                                                 _ body: (_ personId: Int64, [IdentityCandidate]) throws -> Void) throws -> [Int64: Int64] {
         try db.read { db in
+            var changes: [Int64: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT personId, changes FROM identityState") { changes[row[0]] = row[1] }
+            let only = people.map { "AND i.personId IN (\($0.map(String.init).joined(separator: ",")))" } ?? ""
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT i.id, i.personId, i.sha256, i.reviewed, i.verdict, i.reason, i.faces, i.reference,
                        f.id, f.idx, f.left, f.top, f.right, f.bottom, f.score, f.counted, f.chosen, f.descriptor
                 FROM image i LEFT JOIN face f ON f.imageId = i.id
-                WHERE i.processedAt IS NOT NULL AND i.faces >= 1 AND (i.reviewed = 0 OR i.verdict = 'kept')
+                WHERE i.processedAt IS NOT NULL AND i.faces >= 1 AND (i.reviewed = 0 OR i.verdict = 'kept') \(only)
                 ORDER BY i.personId, i.id, f.idx
                 """)
             var person: Int64?
@@ -82,6 +105,7 @@ extension Catalog {
                 }
             }
             try finish()
+            return changes
         }
     }
 
@@ -99,6 +123,32 @@ extension Catalog {
                 let v = c.verdict
                 try verdict.execute(arguments: [v.verdict, v.reason, v.detail, v.imageId])
                 try choose.execute(arguments: [c.chosenFace, v.imageId, v.imageId])
+            }
+        }
+    }
+
+    /// The identities stored for these options (by person), and the people with none: their rows changed since
+    /// the identity stage found it, or it ran with other options, or never ran.
+    public func storedIdentities(options: String) throws -> (stored: [Int64: String], missing: [Int64]) {
+        try db.read { db in
+            var stored: [Int64: String] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT personId, summary FROM identityState WHERE options = ? AND summary IS NOT NULL",
+                                           arguments: [options])
+            while let row = try rows.next() { stored[row[0]] = row[1] }
+            let missing = try Int64.fetchAll(db, sql: "SELECT id FROM person ORDER BY id").filter { stored[$0] == nil }
+            return (stored, missing)
+        }
+    }
+
+    /// Stores identities found from the rows read when `changes` was (see `forEachPersonsIdentityCandidates`),
+    /// each only where no row of its person changed since: `changes` is still what was read then (0: no row yet).
+    public func storeIdentities(_ identities: [StoredIdentity]) throws {
+        try db.write { db in
+            let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO identityState(personId, changes) VALUES (?, ?)")
+            let update = try db.cachedStatement(sql: "UPDATE identityState SET options = ?, summary = ? WHERE personId = ? AND changes = ?")
+            for i in identities {
+                try insert.execute(arguments: [i.personId, i.changes])
+                try update.execute(arguments: [i.options, i.summary, i.personId, i.changes])
             }
         }
     }

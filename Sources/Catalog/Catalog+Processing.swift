@@ -186,17 +186,34 @@ extension Catalog {
     /// Every face of these images, in index order.
     public func faces(of imageIds: [Int64]) throws -> [Int64: [Face]] {
         try db.read { db in
-            Dictionary(grouping: try Face.filter(imageIds.contains(Face.Columns.imageId)).order(Face.Columns.imageId, Face.Columns.idx).fetchAll(db),
-                       by: \.imageId)
+            var out: [Int64: [Face]] = [:]
+            for chunk in Self.chunks(of: imageIds) {
+                for face in try Face.filter(chunk.contains(Face.Columns.imageId)).order(Face.Columns.imageId, Face.Columns.idx).fetchAll(db) {
+                    out[face.imageId, default: []].append(face)
+                }
+            }
+            return out
         }
     }
 
     /// The chosen faces (with descriptors) of these images.
     public func chosenFaces(imageIds: [Int64]) throws -> [Int64: Face] {
         try db.read { db in
-            let faces = try Face.filter(imageIds.contains(Face.Columns.imageId) && Face.Columns.chosen == true).fetchAll(db)
-            return Dictionary(faces.map { ($0.imageId, $0) }, uniquingKeysWith: { a, _ in a })
+            var out: [Int64: Face] = [:]
+            for chunk in Self.chunks(of: imageIds) {
+                for face in try Face.filter(chunk.contains(Face.Columns.imageId) && Face.Columns.chosen == true).fetchAll(db) where out[face.imageId] == nil {
+                    out[face.imageId] = face
+                }
+            }
+            return out
         }
+    }
+
+    /// Ids asked for in statements of 10,000 at most, each once and in order: SQLite refuses a statement with more
+    /// variables than its limit (250,000 here), and the stages across people ask for every decoded image's faces.
+    static func chunks(of ids: [Int64]) -> [[Int64]] {
+        let unique = Array(Set(ids)).sorted()
+        return stride(from: 0, to: unique.count, by: 10_000).map { Array(unique[$0..<min($0 + 10_000, unique.count)]) }
     }
 
     public func faces(of imageId: Int64) throws -> [Face] {

@@ -272,6 +272,54 @@ enum Schema {
                 t.add(column: "yaw", .double)
             }
         }
+        migrator.registerMigration("v16: each person's identity, kept with the rows it is found from") { db in
+            // `status` shows every person's identity; finding it again means reading every descriptor of the catalog
+            // and clustering them (most of `status`'s time at a million images). The stages across people store each
+            // person's (`summary`, found with the options in `options`) once dedupe has given the verdicts; the
+            // triggers below count every change to a row it is found from (`changes`) and clear `summary`, so a
+            // stored identity is always the one the rows give, and a missing one is found again from that person's
+            // rows alone. It is stored only where `changes` is still what was read with the rows (a reviewer
+            // deciding meanwhile leaves the person to be found again). What it is found from: an image's person,
+            // content, processing (processedAt, faces), reference mark, review (reviewed), whether it is kept and
+            // whether it is a copy (reason duplicate); a face's index, counted, chosen and descriptor. A person's row
+            // is made by the first change to their rows, and removed with the person.
+            try db.create(table: "identityState") { t in
+                t.primaryKey("personId", .integer)
+                t.column("changes", .integer).notNull().defaults(to: 0)
+                t.column("options", .text)
+                t.column("summary", .text)
+            }
+            func touch(_ person: String) -> String {
+                """
+                INSERT OR IGNORE INTO identityState(personId) SELECT \(person) WHERE \(person) IS NOT NULL;
+                UPDATE identityState SET changes = changes + 1, summary = NULL WHERE personId = \(person);
+                """
+            }
+            let imageChanged = """
+                OLD.personId IS NOT NEW.personId OR OLD.sha256 IS NOT NEW.sha256 OR OLD.reviewed IS NOT NEW.reviewed
+                OR OLD.faces IS NOT NEW.faces OR OLD.reference IS NOT NEW.reference OR OLD.processedAt IS NOT NEW.processedAt
+                OR (OLD.verdict IS 'kept') IS NOT (NEW.verdict IS 'kept') OR (OLD.reason IS 'duplicate') IS NOT (NEW.reason IS 'duplicate')
+                """
+            let faceChanged = """
+                OLD.imageId IS NOT NEW.imageId OR OLD.idx IS NOT NEW.idx OR OLD.counted IS NOT NEW.counted
+                OR OLD.chosen IS NOT NEW.chosen OR OLD.descriptor IS NOT NEW.descriptor
+                """
+            let faceOwner = { (row: String) in "(SELECT personId FROM image WHERE id = \(row).imageId)" }
+            try db.execute(sql: """
+                CREATE TRIGGER identity_image_insert AFTER INSERT ON image BEGIN \(touch("NEW.personId")) END;
+                CREATE TRIGGER identity_image_delete AFTER DELETE ON image BEGIN \(touch("OLD.personId")) END;
+                CREATE TRIGGER identity_image_update AFTER UPDATE OF personId, sha256, reviewed, faces, reference, processedAt,
+                    verdict, reason ON image WHEN \(imageChanged)
+                BEGIN \(touch("OLD.personId")) \(touch("NEW.personId")) END;
+                CREATE TRIGGER identity_face_insert AFTER INSERT ON face BEGIN \(touch(faceOwner("NEW"))) END;
+                CREATE TRIGGER identity_face_delete AFTER DELETE ON face BEGIN \(touch(faceOwner("OLD"))) END;
+                CREATE TRIGGER identity_face_update AFTER UPDATE OF imageId, idx, counted, chosen, descriptor ON face WHEN \(faceChanged)
+                BEGIN \(touch(faceOwner("OLD"))) \(touch(faceOwner("NEW"))) END;
+                CREATE TRIGGER identity_person_delete AFTER DELETE ON person BEGIN
+                    DELETE FROM identityState WHERE personId = OLD.id;
+                END;
+                """)
+        }
         return migrator
     }
 }

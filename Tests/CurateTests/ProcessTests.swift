@@ -256,14 +256,22 @@ struct ProcessTests {
                 for _ in 0..<Int.random(in: 1...9, using: &rng) { copy ^= 1 << UInt64.random(in: 0..<64, using: &rng) }
                 hashes.append(copy)
             }
+            if Int.random(in: 0..<8, using: &rng) == 0 { hashes.append(base) }   // the same pixels' hash again
         }
-        var index = HammingIndex(radius: 6)
-        for h in hashes { index.insert(h) }
-        let found = Set(index.pairs().map { "\($0.0)-\($0.1)" })
-        var expected = Set<String>()
-        for i in hashes.indices { for j in (i + 1)..<hashes.count where (hashes[i] ^ hashes[j]).nonzeroBitCount <= 6 { expected.insert("\(i)-\(j)") } }
-        #expect(found == expected)
-        #expect(!expected.isEmpty)
+        // The default radius, radii whose keys are too wide to pack (0, 1), and wider ones.
+        for radius in [6, 0, 1, 2, 10, 20] {
+            var index = HammingIndex(radius: radius)
+            for h in hashes { index.insert(h) }
+            let pairs = index.pairs()
+            let found = Set(pairs.map { "\($0.0)-\($0.1)" })
+            var expected = Set<String>()
+            for i in hashes.indices {
+                for j in (i + 1)..<hashes.count where (hashes[i] ^ hashes[j]).nonzeroBitCount <= radius { expected.insert("\(i)-\(j)") }
+            }
+            #expect(found == expected, "radius \(radius)")
+            #expect(pairs.count == found.count, "radius \(radius): each pair once")
+            #expect(!expected.isEmpty)
+        }
     }
 }
 

@@ -32,6 +32,8 @@ public struct IdentityIndex {
     private(set) var verdicts: [IdentityChange] = []
     /// Per person, how many kept images no reviewer looked at are suspects.
     private var suspects: [Int64: Int] = [:]
+    /// How many times each person's rows had changed when they were read (see `Catalog.storeIdentities`).
+    private(set) var changes: [Int64: Int64] = [:]
 
     /// Computes every person's identity from the catalog, one person at a time (a few milliseconds for hundreds
     /// of faces; a person with more than `IdentityOptions.sampleAbove` faces is clustered from a sample).
@@ -40,14 +42,19 @@ public struct IdentityIndex {
     }
 
     /// With `judging`, also identity's verdict for every image it looks at that no reviewer decided (`verdicts`).
-    init(catalog: Catalog, options: IdentityOptions, judging: Bool) throws {
+    /// With `only`, these people's identities alone (`looksLike` then knows only theirs).
+    init(catalog: Catalog, options: IdentityOptions, judging: Bool, only: [Int64]? = nil) throws {
         self.options = options
-        let labels = try catalog.labels()
+        var labels = try catalog.labels()
+        if let only {
+            let wanted = Set(only)
+            labels = labels.filter { wanted.contains($0.key) }
+        }
         // Who a wrong_person face looks like needs every person's identity: those details are written at the end.
         var looks: [(verdict: Int, descriptor: [Float], personId: Int64)] = []
         // Band faces kept: another person's identity nearer than their own makes them that person's (at the end too).
         var bandKept: [(verdict: Int, evidence: BandEvidence, personId: Int64)] = []
-        try catalog.forEachPersonsIdentityCandidates { personId, candidates in
+        changes = try catalog.forEachPersonsIdentityCandidates(of: only) { personId, candidates in
             let entry = Self.entry(personId: personId, label: labels[personId] ?? "?", candidates: candidates, options: options)
             people[personId] = entry
             for c in candidates {
@@ -333,11 +340,13 @@ public struct IdentitySummary: Codable, Sendable, Equatable {
 extension IdentityIndex {
     /// Per person, by label.
     public func summaries() -> [IdentitySummary] {
-        people.values.sorted { $0.label < $1.label }.map { e in
-            IdentitySummary(label: e.label, clear: e.identity.isClear, faces: e.faces, anchors: e.anchors, anchored: e.identity.anchored,
-                            clusters: e.identity.clusterSizes, unclear: e.identity.unclear, disputed: e.identity.disputed,
-                            suspects: suspectCount(e.personId))
-        }
+        people.values.sorted { $0.label < $1.label }.map(summary)
+    }
+
+    func summary(_ e: Entry) -> IdentitySummary {
+        IdentitySummary(label: e.label, clear: e.identity.isClear, faces: e.faces, anchors: e.anchors, anchored: e.identity.anchored,
+                        clusters: e.identity.clusterSizes, unclear: e.identity.unclear, disputed: e.identity.disputed,
+                        suspects: suspectCount(e.personId))
     }
 }
 

@@ -24,47 +24,77 @@ enum Similarity {
     }
 }
 
-/// Finds every pair of 64-bit hashes within `radius` bits without comparing all pairs: split the bits into
-/// radius + 1 chunks; two hashes that close agree exactly on at least one chunk (pigeonhole), so only hashes
-/// sharing a chunk value are compared (multi-index hashing).
+/// Finds every pair of 64-bit hashes within `radius` bits without comparing all pairs (multi-index hashing): the
+/// bits are cut into `radius + 2` chunks, and two hashes that close differ in at most `radius` of them, so agree
+/// exactly on at least two (pigeonhole). Each pair of chunks is one table keyed by both chunks' bits (16 bits for
+/// radius 6): only hashes sharing a key are compared. Cut into `radius + 1` chunks (agreeing on one), a million
+/// hashes fell in buckets of thousands (9 bits a chunk) and `split` spent minutes comparing them.
 public struct HammingIndex {
     let radius: Int
-    let chunks: [(shift: UInt64, mask: UInt64)]
-    var tables: [[UInt64: [Int]]]
+    let chunks: [(shift: UInt64, bits: UInt64)]
     var hashes: [UInt64] = []
 
     public init(radius: Int) {
         self.radius = radius
-        let parts = radius + 1
+        let parts = min(max(radius, 0) + 2, 64)
         var chunks: [(UInt64, UInt64)] = []
         var shift = 0
         for p in 0..<parts {
             let bits = 64 / parts + (p < 64 % parts ? 1 : 0)
-            chunks.append((UInt64(shift), bits == 64 ? ~0 : (UInt64(1) << UInt64(bits)) - 1))
+            chunks.append((UInt64(shift), UInt64(bits)))
             shift += bits
         }
         self.chunks = chunks
-        self.tables = Array(repeating: [:], count: parts)
     }
 
-    public mutating func insert(_ hash: UInt64) {
-        let id = hashes.count
-        hashes.append(hash)
-        for (t, c) in chunks.enumerated() { tables[t][(hash >> c.shift) & c.mask, default: []].append(id) }
-    }
+    public mutating func insert(_ hash: UInt64) { hashes.append(hash) }
 
     /// Every pair (i < j) of inserted hashes within the radius.
     public func pairs() -> [(Int, Int)] {
-        var seen = Set<Int>()   // i * count + j, to report a pair once though it may share several chunks
-        var out: [(Int, Int)] = []
         let n = hashes.count
-        for table in tables {
-            for bucket in table.values where bucket.count > 1 {
-                for a in 0..<bucket.count {
-                    for b in (a + 1)..<bucket.count {
-                        let i = min(bucket[a], bucket[b]), j = max(bucket[a], bucket[b])
-                        guard (hashes[i] ^ hashes[j]).nonzeroBitCount <= radius else { continue }
-                        if seen.insert(i * n + j).inserted { out.append((i, j)) }
+        var seen = Set<Int>()   // i * count + j, to report a pair once though it may share several keys
+        var out: [(Int, Int)] = []
+        func consider(_ i: Int, _ j: Int) {
+            guard (hashes[i] ^ hashes[j]).nonzeroBitCount <= radius else { return }
+            if seen.insert(i * n + j).inserted { out.append((i, j)) }
+        }
+        guard n > 1 else { return [] }
+        if radius >= 62 {   // fewer than two bits to a chunk: every pair is a candidate
+            for i in 0..<n { for j in (i + 1)..<n { consider(i, j) } }
+            return out
+        }
+        func mask(_ bits: UInt64) -> UInt64 { bits == 64 ? ~0 : (UInt64(1) << bits) - 1 }
+        var keyed = [UInt64](repeating: 0, count: n)
+        for a in chunks.indices {
+            for b in (a + 1)..<chunks.count {
+                let (sa, ba) = chunks[a], (sb, bb) = chunks[b]
+                if ba + bb <= 32, n <= Int(UInt32.max) {
+                    // The key and the hash's number in one word, sorted: equal keys are runs, numbers ascending.
+                    for i in 0..<n {
+                        let h = hashes[i]
+                        let key = ((h >> sa) & mask(ba)) << bb | ((h >> sb) & mask(bb))
+                        keyed[i] = key << 32 | UInt64(i)
+                    }
+                    keyed.sort()
+                    var start = 0
+                    while start < n {
+                        let key = keyed[start] >> 32
+                        var end = start + 1
+                        while end < n, keyed[end] >> 32 == key { end += 1 }
+                        if end - start > 1 {
+                            for x in start..<end { for y in (x + 1)..<end { consider(Int(keyed[x] & 0xFFFF_FFFF), Int(keyed[y] & 0xFFFF_FFFF)) } }
+                        }
+                        start = end
+                    }
+                } else {
+                    // A small radius: keys too wide to pack beside the number.
+                    var table: [UInt64: [Int]] = [:]
+                    for i in 0..<n {
+                        let h = hashes[i]
+                        table[(h & (mask(ba) << sa)) | (h & (mask(bb) << sb)), default: []].append(i)
+                    }
+                    for bucket in table.values where bucket.count > 1 {
+                        for x in bucket.indices { for y in (x + 1)..<bucket.count { consider(bucket[x], bucket[y]) } }
                     }
                 }
             }
