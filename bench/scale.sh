@@ -2,7 +2,8 @@
 # Benchmark: curate's commands on a catalog of a million images. curate-bench-scale (bench/scale/main.swift) makes
 # a synthetic catalog with the real schema (curate's own migrator, then bulk SQL): SCALE_IMAGES images over
 # SCALE_PEOPLE people, one of them with SCALE_BIG one-face photos; faces with descriptors, attempts, terms, a few
-# reviewer decisions, a split. Then it times (wall seconds, peak RSS by /usr/bin/time) status, status --json,
+# reviewer decisions, a split. Then it times (wall seconds, peak RSS by /usr/bin/time) status before and after
+# `curate process` (nothing to decode: the stages across people, which store every person's identity), status --json,
 # list --json, review --list --json, the review screen's first picture (in a tmux pane), split, and the identity
 # stage for the big person alone (`curate process` on a workspace holding only that person: nothing to decode,
 # so copies, identity and verdicts over its SCALE_BIG faces), then `curate merge` of SCALE_SHARDS shards of
@@ -39,6 +40,9 @@ run() {
     read -r secs kb < <(tail -n 1 "$OUT/time")
     printf '%-34s %9.2f %12.0f %14d\n' "$name" "$secs" "$((kb / 1024))" "$(stat -c %s "$OUT/stdout")"
 }
+# The generated catalog holds no stored identities (the stages across people store them): status finds every one.
+run "status, identities not stored" "$CURATE" status --workspace "$OUT/ws"
+run "process: stages across people" "$CURATE" process --workspace "$OUT/ws"
 run "status" "$CURATE" status --workspace "$OUT/ws"
 run "status --json" "$CURATE" status --json --workspace "$OUT/ws"
 run "list --json" "$CURATE" list --json --workspace "$OUT/ws"
