@@ -44,6 +44,16 @@ struct FuzzRegressionTests {
         }
     }
 
+    /// A JPEG whose segments walk whole to its end marker but hold a marker libjpeg does not know (FFBA, found by
+    /// the `header` harness): libjpeg cannot size it, so it is never decoded, and the reason names the marker.
+    @Test func aWholeJPEGThatLibjpegCannotSizeIsNeverDecoded() throws {
+        let bytes = [UInt8](try Data(contentsOf: FuzzRegressions.folder.appendingPathComponent("header-jpeg-unknown-marker-ffba.jpg")))
+        #expect(ImageHeader.jpegIntegrity(bytes) == .whole)
+        #expect(ImageHeader.size(bytes, format: .jpeg) == nil)
+        let error = #expect(throws: ImageError.self) { try DecodedImage.decode(bytes, maxPixels: .max) }
+        #expect(error?.description.contains("0xba") == true, "\(error.map { "\($0)" } ?? "no error")")
+    }
+
     @Test func theGIFWhoseErrorHasNoTextIsRejectedAsDamaged() throws {
         let bytes = [UInt8](try Data(contentsOf: FuzzRegressions.folder.appendingPathComponent("decode-gif-error-string-null.gif")))
         // The header check now refuses it first (its frame reaches far beyond its screen); past that check, the
