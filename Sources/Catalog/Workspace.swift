@@ -61,7 +61,7 @@ public struct Workspace: Sendable {
                 continue
             case "tmp":
                 let left = (try? fm.contentsOfDirectory(atPath: tmpURL.path)) ?? []
-                if left.allSatisfy({ Self.isOurTemp($0) || $0 == Self.processEvidenceName }) { continue }
+                if left.allSatisfy({ Self.isOurTemp($0) || Self.isMergeCopy($0) || $0 == Self.processEvidenceName }) { continue }
             case "images", "normalized", "faces", "runs", "export":
                 if fm.enumerator(atPath: root.appendingPathComponent(name).path)?.allObjects.isEmpty ?? true { continue }
             default:
@@ -77,6 +77,17 @@ public struct Workspace: Sendable {
     public static let processEvidenceName = "process-evidence"
 
     /// The names curate gives its own files in tmp/: partial downloads (`<attempt id>.part`) and write probes.
+    /// In tmp/: the migrated copy of an older shard's catalog that `curate merge` makes, and SQLite's files beside
+    /// it (a merge killed before the workspace's catalog had its first migration leaves only these).
+    public static func isMergeCopy(_ name: String) -> Bool {
+        guard name.hasPrefix("merge-") else { return false }
+        for suffix in [".sqlite", ".sqlite-wal", ".sqlite-shm", ".sqlite-journal"] where name.hasSuffix(suffix) {
+            let stem = name.dropFirst(6).dropLast(suffix.count)
+            return stem.count == 16 && stem.allSatisfy(\.isHexDigit)
+        }
+        return false
+    }
+
     public static func isOurTemp(_ name: String) -> Bool {
         if name.hasPrefix(".write-probe-") { return true }
         guard name.hasSuffix(".part") else { return false }

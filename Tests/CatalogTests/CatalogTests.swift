@@ -13,6 +13,24 @@ import Testing
         return try Catalog.open(ws)
     }
 
+    /// A merge killed before the new workspace's catalog had its first migration leaves an empty catalog and the
+    /// migrated copy of an older shard in tmp/: running the merge again makes the workspace there. A file in tmp/
+    /// that curate did not make still makes the folder someone else's.
+    @Test func aKilledMergesCopyInTmpIsOursAndAnyOtherFileIsNot() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tmp = dir.appendingPathComponent("tmp")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir.appendingPathComponent("catalog.sqlite").path, contents: Data())
+        for name in ["merge-0123456789abcdef.sqlite", "merge-0123456789abcdef.sqlite-journal"] {
+            FileManager.default.createFile(atPath: tmp.appendingPathComponent(name).path, contents: Data("x".utf8))
+        }
+        #expect(Workspace(path: dir.path).foreignEntries().isEmpty)
+        FileManager.default.createFile(atPath: tmp.appendingPathComponent("merge-notes.sqlite").path, contents: Data("x".utf8))
+        #expect(Workspace(path: dir.path).foreignEntries() == ["tmp"])
+        try FileManager.default.removeItem(at: tmp.appendingPathComponent("merge-notes.sqlite"))
+        _ = try open()
+    }
+
     @Test func reopeningKeepsRowsAndTermCursors() throws {
         defer { try? FileManager.default.removeItem(at: dir) }
         var catalog = try open()
