@@ -36,15 +36,24 @@ extension TestServer {
     }
 
     /// Every Commons search is answered HTTP 200 with a JSON body of about `bytes` bytes of `kind`; nil stops it.
+    /// The body is built here, once, before the client asks: built per request (15 MB of file pages take tens of
+    /// seconds in a debug build on a loaded machine), it kept the client waiting until its own timeout, and the
+    /// test saw a timeout instead of the refusal it checks.
     public func answerHugely(_ kind: HugeAnswer?, bytes: Int = 0) {
-        core.state.withLock { $0.hugeAnswer = kind.map { ($0, bytes) } }
+        let body = kind.map { core.hugeBody($0, bytes: bytes) }
+        core.state.withLock { $0.hugeAnswer = body }
     }
 }
 
 extension ServerCore {
     /// The oversized answer a search gets while `answerHugely` is on.
     func takeHugeAnswer() -> HTTPResponse? {
-        guard let (kind, bytes) = state.withLock({ $0.hugeAnswer }) else { return nil }
+        guard let body = state.withLock({ $0.hugeAnswer }) else { return nil }
+        return dataResponse(.ok, body, contentType: "application/json; charset=utf-8")
+    }
+
+    /// About `bytes` bytes of `kind`, a well-formed MediaWiki answer.
+    func hugeBody(_ kind: HugeAnswer, bytes: Int) -> Data {
         var body = [UInt8]()
         body.reserveCapacity(bytes + 1024)
         switch kind {
@@ -66,7 +75,7 @@ extension ServerCore {
             body.removeLast()
             body += Array("}}}".utf8)
         }
-        return dataResponse(.ok, Data(body), contentType: "application/json; charset=utf-8")
+        return Data(body)
     }
 
     /// A category listing under a fault; nil when the category has none.

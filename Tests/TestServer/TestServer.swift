@@ -171,8 +171,8 @@ struct ServerState {
     /// Commons categories (normalised title) whose listing misbehaves, and how many of their requests it answered.
     var listingFaults: [String: ListingFault] = [:]
     var faultPages: [String: Int] = [:]
-    /// Commons API answers replaced by a body of this many bytes (see `answerHugely`).
-    var hugeAnswer: (kind: HugeAnswer, bytes: Int)?
+    /// The body every Commons API answer is replaced by (see `answerHugely`).
+    var hugeAnswer: Data?
     /// When each request was being answered (seconds since the server started), to check clients' pacing.
     var spans: [(path: String, start: Double, end: Double)] = []
     /// Per-key request counters for the stateful `/bad/...` routes (flaky, throttle).
