@@ -15,10 +15,6 @@ struct BestCopyCLITests {
     /// Five faces; in a copy at 60% of its size the detector finds one.
     static let group = "group/opencv_course/group_2.jpg"
 
-    func rows(_ text: String) throws -> [[String: Any]] {
-        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]], "\(text.prefix(300))")
-    }
-
     @Test func plantedCopiesAreDuplicatesOfTheirOriginalsNeverTheOtherWayRound() async throws {
         // As a new user tried it: a JPEG quality-40 copy (listed first) beside its LFW original, and a shrunk copy of
         // a group photo (listed first) beside the photo.
@@ -35,21 +31,10 @@ struct BestCopyCLITests {
             .write(to: root.appendingPathComponent("voc/a_shrunk.jpg"))
         try Data(try Paths.bytes(Self.group)).write(to: root.appendingPathComponent("voc/b_group.jpg"))
 
-        let server = try await TestServer.start(dataRoot: root)
-        let ws = dir.sub("ws").path
-        let queries = dir.queries(["simm": server.imagePaths(under: "simm").sorted().map { server.baseURL + $0 },
-                                   "voc": server.imagePaths(under: "voc").sorted().map { server.baseURL + $0 }])
-        var r = try await curate(["fetch", "--query", queries.path, "--n", "10", "--concurrency", "1", "--workspace", ws, "--quiet"],
-                                 env: env, timeout: 300)
-        #expect(r.status == 0, "\(r.stderr)")
-        await server.stop()
-
-        r = try await curate(["list", "--json", "--workspace", ws], env: env)
-        #expect(r.status == 0, "\(r.stderr)")
-        let listed = try rows(r.stdout)
-        func row(_ name: String) throws -> [String: Any] {
-            try #require(listed.first { ($0["source_url"] as? String)?.hasSuffix("/" + name) == true }, "\(name)")
-        }
+        let fetched = try await ServedFetch.run(root, people: ["simm", "voc"], in: dir, args: ["--concurrency", "1"], env: env, timeout: 300)
+        let ws = fetched.ws
+        var r: ProcessResult
+        func row(_ name: String) throws -> [String: Any] { try fetched.row(name) }
         let (q40, kept) = (try row("a_q40.jpg"), try row("b_original.jpg"))
         #expect(kept["verdict"] as? String == "kept", "\(kept)")
         #expect(q40["verdict"] as? String == "rejected" && q40["reason"] as? String == "duplicate", "\(q40)")
@@ -60,7 +45,7 @@ struct BestCopyCLITests {
         // Review shows each copy beside the better copy, and says how that one stands.
         r = try await curate(["review", "--list", "--json", "--workspace", ws], env: env)
         #expect(r.status == 0, "\(r.stderr)")
-        let queue = try rows(r.stdout)
+        let queue = try jsonRows(r.stdout)
         for (copy, better, standing) in [(q40, kept, "which is kept"), (shrunk, photo, "which is rejected (multi_face)")] {
             let item = try #require(queue.first { $0["id"] as? Int == copy["id"] as? Int }, "\(copy)")
             let detail = item["detail"] as? String ?? ""
@@ -94,20 +79,10 @@ struct BestCopyCLITests {
         try Data(try large.resized(width: 960, height: large.height * 960 / large.width).jpeg(quality: 92))
             .write(to: root.appendingPathComponent("simm/b_smaller.jpg"))
 
-        let server = try await TestServer.start(dataRoot: root)
-        let ws = dir.sub("ws").path
-        let queries = dir.queries(["simm": server.imagePaths(under: "simm").sorted().map { server.baseURL + $0 }])
-        var r = try await curate(["fetch", "--query", queries.path, "--n", "10", "--concurrency", "1", "--workspace", ws, "--quiet"],
-                                 env: env, timeout: 300)
-        #expect(r.status == 0, "\(r.stderr)")
-        await server.stop()
-
-        r = try await curate(["list", "--json", "--workspace", ws], env: env)
-        #expect(r.status == 0, "\(r.stderr)")
-        let listed = try rows(r.stdout)
-        func row(_ name: String) throws -> [String: Any] {
-            try #require(listed.first { ($0["source_url"] as? String)?.hasSuffix("/" + name) == true }, "\(name)")
-        }
+        let fetched = try await ServedFetch.run(root, people: ["simm"], in: dir, args: ["--concurrency", "1"], env: env, timeout: 300)
+        let ws = fetched.ws
+        var r: ProcessResult
+        func row(_ name: String) throws -> [String: Any] { try fetched.row(name) }
         let (larger, smaller) = (try row("a_large.jpg"), try row("b_smaller.jpg"))
         // What the detector found in each: nothing in the larger copy, the face in the smaller.
         #expect(larger["faces"] as? Int == 0 && smaller["faces"] as? Int == 1, "\(larger)\n\(smaller)")
@@ -115,7 +90,7 @@ struct BestCopyCLITests {
         #expect(larger["reason"] as? String == "duplicate", "\(larger)")
         r = try await curate(["review", "--list", "--json", "--workspace", ws], env: env)
         #expect(r.status == 0, "\(r.stderr)")
-        let item = try #require(try rows(r.stdout).first { $0["id"] as? Int == larger["id"] as? Int }, "\(r.stdout)")
+        let item = try #require(try jsonRows(r.stdout).first { $0["id"] as? Int == larger["id"] as? Int }, "\(r.stdout)")
         #expect(item["related"] as? [Int] == [smaller["id"] as? Int ?? -1], "\(item)")
         #expect((item["detail"] as? String)?.hasSuffix("the better copy, which is kept") == true, "\(item)")
     }
@@ -146,7 +121,7 @@ struct BestCopyCLITests {
         let ws = workspace.root.path
         var r = try await curate(["list", "--json", "--workspace", ws], env: env)
         #expect(r.status == 0, "\(r.stderr)")
-        let listed = try rows(r.stdout)
+        let listed = try jsonRows(r.stdout)
         #expect(listed.map { $0["reason"] as? String } == [nil, "duplicate"], "the catalog's verdicts as they were")
         r = try await curate(["status", "--json", "--workspace", ws], env: env)
         #expect(r.status == 0, "\(r.stderr)")

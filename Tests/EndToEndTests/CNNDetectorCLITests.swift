@@ -8,8 +8,6 @@ import TestSupport
 
 @Suite(.enabled(if: Paths.hasShared, Paths.sharedMissing), .timeLimit(.minutes(10)))
 struct CNNDetectorCLITests {
-    func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
-
     @Test func theCNNLooksAgainAtTheImagesHOGFoundNoFaceInOnce() async throws {
         let shipped = Paths.root.appendingPathComponent("dataset/models")
         let needed = ["shape_predictor_5_face_landmarks.dat", "dlib_face_recognition_resnet_model_v1.dat", "mmod_human_face_detector.dat"]

@@ -35,8 +35,6 @@ enum Chromium {
 struct GalleryTests {
     let env = ["CURATE_MODELS": Paths.models.path]
 
-    func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
-
     /// A workspace with kept faces, a group photo, a near-copy, photos without a face and a broken file.
     func workspace(_ dir: TempDir) async throws -> String {
         let data = dir.sub("data")

@@ -10,8 +10,6 @@ import TestServer
 struct GroupIdentityTests {
     let env = ["CURATE_MODELS": Paths.root.appendingPathComponent("dataset/models").path]
 
-    func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
-
     static func photo(_ person: String, _ name: String) -> URL { Paths.data("faces/opencv_course_5celeb/\(person)/\(name)") }
 
     @Test func aCollageOfThePersonIsKeptAndAGroupPhotoChosenInTheBandIsASuspect() async throws {
@@ -38,19 +36,10 @@ struct GroupIdentityTests {
         try write(try DecodedImage.sideBySide(try decode(Self.photo("madonna", "train_11.jpg")),
                                               try decode(Paths.data("faces/dlib_johns/John_Simm/000300_00470148.jpg"))), "madonna/pair_band.jpg")
 
-        let server = try await TestServer.start(dataRoot: root)
-        let ws = dir.sub("ws").path
-        let queries = dir.queries(["jerry": server.imagePaths(under: "jerry").map { server.baseURL + $0 },
-                                   "madonna": server.imagePaths(under: "madonna").map { server.baseURL + $0 }])
-        var r = try await curate(["fetch", "--query", queries.path, "--n", "100", "--workspace", ws, "--quiet"], env: env, timeout: 400)
-        #expect(r.status == 0, "\(r.stderr)")
-        await server.stop()
-
-        r = try await curate(["list", "--json", "--workspace", ws], env: env)
-        let rows = try #require(try json(r.stdout) as? [[String: Any]])
-        func row(_ name: String) throws -> [String: Any] {
-            try #require(rows.first { ($0["source_url"] as? String)?.hasSuffix("/" + name) == true }, "\(name)")
-        }
+        let fetched = try await ServedFetch.run(root, people: ["jerry", "madonna"], in: dir, env: env, timeout: 400)
+        let ws = fetched.ws
+        var r: ProcessResult
+        func row(_ name: String) throws -> [String: Any] { try fetched.row(name) }
         // Every face of the collages was counted, and the collages are kept (they were multi_face).
         for (name, faces) in [("jerry/collage_2.jpg", 2), ("jerry/collage_3.jpg", 3)] {
             let collage = try row(name)

@@ -10,8 +10,6 @@ import TestServer
 struct IdentityPipelineTests {
     let env = ["CURATE_MODELS": Paths.root.appendingPathComponent("dataset/models").path]
 
-    func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
-
     static func photos(_ person: String) throws -> [URL] {
         let dir = Paths.data("faces/opencv_course_5celeb/\(person)")
         return try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted().map { dir.appendingPathComponent($0) }
@@ -36,20 +34,10 @@ struct IdentityPipelineTests {
         try Data(try DecodedImage.sideBySide(try decode(elton[5]), try decode(jerry[21])).jpeg(quality: 92))
             .write(to: root.appendingPathComponent("jerry/pair_right.jpg"))
 
-        let server = try await TestServer.start(dataRoot: root)
-        let ws = dir.sub("ws").path
-        let queries = dir.queries(["jerry": server.imagePaths(under: "jerry").map { server.baseURL + $0 },
-                                   "mindy": server.imagePaths(under: "mindy").map { server.baseURL + $0 }])
-        var r = try await curate(["fetch", "--query", queries.path, "--n", "100", "--workspace", ws, "--quiet"], env: env, timeout: 400)
-        #expect(r.status == 0, "\(r.stderr)")
-        await server.stop()
-
-        // The verdicts.
-        r = try await curate(["list", "--json", "--workspace", ws], env: env)
-        let rows = try #require(try json(r.stdout) as? [[String: Any]])
-        func row(_ name: String) throws -> [String: Any] {
-            try #require(rows.first { ($0["source_url"] as? String)?.hasSuffix("/" + name) == true }, "\(name)")
-        }
+        let fetched = try await ServedFetch.run(root, people: ["jerry", "mindy"], in: dir, env: env, timeout: 400)
+        let (ws, rows) = (fetched.ws, fetched.rows)
+        var r: ProcessResult
+        func row(_ name: String) throws -> [String: Any] { try fetched.row(name) }
         let intruders = try ["jerry/intruder_mindy.jpg", "jerry/intruder_elton.jpg"].map(row)
         for i in intruders {
             #expect(i["verdict"] as? String == "rejected" && i["reason"] as? String == "wrong_person", "\(i)")

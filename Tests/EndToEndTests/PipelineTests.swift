@@ -12,8 +12,6 @@ struct PipelineTests {
     static let people = ["ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling"]
     let env = ["CURATE_MODELS": Paths.models.path]
 
-    func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
-
     @Test func fetchProcessSplitTrainPredict() async throws {
         let server = try await TestServer.start(dataRoot: Paths.shared)
         let dir = TempDir()

@@ -13,10 +13,6 @@ struct QualityCLITests {
     let env = ["CURATE_MODELS": Paths.models.path]
     static let celebs = "faces/opencv_course_5celeb"
 
-    func rows(_ text: String) throws -> [[String: Any]] {
-        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]], "\(text.prefix(300))")
-    }
-
     /// A real photo with every pixel at a fifth of its level: an underexposed copy (no photo of ../shared/data is).
     static func darkened(_ file: String) throws -> [UInt8] {
         let image = try DecodedImage.decode(try Paths.bytes(file))
@@ -42,7 +38,7 @@ struct QualityCLITests {
 
         // Each kept face's measures and flags, as looked at on these photos when the thresholds were chosen.
         r = try await curate(["list", "--json", "--workspace", ws], env: env)
-        let listed = try rows(r.stdout)
+        let listed = try jsonRows(r.stdout)
         func row(_ name: String) throws -> [String: Any] {
             try #require(listed.first { ($0["source_url"] as? String)?.hasSuffix("/" + name) == true }, "\(name)")
         }
@@ -63,7 +59,7 @@ struct QualityCLITests {
 
         // Status counts each flag per person over the kept faces.
         r = try await curate(["status", "--json", "--workspace", ws], env: env)
-        for s in try rows(r.stdout) {
+        for s in try jsonRows(r.stdout) {
             let label = try #require(s["label"] as? String)
             let quality = try #require(s["quality"] as? [String: Any], "\(s)")
             let mine = kept.filter { $0["label"] as? String == label }
@@ -78,7 +74,7 @@ struct QualityCLITests {
         // review --quality walks the flagged kept faces, with their figures; --flag picks one flag.
         r = try await curate(["review", "--quality", "--list", "--json", "--workspace", ws], env: env)
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(Set(try rows(r.stdout).compactMap { $0["id"] as? Int }) == Set(flagged.compactMap { $0["id"] as? Int }))
+        #expect(Set(try jsonRows(r.stdout).compactMap { $0["id"] as? Int }) == Set(flagged.compactMap { $0["id"] as? Int }))
         r = try await curate(["review", "--quality", "--flag", "dark", "--list", "--workspace", ws], env: env)
         #expect(r.stdout.split(separator: "\n").count == kept.filter { flags($0).contains("dark") }.count, "\(r.stdout)")
         #expect(r.stdout.contains("dark (mean "), "\(r.stdout)")
@@ -91,12 +87,12 @@ struct QualityCLITests {
             try db.execute(sql: "UPDATE face SET sharpness = NULL, brightness = NULL, darkFraction = NULL, brightFraction = NULL, yaw = NULL")
         }
         r = try await curate(["list", "--json", "--workspace", ws], env: env)
-        let emptied = try rows(r.stdout)
+        let emptied = try jsonRows(r.stdout)
         #expect(emptied.allSatisfy { $0["quality"] is NSNull })
         r = try await curate(["process", "--workspace", ws, "--quiet"], env: env, timeout: 600)
         #expect(r.status == 0, "\(r.stderr)")
         r = try await curate(["list", "--json", "--workspace", ws], env: env)
-        let again = try rows(r.stdout).filter { $0["verdict"] as? String == "kept" }
+        let again = try jsonRows(r.stdout).filter { $0["verdict"] as? String == "kept" }
         #expect(again.map(flags) == kept.map(flags))
         for (a, b) in zip(again, kept) {
             let (qa, qb) = (a["quality"] as? [String: Any], b["quality"] as? [String: Any])

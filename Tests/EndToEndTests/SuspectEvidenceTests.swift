@@ -11,8 +11,6 @@ import TestServer
 struct SuspectEvidenceTests {
     let env = ["CURATE_MODELS": Paths.root.appendingPathComponent("dataset/models").path]
 
-    func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
-
     static func photos(_ person: String) throws -> [URL] {
         let dir = Paths.data("faces/opencv_course_5celeb/\(person)")
         return try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted().map { dir.appendingPathComponent($0) }
@@ -51,20 +49,10 @@ struct SuspectEvidenceTests {
         for p in try Self.photos("elton_john") where p.lastPathComponent != "train_5.jpg" { try serve(p, as: "elton/own_\(p.lastPathComponent)") }
         try serve(Paths.data("faces/opencv_course_5celeb/elton_john/train_5.jpg"), as: "ben/intruder_elton_train_5.jpg")
 
-        let server = try await TestServer.start(dataRoot: root)
-        let ws = dir.sub("ws").path
-        let queries = dir.queries(Dictionary(uniqueKeysWithValues: ["jerry", "ben", "elton"].map { person in
-            (person, server.imagePaths(under: person).map { server.baseURL + $0 })
-        }))
-        var r = try await curate(["fetch", "--query", queries.path, "--n", "100", "--workspace", ws, "--quiet"], env: env, timeout: 500)
-        #expect(r.status == 0, "\(r.stderr)")
-        await server.stop()
-
-        r = try await curate(["list", "--json", "--workspace", ws], env: env)
-        let rows = try #require(try json(r.stdout) as? [[String: Any]])
-        func row(_ name: String) throws -> [String: Any] {
-            try #require(rows.first { ($0["source_url"] as? String)?.hasSuffix("/" + name) == true }, "\(name)")
-        }
+        let fetched = try await ServedFetch.run(root, people: ["jerry", "ben", "elton"], in: dir, env: env, timeout: 500)
+        let ws = fetched.ws
+        var r: ProcessResult
+        func row(_ name: String) throws -> [String: Any] { try fetched.row(name) }
         let sunglasses = try row("jerry/sunglasses_train_10.jpg"), intruder = try row("ben/intruder_elton_train_5.jpg")
         #expect(sunglasses["verdict"] as? String == "kept", "\(sunglasses)")
         #expect(intruder["verdict"] as? String == "rejected" && intruder["reason"] as? String == "wrong_person", "\(intruder)")

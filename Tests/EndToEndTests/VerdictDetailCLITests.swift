@@ -11,10 +11,6 @@ struct VerdictDetailCLITests {
     let env = ["CURATE_MODELS": Paths.models.path]
     static let celebs = "faces/opencv_course_5celeb"
 
-    func rows(_ text: String) throws -> [[String: Any]] {
-        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]], "\(text.prefix(300))")
-    }
-
     /// Jerry Seinfeld's, Ben Affleck's and Madonna's photos, with one of Elton John's planted under ben: Elton is not
     /// in the workspace, and his face (elton_john/train_5.jpg) is 0.58 from the centre of Jerry's 27 photos, under
     /// `--identity-distance` but not within Jerry's identity (Jerry's own photos are 0.32 from it at the median).
@@ -45,7 +41,7 @@ struct VerdictDetailCLITests {
 
         r = try await curate(["list", "--json", "--person", "madonna", "--workspace", ws], env: env)
         #expect(r.status == 0, "\(r.stderr)")
-        let row = try #require(try rows(r.stdout).first { $0["id"] as? Int == Int(intruder) })
+        let row = try #require(try jsonRows(r.stdout).first { $0["id"] as? Int == Int(intruder) })
         #expect(row["reason"] as? String == "wrong_person", "\(row)")
         let detail = try #require(row["detail"] as? String, "\(row)")
         #expect(!detail.contains("looks like"), "\(detail)")
@@ -60,7 +56,7 @@ struct VerdictDetailCLITests {
 
         // Review offers no one as the relabel.
         r = try await curate(["review", "--list", "--json", "--reason", "wrong_person", "--workspace", ws], env: env)
-        let waiting = try #require(try rows(r.stdout).first { $0["id"] as? Int == Int(intruder) })
+        let waiting = try #require(try jsonRows(r.stdout).first { $0["id"] as? Int == Int(intruder) })
         #expect(waiting["looks_like"] is NSNull, "\(waiting)")
     }
 
@@ -68,7 +64,7 @@ struct VerdictDetailCLITests {
         var r: ProcessResult
 
         r = try await curate(["list", "--json", "--workspace", ws], env: env)
-        let listed = try rows(r.stdout)
+        let listed = try jsonRows(r.stdout)
         let kept = listed.filter { $0["verdict"] as? String == "kept" }
         // The band: kept faces farther than 0.50 from their person (the detail says so; two decimals cannot).
         let band = kept.filter { ($0["detail"] as? String)?.contains(": a suspect") == true }
@@ -79,7 +75,7 @@ struct VerdictDetailCLITests {
 
         r = try await curate(["review", "--suspects", "--list", "--json", "--workspace", ws], env: env)
         #expect(r.status == 0, "\(r.stderr)")
-        let suspects = try rows(r.stdout)
+        let suspects = try jsonRows(r.stdout)
         #expect(Set(suspects.compactMap { $0["id"] as? Int }) == Set(band.compactMap { $0["id"] as? Int }), "\(suspects) vs \(band)")
         let distances = suspects.compactMap { $0["distance"] as? Double }
         #expect(distances == distances.sorted(by: >), "\(distances)")
@@ -89,7 +85,7 @@ struct VerdictDetailCLITests {
         #expect(lines.allSatisfy { $0.contains("a suspect") }, "each with its detail: \(r.stdout)")
 
         r = try await curate(["status", "--json", "--workspace", ws], env: env)
-        let status = try rows(r.stdout)
+        let status = try jsonRows(r.stdout)
         for s in status {
             let label = try #require(s["label"] as? String)
             let expected = band.filter { $0["label"] as? String == label }.count
