@@ -9,15 +9,15 @@
 #        GALLERY_IMAGES=10000 GALLERY_PEOPLE=100 bench/gallery.sh for a quick run; GALLERY_KEEP=1 keeps the folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 IMAGES=${GALLERY_IMAGES:-100000}
 PEOPLE=${GALLERY_PEOPLE:-1000}
-DATA="$(cd .. && pwd)/shared/data"
-[ -f "$DATA/README.md" ] || { echo "bench/gallery.sh: $DATA is absent; the gallery needs its real photos" >&2; exit 2; }
+need_shared_data bench/gallery.sh "the gallery needs its real photos"
 swift build -c release --product curate-bench-scale >/dev/null
-if [ $# -ge 1 ]; then CURATE=$(realpath "$1"); else swift build -c release --product curate >/dev/null; CURATE=$PWD/.build/release/curate; fi
+curate_binary release "${1:-}"
 GEN=$PWD/.build/release/curate-bench-scale
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/curate-gallery.XXXXXX")
-trap '[ -n "${GALLERY_KEEP:-}" ] && echo "kept $OUT" || rm -rf "$OUT"' EXIT
+on_exit '[ -n "${GALLERY_KEEP:-}" ] && echo "kept $OUT" || rm -rf "$OUT"'
 
 "$GEN" make "$OUT/ws" --images "$IMAGES" --people "$PEOPLE" --big 0 >/dev/null
 python3 bench/gallery/place.py "$OUT/ws" "$DATA"

@@ -1,0 +1,51 @@
+# What the benchmark scripts (and docs/pictures/make.sh) share; sourced, never run. The caller has `cd`'d to the
+# package root and set `set -euo pipefail`.
+
+# Commands run when the script exits, last added first (`on_exit 'kill $PID'`): one EXIT trap for all of them.
+ON_EXIT=()
+on_exit() { ON_EXIT=("$1" "${ON_EXIT[@]}"); }
+run_on_exit() { local c; for c in "${ON_EXIT[@]}"; do eval "$c" || true; done; }
+trap run_on_exit EXIT
+
+# DATA=../shared/data, or exit 2 naming the script and why it needs the data.
+need_shared_data() { # WHO WHY
+    DATA="$(cd .. && pwd)/shared/data"
+    [ -f "$DATA/README.md" ] || { echo "$1: $DATA is absent; $2" >&2; exit 2; }
+}
+
+# CURATE=the binary given (made absolute), or this checkout's own build: `curate_binary debug|release [GIVEN]`.
+curate_binary() {
+    if [ -n "${2:-}" ]; then CURATE=$(realpath "$2"); return; fi
+    local config=$1
+    swift build -c "$config" --product curate >/dev/null
+    CURATE=$(swift build -c "$config" --product curate --show-bin-path)/curate
+}
+
+# Serves ../shared/data from 127.0.0.1 on a free port for the rest of the script; SERVED=its base URL.
+serve_shared_data() {
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    python3 -m http.server "$port" --bind 127.0.0.1 --directory "$DATA" >/dev/null 2>&1 &
+    on_exit "kill $!"
+    SERVED="http://127.0.0.1:$port"
+    for _ in $(seq 100); do
+        python3 -c "import urllib.request; urllib.request.urlopen('$SERVED/README.md')" 2>/dev/null && return
+        sleep 0.1
+    done
+    echo "could not serve $DATA on $SERVED" >&2; exit 1
+}
+
+# `curate review ARGS...` of workspace WS in a 120x40 tmux pane, its first screen captured with colours into OUT:
+# `capture_review WS OUT ARGS...` (CURATE and CURATE_MODELS set).
+capture_review() {
+    local ws=$1 out=$2; shift 2
+    CAPTURES=$((${CAPTURES:-0} + 1))
+    local socket="curate-capture-$$-$CAPTURES" args
+    printf -v args ' %q' "$@"
+    tmux -L "$socket" -f /dev/null new-session -d -x 120 -y 40 \
+        "CURATE_MODELS='$CURATE_MODELS' '$CURATE' --workspace '$ws' review$args; sleep 60"
+    for _ in $(seq 100); do tmux -L "$socket" capture-pane -p -t 0 | grep -q "q quit" && break; sleep 0.2; done
+    sleep 1
+    tmux -L "$socket" capture-pane -e -p -t 0 > "$out"
+    tmux -L "$socket" kill-server 2>/dev/null || true
+}
