@@ -4,7 +4,7 @@
 # SCALE_PEOPLE people, one of them with SCALE_BIG one-face photos; faces with descriptors, attempts, terms, a few
 # reviewer decisions, a split. Then it times (wall seconds, peak RSS by /usr/bin/time) status before and after
 # `curate process` (nothing to decode: the stages across people, which store every person's identity), status --json,
-# list --json, review --list --json, the review screen's first picture (in a tmux pane), split, and the identity
+# list --json, review --list --json and its first item, the review screen's first picture (in a tmux pane), split, and the identity
 # stage for the big person alone (`curate process` on a workspace holding only that person: nothing to decode,
 # so copies, identity and verdicts over its SCALE_BIG faces), then `curate merge` of SCALE_SHARDS shards of
 # SCALE_SHARD_IMAGES images each (made with their files and marked by `curate shard-done`; SCALE_SHARDS=0 skips it).
@@ -49,10 +49,15 @@ run "list --json" "$CURATE" list --json --workspace "$OUT/ws"
 run "list --json --person (one)" "$CURATE" list --json --person person-00002 --workspace "$OUT/ws"
 run "review --list --json" "$CURATE" review --list --json --workspace "$OUT/ws"
 
-# The review screen: seconds from start until its first image is drawn (the key line is on screen).
-tmux -L "$TMUX_SOCKET" -f /dev/null new-session -d -x 120 -y 40 "sleep 600"
+# The queue's first item: `review --list` until its first line is read (the pipe then closes: curate ends on it).
 start=$(date +%s.%N)
-tmux -L "$TMUX_SOCKET" send-keys "$CURATE review --graphics blocks --workspace $OUT/ws" Enter
+{ "$CURATE" review --list --workspace "$OUT/ws" 2>/dev/null || true; } | head -n 1 >/dev/null
+printf '%-34s %9.2f\n' "review --list: first item" "$(echo "$(date +%s.%N) - $start" | bc)"
+
+# The review screen: seconds from start until its first image is drawn (the key line is on screen). curate is the
+# pane's own command (keys sent to a pane running `sleep` never started it).
+start=$(date +%s.%N)
+tmux -L "$TMUX_SOCKET" -f /dev/null new-session -d -x 120 -y 40 "$CURATE review --graphics blocks --workspace $OUT/ws; sleep 600"
 until tmux -L "$TMUX_SOCKET" capture-pane -p | grep -q 'a accept'; do
     sleep 0.05
     if [ "$(echo "$(date +%s.%N) - $start > 600" | bc)" = 1 ]; then echo "the review screen did not open in 600 s"; break; fi

@@ -33,19 +33,24 @@ public struct IdentityChange: Sendable, Equatable {
     }
 }
 
-/// A person's identity as identity found it (`summary`, JSON that Curate writes and reads), with the options it was
-/// found with and the count of changes to the person's rows it was found from.
+/// A person's identity as identity found it (`summary`, JSON that Curate writes and reads; `centres` and `distances`,
+/// what review measures faces against, in Curate's encoding), with the options it was found with and the count of
+/// changes to the person's rows it was found from.
 public struct StoredIdentity: Sendable {
     public var personId: Int64
     public var changes: Int64
     public var options: String
     public var summary: String
+    public var centres: Data
+    public var distances: Data
 
-    public init(personId: Int64, changes: Int64, options: String, summary: String) {
+    public init(personId: Int64, changes: Int64, options: String, summary: String, centres: Data, distances: Data) {
         self.personId = personId
         self.changes = changes
         self.options = options
         self.summary = summary
+        self.centres = centres
+        self.distances = distances
     }
 }
 
@@ -145,11 +150,39 @@ extension Catalog {
     public func storeIdentities(_ identities: [StoredIdentity]) throws {
         try db.write { db in
             let insert = try db.cachedStatement(sql: "INSERT OR IGNORE INTO identityState(personId, changes) VALUES (?, ?)")
-            let update = try db.cachedStatement(sql: "UPDATE identityState SET options = ?, summary = ? WHERE personId = ? AND changes = ?")
+            let update = try db.cachedStatement(sql: """
+                UPDATE identityState SET options = ?, summary = ?, centres = ?, distances = ? WHERE personId = ? AND changes = ?
+                """)
             for i in identities {
                 try insert.execute(arguments: [i.personId, i.changes])
-                try update.execute(arguments: [i.options, i.summary, i.personId, i.changes])
+                try update.execute(arguments: [i.options, i.summary, i.centres, i.distances, i.personId, i.changes])
             }
+        }
+    }
+
+    /// Every person's stored identity centres for these options (by person), and the people with none: as
+    /// `storedIdentities`, and also those stored before the centres were (they are found again).
+    public func storedCentres(options: String) throws -> (stored: [Int64: Data], missing: [Int64]) {
+        try db.read { db in
+            var stored: [Int64: Data] = [:]
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT personId, centres FROM identityState WHERE options = ? AND summary IS NOT NULL AND centres IS NOT NULL
+                """, arguments: [options])
+            while let row = try rows.next() { stored[row[0]] = row[1] }
+            let missing = try Int64.fetchAll(db, sql: "SELECT id FROM person ORDER BY id").filter { stored[$0] == nil }
+            return (stored, missing)
+        }
+    }
+
+    /// One person's stored identity centres and face distances for these options; nil where none is stored (their
+    /// rows changed since the identity stage found it, or it ran with other options, or never ran).
+    public func storedIdentityShape(of personId: Int64, options: String) throws -> (centres: Data, distances: Data)? {
+        try db.read { db in
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT centres, distances FROM identityState
+                WHERE personId = ? AND options = ? AND summary IS NOT NULL AND centres IS NOT NULL AND distances IS NOT NULL
+                """, arguments: [personId, options]) else { return nil }
+            return (row[0], row[1])
         }
     }
 

@@ -87,32 +87,47 @@ public enum ReviewError: BadInput {
     }
 }
 
-extension StoredImage {
-    /// Rejected images no person has looked at yet: what `curate review` walks.
-    public static func awaitingReview() -> QueryInterfaceRequest<StoredImage> {
-        filter(StoredImage.Columns.verdict == Verdict.rejected && StoredImage.Columns.reviewed == false)
-    }
-}
-
 extension Catalog {
-    /// Rejected images not yet reviewed, optionally of some people and reasons, by person, reason and id.
-    public func reviewQueue(personIds: [Int64]? = nil, reasons: [String]? = nil) throws -> [StoredImage] {
-        try db.read { db in
-            try Self.awaitingReview(personIds: personIds, reasons: reasons)
-                .order(StoredImage.Columns.personId, StoredImage.Columns.reason, StoredImage.Columns.id).fetchAll(db)
+    /// Up to `limit` of one person's rejected images not yet reviewed (of these reasons, all when nil; with
+    /// `drawable`, only files that decoded), by reason and id, after `after` in that order: a page of the review
+    /// queue, read from its own index (`image_review`) however large the catalog.
+    public func reviewQueue(of personId: Int64, reasons: [String]? = nil, drawable: Bool = false,
+                            after: (reason: Reason?, id: Int64)? = nil, limit: Int) throws -> [StoredImage] {
+        var sql = "SELECT * FROM image WHERE " + Self.awaitingReview(personIds: [personId], reasons: reasons, drawable: drawable)
+        var arguments: StatementArguments = [personId]
+        if let reasons { arguments += StatementArguments(reasons) }
+        // A rejection without a reason (none is written so) sorts first, as NULL does in SQLite and "" in Swift.
+        switch after {
+        case nil: break
+        case let (nil, id)?:
+            sql += " AND (reason IS NOT NULL OR id > ?)"
+            arguments += [id]
+        case let (reason?, id)?:
+            sql += " AND (reason > ? OR (reason = ? AND id > ?))"
+            arguments += [reason, reason, id]
         }
+        sql += " ORDER BY reason, id LIMIT ?"
+        arguments += [limit]
+        return try db.read { db in try StoredImage.fetchAll(db, sql: sql, arguments: arguments) }
     }
 
-    /// How many images `reviewQueue` holds, counted without reading them.
-    public func reviewQueueCount(personIds: [Int64]? = nil, reasons: [String]? = nil) throws -> Int {
-        try db.read { db in try Self.awaitingReview(personIds: personIds, reasons: reasons).fetchCount(db) }
+    /// How many images the review queue holds (of these people and reasons, all when nil; with `drawable`, only
+    /// files that decoded), counted from its index without reading them.
+    public func reviewQueueCount(personIds: [Int64]? = nil, reasons: [String]? = nil, drawable: Bool = false) throws -> Int {
+        var arguments = StatementArguments(personIds ?? [])
+        if let reasons { arguments += StatementArguments(reasons) }
+        let sql = "SELECT COUNT(*) FROM image WHERE " + Self.awaitingReview(personIds: personIds, reasons: reasons, drawable: drawable)
+        return try db.read { db in try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0 }
     }
 
-    private static func awaitingReview(personIds: [Int64]?, reasons: [String]?) -> QueryInterfaceRequest<StoredImage> {
-        var request = StoredImage.awaitingReview()
-        if let personIds { request = request.filter(personIds.contains(StoredImage.Columns.personId)) }
-        if let reasons { request = request.filter(reasons.contains(StoredImage.Columns.reason)) }
-        return request
+    /// The review queue's condition, with `?` for each person and reason. Its first terms are written out as the
+    /// partial index `image_review` states them, so SQLite reads the queue from it.
+    private static func awaitingReview(personIds: [Int64]?, reasons: [String]?, drawable: Bool) -> String {
+        var sql = "verdict = 'rejected' AND reviewed = 0"
+        if let personIds { sql += " AND personId IN (\(personIds.map { _ in "?" }.joined(separator: ",")))" }
+        if let reasons { sql += " AND reason IN (\(reasons.map { _ in "?" }.joined(separator: ",")))" }
+        if drawable { sql += " AND normalizedPath IS NOT NULL" }
+        return sql
     }
 
     /// Images with their faces (in idx order) and the images their verdicts point at (`related`) with theirs: what

@@ -320,6 +320,20 @@ enum Schema {
                 END;
                 """)
         }
+        migrator.registerMigration("v17: each person's identity as review measures against it, and the queue's index") { db in
+            // The review queue shows each rejected face's distance to its person's identity and, for wrong_person,
+            // who it looks like: that needs each identity's centres and the leave-one-out distance of every face it
+            // was found from. Stored beside `summary` by the same stage (Curate's encoding), and valid exactly when
+            // `summary` is (the v16 triggers clear `summary` on every change to the rows they are found from).
+            try db.alter(table: "identityState") { t in
+                t.add(column: "centres", .blob)
+                t.add(column: "distances", .blob)
+            }
+            // The queue in its order within a person (reason, id), only its rows: it is read a page at a time.
+            try db.execute(sql: """
+                CREATE INDEX image_review ON image(personId, reason, id) WHERE verdict = 'rejected' AND reviewed = 0
+                """)
+        }
         return migrator
     }
 }

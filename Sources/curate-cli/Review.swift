@@ -124,7 +124,9 @@ extension CurateCommand {
                 return
             }
 
-            let items: [ReviewItem]
+            // The queue is read a page at a time (the first page is all it reads to open); the other walks are built whole.
+            var items: [ReviewItem] = []
+            var queue: ReviewQueue?
             if suspects {
                 items = try reviewer.suspects(people: person)
             } else if quality {
@@ -132,11 +134,20 @@ extension CurateCommand {
             } else if let runId {
                 items = try reviewer.runAnswers(run: runId).filter { person.isEmpty || person.map { $0.lowercased() }.contains($0.label.lowercased()) }
             } else {
-                items = try reviewer.queue(people: person, reasons: reason)
+                queue = try reviewer.queue(people: person, reasons: reason, drawable: grid && !list)
+            }
+            func forEachItem(_ body: (ReviewItem) throws -> Void) throws {
+                guard let queue else { return try items.forEach(body) }
+                while case let page = try queue.next(), !page.isEmpty { try page.forEach(body) }
             }
             if list {
-                if global.json { return try printJSONArray(of: ReviewRow.self) { print in for item in items { try print(reviewer.row(item)) } } }
-                for item in items {
+                var listed = 0
+                if global.json {
+                    try printJSONArray(of: ReviewRow.self) { print in try forEachItem { listed += 1; try print(reviewer.row($0)) } }
+                    return
+                }
+                try forEachItem { item in
+                    listed += 1
                     let i = item.image
                     let detail = item.answer.map { String(format: "predicted %@ (%.2f)", $0.predicted, $0.probability) }
                         ?? item.quality.map { QualityOptions().describe($0) }
@@ -145,27 +156,28 @@ extension CurateCommand {
                         .map(printable).joined(separator: "\t"))
                 }
                 if !global.quiet {
-                    eprint(suspects ? "\(items.count) suspect(s): kept, farther than the suspect distance from their person, farthest first"
-                           : quality ? "\(items.count) kept face(s) with a quality flag, the most flags first"
-                           : runId != nil ? "\(items.count) validation face(s) run #\(runId!) named wrong or was unsure of"
-                           : "\(items.count) image(s) wait for review")
+                    eprint(suspects ? "\(listed) suspect(s): kept, farther than the suspect distance from their person, farthest first"
+                           : quality ? "\(listed) kept face(s) with a quality flag, the most flags first"
+                           : runId != nil ? "\(listed) validation face(s) run #\(runId!) named wrong or was unsure of"
+                           : "\(listed) image(s) wait for review")
                 }
                 return
             }
 
             guard Terminal.isInteractive() else { throw TerminalError.notATerminal }
-            if items.isEmpty {
+            let waiting = queue == nil ? items.count : grid ? try reviewer.queueCount(people: person, reasons: reason) : queue!.count
+            if waiting == 0 {
                 print(suspects ? "No suspects: no kept face is farther than the suspect distance from a clear identity, or each was reviewed."
                       : quality ? "No kept face not yet reviewed has a quality flag\(flag.isEmpty ? "" : " of these")."
                       : runId != nil ? "Run #\(runId!) named every validation face right and was sure of each."
                       : "Nothing waits for review" + (person.isEmpty && reason.isEmpty ? "." : " with these filters."))
                 return
             }
-            var shown = items
             if grid {
-                shown = items.filter(\.showable)
-                if shown.count < items.count {
-                    eprint("\(items.count - shown.count) file(s) that never decoded are not in the grid; `curate review` lists them.")
+                let shown = queue?.count ?? items.filter(\.showable).count
+                items = items.filter(\.showable)
+                if shown < waiting {
+                    eprint("\(waiting - shown) file(s) that never decoded are not in the grid; `curate review` lists them.")
                 }
             }
             let terminal = try Terminal()
@@ -178,7 +190,7 @@ extension CurateCommand {
                 notice = "\(why)"
             }
             let layout: ReviewScreen.Layout = grid ? .grid(columns: gridShape!.columns, rows: gridShape!.rows) : .single
-            let tally = ReviewScreen(reviewer: reviewer, items: shown, terminal: terminal, mode: mode, layout: layout, notice: notice).run()
+            let tally = ReviewScreen(reviewer: reviewer, items: items, queue: queue, terminal: terminal, mode: mode, layout: layout, notice: notice).run()
             terminal.restore()
 
             let left = suspects || quality || runId != nil ? 0 : (try? reviewer.queueCount(people: person, reasons: reason)) ?? 0

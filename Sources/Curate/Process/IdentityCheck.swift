@@ -27,7 +27,7 @@ public struct IdentityIndex {
     /// faces are read when asked for: a million descriptors are not held for the few that are.
     private var chosenFaces: [Int64: (idx: Int, descriptor: [Float])] = [:]
     /// The centres of the clear identities, for `looksLike`.
-    private var centres = (personIds: [Int64](), labels: [String](), values: Descriptors())
+    private var centres = IdentityCentres()
     /// Identity's verdicts, when made for the stage (`judging`).
     private(set) var verdicts: [IdentityChange] = []
     /// Per person, how many kept images no reviewer looked at are suspects.
@@ -58,9 +58,8 @@ public struct IdentityIndex {
             let entry = Self.entry(personId: personId, label: labels[personId] ?? "?", candidates: candidates, options: options)
             people[personId] = entry
             for c in candidates {
-                let counted = c.image.faces == 1 ? c.faces.first(where: \.counted)?.idx : nil
-                if let f = c.faces.first(where: \.chosen), f.idx != counted || entry.distances[c.image.id] == nil, let d = f.descriptorValues {
-                    chosenFaces[c.image.id] = (f.idx, d)
+                if let chosen = Self.chosenFace(c.faces, counted: c.image.faces, measured: entry.distances[c.image.id] != nil) {
+                    chosenFaces[c.image.id] = chosen
                 }
             }
             for c in candidates where c.image.verdict == .kept && !c.image.reviewed {
@@ -84,9 +83,7 @@ public struct IdentityIndex {
         }
         for entry in people.values {
             guard let centre = entry.identity.centre else { continue }
-            centres.personIds.append(entry.personId)
-            centres.labels.append(entry.label)
-            centres.values.append(centre)
+            centres.append(entry.personId, entry.label, centre)
         }
         for look in looks {
             verdicts[look.verdict].verdict.detail! += looksLike(look.descriptor, notPerson: look.personId)
@@ -156,21 +153,16 @@ public struct IdentityIndex {
 
     /// The person (other than `personId`) whose identity's centre is nearest this face, when within `limit`.
     func nearestIdentity(_ descriptor: [Float], notPerson personId: Int64, within distance: Float) -> (label: String, distance: Float)? {
-        guard descriptor.count == Descriptors.dimension else { return nil }
-        var best: (String, Float)?
-        let limit = distance * distance * (1 + 1e-3)
-        descriptor.withUnsafeBytes { x in
-            centres.values.values.withUnsafeBytes { all in
-                for k in centres.personIds.indices where centres.personIds[k] != personId {
-                    guard squaredDistance(x.baseAddress!, all.baseAddress!.advanced(by: k * Descriptors.dimension * 4)) <= limit else { continue }
-                    let d = descriptorDistance(descriptor, centres.values[k])
-                    guard d <= distance else { continue }
-                    let label = centres.labels[k]
-                    if best == nil || d < best!.1 || (d == best!.1 && label < best!.0) { best = (label, d) }
-                }
-            }
-        }
-        return best
+        centres.nearest(descriptor, notPerson: personId, within: distance)
+    }
+
+    /// The face of a candidate whose distance is not the one identity measured from it (`distances`): its chosen face
+    /// (with a descriptor) where the image is kept for a face other than its only counted one, or where identity did
+    /// not measure it (`measured` false). `counted` is how many faces processing counted.
+    static func chosenFace(_ faces: [Face], counted: Int?, measured: Bool) -> (idx: Int, descriptor: [Float])? {
+        let own = counted == 1 ? faces.first(where: \.counted)?.idx : nil
+        guard let f = faces.first(where: \.chosen), f.idx != own || !measured, let d = f.descriptorValues else { return nil }
+        return (f.idx, d)
     }
 
     /// How far an image's chosen face (its only face, or the one kept) is from its person's identity.
@@ -295,6 +287,40 @@ public struct IdentityIndex {
         let size = "\(Int((face.right - face.left).rounded()))×\(Int((face.bottom - face.top).rounded())) px"
         return detected == 1 ? "its only face found (\(size))"
             : "the largest of \(detected) faces found (\(size); the others too small to count)"
+    }
+}
+
+/// The centres of the clear identities in one flat buffer, with their people: who a face looks like.
+struct IdentityCentres {
+    private(set) var personIds: [Int64] = []
+    private(set) var labels: [String] = []
+    private(set) var values = Descriptors()
+
+    mutating func append(_ personId: Int64, _ label: String, _ centre: [Float]) {
+        personIds.append(personId)
+        labels.append(label)
+        values.append(centre)
+    }
+
+    /// The person (other than `personId`) whose centre is nearest this face, when within `distance`; ties to the
+    /// smaller label. Every centre is measured eight lanes at a time; those within rounding of the distance are
+    /// measured again as `Identity.distance(to:)` measures, which decides.
+    func nearest(_ descriptor: [Float], notPerson personId: Int64, within distance: Float) -> (label: String, distance: Float)? {
+        guard descriptor.count == Descriptors.dimension else { return nil }
+        var best: (String, Float)?
+        let limit = distance * distance * (1 + 1e-3)
+        descriptor.withUnsafeBytes { x in
+            values.values.withUnsafeBytes { all in
+                for k in personIds.indices where personIds[k] != personId {
+                    guard squaredDistance(x.baseAddress!, all.baseAddress!.advanced(by: k * Descriptors.dimension * 4)) <= limit else { continue }
+                    let d = descriptorDistance(descriptor, values[k])
+                    guard d <= distance else { continue }
+                    let label = labels[k]
+                    if best == nil || d < best!.1 || (d == best!.1 && label < best!.0) { best = (label, d) }
+                }
+            }
+        }
+        return best
     }
 }
 

@@ -1,4 +1,5 @@
-// The identities `status` shows: stored after the stages across people, found again only for the people whose rows changed.
+// The identities `status` and the review queue read: stored after the stages across people, found again only for the
+// people whose rows changed.
 import Catalog
 import Foundation
 
@@ -45,8 +46,162 @@ extension IdentityIndex {
         encoder.outputFormatting = .sortedKeys
         return people.values.compactMap { entry in
             guard let json = try? encoder.encode(summary(entry)) else { return nil }
+            let shape = IdentityShape(entry)
             return StoredIdentity(personId: entry.personId, changes: changes[entry.personId] ?? 0, options: options.storeKey,
-                                  summary: String(decoding: json, as: UTF8.self))
+                                  summary: String(decoding: json, as: UTF8.self), centres: shape.encodedCentres, distances: shape.encodedDistances)
         }
+    }
+}
+
+/// A person's identity as review measures a face against it: the centres of its groups (the photos' first; none when
+/// the identity is unclear) and the distance of each face it was found from (a member measured without itself).
+/// Stored beside the summary, as little-endian counts and values, so review does not find it again.
+struct IdentityShape {
+    var centres: [[Float]]
+    var distances: [Int64: Float]
+
+    init(centres: [[Float]], distances: [Int64: Float]) {
+        self.centres = centres
+        self.distances = distances
+    }
+
+    init(_ entry: IdentityIndex.Entry) {
+        centres = entry.identity.isClear ? entry.identity.centres : []
+        distances = entry.distances
+    }
+
+    /// Read back from `encodedCentres` and `encodedDistances`; nil if either is not what they write.
+    init?(centres c: Data, distances d: Data) {
+        guard let centres = Self.decodeCentres(c) else { return nil }
+        let bytes = [UInt8](d)
+        guard bytes.count >= 4 else { return nil }
+        let n = Int(Self.uint32(bytes, 0))
+        guard bytes.count == 4 + n * 12 else { return nil }
+        var distances: [Int64: Float] = [:]
+        distances.reserveCapacity(n)
+        for k in 0..<n {
+            let at = 4 + k * 12
+            var id: UInt64 = 0
+            for b in 0..<8 { id |= UInt64(bytes[at + b]) << (8 * UInt64(b)) }
+            distances[Int64(bitPattern: id)] = Float(bitPattern: Self.uint32(bytes, at + 8))
+        }
+        self.centres = centres
+        self.distances = distances
+    }
+
+    static func decodeCentres(_ data: Data) -> [[Float]]? {
+        let bytes = [UInt8](data)
+        guard bytes.count >= 4 else { return nil }
+        let n = Int(uint32(bytes, 0)), width = Descriptors.dimension * 4
+        guard bytes.count == 4 + n * width else { return nil }
+        return (0..<n).map { g in (0..<Descriptors.dimension).map { Float(bitPattern: uint32(bytes, 4 + g * width + $0 * 4)) } }
+    }
+
+    private static func uint32(_ bytes: [UInt8], _ at: Int) -> UInt32 {
+        UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24
+    }
+
+    private static func append(_ value: UInt32, to out: inout [UInt8]) {
+        for b in 0..<4 { out.append(UInt8(truncatingIfNeeded: value >> (8 * UInt32(b)))) }
+    }
+
+    /// The count of groups, then each centre's values; never empty (an empty blob is stored as NULL).
+    var encodedCentres: Data {
+        var out: [UInt8] = []
+        Self.append(UInt32(centres.count), to: &out)
+        for centre in centres { for v in centre { Self.append(v.bitPattern, to: &out) } }
+        return Data(out)
+    }
+
+    /// The count of faces, then each face's image id (8 bytes) and distance, by id.
+    var encodedDistances: Data {
+        var out: [UInt8] = []
+        Self.append(UInt32(distances.count), to: &out)
+        for (id, d) in distances.sorted(by: { $0.key < $1.key }) {
+            let bits = UInt64(bitPattern: id)
+            Self.append(UInt32(truncatingIfNeeded: bits), to: &out)
+            Self.append(UInt32(truncatingIfNeeded: bits >> 32), to: &out)
+            Self.append(d.bitPattern, to: &out)
+        }
+        return Data(out)
+    }
+
+    /// How far an image's chosen face is from the identity, as `IdentityIndex.distance(of:)` measures it: the distance
+    /// identity measured from its face, unless it is kept for another face (or was not measured), then that face's
+    /// distance to the nearest group. `faces` are all the image's faces.
+    func distance(of image: StoredImage, faces: [Face]) -> Float? {
+        guard !centres.isEmpty, let id = image.id else { return nil }
+        // Only the images identity looks at were measured, or have a face it measures (`identityCandidates`).
+        guard image.processedAt != nil, (image.faces ?? 0) >= 1, !image.reviewed || image.verdict == .kept else { return nil }
+        let measured = image.reviewed ? faces.filter(\.chosen) : faces
+        if let chosen = IdentityIndex.chosenFace(measured, counted: image.faces, measured: distances[id] != nil) {
+            return centres.map { descriptorDistance(chosen.descriptor, $0) }.min()
+        }
+        return distances[id]
+    }
+}
+
+/// Every person's identity as the review queue asks about it (a face's distance to its person, who a wrong_person
+/// face looks like), read where the stages across people stored it and found again, from their own rows, for the
+/// people whose rows changed since: opening the queue of a million images reads a person's identity when the walk
+/// reaches them, and every centre only when a face asks whom it looks like.
+final class StoredIdentityLookup {
+    private let catalog: Catalog
+    private let options: IdentityOptions
+    private var shapes: [Int64: IdentityShape] = [:]
+    private var centres: IdentityCentres?
+
+    init(catalog: Catalog, options: IdentityOptions = IdentityOptions()) {
+        self.catalog = catalog
+        self.options = options
+    }
+
+    /// A person's identity: stored, or found again from their rows.
+    func shape(_ personId: Int64) throws -> IdentityShape {
+        if let known = shapes[personId] { return known }
+        if let stored = try catalog.storedIdentityShape(of: personId, options: options.storeKey),
+           let shape = IdentityShape(centres: stored.centres, distances: stored.distances) {
+            shapes[personId] = shape
+            return shape
+        }
+        try findAgain([personId])
+        return shapes[personId]!
+    }
+
+    /// Finds these people's identities from their rows (a few alone, many in the one ordered pass over all).
+    private func findAgain(_ people: [Int64]) throws {
+        guard !people.isEmpty else { return }
+        let index = try IdentityIndex(catalog: catalog, options: options, judging: false, only: people.count <= 1_000 ? people : nil)
+        for personId in people {
+            shapes[personId] = index.people[personId].map(IdentityShape.init) ?? IdentityShape(centres: [], distances: [:])
+        }
+    }
+
+    func distance(of image: StoredImage, faces: [Face]) throws -> Float? {
+        try shape(image.personId).distance(of: image, faces: faces)
+    }
+
+    /// Who an image's chosen face looks like, other than its own person (`IdentityIndex.looksLike`).
+    func looksLike(_ image: StoredImage, faces: [Face]) throws -> (label: String, distance: Float)? {
+        guard let d = faces.first(where: \.chosen)?.descriptorValues else { return nil }
+        return try everyCentre().nearest(d, notPerson: image.personId, within: options.suspectDistance)
+    }
+
+    private func everyCentre() throws -> IdentityCentres {
+        if let centres { return centres }
+        let (stored, missing) = try catalog.storedCentres(options: options.storeKey)
+        var all: [Int64: [Float]] = [:]
+        var again = missing
+        for (personId, data) in stored {
+            guard let groups = IdentityShape.decodeCentres(data) else { again.append(personId); continue }
+            all[personId] = groups.first   // none: the identity is unclear
+        }
+        try findAgain(again.filter { shapes[$0] == nil })
+        for personId in again { all[personId] = shapes[personId]?.centres.first }
+        let labels = try catalog.labels()
+        var out = IdentityCentres()
+        for (personId, centre) in all.sorted(by: { $0.key < $1.key }) { out.append(personId, labels[personId] ?? "?", centre) }
+        centres = out
+        return out
     }
 }

@@ -137,28 +137,19 @@ public final class Reviewer {
 
     // MARK: What waits for review
 
-    /// Rejected images not reviewed yet, of these people and reasons (all when empty), grouped by person and reason.
-    public func queue(people: [String] = [], reasons: [String] = []) throws -> [ReviewItem] {
+    /// Rejected images not reviewed yet, of these people and reasons (all when empty), grouped by person and reason,
+    /// read a page at a time (`ReviewQueue`); with `drawable`, only files that decoded (the grid's).
+    public func queue(people: [String] = [], reasons: [String] = [], drawable: Bool = false) throws -> ReviewQueue {
         let known = Set(Reason.allCases.map(\.rawValue))
         for r in reasons where !known.contains(r) { throw ReviewInputError.unknownReason(r) }
         let ids = try people.map { try person(named: $0).id! }
-        let labels = try catalog.labels()
-        let identities = try IdentityIndex(catalog: catalog)
-        return try catalog.withFaces(catalog.reviewQueue(personIds: ids.isEmpty ? nil : ids, reasons: reasons.isEmpty ? nil : reasons))
-            .map { image, faces, related in
-                var item = ReviewItem(image: image, label: labels[image.personId] ?? "?", faces: faces,
-                                      related: related.map { ($0.image, labels[$0.image.personId] ?? "?", $0.faces) })
-                item.distance = identities.distance(of: image)
-                if image.reason == .wrongPerson { item.looksLike = try identities.looksLike(image, faces: faces, in: catalog)?.label }
-                return item
-            }
-            .sorted { ($0.label, $0.image.reason?.rawValue ?? "", $0.id) < ($1.label, $1.image.reason?.rawValue ?? "", $1.id) }
+        return try ReviewQueue(self, personIds: ids.isEmpty ? nil : ids, reasons: reasons.isEmpty ? nil : reasons, drawable: drawable)
     }
 
     /// How many images `queue` would give, without building them.
-    public func queueCount(people: [String] = [], reasons: [String] = []) throws -> Int {
+    public func queueCount(people: [String] = [], reasons: [String] = [], drawable: Bool = false) throws -> Int {
         let ids = try people.map { try person(named: $0).id! }
-        return try catalog.reviewQueueCount(personIds: ids.isEmpty ? nil : ids, reasons: reasons.isEmpty ? nil : reasons)
+        return try catalog.reviewQueueCount(personIds: ids.isEmpty ? nil : ids, reasons: reasons.isEmpty ? nil : reasons, drawable: drawable)
     }
 
     /// The suspects (`IdentityIndex.isSuspect`: kept, no reviewer has looked, the face farther than
@@ -313,5 +304,72 @@ public final class Reviewer {
         let chip = try FaceChip.make(pixels, face: DetectedFace(face), idx: face.idx, of: image, in: catalog.workspace, models: models!,
                                      stages: &stages)
         return (chip.path, chip.descriptor)   // its quality is measured by the next `curate process`
+    }
+}
+
+
+/// The review queue, read a page at a time in its order (person's label, reason, id): the screen asks for the next
+/// page as the reviewer walks and `review --list` prints each page as it is read, so opening it reads one page
+/// whatever the size of the catalog, and memory does not grow with it. Each person's identity (a face's distance to
+/// it, whom a wrong_person face looks like) is read where the stages across people stored it
+/// (`StoredIdentityLookup`). The walk moves on from the last item it gave: an image decided meanwhile does not come
+/// back, and one that comes back into the queue behind it (an undo) is not read again.
+public final class ReviewQueue {
+    /// Items a page holds: a few reads each, so a page is a few milliseconds.
+    public static let pageSize = ProcessInfo.processInfo.environment["CURATE_TEST_REVIEW_PAGE"].flatMap(Int.init).map { max(1, $0) } ?? 100
+
+    /// How many images waited when the queue was opened.
+    public let count: Int
+    private let reviewer: Reviewer
+    private let labels: [Int64: String]
+    /// The people walked, in the order of their labels.
+    private let people: [Int64]
+    private let reasons: [String]?
+    private let drawable: Bool
+    private let identities: StoredIdentityLookup
+    private var person = 0
+    private var after: (reason: Reason?, id: Int64)?
+
+    init(_ reviewer: Reviewer, personIds: [Int64]?, reasons: [String]?, drawable: Bool) throws {
+        self.reviewer = reviewer
+        let catalog = reviewer.catalog
+        labels = try catalog.labels()
+        let wanted = personIds.map(Set.init)
+        people = labels.filter { wanted?.contains($0.key) ?? true }.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key)
+        self.reasons = reasons
+        self.drawable = drawable
+        identities = StoredIdentityLookup(catalog: catalog)
+        count = try catalog.reviewQueueCount(personIds: personIds, reasons: reasons, drawable: drawable)
+    }
+
+    /// The next page of items; empty at the end of the queue.
+    public func next(_ limit: Int = ReviewQueue.pageSize) throws -> [ReviewItem] {
+        let catalog = reviewer.catalog
+        var images: [StoredImage] = []
+        while images.count < limit, person < people.count {
+            let wanted = limit - images.count
+            let page = try catalog.reviewQueue(of: people[person], reasons: reasons, drawable: drawable, after: after, limit: wanted)
+            images += page
+            if page.count < wanted {
+                person += 1
+                after = nil
+            } else if let last = page.last {
+                after = (last.reason, last.id!)
+            }
+        }
+        return try catalog.withFaces(images).map { image, faces, related in
+            var item = ReviewItem(image: image, label: labels[image.personId] ?? "?", faces: faces,
+                                  related: related.map { ($0.image, labels[$0.image.personId] ?? "?", $0.faces) })
+            item.distance = try identities.distance(of: image, faces: faces)
+            if image.reason == .wrongPerson { item.looksLike = try identities.looksLike(image, faces: faces)?.label }
+            return item
+        }
+    }
+
+    /// Every item left, read page by page (for a queue known to be small).
+    public func rest() throws -> [ReviewItem] {
+        var out: [ReviewItem] = []
+        while case let page = try next(), !page.isEmpty { out += page }
+        return out
     }
 }

@@ -149,7 +149,10 @@ public final class ReviewScreen {
     private let mode: GraphicsMode
     private let layout: Layout
     private let pictures: PictureCache
+    /// The items read so far; the queue's next pages are read as the walk nears their end.
     private var items: [ReviewItem]
+    private var queue: ReviewQueue?
+    private var total: Int
     private var pos = 0                       // single: the item shown; grid: the first item of the page
     private var toggled: Set<Int64> = []      // grid: items marked to keep on this page
     private var status = ""
@@ -157,10 +160,14 @@ public final class ReviewScreen {
     private var prompt: String?               // the relabel prompt's text while it is open
     private var tally = ReviewTally()
 
-    /// `notice`: a line for the status bar at the start (e.g. why pictures are half blocks).
-    public init(reviewer: Reviewer, items: [ReviewItem], terminal: Terminal, mode: GraphicsMode, layout: Layout, notice: String? = nil) {
+    /// Walks `items`, then the pages of `queue` (read as the walk reaches them). `notice`: a line for the status bar
+    /// at the start (e.g. why pictures are half blocks).
+    public init(reviewer: Reviewer, items: [ReviewItem], queue: ReviewQueue? = nil, terminal: Terminal, mode: GraphicsMode, layout: Layout,
+                notice: String? = nil) {
         self.reviewer = reviewer
         self.items = items
+        self.queue = queue
+        self.total = items.count + (queue?.count ?? 0)
         self.terminal = terminal
         self.mode = mode
         self.layout = layout
@@ -195,6 +202,22 @@ public final class ReviewScreen {
             draw()
         }
         return tally
+    }
+
+    /// Reads the queue's next pages until the item at `index` is read, or the queue ends. An item already on the
+    /// walk (one an undo brought back) is not read twice.
+    private func read(through index: Int) throws {
+        guard let queue, index >= items.count else { return }
+        var known = Set(items.map(\.id))
+        while index >= items.count {
+            let page = try queue.next()
+            if page.isEmpty {
+                self.queue = nil
+                total = items.count
+                return
+            }
+            for item in page where known.insert(item.id).inserted { items.append(item) }
+        }
     }
 
     // MARK: Keys
@@ -286,6 +309,7 @@ public final class ReviewScreen {
         } else {
             let restored = try ids.sorted().map { try reviewer.item(id: $0) }
             items.insert(contentsOf: restored, at: min(pos, items.count))
+            total += restored.count
         }
         for id in ids { if let i = items.firstIndex(where: { $0.id == id }) { items[i] = try reviewer.item(id: id) } }
         say("undid \(first.action.rawValue) of #\(first.imageId)" + (undone.count > 1 ? " and \(undone.count - 1) more" : ""))
@@ -387,6 +411,7 @@ public final class ReviewScreen {
     }
 
     private func draw() {
+        do { try read(through: pos + 2 * pageSize + 2) } catch { say("\(error)", error: true) }
         let size = terminal.size
         var out = "\u{1B}[?2026h\u{1B}[H\u{1B}[2J"
         if mode == .kitty { out += Kitty.clear }
@@ -405,7 +430,7 @@ public final class ReviewScreen {
             out += at(3, 1) + "\(tally.decided) decided in this session. u undoes the latest decision, q quits."
         } else if case let .grid(gc, gr) = layout {
             let first = items[page.lowerBound]
-            let total = items.count
+            let total = max(total, items.count)
             out += at(1, 1) + "\u{1B}[1m" + fit("\(first.label) — \(first.image.reason?.rawValue ?? "?"): items \(page.lowerBound + 1)–\(page.upperBound) of \(total)", size.columns) + "\u{1B}[0m"
             out += at(2, 1) + fit("Unmarked pictures are rejected (\(first.image.reason?.rawValue ?? "")) when you press Enter; marked ones are kept.", size.columns)
             let cw = max(4, (size.columns - (gc - 1)) / gc), ch = max(2, areaRows / gr)
@@ -425,7 +450,7 @@ public final class ReviewScreen {
             let detail = item.answer.map { String(format: "labelled %@, the run predicted %@ (%.2f)", $0.actual, $0.predicted, $0.probability) }
                 ?? item.quality.map { "quality: " + QualityOptions().describe($0) }
                 ?? i.detail ?? item.distance.map { String(format: "distance %.2f to %@'s identity", $0, item.label) }
-            out += at(1, 1) + "\u{1B}[1m[\(pos + 1)/\(items.count)] #\(item.id) \(printable(item.label))\u{1B}[0m — " + reason
+            out += at(1, 1) + "\u{1B}[1m[\(pos + 1)/\(max(total, items.count))] #\(item.id) \(printable(item.label))\u{1B}[0m — " + reason
                 + (detail.map { ": " + fit($0, size.columns - 30 - item.label.count) } ?? "")
             let facts = [i.width.flatMap { w in i.height.map { "\(w)×\($0)" } }, "\(item.faces.count) face\(item.faces.count == 1 ? "" : "s") detected",
                          "\(i.format) \(i.bytes / 1024) KB", i.provider.rawValue, i.license].compactMap { $0 }
