@@ -203,12 +203,15 @@ extension Catalog {
             try db.execute(sql: "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY")
             defer { try? db.execute(sql: "PRAGMA cache_size = \(cache)") }
 
-            // Files first. Originals are recorded as being placed, so that if this merge is never finished, the
-            // next fetch's sweep removes those that no image row names.
-            try db.execute(sql: "INSERT OR IGNORE INTO placing (path, createdAt) SELECT path, ? FROM shard.image WHERE true", arguments: [Date()])
+            // Files first. The shard is recorded as being placed (one row naming its catalog, `Catalog.mergePlacing`),
+            // so that if this merge is never finished, the next fetch's sweep removes the originals it placed that no
+            // image row names.
+            try db.execute(sql: "INSERT OR IGNORE INTO placing (path, createdAt) VALUES (?, ?)",
+                           arguments: [Self.mergePlacing + source.root.appendingPathComponent("catalog.sqlite").path, Date()])
+            // A path named twice (the same bytes under two people) is placed once (FilePlacer).
             let paths = try String.fetchAll(db, sql: """
-                SELECT path FROM shard.image UNION SELECT normalizedPath FROM shard.image WHERE normalizedPath IS NOT NULL
-                UNION SELECT chipPath FROM shard.face WHERE chipPath IS NOT NULL
+                SELECT path FROM shard.image UNION ALL SELECT normalizedPath FROM shard.image WHERE normalizedPath IS NOT NULL
+                UNION ALL SELECT chipPath FROM shard.face WHERE chipPath IS NOT NULL
                 """)
             let placer = FilePlacer(from: source.root, to: workspace.root)
             try placer.place(paths)
@@ -224,7 +227,8 @@ extension Catalog {
                 try unionRows(db, source, &outcome)
                 try mergeRuns(db, source, &outcome)
                 // Every original of the shard has its image row now (this shard's, or the same bytes already here).
-                try db.execute(sql: "DELETE FROM placing WHERE path IN (SELECT path FROM shard.image)")
+                try db.execute(sql: "DELETE FROM placing WHERE path = ?",
+                               arguments: [Self.mergePlacing + source.root.appendingPathComponent("catalog.sqlite").path])
                 try db.execute(sql: """
                     INSERT INTO mergedShard (path, shard, markerSha256, marker, images, mergedAt, settled) VALUES (?, ?, ?, ?, ?, ?, 0)
                     """, arguments: [source.root.path, source.marker.shard, source.markerSha256, source.markerText, outcome.images, Date()])
@@ -248,21 +252,47 @@ extension Catalog {
         }
         func maxId(_ table: String) throws -> Int64 { try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM main.\(table)")! }
         /// INSERT INTO main.table (cols) SELECT (cols, some replaced by expressions) FROM shard.table s <joins>.
-        func insert(_ table: String, replacing: [String: String], joins: String, conflict: String) throws {
-            let cols = try columns(table)
+        func insert(_ table: String, replacing: [String: String], joins: String, conflict: String? = "") throws {
+            let cols = try columns(table) + (replacing["id"] != nil ? ["id"] : [])
             let values = cols.map { replacing[$0] ?? "s.\"\($0)\"" }
             try db.execute(sql: """
                 INSERT INTO main.\(table) (\(cols.map { "\"\($0)\"" }.joined(separator: ", ")))
                 SELECT \(values.joined(separator: ", ")) FROM shard.\(table) s \(joins) WHERE true
-                ON CONFLICT\(conflict) DO NOTHING
+                \(conflict.map { "ON CONFLICT\($0) DO NOTHING" } ?? "")
+                """)
+        }
+        /// The id a new row of `table` gets after `n` others: past every id it ever gave (AUTOINCREMENT's).
+        func nextId(_ table: String) throws -> Int64 {
+            try Int64.fetchOne(db, sql: """
+                SELECT MAX(COALESCE((SELECT MAX(id) FROM main.\(table)), 0), COALESCE((SELECT seq FROM main.sqlite_sequence WHERE name = ?), 0))
+                """, arguments: [table])!
+        }
+        /// Maps every shard row of `table` (by `person`, the people map's join) to its id here: the row this
+        /// workspace has already (`same`, a condition on main.table m; only people it had before can have one), or
+        /// the next free id, in the shard's order. The maps come before the rows, so each row is written once with
+        /// every id it refers to.
+        func map(_ map: String, _ table: String, same: String) throws {
+            let person = "JOIN temp.pmap pm ON pm.old = s.personId"
+            try db.execute(sql: """
+                INSERT INTO temp.\(map) SELECT s.id, m.id FROM shard.\(table) s \(person) AND pm.new <= \(person0) JOIN main.\(table) m ON \(same)
+                """)
+            try db.execute(sql: """
+                INSERT INTO temp.\(map) SELECT s.id, \(try nextId(table)) + row_number() OVER (ORDER BY s.id) FROM shard.\(table) s \(person)
+                WHERE s.id NOT IN (SELECT old FROM temp.\(map))
                 """)
         }
         for map in ["pmap", "tmap", "amap", "imap"] {
             try db.execute(sql: "DROP TABLE IF EXISTS temp.\(map)")
             try db.execute(sql: "CREATE TEMP TABLE \(map) (old INTEGER PRIMARY KEY, new INTEGER NOT NULL)")
-            try db.execute(sql: "CREATE INDEX temp.\(map)_new ON \(map)(new)")
         }
         defer { for map in ["pmap", "tmap", "amap", "imap"] { try? db.execute(sql: "DROP TABLE IF EXISTS temp.\(map)") } }
+        // The identity triggers touch each person's `identityState` once per image and face inserted (two statements
+        // each, a third of the cost of the inserts); here each person is touched once, after their rows are in. The
+        // triggers are dropped and made again inside this transaction, so no other writer ever finds them missing.
+        let triggers = try Row.fetchAll(db, sql: """
+            SELECT name, sql FROM main.sqlite_master WHERE type = 'trigger' AND name IN ('identity_image_insert', 'identity_face_insert')
+            """).map { ($0[0] as String, $0[1] as String) }
+        for (name, _) in triggers { try db.execute(sql: "DROP TRIGGER main.\(name)") }
         let (person0, term0, attempt0, image0, face0, decision0) = (try maxId("person"), try maxId("term"), try maxId("attempt"),
                                                                     try maxId("image"), try maxId("face"), try maxId("decision"))
 
@@ -271,45 +301,23 @@ extension Catalog {
         try db.execute(sql: "INSERT INTO temp.pmap SELECT s.id, m.id FROM shard.person s JOIN main.person m ON m.label = s.label")
         outcome.people = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.person WHERE id > ?", arguments: [person0])!
 
-        // Terms, by person, provider and text; the term that found one is linked once all are in.
-        try insert("term", replacing: ["personId": "pm.new", "parentId": "NULL"], joins: "JOIN temp.pmap pm ON pm.old = s.personId",
-                   conflict: "(personId, provider, text)")
-        try db.execute(sql: """
-            INSERT INTO temp.tmap SELECT s.id, m.id FROM shard.term s JOIN temp.pmap pm ON pm.old = s.personId
-            JOIN main.term m ON m.personId = pm.new AND m.provider = s.provider AND m.text = s.text
-            """)
-        try db.execute(sql: """
-            UPDATE main.term SET parentId = (SELECT tp.new FROM temp.tmap tm JOIN shard.term s ON s.id = tm.old
-                                             JOIN temp.tmap tp ON tp.old = s.parentId WHERE tm.new = main.term.id)
-            WHERE id > ?
-            """, arguments: [term0])
-
-        // Attempts, by person and URL; the image each stored is linked once the images are in.
-        try insert("attempt", replacing: ["personId": "pm.new", "termId": "tm.new", "imageId": "NULL"],
-                   joins: "JOIN temp.pmap pm ON pm.old = s.personId LEFT JOIN temp.tmap tm ON tm.old = s.termId", conflict: "(personId, url)")
-        try db.execute(sql: """
-            INSERT INTO temp.amap SELECT s.id, m.id FROM shard.attempt s JOIN temp.pmap pm ON pm.old = s.personId
-            JOIN main.attempt m ON m.personId = pm.new AND m.url = s.url
-            """)
-
-        // Images, by person and content; what they point at (`related`) is renumbered once all are in.
-        try insert("image", replacing: ["personId": "pm.new", "attemptId": "am.new", "related": "NULL"],
-                   joins: "JOIN temp.pmap pm ON pm.old = s.personId LEFT JOIN temp.amap am ON am.old = s.attemptId", conflict: "(personId, sha256)")
-        try db.execute(sql: """
-            INSERT INTO temp.imap SELECT s.id, m.id FROM shard.image s JOIN temp.pmap pm ON pm.old = s.personId
-            JOIN main.image m ON m.personId = pm.new AND m.sha256 = s.sha256
-            """)
+        // Terms by person, provider and text; attempts by person and URL; images by person and content. Only the
+        // rows new here are written (their maps' new ids are past what this workspace had), with the term that found
+        // a term, the attempt an image came from, the image an attempt stored and the images an image points at
+        // (`related`, a JSON list) renumbered.
+        try map("tmap", "term", same: "m.personId = pm.new AND m.provider = s.provider AND m.text = s.text")
+        try map("amap", "attempt", same: "m.personId = pm.new AND m.url = s.url")
+        try map("imap", "image", same: "m.personId = pm.new AND m.sha256 = s.sha256")
+        try insert("term", replacing: ["id": "tm.new", "personId": "pm.new", "parentId": "(SELECT new FROM temp.tmap WHERE old = s.parentId)"],
+                   joins: "JOIN temp.tmap tm ON tm.old = s.id AND tm.new > \(term0) JOIN temp.pmap pm ON pm.old = s.personId", conflict: nil)
+        try insert("attempt", replacing: ["id": "am.new", "personId": "pm.new", "termId": "(SELECT new FROM temp.tmap WHERE old = s.termId)",
+                                          "imageId": "(SELECT new FROM temp.imap WHERE old = s.imageId)"],
+                   joins: "JOIN temp.amap am ON am.old = s.id AND am.new > \(attempt0) JOIN temp.pmap pm ON pm.old = s.personId", conflict: nil)
+        try insert("image", replacing: [
+            "id": "im.new", "personId": "pm.new", "attemptId": "(SELECT new FROM temp.amap WHERE old = s.attemptId)",
+            "related": "CASE WHEN s.related IS NOT NULL THEN (SELECT json_group_array(r.new) FROM json_each(s.related) j JOIN temp.imap r ON r.old = j.value) END",
+        ], joins: "JOIN temp.imap im ON im.old = s.id AND im.new > \(image0) JOIN temp.pmap pm ON pm.old = s.personId", conflict: nil)
         outcome.images = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.image WHERE id > ?", arguments: [image0])!
-        try db.execute(sql: """
-            UPDATE main.attempt SET imageId = (SELECT im.new FROM temp.amap am JOIN shard.attempt s ON s.id = am.old
-                                               JOIN temp.imap im ON im.old = s.imageId WHERE am.new = main.attempt.id)
-            WHERE id > ?
-            """, arguments: [attempt0])
-        try db.execute(sql: """
-            UPDATE main.image SET related = (SELECT json_group_array(r.new) FROM temp.imap im JOIN shard.image s ON s.id = im.old,
-                                             json_each(s.related) j JOIN temp.imap r ON r.old = j.value WHERE im.new = main.image.id)
-            WHERE id > ? AND id IN (SELECT im.new FROM temp.imap im JOIN shard.image s ON s.id = im.old WHERE s.related IS NOT NULL)
-            """, arguments: [image0])
 
         // The faces and descriptors, the decisions and the marks of images new here (an image this workspace had
         // keeps its own).
@@ -330,6 +338,13 @@ extension Catalog {
             SELECT im.new, s.state, s.since FROM shard.processing s JOIN temp.imap im ON im.old = s.imageId AND im.new > ?
             WHERE s.state = 'crashed'
             """, arguments: [image0])
+        // What the triggers would have done: the people of the images new here (the faces brought are theirs).
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO main.identityState (personId) SELECT DISTINCT personId FROM main.image WHERE id > ?;
+            UPDATE main.identityState SET changes = changes + 1, summary = NULL
+            WHERE personId IN (SELECT DISTINCT personId FROM main.image WHERE id > ?);
+            """, arguments: [image0, image0])
+        for (_, sql) in triggers { try db.execute(sql: sql) }
         // Settings (checked to agree before) this workspace does not have yet.
         try db.execute(sql: "INSERT OR IGNORE INTO main.setting (key, value) SELECT key, value FROM shard.setting WHERE key != 'shard'")
     }

@@ -308,18 +308,44 @@ public final class Catalog: @unchecked Sendable {
         }
     }
 
-    /// Finishes what a killed fetch left: each file it was moving into place whose image row was never
+    /// Finishes what a killed fetch or merge left: each file it was moving into place whose image row was never
     /// committed is removed (its URL is still queued, so it is fetched again). Returns how many files went.
     public func sweepPlacing() throws -> Int {
-        let orphans: [String] = try db.read { db in
-            try String.fetchAll(db, sql: "SELECT path FROM placing WHERE path NOT IN (SELECT path FROM image)")
+        let (orphans, merges): ([String], [String]) = try db.read { db in
+            (try String.fetchAll(db, sql: "SELECT path FROM placing WHERE path NOT LIKE ? || '%' AND path NOT IN (SELECT path FROM image)",
+                                 arguments: [Self.mergePlacing]),
+             try String.fetchAll(db, sql: "SELECT substr(path, ?) FROM placing WHERE path LIKE ? || '%'",
+                                 arguments: [Self.mergePlacing.count + 1, Self.mergePlacing]))
         }
         var removed = 0
-        for path in orphans where Workspace.isContentAddressed(path) {
-            if unlink(workspace.url(forRelativePath: path).path) == 0 { removed += 1 }
+        func remove(_ paths: [String]) {
+            for path in paths where Workspace.isContentAddressed(path) {
+                if unlink(workspace.url(forRelativePath: path).path) == 0 { removed += 1 }
+            }
         }
+        remove(orphans)
+        for shard in merges { remove(try unrecordedOriginals(of: shard)) }
         try db.write { db in try db.execute(sql: "DELETE FROM placing") }
         return removed
+    }
+
+    /// What `placing` holds while a merge places a shard's files: this prefix and the shard's catalog (one row, not
+    /// one per file: a shard of 100,000 images would be 100,000 rows written and deleted).
+    static let mergePlacing = "merge:"
+
+    /// The originals a shard's catalog names that no image row here names: those a merge that never finished
+    /// placed. None when the shard is gone (its files are then left as they are).
+    private func unrecordedOriginals(of shardCatalog: String) throws -> [String] {
+        guard FileManager.default.fileExists(atPath: shardCatalog) else { return [] }
+        var config = Configuration()
+        config.readonly = true
+        let shard = try DatabaseQueue(path: shardCatalog, configuration: config)
+        defer { try? shard.close() }
+        let named = try shard.read { db in try Row.fetchAll(db, sql: "SELECT sha256, path FROM image").map { ($0[0] as String, $0[1] as String) } }
+        return try db.read { db in
+            let here = try db.cachedStatement(sql: "SELECT 1 FROM image WHERE sha256 = ? AND path = ?")
+            return try named.filter { try Bool.fetchOne(here, arguments: [$0.0, $0.1]) != true }.map(\.1)
+        }
     }
 
     public func images(personId: Int64? = nil, reason: String? = nil) throws -> [StoredImage] {

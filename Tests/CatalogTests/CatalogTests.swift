@@ -159,4 +159,42 @@ import Testing
         for kept in [recordedURL, unrecordedURL, theirs] { #expect(FileManager.default.fileExists(atPath: kept.path), "\(kept.path)") }
         #expect(try catalog.sweepPlacing() == 0, "the record is cleared")
     }
+
+    /// A merge records its shard as being placed (one row naming the shard's catalog) before it links the shard's
+    /// files; killed before its rows commit, the next sweep removes the shard's originals no image row here names,
+    /// and keeps those one does and every file the shard does not name.
+    @Test func theSweepAfterAKilledMergeRemovesOnlyTheShardsUnrecordedOriginals() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let catalog = try open()
+        let shardWorkspace = Workspace(path: dir.appendingPathComponent("shard").path)
+        try shardWorkspace.prepare()
+        let shard = try Catalog.open(shardWorkspace)
+        func store(_ catalog: Catalog, _ sha: String) throws -> String {
+            let a = try catalog.person(label: "A", queryFile: nil)
+            let term = try catalog.syncTerms(personId: a.id!, lines: [("t", .search, .commons)])[0]
+            let attempt = try catalog.recordPage(term: term, candidates: [Attempt(personId: a.id!, termId: term.id, url: "u-" + sha, provider: .commons)])[0]
+            let path = Workspace.imagePath(sha256: sha, ext: "jpg")
+            _ = try catalog.recordDownloads([Catalog.Download(attempt: attempt, term: "t", sha256: sha, path: path, bytes: 1, format: .jpeg,
+                                                              httpStatus: 200, ms: 1)])
+            return path
+        }
+        let ours = try store(catalog, "ab" + String(repeating: "1", count: 62))
+        let both = try store(shard, "ab" + String(repeating: "1", count: 62))
+        let onlyShards = try store(shard, "cd" + String(repeating: "2", count: 62))
+        #expect(ours == both)
+        let unnamed = Workspace.imagePath(sha256: "ef" + String(repeating: "3", count: 62), ext: "jpg")
+        for path in [ours, onlyShards, unnamed] {
+            let url = catalog.workspace.url(forRelativePath: path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data("x".utf8).write(to: url)
+        }
+        try catalog.db.write { db in
+            try db.execute(sql: "INSERT INTO placing (path, createdAt) VALUES (?, ?)",
+                           arguments: [Catalog.mergePlacing + shardWorkspace.root.appendingPathComponent("catalog.sqlite").path, Date()])
+        }
+        #expect(try catalog.sweepPlacing() == 1)
+        #expect(!FileManager.default.fileExists(atPath: catalog.workspace.url(forRelativePath: onlyShards).path))
+        for kept in [ours, unnamed] { #expect(FileManager.default.fileExists(atPath: catalog.workspace.url(forRelativePath: kept).path), "\(kept)") }
+        #expect(try catalog.sweepPlacing() == 0, "the record is cleared")
+    }
 }
