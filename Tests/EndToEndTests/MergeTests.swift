@@ -290,6 +290,41 @@ struct MergeTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: merged + "/tmp").filter { $0.hasPrefix("merge-") }.isEmpty)
     }
 
+    /// A second merge finds again only the identities of the people it brought rows to: a person it left alone keeps
+    /// the identity stored for them (the same row, not found again) and every verdict.
+    @Test func aPersonASecondMergeLeavesAloneKeepsTheirStoredIdentityAndVerdicts() async throws {
+        let dir = TempDir()
+        let a = dir.sub("a").path, b = dir.sub("b").path, merged = dir.sub("merged").path
+        try await MergeCheck.storedShard(a, ["elton_john": try Self.photos("elton_john", 4)])
+        try await MergeCheck.storedShard(b, ["madonna": try Self.photos("madonna", 4)])
+        func merge(_ shard: String) async throws -> [String: Any] {
+            let r = try await curate(["merge", "--json", "--workspace", merged, shard], env: env, timeout: 300)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
+        }
+        func identityState() throws -> [String: String] {
+            try DatabaseQueue(path: merged + "/catalog.sqlite").read { db in
+                Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: """
+                    SELECT p.label, s.changes, s.summary FROM identityState s JOIN person p ON p.id = s.personId
+                    """).map { ($0[0] as String, "\($0[1] as Int64) \($0[2] as String? ?? "none")") })
+            }
+        }
+        var m = try await merge(a)
+        #expect(m["identitiesFound"] as? Int == 1 && m["identitiesKept"] as? Int == 0, "\(m)")
+        let elton = try #require(try identityState()["elton_john"])
+        #expect(elton.contains("\"label\""), "stored: \(elton)")
+        let eltonVerdicts = try MergeCheck.verdicts(merged)
+
+        m = try await merge(b)
+        #expect(m["identitiesFound"] as? Int == 1 && m["identitiesKept"] as? Int == 1, "\(m)")
+        let state = try identityState()
+        #expect(state["elton_john"] == elton, "elton_john's stored identity: \(elton) before, \(state["elton_john"] ?? "none") after")
+        #expect(state["madonna"]?.contains("\"label\"") == true, "\(state)")
+        let after = try MergeCheck.verdicts(merged)
+        for (key, v) in eltonVerdicts { #expect(after[key] == v, "\(key): \(v) before, \(after[key] ?? "none") after") }
+        #expect(after.count == 8)
+    }
+
     @Test func aReviewersDecisionInAShardCrossesTheMergeAndCanBeUndone() async throws {
         let dir = TempDir()
         let a = dir.sub("a").path, b = dir.sub("b").path, merged = dir.sub("merged").path

@@ -33,11 +33,23 @@ extension IdentityIndex {
         return out.sorted { $0.label < $1.label }
     }
 
-    /// Finds every person's identity from the rows as they are now and stores it: the last of the stages across
-    /// people (after dedupe has given the verdicts, which the suspects counted depend on). Found while no row
-    /// changes, it is stored; a person whose rows changed meanwhile (a reviewer deciding) is found again by status.
-    static func store(_ catalog: Catalog, options: IdentityOptions) throws {
-        try catalog.storeIdentities(IdentityIndex(catalog: catalog, options: options).stored)
+    /// Stores the identity of every person the catalog has none stored for (with these options), found from the rows
+    /// as they are now: the last of the stages across people (after dedupe has given the verdicts, which the
+    /// suspects counted depend on). The catalog clears a person's stored identity whenever a row it is found from
+    /// changes, so a person whose rows neither this run nor a merge changed keeps theirs, found from the same rows,
+    /// without being found again; a summary depends on the person's own rows alone. Found while no row changes, it
+    /// is stored; a person whose rows changed meanwhile (a reviewer deciding) is found again by status. Returns how
+    /// many people's identities were found and how many were kept.
+    @discardableResult
+    static func store(_ catalog: Catalog, options: IdentityOptions) throws -> (found: Int, kept: Int) {
+        // Those stored before their centres were (review measures against those) are found again too.
+        let (stored, missing) = try catalog.storedCentres(options: options.storeKey)
+        guard !missing.isEmpty else { return (0, stored.count) }
+        // A few people are read alone; many in the one ordered pass (as `summaries`).
+        let index = try IdentityIndex(catalog: catalog, options: options, judging: false, only: missing.count <= 1_000 ? missing : nil)
+        let wanted = Set(missing)
+        try catalog.storeIdentities(index.stored.filter { wanted.contains($0.personId) })
+        return (missing.count, stored.count)
     }
 
     /// Every person's identity as the catalog stores it, against the changes counted when their rows were read.

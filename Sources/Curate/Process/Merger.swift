@@ -11,6 +11,10 @@ public struct MergeSummary: Codable, Sendable {
     public var imagesPerSecond: Double
     /// The stages across people (copies, identity, best copy); 0 when nothing new was merged.
     public var judgeSeconds: Double
+    /// People whose identity the stages found and stored (those whose rows changed), and people who kept the one
+    /// stored (no row of theirs changed).
+    public var identitiesFound: Int
+    public var identitiesKept: Int
     public var kept: Int
     public var rejected: [String: Int]
 }
@@ -40,10 +44,11 @@ public final class Merger {
         }
         let union = Date().timeIntervalSince(started)
         var judge = 0.0
+        var identities = (found: 0, kept: 0)
         if try catalog.unsettledMerges() > 0 {
             let t = Date()
             var stages = StageTimes()
-            try Processor.judgeAcross(catalog, options, stages: &stages)
+            identities = try Processor.judgeAcross(catalog, options, stages: &stages)
             try catalog.settleMerges()
             judge = Date().timeIntervalSince(t)
         }
@@ -53,6 +58,7 @@ public final class Merger {
         let images = outcomes.map(\.images).reduce(0, +)
         return MergeSummary(shards: outcomes, images: images, unionSeconds: union,
                             imagesPerSecond: union > 0 ? Double(images) / union : 0, judgeSeconds: judge,
+                            identitiesFound: identities.found, identitiesKept: identities.kept,
                             kept: counts.map { $0.images["kept"] ?? 0 }.reduce(0, +), rejected: rejected)
     }
 }

@@ -209,14 +209,16 @@ public final class Processor {
     /// after `curate merge`. Copies first, so that identity does not count a picture's worse copies as more faces
     /// of the person (ten copies of an intruder's photo are one face); then identity gives every image its own
     /// verdict (which images are the person, which face of a group photo); then dedupe gives each picture's best
-    /// copy that verdict and makes the others its duplicates. Last, every person's identity, as the verdicts now
-    /// stand, is stored for `status`.
-    static func judgeAcross(_ catalog: Catalog, _ options: ProcessOptions, stages: inout StageTimes) throws {
+    /// copy that verdict and makes the others its duplicates. Last, the identity of every person whose rows
+    /// changed, as the verdicts now stand, is stored for `status` (the others keep theirs).
+    /// Returns how many people's identities were found and stored, and how many kept the one stored (`IdentityIndex.store`).
+    @discardableResult
+    static func judgeAcross(_ catalog: Catalog, _ options: ProcessOptions, stages: inout StageTimes) throws -> (found: Int, kept: Int) {
         let dedupe = Dedupe(catalog: catalog, phashDistance: options.phashDistance, descriptorDistance: options.descriptorDistance)
         let copies = try stages.time(\.dedupe) { try dedupe.markCopies() }
         try IdentityCheck(catalog: catalog, options: options.identity).run()
         try stages.time(\.dedupe) { try dedupe.settle(copies) }
-        try IdentityIndex.store(catalog, options: options.identity)
+        return try IdentityIndex.store(catalog, options: options.identity)
     }
 
     /// Progress shared by the workers of both passes.
