@@ -6,9 +6,17 @@ public final class Catalog: @unchecked Sendable {
     public let workspace: Workspace
     public let db: DatabasePool
 
+    /// The catalog file, counted open in this process while this Catalog lives (see `OpenCatalogs`).
+    private let file: OpenCatalogs.File?
+
     private init(workspace: Workspace, db: DatabasePool) {
         self.workspace = workspace
         self.db = db
+        file = OpenCatalogs.opened(workspace.catalogURL.path)
+    }
+
+    deinit {
+        if let file { OpenCatalogs.closed(file) }
     }
 
     /// Opens (creating when needed) the catalog of a prepared workspace and brings its schema up to date.
@@ -442,5 +450,46 @@ public struct CatalogFailure: Error, CustomStringConvertible {
             description = "the catalog failed (\(detail)); nothing more was written."
             isWorkspaceIO = false
         }
+    }
+}
+
+/// The catalog files this process has open through SQLite, each with how many Catalogs hold it.
+/// SQLite keeps processes apart with POSIX advisory locks, and a process drops all of its locks on a file when it
+/// closes ANY descriptor of that file (https://sqlite.org/howtocorrupt.html, 2.2). A catalog that lost its locks is
+/// taken by the next curate process to close for unused: that process checkpoints it and deletes catalog.sqlite-wal
+/// and -shm, while this one goes on reading and writing the deleted files, so what it writes next is lost to every
+/// other process and a catalog opened afresh here reads pages of both as malformed. `Workspace.checkCatalog` opens
+/// the file to read its header; it asks here first, and leaves a catalog open in this process alone.
+enum OpenCatalogs {
+    struct File: Hashable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    nonisolated(unsafe) private static var counts: [File: Int] = [:]
+    private static let lock = NSLock()
+
+    static func file(_ path: String) -> File? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return File(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+
+    static func opened(_ path: String) -> File? {
+        guard let file = file(path) else { return nil }
+        lock.withLock { counts[file, default: 0] += 1 }
+        return file
+    }
+
+    static func closed(_ file: File) {
+        lock.withLock {
+            counts[file, default: 1] -= 1
+            if counts[file] == 0 { counts[file] = nil }
+        }
+    }
+
+    static func isOpen(_ path: String) -> Bool {
+        guard let file = file(path) else { return false }
+        return lock.withLock { counts[file] != nil }
     }
 }

@@ -138,7 +138,8 @@ public struct Workspace: Sendable {
 
     /// What can be told about the catalog file before SQLite opens it, and before anything is made here: a
     /// missing or empty catalog beside stored originals is damage; a folder holding things curate did not make
-    /// is not ours to adopt (`creating`); without a catalog a reading command has nothing to read.
+    /// is not ours to adopt (`creating`); without a catalog a reading command has nothing to read. It never opens
+    /// a catalog this process has open through SQLite, which would cost that connection its locks (`OpenCatalogs`).
     public func checkCatalog(creating: Bool) throws {
         let workspace = self
         let path = workspace.catalogURL.path
@@ -165,6 +166,9 @@ public struct Workspace: Sendable {
             if !foreign.isEmpty { throw WorkspaceError.foreign(workspace.root.path, foreign) }
             return
         }
+        // Its header was read when this process opened it; a descriptor opened and closed now would drop the locks
+        // SQLite holds on it (see `OpenCatalogs`).
+        if OpenCatalogs.isOpen(path) { return }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw WorkspaceError.unreadable(workspace.root.path, "\(path) cannot be read (\(String(cString: strerror(errno))))")
         }

@@ -69,8 +69,8 @@ struct ReviewQueuePagesTests {
         #expect(expected.contains { $0.reason == .wrongPerson && $0.looksLike == "mindy" && $0.distance != nil },
                 "\(expected.map { "\($0.label) \($0.reason?.rawValue ?? "-") \($0.detail ?? "") \($0.looksLike ?? "-")" })")
         #expect(expected.contains { !$0.shown })
-        // The catalog is opened only to read, never held while curate writes (another connection of this process
-        // to a file whose WAL a curate run removed reads it as malformed).
+        // The catalog is opened only to read, around each read. (Held while curate wrote, it once lost its locks to
+        // the next open here and curate removed its WAL; Catalog now keeps them, see OpenCatalogs and HeldCatalogTests.)
         func reading<T>(_ body: (Catalog) throws -> T) throws -> T { try body(Catalog.openForReading(Workspace(path: ws))) }
         let storeKey = IdentityOptions().storeKey
         #expect(try reading { try $0.storedCentres(options: storeKey).missing.isEmpty }, "process stored every identity")
