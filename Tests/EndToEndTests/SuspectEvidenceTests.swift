@@ -71,4 +71,50 @@ struct SuspectEvidenceTests {
         #expect((rejected["detail"] as? String)?.contains("between 0.50 and 0.60, not the person by more evidence (nearer elton's identity (0.") == true,
                 "\(rejected)")
     }
+
+    /// The reference portrait (Wikidata's P18) is the person by definition: kept, and no suspect however far it is
+    /// from the identity the photos give (a portrait is a member of the identity wherever the photos agree on a
+    /// majority; only one they disown is a suspect). Jerry Seinfeld's photos come from his Commons category and his
+    /// portrait is train_10 in sunglasses, soft (shrunk to a quarter and back): past 0.50 from the identity of the
+    /// others, where status counted it a suspect and review --suspects walked it.
+    @Test func theReferencePortraitIsNeverASuspect() async throws {
+        let dir = TempDir()
+        let root = dir.sub("served")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("jerry"), withIntermediateDirectories: true)
+        for p in try Self.photos("jerry_seinfeld") where p.lastPathComponent != "train_10.jpg" {
+            try FileManager.default.copyItem(at: p, to: root.appendingPathComponent("jerry/\(p.lastPathComponent)"))
+        }
+        let shades = try Self.withSunglasses(Paths.data("faces/opencv_course_5celeb/jerry_seinfeld/train_10.jpg"))
+        try Data(try shades.resized(width: shades.width / 4, height: shades.height / 4).resized(width: shades.width, height: shades.height)
+            .jpeg(quality: 92)).write(to: root.appendingPathComponent("jerry/Jerry_Seinfeld_portrait.jpg"))
+        let server = try await TestServer.start(dataRoot: root)
+        let paths = server.imagePaths(under: "jerry")
+        let portrait = try #require(paths.first { $0.hasSuffix("/Jerry_Seinfeld_portrait.jpg") })
+        server.setEntity("Q1", label: "Jerry Seinfeld", category: "Jerry Seinfeld", image: portrait)
+        server.setCategory("Jerry Seinfeld", files: paths.filter { $0 != portrait })
+        var env = self.env
+        env["CURATE_COMMONS_ENDPOINT"] = server.baseURL + "/commons/w/api.php"
+        env["CURATE_WIKIDATA_ENDPOINT"] = server.baseURL + "/wikidata/w/api.php"
+        let ws = dir.sub("ws").path
+        var r = try await curate(["fetch", "--query", dir.queries(["jerry": ["wikidata:Q1"]]).path, "--n", "100", "--workspace", ws, "--quiet"],
+                                 env: env, timeout: 500)
+        #expect(r.status == 0, "\(r.stderr)")
+        await server.stop()
+
+        r = try await curate(["list", "--json", "--workspace", ws], env: env)
+        let rows = try jsonRows(r.stdout)
+        let reference = try #require(rows.first { $0["reference"] as? Bool == true }, "\(rows)")
+        #expect(reference["verdict"] as? String == "kept", "\(reference)")
+        // Past --suspect-distance: a suspect if it were any other photo.
+        #expect((reference["distance"] as? Double ?? 0) >= 0.51, "\(reference)")
+        r = try await curate(["review", "--suspects", "--list", "--json", "--workspace", ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let suspects = try jsonRows(r.stdout)
+        #expect(!suspects.contains { $0["id"] as? Int == reference["id"] as? Int }, "\(suspects)")
+        r = try await curate(["status", "--json", "--workspace", ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let status = try jsonRows(r.stdout)
+        let identity = try #require(status.first?["identity"] as? [String: Any], "\(r.stdout)")
+        #expect(identity["suspects"] as? Int == 0, "\(identity)")
+    }
 }

@@ -63,8 +63,7 @@ public struct IdentityIndex {
                 }
             }
             for c in candidates where c.image.verdict == .kept && !c.image.reviewed {
-                if (suspectDistance(id: c.image.id, personId: personId, counted: c.image.faces, faces: c.faces) ?? 0) > options.suspectDistance,
-                   !isSettled(id: c.image.id, personId: personId) {
+                if isSuspect(id: c.image.id, personId: personId, reference: c.image.reference, counted: c.image.faces, faces: c.faces) {
                     suspects[personId, default: 0] += 1
                 }
             }
@@ -194,10 +193,25 @@ public struct IdentityIndex {
 
     /// Whether a kept image no reviewer looked at is a suspect: its face (its only one, or the one a group photo is
     /// kept for) farther than `suspectDistance` from the person, as `suspectDistance(of:faces:)` measures it, and not
-    /// settled as the person by more evidence (`isSettled`). What `review --suspects` walks and `status` counts.
+    /// settled as the person by more evidence (`isSettled`). The reference portrait is the person by definition: a
+    /// suspect only where the photos disown it (`portraitDisowned`), whatever its distance. What `review --suspects`
+    /// walks and `status` counts.
     public func isSuspect(_ image: StoredImage, faces: [Face]) -> Bool {
-        image.verdict == .kept && !image.reviewed && (suspectDistance(of: image, faces: faces) ?? 0) > options.suspectDistance
-            && !(image.id.map { isSettled(id: $0, personId: image.personId) } ?? false)
+        guard image.verdict == .kept, !image.reviewed, let id = image.id else { return false }
+        return isSuspect(id: id, personId: image.personId, reference: image.reference, counted: image.faces, faces: faces)
+    }
+
+    func isSuspect(id: Int64, personId: Int64, reference: Bool, counted: Int?, faces: [Face]) -> Bool {
+        if reference { return portraitDisowned(id: id, personId: personId) }
+        return (suspectDistance(id: id, personId: personId, counted: counted, faces: faces) ?? 0) > options.suspectDistance
+            && !isSettled(id: id, personId: personId)
+    }
+
+    /// Whether the photos disown the person's reference portrait: they agree on someone else, and it is not among them
+    /// (`Identity.disputed`); then it is the suspect, first in `review --suspects`.
+    func portraitDisowned(id: Int64, personId: Int64) -> Bool {
+        guard let e = people[personId], e.identity.disputed != nil, let i = e.imageIds.firstIndex(of: id) else { return false }
+        return !e.identity.memberSet.contains(i)
     }
 
     /// How many of a person's kept images are suspects (`isSuspect`), counted as the index was read.
