@@ -6,6 +6,8 @@
 //        curate-bench-identity planted-band DATA OUT   the same with hard photos and hard intruders (bench/identity/suspects.sh)
 //        curate-bench-identity describe-hard DATA > F   descriptors of the celebrities' photos as they are and made hard
 //        curate-bench-identity score OUT LIST MANIFEST [SUSPECTS]   precision and recall of an export of it
+//        curate-bench-identity evidence WORKSPACE    every band face's evidence as numbers (bench/identity/crossval.sh)
+//        curate-bench-identity crossval OUT LIST MANIFEST EVIDENCE   the band rule's constants chosen leaving one person out
 import Curate
 import Foundation
 
@@ -314,24 +316,35 @@ func planted(_ data: URL, _ out: URL) throws {
 
 
 // MARK: planted-band: per person, the person's photos with every third made hard (small, sunglasses, soft, in turn),
-// three plain intruders (another celebrity, a John, a spectator) and up to four intruders chosen where the suspects
+// three plain intruders (another celebrity, a John, a spectator) and up to four intruders (BAND_INTRUDERS) chosen where the suspects
 // are: other people's faces (the other celebrities', the Johns', spectators'; as they are or made hard) between 0.50
 // and 0.60 from the person's identity, as measured here on the person's plain photos. OUT/served/<person>/... and
 // OUT/truth.tsv, as `planted` writes them.
 
 func plantedBand(_ data: URL, _ out: URL) throws {
+    // How many intruders in the band a person gets at most (BAND_INTRUDERS; bench/identity/crossval.sh plants more).
+    let bandIntruders = max(1, Int(ProcessInfo.processInfo.environment["BAND_INTRUDERS"] ?? "") ?? 4)
     let models = try FaceModels(ModelFiles.locate(in: []))
     guard models.hasDescriptors else { fail("the dlib model files are missing: run scripts/setup.sh") }
     let fm = FileManager.default
     let root = data.appendingPathComponent("faces/opencv_course_5celeb")
-    let people = try fm.contentsOfDirectory(atPath: root.path).filter { !$0.hasSuffix(".txt") }.sorted()
+    let celebrities = try fm.contentsOfDirectory(atPath: root.path).filter { !$0.hasSuffix(".txt") }.sorted()
     var photos: [String: [URL]] = [:]
-    for p in people {
+    for p in celebrities {
         photos[p] = try fm.contentsOfDirectory(atPath: root.appendingPathComponent(p).path).sorted().map { root.appendingPathComponent("\(p)/\($0)") }
     }
     let johnsRoot = data.appendingPathComponent("faces/dlib_johns")
-    let johns = try fm.contentsOfDirectory(atPath: johnsRoot.path).filter { !$0.hasSuffix(".txt") }.sorted().flatMap { j in
+    let johnNames = try fm.contentsOfDirectory(atPath: johnsRoot.path).filter { !$0.hasSuffix(".txt") }.sorted()
+    let johns = try johnNames.flatMap { j in
         try fm.contentsOfDirectory(atPath: johnsRoot.appendingPathComponent(j).path).sorted().map { johnsRoot.appendingPathComponent("\(j)/\($0)") }
+    }
+    // BAND_JOHNS=1: dlib's five Johns are people of the search too (their 11 aligned crops each), so a measurement
+    // that leaves one person out has ten folds; then each John's faces are planted as that John's, not "johns".
+    let withJohns = ProcessInfo.processInfo.environment["BAND_JOHNS"] == "1"
+    var people = celebrities
+    if withJohns {
+        people += johnNames
+        for j in johnNames { photos[j] = johns.filter { $0.deletingLastPathComponent().lastPathComponent == j } }
     }
     func decode(_ url: URL) throws -> DecodedImage { try DecodedImage.decode([UInt8](try Data(contentsOf: url))) }
     // The descriptor of a picture's largest face, as processing finds it.
@@ -343,7 +356,7 @@ func plantedBand(_ data: URL, _ out: URL) throws {
     // Every face that could be planted as an intruder: the source it is made from (so one photo is planted once),
     // whose it is, the picture, its descriptor.
     var candidates: [(source: String, owner: String, image: DecodedImage, how: String, descriptor: [Float])] = []
-    for (owner, urls) in people.map({ ($0, photos[$0]!) }) + [("johns", johns)] {
+    for (owner, urls) in people.map({ ($0, photos[$0]!) }) + (withJohns ? [] : [("johns", johns)]) {
         for url in urls {
             let original = try decode(url)
             for how in [nil] + Hardening.allCases.map(Optional.some) {
@@ -379,9 +392,10 @@ func plantedBand(_ data: URL, _ out: URL) throws {
             try write(bytes, as: "own_\(i)_\(label).jpg", person: person, shows: true)
         }
         // Three plain intruders, mostly far from the person: another celebrity's photo, a John, a spectator.
-        let other = photos[people[(k + 1) % people.count]]!
+        let other = photos[celebrities[(k + 1) % celebrities.count]]!
+        let otherJohns = johns.filter { !photos[person]!.contains($0) }
         try write(try Data(contentsOf: other[other.count - 6]), as: "intruder_0_as_is.jpg", person: person, shows: false)
-        try write(try Data(contentsOf: johns[(k * 11 + 1) % johns.count]), as: "intruder_1_as_is.jpg", person: person, shows: false)
+        try write(try Data(contentsOf: otherJohns[(k * 11 + 1) % otherJohns.count]), as: "intruder_1_as_is.jpg", person: person, shows: false)
         try write(try spectators[(k * 3) % spectators.count].jpeg(quality: 92), as: "intruder_2_as_is.jpg", person: person, shows: false)
         // Up to four intruders in the band of this person's identity (the centre of their plain photos), one per
         // source photo, taken evenly from those there.
@@ -393,7 +407,8 @@ func plantedBand(_ data: URL, _ out: URL) throws {
         }
         var used = Set<String>()
         var planted = 0
-        for c in stride(from: 0, to: inBand.count, by: max(1, inBand.count / 4)).map({ inBand[$0] }) where planted < 4 && used.insert(c.source).inserted {
+        for c in stride(from: 0, to: inBand.count, by: max(1, inBand.count / bandIntruders)).map({ inBand[$0] })
+        where planted < bandIntruders && used.insert(c.source).inserted {
             try write(try c.image.jpeg(quality: 92), as: "intruder_\(3 + planted)_\(c.how).jpg", person: person, shows: false)
             planted += 1
         }
@@ -521,6 +536,13 @@ do {
     case "planted-band":
         guard args.count == 3 else { fail("usage: curate-bench-identity planted-band DATA_FOLDER OUT_FOLDER") }
         try plantedBand(URL(fileURLWithPath: args[1]), URL(fileURLWithPath: args[2]))
+    case "evidence":
+        guard args.count == 2 else { fail("usage: curate-bench-identity evidence WORKSPACE") }
+        try evidence(args[1])
+    case "crossval":
+        guard args.count == 5 else { fail("usage: curate-bench-identity crossval OUT_FOLDER LIST_JSON MANIFEST_CSV EVIDENCE_TSV") }
+        try crossval(URL(fileURLWithPath: args[1]), list: URL(fileURLWithPath: args[2]), manifest: URL(fileURLWithPath: args[3]),
+                     evidence: URL(fileURLWithPath: args[4]))
     case "score":
         guard args.count == 4 || args.count == 5 else { fail("usage: curate-bench-identity score OUT_FOLDER LIST_JSON MANIFEST_CSV [SUSPECTS_JSON]") }
         try score(URL(fileURLWithPath: args[1]), list: URL(fileURLWithPath: args[2]), manifest: URL(fileURLWithPath: args[3]),

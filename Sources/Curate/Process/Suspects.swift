@@ -44,9 +44,13 @@ public struct BandRule: Sendable, Equatable {
     public init() {}
 }
 
+/// What the evidence makes of a face in the band: the person (kept, no suspect), an intruder (`wrong_person`), or
+/// unsure (kept, a suspect for a reviewer).
+public enum BandCall: String, Sendable { case person, intruder, unsure }
+
 /// What is known about one face in the band, and what it makes of the face.
 struct BandEvidence: Sendable {
-    enum Call: Sendable { case person, intruder, unsure }
+    typealias Call = BandCall
 
     var descriptor: [Float]
     var distance: Float
@@ -127,5 +131,44 @@ extension IdentityIndex {
             }
         }
         return out
+    }
+}
+
+/// One face in the band with its evidence as numbers, whatever a rule makes of it: what bench/identity measures the
+/// rule on (`curate-bench-identity evidence`, `crossval`), settled by the same `call` processing makes.
+public struct BandFacts: Sendable {
+    public var imageId: Int64
+    public var label: String
+    public var distance: Float
+    /// The nearest of the person's sure faces (the first within `neighbourFor`, else the nearest of all).
+    public var nearest: Float?
+    public var spread: Float?
+    public var portrait: Float?
+    /// The distance to the nearest other person's identity, however far.
+    public var nearestOther: Float?
+
+    public init(imageId: Int64, label: String, distance: Float, nearest: Float?, spread: Float?, portrait: Float?, nearestOther: Float?) {
+        (self.imageId, self.label, self.distance, self.nearest) = (imageId, label, distance, nearest)
+        (self.spread, self.portrait, self.nearestOther) = (spread, portrait, nearestOther)
+    }
+
+    /// What `rule` makes of the face: as processing settles it, another identity nearer by `otherMargin` first.
+    public func call(_ rule: BandRule) -> BandCall {
+        var evidence = BandEvidence(descriptor: [], distance: distance, nearest: nearest, spread: spread, portrait: portrait, other: nil)
+        if let nearestOther, nearestOther <= distance - rule.otherMargin { evidence.other = ("", nearestOther) }
+        return evidence.call(rule).call
+    }
+}
+
+extension IdentityIndex {
+    /// Every one-face photo in the band of its person's identity, with its evidence (see `BandFacts`).
+    public func bandFacts() -> [BandFacts] {
+        people.values.sorted { $0.personId < $1.personId }.flatMap { e in
+            e.band.sorted { $0.key < $1.key }.map { id, evidence in
+                BandFacts(imageId: id, label: e.label, distance: evidence.distance, nearest: evidence.nearest, spread: evidence.spread,
+                          portrait: evidence.portrait,
+                          nearestOther: nearestIdentity(evidence.descriptor, notPerson: e.personId, within: .infinity)?.distance)
+            }
+        }
     }
 }
