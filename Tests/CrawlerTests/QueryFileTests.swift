@@ -97,6 +97,8 @@ import TestSupport
         #expect(people.count == 7)
         for p in people {
             #expect(p.lines.count >= 4, "\(p.label) needs character and actor terms")
+            // The main job uses the precise source by default: the actor's Commons category (issue 20).
+            #expect(p.lines.contains { if case .category = $0 { true } else { false } }, "\(p.label) has no category: line")
         }
     }
 }
