@@ -9,7 +9,9 @@
 #          longer side and saved as JPEG quality 90: web-photo sizes (4-7 megapixels) made from real photos;
 #   xlarge the same at 4800 px (camera originals, 15-23 megapixels): the size curate decodes at a DCT reduction.
 # Prints images/s/core for one thread (curate and the reference pinned to one core with taskset) and for all
-# cores, and where the time goes by stage; BEFORE=path/to/curate adds a row for another build (an earlier commit). Usage: bench/process.sh [ROUNDS=3] (the best of ROUNDS runs is shown).
+# cores, and where the time goes by stage; BEFORE=path/to/curate adds a row for another build (an earlier commit),
+# its one-thread runs alternating with curate's round by round (the best of each by CPU seconds), so that a change
+# of load on a shared machine falls on both. Usage: bench/process.sh [ROUNDS=3] (the best of ROUNDS runs is shown).
 # SETS="small medium" picks sets; PROFILE=1 also records `perf record -g` of curate with one thread on each set and
 # prints the functions and libraries the time goes to (perf must be installed).
 set -euo pipefail
@@ -106,17 +108,30 @@ for set in $SETS; do
     echo "$set set: $n photos (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
     rows=()
     rows+=("python-reference 1 $(best reference "$set")")
-    rows+=("curate 1 $(best curate_run "$set" 1)")
+    if [ -z "${BEFORE:-}" ]; then
+        rows+=("curate 1 $(best curate_run "$set" 1)")
+    else
+        # BEFORE=path/to/curate: another build (an earlier commit's) on the same workspace, one thread, for
+        # before/after: the two alternate, and the best of each by CPU seconds is kept.
+        for _ in $(seq "$ROUNDS"); do
+            curate_run "$set" 1 | tail -n 1 >> "$OUT/ab-after-$set"
+            CURATE_BINARY=$BEFORE curate_run "$set" 1 | tail -n 1 >> "$OUT/ab-before-$set"
+        done
+        least_cpu() { python3 -c 'import json,sys; print(json.dumps(min((json.loads(l) for l in open(sys.argv[1])), key=lambda r: r["cpu"])))' "$1"; }
+        rows+=("curate 1 $(least_cpu "$OUT/ab-after-$set")")
+    fi
     rows+=("curate $CORES $(best curate_run "$set" "$CORES")")
-    # BEFORE=path/to/curate: another build (an earlier commit's) on the same workspace, one thread, for before/after.
-    [ -z "${BEFORE:-}" ] || rows+=("curate-before 1 $(CURATE_BINARY=$BEFORE best curate_run "$set" 1)")
+    [ -z "${BEFORE:-}" ] || rows+=("curate-before 1 $(least_cpu "$OUT/ab-before-$set")")
     # The same binary on OpenBLAS's oldest x86 kernels (SSE3), which OpenBLAS 0.3.21 falls back to on CPU models
     # it does not know (curate then restarts on better ones; OPENBLAS_CORETYPE set by hand stops it), one run; and
     # on Debian's reference BLAS (what a machine without OpenBLAS gets), one run.
-    ROUNDS_SAVED=$ROUNDS; ROUNDS=1
-    rows+=("curate-Prescott-kernels 1 $(best curate_run "$set" 1 OPENBLAS_CORETYPE=Prescott)")
-    rows+=("curate-reference-BLAS 1 $(best curate_run "$set" 1 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blas:/usr/lib/x86_64-linux-gnu/lapack)")
-    ROUNDS=$ROUNDS_SAVED
+    # (EXTRAS=0 leaves these two rows out.)
+    if [ "${EXTRAS:-1}" = 1 ]; then
+        ROUNDS_SAVED=$ROUNDS; ROUNDS=1
+        rows+=("curate-Prescott-kernels 1 $(best curate_run "$set" 1 OPENBLAS_CORETYPE=Prescott)")
+        rows+=("curate-reference-BLAS 1 $(best curate_run "$set" 1 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blas:/usr/lib/x86_64-linux-gnu/lapack)")
+        ROUNDS=$ROUNDS_SAVED
+    fi
     echo "(load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
     printf '%-24s %7s %9s %14s %10s %11s %10s   %s\n' run threads seconds "images/s/core" "vs ref" "CPU s/image" "CPU vs ref" "seconds by stage (summed over threads)"
     ref_rate=""; ref_cpu=""
