@@ -107,9 +107,9 @@ struct curate_face_models {
 using curate::fail;
 using curate::guarded;
 
-// The caller's packed BGR rows seen as a dlib image, without a copy: the detector, the shape predictor and
-// extract_image_chip read any image through dlib's generic image interface (bgr_pixel counts as colour, so the
-// detector's HOG features are the same as on an RGB copy).
+// The caller's packed BGR rows seen as a dlib image, without a copy: the shape predictor and extract_image_chip
+// read any image through dlib's generic image interface (bgr_pixel counts as colour, the same as an RGB copy);
+// the HOG detector gets a grey copy (grey_of).
 struct bgr_view {
     const unsigned char *data;
     long rows, cols;
@@ -126,6 +126,18 @@ static void *image_data(bgr_view &v) { return const_cast<unsigned char *>(v.data
 
 static bgr_view view(const unsigned char *bgr, int width, int height, size_t stride) {
     return bgr_view{bgr, height, width, (long)stride};
+}
+
+// Luma of BGR pixels with OpenCV's weights and rounding (cvtColor's BGR2GRAY: 0.299 R + 0.587 G + 0.114 B in
+// 14-bit fixed point).
+static void grey_of(const bgr_view &img, matrix<unsigned char> &grey) {
+    grey.set_size(img.rows, img.cols);
+    for (long y = 0; y < img.rows; ++y) {
+        const unsigned char *p = img.data + y * img.stride;
+        unsigned char *out = &grey(y, 0);
+        for (long x = 0; x < img.cols; ++x, p += 3)
+            out[x] = (unsigned char)((p[0] * 1868u + p[1] * 9617u + p[2] * 4899u + 8192u) >> 14);
+    }
 }
 
 extern "C" curate_face_models *curate_faces_open(const char *shape_path, const char *resnet_path,
@@ -170,22 +182,31 @@ extern "C" int curate_faces_detect(curate_face_models *models, const unsigned ch
         if (cnn && !models->cnn) return fail(err, 2, "face detection: the CNN detector is not loaded");
         const bgr_view original = view(bgr, width, height, stride);
         pyramid_down<2> pyr;
-        // Upsampling needs an image of its own; otherwise dlib reads the caller's pixels in place. The CNN's
-        // input layer takes only an RGB matrix, so it always gets its own copy.
+        // The CNN's input layer takes only an RGB matrix: it gets its own (upsampled) copy. The shape predictor
+        // reads the colour image (or its upsampled copy, made only when there is a face to find landmarks of).
         matrix<rgb_pixel> up;
-        if (upsample > 0) {
-            pyramid_up(original, up, pyr);
-            for (int i = 1; i < upsample; ++i) pyramid_up(up, pyr);
-        } else if (cnn) {
-            assign_image(up, original);
-        }
+        auto upsampled = [&]() -> const matrix<rgb_pixel> & {
+            if (up.size() == 0) {
+                if (upsample > 0) {
+                    pyramid_up(original, up, pyr);
+                    for (int i = 1; i < upsample; ++i) pyramid_up(up, pyr);
+                } else {
+                    assign_image(up, original);
+                }
+            }
+            return up;
+        };
         std::vector<rect_detection> dets;
         if (cnn) {
-            for (const mmod_rect &d : (*models->cnn)(up)) dets.push_back(rect_detection{d.detection_confidence, 0, d.rect});
-        } else if (upsample > 0) {
-            models->detector(up, dets, 0.0);
+            for (const mmod_rect &d : (*models->cnn)(upsampled())) dets.push_back(rect_detection{d.detection_confidence, 0, d.rect});
         } else {
-            models->detector(original, dets, 0.0);
+            // The HOG detector runs on one grey channel: on colour, dlib's fHOG takes each pixel's strongest
+            // gradient of the three channels, three times the work for its gradients and image pyramid. See
+            // docs/process.md for what it changes.
+            matrix<unsigned char> grey;
+            grey_of(original, grey);
+            for (int i = 0; i < upsample; ++i) pyramid_up(grey, pyr);
+            models->detector(grey, dets, 0.0);
         }
         std::sort(dets.begin(), dets.end(), [](const rect_detection &a, const rect_detection &b) {
             return a.detection_confidence > b.detection_confidence;
@@ -197,8 +218,9 @@ extern "C" int curate_faces_detect(curate_face_models *models, const unsigned ch
             full_object_detection shape;
             bool has_shape = false;
             if (models->predictor) {
+                if (upsample > 0 || cnn) upsampled();
                 auto started = std::chrono::steady_clock::now();
-                shape = upsample > 0 || cnn ? (*models->predictor)(up, r) : (*models->predictor)(original, r);
+                shape = upsample > 0 || cnn ? (*models->predictor)(upsampled(), r) : (*models->predictor)(original, r);
                 has_shape = shape.num_parts() == 5;
                 if (landmark_seconds)
                     *landmark_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
