@@ -91,6 +91,20 @@ struct StoredIdentityTests {
         #expect(r.status == 0, "\(r.stderr)")
         missing = try await statusIsWhatTheRowsGive(a, "after processing again")
         #expect(missing.isEmpty, "\(missing)")
+        // Identities stored by older rules (another IdentityOptions.rules) are found again, never read.
+        try await offPool {
+            let writable = try Catalog.open(Workspace(path: a))
+            try writable.db.write { db in
+                try db.execute(sql: """
+                    UPDATE identityState SET options = replace(options, 'rules \(IdentityOptions.rules) ', 'rules \(IdentityOptions.rules + 1) ')
+                    WHERE personId IN (SELECT id FROM person WHERE label = 'mindy')
+                    """)
+            }
+        }
+        missing = try await statusIsWhatTheRowsGive(a, "after older rules")
+        #expect(missing == ["mindy"], "\(missing)")
+        r = try await curate(["process", "--workspace", a, "--quiet"], env: env, timeout: 300)
+        #expect(r.status == 0, "\(r.stderr)")
         r = try await curate(["shard-done", "--workspace", a, "--quiet"], env: env)
         #expect(r.status == 0, "\(r.stderr)")
 
