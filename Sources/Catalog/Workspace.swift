@@ -57,7 +57,9 @@ public struct Workspace: Sendable {
         var foreign: [String] = []
         for name in names.sorted() {
             switch name {
-            case ".gitkeep", ".lock", "models", "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm":
+            // catalog.sqlite-journal: a command killed while SQLite made the catalog (before it turned to WAL)
+            // leaves the rollback journal beside an empty catalog; SQLite deletes it when it opens the catalog.
+            case ".gitkeep", ".lock", "models", "catalog.sqlite", "catalog.sqlite-wal", "catalog.sqlite-shm", "catalog.sqlite-journal":
                 continue
             case "tmp":
                 let left = (try? fm.contentsOfDirectory(atPath: tmpURL.path)) ?? []

@@ -31,6 +31,26 @@ import Testing
         _ = try open()
     }
 
+    /// A command killed while SQLite made the catalog leaves its rollback journal beside an empty catalog (or
+    /// none): the folder is still ours, and the next command makes the workspace there (MergeTests' kill of a
+    /// merge at an unlucky moment then refused it: 'holds other things (catalog.sqlite-journal) and no catalog').
+    @Test func aJournalLeftBesideAnEmptyCatalogIsOurs() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let journal = dir.appendingPathComponent("catalog.sqlite-journal").path
+        FileManager.default.createFile(atPath: journal, contents: Data(repeating: 0, count: 512))
+        #expect(Workspace(path: dir.path).foreignEntries().isEmpty)
+        FileManager.default.createFile(atPath: dir.appendingPathComponent("catalog.sqlite").path, contents: Data())
+        #expect(Workspace(path: dir.path).foreignEntries().isEmpty)
+        FileManager.default.createFile(atPath: dir.appendingPathComponent("notes.txt").path, contents: Data("x".utf8))
+        #expect(Workspace(path: dir.path).foreignEntries() == ["notes.txt"])
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("notes.txt"))
+        var catalog: Catalog? = try open()
+        #expect(try catalog?.labels().isEmpty == true)
+        catalog = nil
+        #expect(try open().labels().isEmpty)
+    }
+
     @Test func reopeningKeepsRowsAndTermCursors() throws {
         defer { try? FileManager.default.removeItem(at: dir) }
         var catalog = try open()
