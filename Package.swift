@@ -78,7 +78,8 @@ let package = Package(
         .target(name: "TestServer", dependencies: ["FlyingFox"], path: "Tests/TestServer"),
         .executableTarget(name: "curate-test-server", dependencies: ["TestServer"], path: "bench/server"),
         .executableTarget(name: "curate-bench-dedupe", dependencies: ["Curate"], path: "bench/dedupe"),
-        .executableTarget(name: "curate-bench-identity", dependencies: ["Catalog", "Curate"], path: "bench/identity"),
+        .executableTarget(name: "curate-bench-identity", dependencies: ["Catalog", "Curate"], path: "bench/identity",
+                          exclude: ["planted.sh", "suspects.sh", "crossval.sh"]),
         .executableTarget(name: "curate-bench-pictures", dependencies: ["Curate"], path: "bench/pictures"),
         // A synthetic catalog of a million images through curate's own migrator (bench/scale.sh), and shards of one.
         .executableTarget(name: "curate-bench-scale", dependencies: [

@@ -49,3 +49,30 @@ capture_review() {
     tmux -L "$socket" capture-pane -e -p -t 0 > "$out"
     tmux -L "$socket" kill-server 2>/dev/null || true
 }
+
+# The planted searches of bench/identity (curate-bench-identity writes OUT/served/<person>/...): serves OUT/served
+# with the tests' server (curate-test-server, built) for the rest of the script and writes OUT/q/<person>.txt, one
+# query file per folder listing its files' URLs. `serve_planted OUT`
+serve_planted() {
+    local out=$1 dir person url
+    .build/debug/curate-test-server --data "$out/served" --url-file "$out/url" >/dev/null &
+    on_exit "kill $! 2>/dev/null; wait $! 2>/dev/null"
+    for _ in $(seq 100); do [ -s "$out/url" ] && break; sleep 0.1; done
+    [ -s "$out/url" ] || { echo "the test server did not start" >&2; exit 1; }
+    url=$(cat "$out/url")
+    mkdir -p "$out/q"
+    for dir in "$out"/served/*/; do
+        person=$(basename "$dir")
+        (cd "$out/served" && ls "$person" | sed "s#^#$url/files/$person/#") > "$out/q/$person.txt"
+    done
+}
+
+# A planted search fetched (and processed) by CURATE into WS, every kept face in the training split, exported, and
+# listed into WS/list.json: `planted_workspace CURATE WS OUT`.
+planted_workspace() {
+    local curate=$1 ws=$2 out=$3
+    "$curate" fetch --query "$out/q" --n 100 --quiet --workspace "$ws"
+    "$curate" split --val 0 --min 1 --seed 1 --quiet --workspace "$ws"
+    "$curate" export --quiet --workspace "$ws"
+    "$curate" list --json --workspace "$ws" > "$ws/list.json"
+}

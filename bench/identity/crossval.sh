@@ -10,30 +10,20 @@
 # the band a person (4).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DATA="$(cd .. && pwd)/shared/data"
-[ -f "$DATA/README.md" ] || { echo "crossval: $DATA is absent" >&2; exit 2; }
+source bench/lib.sh
+need_shared_data crossval "the planted search is made from its real photos"
 swift build --product curate-bench-identity >/dev/null
 swift build --product curate-test-server >/dev/null
 [ $# -gt 0 ] || { swift build --product curate >/dev/null; set -- .build/debug/curate; }
 curate=$1
 BIN=.build/debug
 OUT=$(mktemp -d /tmp/curate-crossval.XXXXXX)
-trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$OUT"' EXIT
+on_exit '[ -n "${KEEP:-}" ] || rm -rf "$OUT"'
 export CURATE_MODELS="$PWD/dataset/models"
 $BIN/curate-bench-identity planted-band "$DATA" "$OUT"
-$BIN/curate-test-server --data "$OUT/served" --url-file "$OUT/url" >/dev/null &
-SERVER=$!
-for _ in $(seq 100); do [ -s "$OUT/url" ] && break; sleep 0.1; done
-mkdir -p "$OUT/q"
-for dir in "$OUT"/served/*/; do
-    person=$(basename "$dir")
-    (cd "$OUT/served" && ls "$person" | sed "s#^#$(cat "$OUT/url")/files/$person/#") > "$OUT/q/$person.txt"
-done
+serve_planted "$OUT"
 ws="$OUT/ws"
-"$curate" fetch --query "$OUT/q" --n 100 --quiet --workspace "$ws"
-"$curate" split --val 0 --min 1 --seed 1 --quiet --workspace "$ws"
-"$curate" export --quiet --workspace "$ws"
-"$curate" list --json --workspace "$ws" > "$ws/list.json"
+planted_workspace "$curate" "$ws" "$OUT"
 [ -z "${KEEP:-}" ] || echo "kept $OUT"
 $BIN/curate-bench-identity evidence "$ws" > "$OUT/evidence.tsv"
 $BIN/curate-bench-identity crossval "$OUT" "$ws/list.json" "$ws/export/manifest.csv" "$OUT/evidence.tsv"

@@ -9,32 +9,22 @@
 #        first to compare before and after, e.g. bench/identity/suspects.sh /tmp/curate-before .build/debug/curate)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DATA="$(cd .. && pwd)/shared/data"
-[ -f "$DATA/README.md" ] || { echo "suspects: $DATA is absent" >&2; exit 2; }
+source bench/lib.sh
+need_shared_data suspects "the planted search is made from its real photos"
 swift build --product curate-bench-identity >/dev/null
 swift build --product curate-test-server >/dev/null
 [ $# -gt 0 ] || { swift build --product curate >/dev/null; set -- .build/debug/curate; }
 BIN=.build/debug
 OUT=$(mktemp -d /tmp/curate-suspects.XXXXXX)
-trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$OUT"' EXIT
+on_exit '[ -n "${KEEP:-}" ] || rm -rf "$OUT"'
 CURATE_MODELS="$PWD/dataset/models" $BIN/curate-bench-identity planted-band "$DATA" "$OUT"
-$BIN/curate-test-server --data "$OUT/served" --url-file "$OUT/url" >/dev/null &
-SERVER=$!
-for _ in $(seq 100); do [ -s "$OUT/url" ] && break; sleep 0.1; done
-mkdir -p "$OUT/q"
-for dir in "$OUT"/served/*/; do
-    person=$(basename "$dir")
-    (cd "$OUT/served" && ls "$person" | sed "s#^#$(cat "$OUT/url")/files/$person/#") > "$OUT/q/$person.txt"
-done
+serve_planted "$OUT"
 echo "planted: $(awk -F'\t' 'NR > 1 && $3 == 1' "$OUT/truth.tsv" | wc -l) photos of the people ($(grep -c '/own_.*_\(small\|shades\|soft\)\.jpg' "$OUT/truth.tsv") made hard), $(awk -F'\t' 'NR > 1 && $3 == 0' "$OUT/truth.tsv" | wc -l) intruders ($(grep -c '/intruder_\([3-9]\|1[0-9]\)_' "$OUT/truth.tsv") chosen in the band)"
 export CURATE_MODELS="$PWD/dataset/models"
 columns=()
 for curate in "$@"; do
     ws="$OUT/ws-$(echo "$curate" | md5sum | cut -c1-8)"
-    "$curate" fetch --query "$OUT/q" --n 100 --quiet --workspace "$ws"
-    "$curate" split --val 0 --min 1 --seed 1 --quiet --workspace "$ws"
-    "$curate" export --quiet --workspace "$ws"
-    "$curate" list --json --workspace "$ws" > "$ws/list.json"
+    planted_workspace "$curate" "$ws" "$OUT"
     "$curate" review --suspects --list --json --workspace "$ws" > "$ws/suspects.json"
     [ -z "${KEEP:-}" ] || echo "kept $ws"
     echo "$curate:"
