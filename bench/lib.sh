@@ -50,12 +50,24 @@ capture_review() {
     tmux -L "$socket" kill-server 2>/dev/null || true
 }
 
+# What the planted searches of bench/identity need first: ../shared/data, their tools built (curate-bench-identity,
+# the tests' server; BIN=their folder), and OUT=a fresh folder, removed on exit unless KEEP is set.
+# `planted_setup NAME`
+planted_setup() {
+    need_shared_data "$1" "the planted search is made from its real photos"
+    swift build --product curate-bench-identity >/dev/null
+    swift build --product curate-test-server >/dev/null
+    BIN=.build/debug
+    OUT=$(mktemp -d "/tmp/curate-$1.XXXXXX")
+    on_exit '[ -n "${KEEP:-}" ] || rm -rf "$OUT"'
+}
+
 # The planted searches of bench/identity (curate-bench-identity writes OUT/served/<person>/...): serves OUT/served
 # with the tests' server (curate-test-server, built) for the rest of the script and writes OUT/q/<person>.txt, one
 # query file per folder listing its files' URLs. `serve_planted OUT`
 serve_planted() {
     local out=$1 dir person url
-    .build/debug/curate-test-server --data "$out/served" --url-file "$out/url" >/dev/null &
+    "$BIN/curate-test-server" --data "$out/served" --url-file "$out/url" >/dev/null &
     on_exit "kill $! 2>/dev/null; wait $! 2>/dev/null"
     for _ in $(seq 100); do [ -s "$out/url" ] && break; sleep 0.1; done
     [ -s "$out/url" ] || { echo "the test server did not start" >&2; exit 1; }

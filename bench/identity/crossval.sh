@@ -11,14 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib.sh
-need_shared_data crossval "the planted search is made from its real photos"
-swift build --product curate-bench-identity >/dev/null
-swift build --product curate-test-server >/dev/null
-[ $# -gt 0 ] || { swift build --product curate >/dev/null; set -- .build/debug/curate; }
+planted_setup crossval
+[ $# -gt 0 ] || { curate_binary debug; set -- "$CURATE"; }
 curate=$1
-BIN=.build/debug
-OUT=$(mktemp -d /tmp/curate-crossval.XXXXXX)
-on_exit '[ -n "${KEEP:-}" ] || rm -rf "$OUT"'
 export CURATE_MODELS="$PWD/dataset/models"
 $BIN/curate-bench-identity planted-band "$DATA" "$OUT"
 serve_planted "$OUT"

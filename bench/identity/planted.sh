@@ -7,13 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib.sh
-need_shared_data planted "the planted search is made from its real photos"
-swift build --product curate-bench-identity >/dev/null
-swift build --product curate-test-server >/dev/null
-[ $# -gt 0 ] || { swift build --product curate >/dev/null; set -- .build/debug/curate; }
-BIN=.build/debug
-OUT=$(mktemp -d /tmp/curate-planted.XXXXXX)
-on_exit '[ -n "${KEEP:-}" ] || rm -rf "$OUT"'
+planted_setup planted
+[ $# -gt 0 ] || { curate_binary debug; set -- "$CURATE"; }
 $BIN/curate-bench-identity planted "$DATA" "$OUT"
 serve_planted "$OUT"
 export CURATE_MODELS="$PWD/dataset/models"

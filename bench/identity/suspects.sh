@@ -10,13 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib.sh
-need_shared_data suspects "the planted search is made from its real photos"
-swift build --product curate-bench-identity >/dev/null
-swift build --product curate-test-server >/dev/null
-[ $# -gt 0 ] || { swift build --product curate >/dev/null; set -- .build/debug/curate; }
-BIN=.build/debug
-OUT=$(mktemp -d /tmp/curate-suspects.XXXXXX)
-on_exit '[ -n "${KEEP:-}" ] || rm -rf "$OUT"'
+planted_setup suspects
+[ $# -gt 0 ] || { curate_binary debug; set -- "$CURATE"; }
 CURATE_MODELS="$PWD/dataset/models" $BIN/curate-bench-identity planted-band "$DATA" "$OUT"
 serve_planted "$OUT"
 echo "planted: $(awk -F'\t' 'NR > 1 && $3 == 1' "$OUT/truth.tsv" | wc -l) photos of the people ($(grep -c '/own_.*_\(small\|shades\|soft\)\.jpg' "$OUT/truth.tsv") made hard), $(awk -F'\t' 'NR > 1 && $3 == 0' "$OUT/truth.tsv" | wc -l) intruders ($(grep -c '/intruder_\([3-9]\|1[0-9]\)_' "$OUT/truth.tsv") chosen in the band)"
