@@ -569,12 +569,16 @@ public final class Fetcher {
                 report(term.state, "\(message); waiting \(Self.seconds(wait)) s")
                 retry(after: wait)
             }
-        case .failed(let message):
-            if (500..<600).contains(result.status), tries < options.retries,
-               let delay = retryDelay(tries: tries, retryAfter: result.retryAfter) {
+        case .failed(var message), .faulted(var message):
+            // A fault on the provider's side (HTTP 5xx, an internal error) is asked again; a refusal is final.
+            var fault = (500..<600).contains(result.status)
+            if case .faulted = answer { fault = true }
+            if fault, tries < options.retries, let delay = retryDelay(tries: tries, retryAfter: result.retryAfter) {
+                onEvent(.warning("\(site) request for \"\(term.text)\" failed (\(message)); retrying in \(String(format: "%.1f", delay)) s"))
                 retry(after: delay)
                 return
             }
+            if fault { message += " (\(tries) tries; the next run asks again)" }
             term.fail(message)
             try catalog.update(term)
             run.terms[index] = term

@@ -23,6 +23,9 @@ enum SearchAnswer: Equatable {
     case throttled(seconds: Int?, message: String)
     /// The provider reported an error it will report again (a bad request).
     case failed(String)
+    /// The provider failed on its own side (MediaWiki's `internal_api_error_…`, answered with HTTP 200): asked
+    /// again with backoff, as an HTTP 5xx is, then failed for this run.
+    case faulted(String)
     /// Sources this answer names (subcategories, a Wikidata entity's category and portrait), to be taken as terms
     /// of their own; `cursor` continues this term, nil when it is done. `note` says what was found, for the user.
     case found([FoundSource], cursor: String?, note: String?)
@@ -205,6 +208,9 @@ func mediaWikiResponse(status: Int, body: [UInt8], retryAfter: Int?, site: Strin
         if code == "ratelimited" || code == "maxlag" {
             return .answered(.throttled(seconds: retryAfter, message: "\(site): \(info)"))
         }
+        // An exception inside MediaWiki (API:Errors_and_warnings: `internal_api_error_<class>`), not a refusal of
+        // the request: the same request may well succeed later.
+        if code.hasPrefix("internal_api_error_") { return .answered(.faulted("\(site) error \(code): \(info)")) }
         return .answered(.failed("\(site) error \(code): \(info)"))
     }
     if status == 429 || status == 503 && retryAfter != nil {

@@ -121,8 +121,10 @@ enum SummaryView {
             if !sources.isEmpty {
                 eprint("    stored by source: \(sources.map { "\($0.key) \($0.value.stored)" }.joined(separator: ", "))".dim)
             }
-            if p.outcome != "target_reached" {
-                for t in p.terms where t.kind != "url" {
+            // For people short of N, every term's state; for the others, the sources that failed or were not taken,
+            // so a lookup that failed is never hidden behind a person whose other terms reached N.
+            for t in p.terms where t.kind != "url" {
+                if p.outcome != "target_reached" || t.state == "failed" || t.state == "ambiguous" {
                     let detail = t.error.map { ": \(printable($0))" } ?? ""
                     eprint("    \"\(printable(t.text))\" (\(t.provider)): \(t.state.replacingOccurrences(of: "_", with: " ")), \(t.pages) page(s), \(t.results) result(s)\(detail)".dim)
                 }

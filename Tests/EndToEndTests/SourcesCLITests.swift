@@ -109,6 +109,62 @@ struct SourcesCLITests {
         #expect(categoryOnly.allSatisfy { $0["verdict"] as? String == "kept" }, "\(categoryOnly)")
     }
 
+    /// Wikidata answering a lookup with an API error (HTTP 200, `{"error": {"code", "info"}}`, as the Action API
+    /// documents): a refusal that will come again (`readapidenied`) fails that lookup at once and is named, with
+    /// Wikidata's code and words, in the live line and under the person in the summary, even when the person reached
+    /// N through their other terms; a fault on Wikidata's side (`internal_api_error_…`) is asked again, as an HTTP
+    /// 5xx is; `ratelimited` is waited out. Nothing is lost: the person's other terms and the other people go on,
+    /// the run exits 0, and the next run asks the failed lookup again and takes what it finds.
+    @Test func aWikidataLookupAnsweredWithAnAPIErrorIsNamedAndTheRunGoesOn() async throws {
+        let server = try await TestServer.start(dataRoot: Paths.shared)
+        defer { Task { await server.stop() } }
+        let simm = johns(server, "John_Simm"), savage = johns(server, "John_Savage"), salley = johns(server, "John_Salley")
+        server.setEntity("Q10", label: "John Simm", description: "English actor", category: "John Simm")
+        server.setEntity("Q20", label: "John Savage", description: "American actor", category: "John Savage")
+        server.setEntity("Q30", label: "John Salley", description: "American basketball player", category: "John Salley")
+        server.setCategory("John Simm", files: Array(simm.prefix(5)))
+        server.setCategory("John Savage", files: Array(savage.prefix(3)))
+        server.setCategory("John Salley", files: Array(salley.prefix(3)))
+        server.setResults(term: "John Simm actor", paths: Array(simm.suffix(3)))
+        server.wikidataRefuses("John Simm", code: "readapidenied", info: "You need read permission to use this module.", times: 1)
+        server.wikidataRefuses("John Savage", code: "internal_api_error_DBQueryError",
+                               info: "[d1c0ffee] Caught exception of type Wikimedia\\Rdbms\\DBQueryError", times: 1)
+        server.wikidataRefuses("Q30", code: "ratelimited", info: "You've exceeded your rate limit. Please wait some time and try again.",
+                               times: 1)
+        let dir = TempDir()
+        let ws = dir.sub("ws").path
+        let queries = dir.queries(["John_Simm": ["John Simm actor"], "John_Savage": ["Savage"], "John_Salley": ["wikidata:Q30"]])
+        let env = ["CURATE_COMMONS_ENDPOINT": server.baseURL + "/commons/w/api.php",
+                   "CURATE_WIKIDATA_ENDPOINT": server.baseURL + "/wikidata/w/api.php"]
+        var r = try await curate(["fetch", "--query", queries.path, "--n", "3", "--wikidata", "auto", "--no-process",
+                                  "--workspace", ws], env: env, timeout: 300)
+        #expect(r.status == 0, "\(r.stderr)")
+        let refusal = "Wikidata error readapidenied: You need read permission to use this module."
+        #expect(r.stderr.contains("John_Simm: \"John Simm\" failed: \(refusal)"), "\(r.stderr)")
+        // The summary: John Simm reached N through his search, and his failed lookup is still named under him.
+        let summary = r.stderr.components(separatedBy: "outcome").last ?? ""
+        let simmBlock = summary.components(separatedBy: "\nJohn_Simm ").last?.components(separatedBy: "\nJohn_S").first ?? ""
+        #expect(simmBlock.contains("target reached") && simmBlock.contains("\"John Simm\" (wikidata): failed") && simmBlock.contains(refusal),
+                "\(summary)")
+        r = try await curate(["list", "--json", "--workspace", ws])
+        var rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        func terms(_ person: String) -> [String] { rows.filter { $0["label"] as? String == person }.compactMap { $0["term"] as? String }.sorted() }
+        #expect(terms("John_Simm") == ["John Simm actor", "John Simm actor", "John Simm actor"])
+        // The internal error was asked again and the lookup taken; the rate limit was waited out.
+        #expect(terms("John_Savage") == Array(repeating: "Category:John Savage", count: 3), "\(rows)")
+        #expect(terms("John_Salley") == Array(repeating: "Category:John Salley", count: 3), "\(rows)")
+
+        // The next run asks the failed lookup again: Wikidata answers now, and its category gives the rest.
+        r = try await curate(["fetch", "--query", queries.path, "--n", "5", "--wikidata", "auto", "--no-process",
+                              "--workspace", ws], env: env, timeout: 300)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("took Q10 (John Simm, English actor) for \"John Simm\""), "\(r.stderr)")
+        r = try await curate(["list", "--json", "--workspace", ws])
+        rows = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        #expect(terms("John_Simm").filter { $0 == "John Simm actor" }.count == 3, "what the first run stored is kept")
+        #expect(terms("John_Simm").count >= 5 && terms("John_Simm").contains("Category:John Simm"), "\(terms("John_Simm"))")
+    }
+
     @Test func badWikidataOptionAndLinesAreClearErrors() async throws {
         let dir = TempDir()
         let ws = dir.sub("ws").path

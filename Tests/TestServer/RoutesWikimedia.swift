@@ -73,6 +73,14 @@ extension TestServer {
         }
     }
 
+    /// The next `times` Wikidata requests that look `term` up (`search=term` or `ids=term`), well formed as they
+    /// are, answer the API error `code` with `info` in the shape the Action API documents (API:Errors_and_warnings):
+    /// HTTP 200, `{"error": {"code", "info", "*"}, "servedby"}` and the code in `MediaWiki-API-Error`; an internal
+    /// error (`internal_api_error_<class>`) also carries its `errorclass`, as MediaWiki writes it.
+    public func wikidataRefuses(_ term: String, code: String, info: String, times: Int = Int.max) {
+        core.state.withLock { $0.wikidataRefusals[term] = (code, info, max(0, times)) }
+    }
+
     /// The most requests that were ever being answered at once among those whose path is one of `paths`.
     public func maxConcurrent(paths: Set<String>) -> Int {
         core.state.withLock { state in
@@ -267,6 +275,17 @@ extension ServerCore {
         }
         let checked = MediaWikiModules.validate(q, module: q["action"]!, module)
         if let error = checked.error { return error }
+        let refused: (code: String, info: String)? = state.withLock { s in
+            guard let term = q["search"] ?? q["ids"], let r = s.wikidataRefusals[term], r.times > 0 else { return nil }
+            s.wikidataRefusals[term]!.times -= 1
+            return (r.code, r.info)
+        }
+        if let refused {
+            var error: [String: Any] = ["code": refused.code, "info": refused.info,
+                                        "*": "See https://www.wikidata.org/w/api.php for API usage."]
+            if refused.code.hasPrefix("internal_api_error_") { error["errorclass"] = String(refused.code.dropFirst("internal_api_error_".count)) }
+            return jsonResponse(.ok, ["error": error, "servedby": "mw-test"], headers: [HTTPHeader("MediaWiki-API-Error"): refused.code])
+        }
         var body = q["action"] == "wbgetentities" ? getEntities(checked.values) : searchEntities(checked.values)
         if !checked.warnings.isEmpty { body["warnings"] = MediaWikiModules.warningsObject(checked.warnings) }
         if let error = body["error"] as? [String: Any], let code = error["code"] as? String {

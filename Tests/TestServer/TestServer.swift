@@ -168,6 +168,8 @@ struct ServerState {
     var wikidataThrottleRetryAfter = 1
     var wikidataMaxlagRemaining = 0
     var wikidataMaxlagRetryAfter = 1
+    /// Wikidata lookups (a `search` or `ids` value) answered with an API error, and how many more times.
+    var wikidataRefusals: [String: (code: String, info: String, times: Int)] = [:]
     /// Commons categories (normalised title) whose listing misbehaves, and how many of their requests it answered.
     var listingFaults: [String: ListingFault] = [:]
     var faultPages: [String: Int] = [:]
