@@ -334,6 +334,15 @@ enum Schema {
                 CREATE INDEX image_review ON image(personId, reason, id) WHERE verdict = 'rejected' AND reviewed = 0
                 """)
         }
+        migrator.registerMigration("v18: the options the stages across people last judged by") { db in
+            // After a merge the stages across people judge only what changed since they last ran (Catalog+Judgement):
+            // exact only if they last ran to the end, with the same options. One row, written when they finish and
+            // removed when a run starts that changes what they judge from.
+            try db.create(table: "judgement") { t in
+                t.primaryKey("id", .integer).check { $0 == 1 }
+                t.column("options", .text).notNull()
+            }
+        }
         return migrator
     }
 }

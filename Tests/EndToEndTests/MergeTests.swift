@@ -48,6 +48,25 @@ enum MergeCheck {
         }
     }
 
+    /// Where the merged workspace's judgement differs from judging its whole catalog (what `process` does): a copy of
+    /// it is judged whole, and every row of `image` and `face` compared (verdicts, reasons, details, related images,
+    /// own verdicts, chosen faces). Empty when they are the same.
+    static func differencesFromWholeJudgement(_ ws: String) async throws -> [String] {
+        let copy = ws + "-whole"
+        try? FileManager.default.removeItem(atPath: copy)
+        try FileManager.default.copyItem(atPath: ws, toPath: copy)
+        let r = try await curate(["process", "--workspace", copy, "--quiet"], env: env, timeout: 300)
+        guard r.status == 0 else { return ["process of the copy failed: \(r.stderr)"] }
+        let (limited, whole) = (try dump(ws, tables: ["image", "face"]), try dump(copy, tables: ["image", "face"]))
+        var out: [String] = []
+        for table in ["image", "face"] {
+            let (a, b) = (limited[table] ?? [], whole[table] ?? [])
+            if a.count != b.count { out.append("\(table): \(a.count) rows merged, \(b.count) judged whole") }
+            for (x, y) in zip(a, b) where x != y { out.append("\(table): merged \(x)\n  judged whole \(y)") }
+        }
+        return out
+    }
+
     /// Every file under `dir`, relative, with its SHA-256.
     static func tree(_ dir: URL) throws -> [String: String] {
         var out: [String: String] = [:]
@@ -68,7 +87,11 @@ enum MergeCheck {
             try workspace.prepare()
             let catalog = try Catalog.open(workspace)
             for (label, files) in people.sorted(by: { $0.key < $1.key }) {
-                for f in files { try catalog.storeAsFetched(label, file: f) }
+                // Named with their folder: two people's photos may share a file name.
+                for f in files {
+                    let name = ((f as NSString).deletingLastPathComponent as NSString).lastPathComponent + "_" + (f as NSString).lastPathComponent
+                    try catalog.storeAsFetched(label, try Paths.bytes(f), name: name)
+                }
             }
         }
         var r = try await curate(["process", "--workspace", ws, "--quiet"], env: env, timeout: 300)
@@ -317,12 +340,82 @@ struct MergeTests {
 
         m = try await merge(b)
         #expect(m["identitiesFound"] as? Int == 1 && m["identitiesKept"] as? Int == 1, "\(m)")
+        // Only madonna's rows were read and judged.
+        #expect(m["judgedPeople"] as? Int == 1 && m["judgedWhole"] as? Bool == false, "\(m)")
+        let differences = try await MergeCheck.differencesFromWholeJudgement(merged)
+        #expect(differences.isEmpty, "\(differences.joined(separator: "\n"))")
         let state = try identityState()
         #expect(state["elton_john"] == elton, "elton_john's stored identity: \(elton) before, \(state["elton_john"] ?? "none") after")
         #expect(state["madonna"]?.contains("\"label\"") == true, "\(state)")
         let after = try MergeCheck.verdicts(merged)
         for (key, v) in eltonVerdicts { #expect(after[key] == v, "\(key): \(v) before, \(after[key] ?? "none") after") }
         #expect(after.count == 8)
+    }
+
+    /// A second merge judges only what it changed, as judging the whole catalog would: a photo it brings that is a
+    /// copy of one filed under another person changes that older image's verdict (the same picture kept under two
+    /// people), the new person's identity changes whom another person's intruder looks like, and the people it
+    /// reaches neither way are not read. Merged again, nothing is judged.
+    @Test func aSecondMergeJudgesWhatItChangedAsJudgingTheWholeCatalogWould() async throws {
+        let dir = TempDir()
+        let a = dir.sub("a").path, b = dir.sub("b").path, merged = dir.sub("merged").path
+        let ben = try Self.photos("ben_afflek", 6), jerry = try Self.photos("jerry_seinfeld", 7)
+        // a: madonna with one of jerry's photos (an intruder, like no one in the workspace yet), mindy_kaling with one
+        // of ben's (too few faces for an identity, so it is kept), elton_john alone.
+        try await MergeCheck.storedShard(a, [
+            "madonna": try Self.photos("madonna", 12) + [jerry[0]],
+            "mindy_kaling": try Self.photos("mindy_kaling", 3) + [ben[0]],
+            "elton_john": try Self.photos("elton_john", 6),
+        ])
+        // b: ben_afflek (with the same photo of ben) and jerry_seinfeld.
+        try await MergeCheck.storedShard(b, ["ben_afflek": ben, "jerry_seinfeld": Array(jerry.dropFirst())])
+        func merge(_ shard: String) async throws -> [String: Any] {
+            let r = try await curate(["merge", "--json", "--workspace", merged, shard], env: env, timeout: 300)
+            #expect(r.status == 0, "\(r.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
+        }
+        func details() throws -> [String: String] {
+            try DatabaseQueue(path: merged + "/catalog.sqlite").read { db in
+                Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: """
+                    SELECT p.label || '/' || i.sha256, i.verdict || ' ' || COALESCE(i.reason, '-') || ': ' || COALESCE(i.detail, '')
+                    FROM image i JOIN person p ON p.id = i.personId
+                    """).map { ($0[0] as String, $0[1] as String) })
+            }
+        }
+        var m = try await merge(a)
+        #expect(m["judgedWhole"] as? Bool == true && m["judgedPeople"] as? Int == 3, "\(m)")
+        let (benSha, jerrySha) = (SHA256.hex(try Paths.bytes(ben[0])), SHA256.hex(try Paths.bytes(jerry[0])))
+        let first = try details()
+        #expect(first["mindy_kaling/\(benSha)"]?.hasPrefix("kept") == true, "\(first["mindy_kaling/\(benSha)"] ?? "none")")
+        #expect(first["madonna/\(jerrySha)"]?.contains("wrong_person") == true
+                && first["madonna/\(jerrySha)"]?.contains("matches no one") == true, "\(first["madonna/\(jerrySha)"] ?? "none")")
+
+        m = try await merge(b)
+        // Judged: the two people brought, and madonna, whose intruder is near jerry_seinfeld's new identity. Not
+        // elton_john (nothing of his changed or came near), nor mindy_kaling (her identity did not change: only the
+        // group of copies of ben's photo was settled again).
+        #expect(m["judgedWhole"] as? Bool == false && m["judgedPeople"] as? Int == 3, "\(m)")
+        let second = try details()
+        #expect(second["mindy_kaling/\(benSha)"]?.hasPrefix("rejected label_conflict") == true, "\(second["mindy_kaling/\(benSha)"] ?? "none")")
+        #expect(second["ben_afflek/\(benSha)"]?.hasPrefix("rejected label_conflict") == true, "\(second["ben_afflek/\(benSha)"] ?? "none")")
+        #expect(second["madonna/\(jerrySha)"]?.contains("looks like jerry_seinfeld") == true, "\(second["madonna/\(jerrySha)"] ?? "none")")
+        for (key, v) in first where key.hasPrefix("elton_john/") { #expect(second[key] == v, "\(key): \(v) before, \(second[key] ?? "none") after") }
+        var differences = try await MergeCheck.differencesFromWholeJudgement(merged)
+        #expect(differences.isEmpty, "\(differences.joined(separator: "\n"))")
+
+        // Merged again: nothing is judged, nothing changes.
+        let before = try MergeCheck.dump(merged, tables: ["image", "face", "identityState"])
+        m = try await merge(b)
+        #expect(m["judgedPeople"] as? Int == 0 && m["images"] as? Int == 0, "\(m)")
+        #expect(try MergeCheck.dump(merged, tables: ["image", "face", "identityState"]) == before)
+
+        // More of one person, brought by another shard: judged without judging everything.
+        let c = dir.sub("c").path
+        try await MergeCheck.storedShard(c, ["elton_john": Array(try Self.photos("elton_john", 8).suffix(2))])
+        m = try await merge(c)
+        #expect(m["judgedWhole"] as? Bool == false, "\(m)")
+        differences = try await MergeCheck.differencesFromWholeJudgement(merged)
+        #expect(differences.isEmpty, "\(differences.joined(separator: "\n"))")
     }
 
     @Test func aReviewersDecisionInAShardCrossesTheMergeAndCanBeUndone() async throws {

@@ -28,10 +28,19 @@ struct Dedupe {
     ///
     /// Recomputed over every image each run, so running it again (after more images arrive) gives the same
     /// answer as running it once.
-    func markCopies() throws -> Copies {
+    ///
+    /// `given`: only these candidates (whole groups: every copy of each is among them), as after a merge.
+    func markCopies(_ given: [StoredImage]? = nil) throws -> Copies {
+        let (copies, changes) = try group(given ?? catalog.dedupeCandidates())
+        try catalog.apply(changes)
+        return copies
+    }
+
+    /// The groups of copies among `candidates` (in id order) and the verdicts `markCopies` gives them.
+    func group(_ candidates: [StoredImage]) throws -> (Copies, [VerdictChange]) {
         // A file that decoded but broke a later step (`processing failed`) is no copy of anything.
-        let images = try catalog.dedupeCandidates().filter { $0.reviewed || $0.ownReason != .corrupt }
-        guard !images.isEmpty else { return Copies(groups: [], best: [:]) }
+        let images = candidates.filter { $0.reviewed || $0.ownReason != .corrupt }
+        guard !images.isEmpty else { return (Copies(groups: [], best: [:]), []) }
 
         // Groups of copies: same pixels or near pHash.
         var sets = Similarity.copies(images, phashDistance: phashDistance, phash: \.phash, sameKeys: { $0.pixelSha256.map { [$0] } ?? [] })
@@ -73,8 +82,7 @@ struct Dedupe {
                 }
             }
         }
-        try catalog.apply(changes)
-        return copies
+        return (copies, changes)
     }
 
     /// Gives every image the verdict its copies leave it: the best copy of a picture under a person the verdict it
@@ -82,8 +90,9 @@ struct Dedupe {
     /// every other copy `duplicate` of it, so no copy is kept while a better copy of the same photo is rejected.
     /// Best copies under two people that are both kept for the same face are `label_conflict`, for a person to
     /// settle (copies under two people that keep different faces are two people in one photo).
-    func settle(_ copies: Copies) throws {
-        let images = Dictionary(uniqueKeysWithValues: try catalog.dedupeCandidates().map { ($0.id!, $0) })
+    /// `given`: the candidates the copies were grouped from (as they stand now), when not every image's.
+    func settle(_ copies: Copies, among given: [StoredImage]? = nil) throws {
+        let images = Dictionary(uniqueKeysWithValues: try (given ?? catalog.dedupeCandidates()).map { ($0.id!, $0) })
         let labels = try catalog.labels()
         // The face each image is kept for, as identity chose it.
         let chosen = try catalog.chosenFaces(imageIds: Array(images.keys)).compactMapValues(\.descriptorValues)

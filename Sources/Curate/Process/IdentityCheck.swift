@@ -42,10 +42,12 @@ public struct IdentityIndex {
     }
 
     /// With `judging`, also identity's verdict for every image it looks at that no reviewer decided (`verdicts`).
-    /// With `only`, these people's identities alone (`looksLike` then knows only theirs).
-    init(catalog: Catalog, options: IdentityOptions, judging: Bool, only: [Int64]? = nil) throws {
+    /// With `only`, these people's identities alone (`looksLike` then knows only theirs and those of `others`: the
+    /// centres of other people's clear identities, by person, as stored).
+    init(catalog: Catalog, options: IdentityOptions, judging: Bool, only: [Int64]? = nil, others: [Int64: [Float]] = [:]) throws {
         self.options = options
-        var labels = try catalog.labels()
+        let everyone = try catalog.labels()
+        var labels = everyone
         if let only {
             let wanted = Set(only)
             labels = labels.filter { wanted.contains($0.key) }
@@ -83,6 +85,9 @@ public struct IdentityIndex {
         for entry in people.values {
             guard let centre = entry.identity.centre else { continue }
             centres.append(entry.personId, entry.label, centre)
+        }
+        for (personId, centre) in others where people[personId] == nil {
+            if let label = everyone[personId] { centres.append(personId, label, centre) }
         }
         for look in looks {
             verdicts[look.verdict].verdict.detail! += looksLike(look.descriptor, notPerson: look.personId)

@@ -15,6 +15,11 @@ public struct MergeSummary: Codable, Sendable {
     /// stored (no row of theirs changed).
     public var identitiesFound: Int
     public var identitiesKept: Int
+    /// People whose rows the stages read and judged again, images whose copies they grouped and settled again, and
+    /// whether they judged the whole catalog (else only what the merge changed; 0, 0, false when nothing was new).
+    public var judgedPeople: Int
+    public var regroupedImages: Int
+    public var judgedWhole: Bool
     public var kept: Int
     public var rejected: [String: Int]
 }
@@ -32,7 +37,8 @@ public final class Merger {
     }
 
     /// Checks every shard, then merges them one by one, then judges across people if anything is new (or a
-    /// killed merge left that undone). Run again, it changes nothing.
+    /// killed merge left that undone): only what the merge changed, where the stages last ran to the end with these
+    /// options (`ChangedJudgement`). Run again, it changes nothing.
     public func run(shards: [URL]) throws -> MergeSummary {
         let sources = try catalog.checkShards(shards)
         var outcomes: [ShardMergeOutcome] = []
@@ -44,11 +50,12 @@ public final class Merger {
         }
         let union = Date().timeIntervalSince(started)
         var judge = 0.0
-        var identities = (found: 0, kept: 0)
+        var across = AcrossCounts()
+        across.whole = false
         if try catalog.unsettledMerges() > 0 {
             let t = Date()
             var stages = StageTimes()
-            identities = try Processor.judgeAcross(catalog, options, stages: &stages)
+            across = try Processor.judgeAcross(catalog, options, stages: &stages, changedOnly: true)
             try catalog.settleMerges()
             judge = Date().timeIntervalSince(t)
         }
@@ -58,7 +65,8 @@ public final class Merger {
         let images = outcomes.map(\.images).reduce(0, +)
         return MergeSummary(shards: outcomes, images: images, unionSeconds: union,
                             imagesPerSecond: union > 0 ? Double(images) / union : 0, judgeSeconds: judge,
-                            identitiesFound: identities.found, identitiesKept: identities.kept,
+                            identitiesFound: across.found, identitiesKept: across.kept,
+                            judgedPeople: across.judgedPeople, regroupedImages: across.regroupedImages, judgedWhole: across.whole,
                             kept: counts.map { $0.images["kept"] ?? 0 }.reduce(0, +), rejected: rejected)
     }
 }

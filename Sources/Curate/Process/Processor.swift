@@ -183,6 +183,9 @@ public final class Processor {
         if options.detector == .cnn && options.models.cnnDetector == nil {
             throw FaceError(description: "--detector cnn needs \(ModelFiles.cnnDetectorName) beside the other model files; run scripts/setup.sh or set CURATE_MODELS to their folder")
         }
+        // What the stages across people judge from is about to change: until they have judged it all, a judgement
+        // of only what changed (`ChangedJudgement`) would not be exact.
+        try catalog.recordJudgement(nil)
         var todo = try catalog.imagesToProcess(all: options.all, noFaceByHOG: options.detector == .cnn)
         if let shard = options.shard {
             let labels = try catalog.labels()
@@ -211,14 +214,25 @@ public final class Processor {
     /// verdict (which images are the person, which face of a group photo); then dedupe gives each picture's best
     /// copy that verdict and makes the others its duplicates. Last, the identity of every person whose rows
     /// changed, as the verdicts now stand, is stored for `status` (the others keep theirs).
-    /// Returns how many people's identities were found and stored, and how many kept the one stored (`IdentityIndex.store`).
+    /// With `changedOnly` (after a merge), only what changed since the stages last ran to the end with the same
+    /// options (`ChangedJudgement`), giving what judging the whole catalog gives.
     @discardableResult
-    static func judgeAcross(_ catalog: Catalog, _ options: ProcessOptions, stages: inout StageTimes) throws -> (found: Int, kept: Int) {
+    static func judgeAcross(_ catalog: Catalog, _ options: ProcessOptions, stages: inout StageTimes, changedOnly: Bool = false) throws -> AcrossCounts {
+        let key = judgementKey(options)
+        if changedOnly, try catalog.judgedOptions() == key, let counts = try ChangedJudgement(catalog: catalog, options: options).run() {
+            return counts
+        }
+        try catalog.recordJudgement(nil)
         let dedupe = Dedupe(catalog: catalog, phashDistance: options.phashDistance, descriptorDistance: options.descriptorDistance)
         let copies = try stages.time(\.dedupe) { try dedupe.markCopies() }
         try IdentityCheck(catalog: catalog, options: options.identity).run()
         try stages.time(\.dedupe) { try dedupe.settle(copies) }
-        return try IdentityIndex.store(catalog, options: options.identity)
+        var counts = AcrossCounts()
+        (counts.found, counts.kept) = try IdentityIndex.store(catalog, options: options.identity)
+        counts.judgedPeople = try catalog.labels().count
+        counts.regroupedImages = copies.groups.map(\.count).reduce(0, +)
+        try catalog.recordJudgement(key)
+        return counts
     }
 
     /// Progress shared by the workers of both passes.

@@ -1,0 +1,122 @@
+// What the stages across people read to judge only what changed since they last ran (after a merge): the record of
+// their last run, every decoded image's hashes, and the few rows of the images and people a change reaches.
+import Foundation
+import GRDB
+
+/// A decoded image as the copy graph sees it: its pixel and perceptual hashes, and whether dedupe groups it (it
+/// is a candidate: not rejected by a reviewer, and decoded without failing later), as `Dedupe.markCopies` filters.
+public struct CopyNode: Sendable {
+    public var id: Int64
+    public var personId: Int64
+    public var pixelSha256: String
+    public var phash: Int64?
+    public var candidate: Bool
+}
+
+extension Catalog {
+    /// The options the stages across people last ran to the end with (nil: never, or a run that changes what they
+    /// judge from began since and did not judge after it).
+    public func judgedOptions() throws -> String? {
+        try db.read { db in try String.fetchOne(db, sql: "SELECT options FROM judgement WHERE id = 1") }
+    }
+
+    /// Records that the stages across people ran to the end with `options` (nil: forgets it, before anything they
+    /// judge from changes, so that a run killed meanwhile is followed by a judgement of everything).
+    public func recordJudgement(_ options: String?) throws {
+        try db.write { db in
+            if let options {
+                try db.execute(sql: "INSERT INTO judgement (id, options) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET options = excluded.options",
+                               arguments: [options])
+            } else {
+                try db.execute(sql: "DELETE FROM judgement")
+            }
+        }
+    }
+
+    /// Every decoded image's hashes (a narrow read: no descriptor, no path), in id order.
+    public func copyNodes() throws -> [CopyNode] {
+        try db.read { db in
+            var out: [CopyNode] = []
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT id, personId, pixelSha256, phash, (reviewed = 0 OR verdict = 'kept') AND (reviewed OR ownReason IS NOT 'corrupt')
+                FROM image WHERE processedAt IS NOT NULL AND pixelSha256 IS NOT NULL ORDER BY id
+                """)
+            while let row = try rows.next() {
+                out.append(CopyNode(id: row[0], personId: row[1], pixelSha256: row[2], phash: row[3], candidate: row[4]))
+            }
+            return out
+        }
+    }
+
+    /// `dedupeCandidates` among these images, in id order.
+    public func dedupeCandidates(ids: [Int64]) throws -> [StoredImage] {
+        try db.read { db in
+            let keptByReviewer = StoredImage.Columns.reviewed == true && StoredImage.Columns.verdict == Verdict.kept
+            var out: [StoredImage] = []
+            for chunk in Self.chunks(of: ids) {
+                out += try StoredImage
+                    .filter(chunk.contains(StoredImage.Columns.id))
+                    .filter(StoredImage.Columns.processedAt != nil && StoredImage.Columns.pixelSha256 != nil
+                            && (StoredImage.Columns.reviewed == false || keptByReviewer))
+                    .order(StoredImage.Columns.id)
+                    .fetchAll(db)
+            }
+            return out
+        }
+    }
+
+    /// The face of each decoded image of these people that dedupe compares descriptors by (`Dedupe.markCopies`): the
+    /// one a reviewer chose, else the only counted face; by image id.
+    public func copyDescriptors(of people: [Int64]) throws -> [Int64: (personId: Int64, descriptor: Data)] {
+        try db.read { db in
+            var out: [Int64: (personId: Int64, descriptor: Data)] = [:]
+            for chunk in Self.chunks(of: people) {
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT i.id, i.personId, f.descriptor FROM image i JOIN face f ON f.imageId = i.id
+                    WHERE i.personId IN (\(chunk.map(String.init).joined(separator: ",")))
+                      AND i.processedAt IS NOT NULL AND i.pixelSha256 IS NOT NULL
+                      AND (i.reviewed = 0 OR i.verdict = 'kept') AND (i.reviewed OR i.ownReason IS NOT 'corrupt')
+                      AND ((i.reviewed AND f.chosen) OR (NOT i.reviewed AND i.faces = 1 AND f.counted))
+                    ORDER BY i.id, f.idx
+                    """)
+                while let row = try rows.next() {
+                    let id: Int64 = row[0]
+                    guard out[id] == nil, let d: Data = row[2] else { continue }
+                    out[id] = (row[1], d)
+                }
+            }
+            return out
+        }
+    }
+
+    /// The first counted face's descriptor of each of these images (what identity measures a one-face photo by).
+    public func countedDescriptors(imageIds: [Int64]) throws -> [Int64: Data] {
+        try db.read { db in
+            var out: [Int64: Data] = [:]
+            for chunk in Self.chunks(of: imageIds) {
+                let rows = try Row.fetchCursor(db, sql: """
+                    SELECT imageId, descriptor FROM face WHERE imageId IN (\(chunk.map(String.init).joined(separator: ","))) AND counted
+                    ORDER BY imageId, idx
+                    """)
+                while let row = try rows.next() {
+                    let id: Int64 = row[0]
+                    if out[id] == nil, let d: Data = row[1] { out[id] = d }
+                }
+            }
+            return out
+        }
+    }
+
+    /// Every person's identity stored with these options, whether still valid (`summary` kept: no row of theirs
+    /// changed since) or not (its centres are those the last judgement measured every other person's faces against).
+    public func identityShapes(options: String) throws -> [Int64: (valid: Bool, centres: Data?, distances: Data?)] {
+        try db.read { db in
+            var out: [Int64: (valid: Bool, centres: Data?, distances: Data?)] = [:]
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT personId, summary IS NOT NULL, centres, distances FROM identityState WHERE options = ?
+                """, arguments: [options])
+            while let row = try rows.next() { out[row[0]] = (row[1], row[2], row[3]) }
+            return out
+        }
+    }
+}
