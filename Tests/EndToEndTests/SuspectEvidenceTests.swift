@@ -72,6 +72,49 @@ struct SuspectEvidenceTests {
                 "\(rejected)")
     }
 
+    /// A photo of two faces kept for one in the band is settled by the evidence about that face, as a one-face photo
+    /// is, when the other face is far from the person: Jerry Seinfeld in sunglasses (0.52 from his identity, one of
+    /// his sure photos at 0.44) beside Madonna, who is in no one's identity here, is kept for his face and no
+    /// suspect; Elton John's train_5 (0.59 from Ben Affleck's identity, 0.50 from Elton's own) beside Madonna under
+    /// Ben is `wrong_person`, its face nearer Elton's identity. Before, both were kept as suspects: the band rule
+    /// settled one-face photos only.
+    @Test func aTwoFacePhotoKeptForAFaceInTheBandIsSettledByThatFacesEvidence() async throws {
+        let dir = TempDir()
+        let root = dir.sub("served")
+        let fm = FileManager.default
+        for person in ["jerry", "ben", "elton"] { try fm.createDirectory(at: root.appendingPathComponent(person), withIntermediateDirectories: true) }
+        func serve(_ url: URL, as name: String) throws { try fm.copyItem(at: url, to: root.appendingPathComponent(name)) }
+        func decode(_ url: URL) throws -> DecodedImage { try DecodedImage.decode([UInt8](try Data(contentsOf: url))) }
+        func write(_ image: DecodedImage, _ name: String) throws { try Data(try image.jpeg(quality: 92)).write(to: root.appendingPathComponent(name)) }
+        let celebrity = "faces/opencv_course_5celeb/"
+        for p in try Self.photos("jerry_seinfeld") where p.lastPathComponent != "train_10.jpg" { try serve(p, as: "jerry/own_\(p.lastPathComponent)") }
+        let madonna = try Self.photos("madonna")
+        try write(try DecodedImage.sideBySide(try Self.withSunglasses(Paths.data(celebrity + "jerry_seinfeld/train_10.jpg")), try decode(madonna[1])),
+                  "jerry/pair_sunglasses.jpg")
+        for p in try Self.photos("ben_afflek") { try serve(p, as: "ben/own_\(p.lastPathComponent)") }
+        for p in try Self.photos("elton_john") where p.lastPathComponent != "train_5.jpg" { try serve(p, as: "elton/own_\(p.lastPathComponent)") }
+        try write(try DecodedImage.sideBySide(try decode(Paths.data(celebrity + "elton_john/train_5.jpg")), try decode(madonna[0])), "ben/pair_elton.jpg")
+
+        let fetched = try await ServedFetch.run(root, people: ["jerry", "ben", "elton"], in: dir, env: env, timeout: 500)
+        let jerry = try fetched.row("jerry/pair_sunglasses.jpg"), ben = try fetched.row("ben/pair_elton.jpg")
+        #expect(jerry["faces"] as? Int == 2 && ben["faces"] as? Int == 2, "\(jerry)\n\(ben)")
+        #expect(jerry["verdict"] as? String == "kept" && jerry["chosen_among_several"] as? Bool == true, "\(jerry)")
+        let detail = jerry["detail"] as? String ?? ""
+        #expect(detail.hasPrefix("face ") && detail.contains(" of 2 matches (0.5") && detail.contains("the person by more evidence (for: ")
+                && !detail.contains("suspect"), "\(detail)")
+        #expect(ben["verdict"] as? String == "rejected" && ben["reason"] as? String == "wrong_person", "\(ben)")
+        #expect((ben["detail"] as? String)?.contains(" of 2 is the nearest (0.5") == true
+                && (ben["detail"] as? String)?.contains("not the person by more evidence (nearer elton's identity (0.") == true, "\(ben)")
+
+        var r = try await curate(["review", "--suspects", "--list", "--json", "--workspace", fetched.ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let suspects = try #require(try json(r.stdout) as? [[String: Any]])
+        #expect(!suspects.contains { $0["id"] as? Int == jerry["id"] as? Int }, "\(suspects)")
+        r = try await curate(["status", "--json", "--workspace", fetched.ws], env: env)
+        let people = try #require(try json(r.stdout) as? [[String: Any]])
+        #expect((people.first { $0["label"] as? String == "jerry" }?["identity"] as? [String: Any])?["suspects"] as? Int == 0, "\(people)")
+    }
+
     /// The reference portrait (Wikidata's P18) is the person by definition: kept, and no suspect however far it is
     /// from the identity the photos give (a portrait is a member of the identity wherever the photos agree on a
     /// majority; only one they disown is a suspect). Jerry Seinfeld's photos come from his Commons category and his

@@ -7,7 +7,7 @@ import Foundation
 // MARK: evidence: every band face of a workspace with its evidence as numbers (one line each)
 
 /// `curate-bench-identity evidence WORKSPACE`: image id, label, distance, nearest sure face, spread, portrait,
-/// nearest other identity ("-" where unknown). The nearest sure face is the true nearest: the scan that stops at the
+/// nearest other identity, and for a photo of several faces the next face's distance ("-" where unknown). The nearest sure face is the true nearest: the scan that stops at the
 /// first within `neighbourFor` is told to stop at none, so the numbers do not depend on the rule measured.
 func evidence(_ workspace: String) throws {
     let catalog = try Catalog.openForReading(Workspace(path: workspace))
@@ -15,16 +15,17 @@ func evidence(_ workspace: String) throws {
     options.band.neighbourFor = 0
     let index = try IdentityIndex(catalog: catalog, options: options)
     func v(_ x: Float?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
-    print("id\tlabel\tdistance\tnearest\tspread\tportrait\tnearest_other")
+    print("id\tlabel\tdistance\tnearest\tspread\tportrait\tnearest_other\tnext_face")
     for f in index.bandFacts() {
-        print("\(f.imageId)\t\(f.label)\t\(v(f.distance))\t\(v(f.nearest))\t\(v(f.spread))\t\(v(f.portrait))\t\(v(f.nearestOther))")
+        print("\(f.imageId)\t\(f.label)\t\(v(f.distance))\t\(v(f.nearest))\t\(v(f.spread))\t\(v(f.portrait))\t\(v(f.nearestOther))\t\(v(f.next))")
     }
 }
 
 // MARK: crossval
 
 /// One image of the planted search as the run left it: whose folder, whether it shows that person, whether it was
-/// exported, and its band evidence where it is a one-face photo in the band (the rule then decides its export).
+/// exported, and its band evidence where it is in the band (a one-face photo, or one of several faces kept for a face
+/// there; the rule then decides its export).
 struct Judged {
     var person: String
     var file: String
@@ -130,7 +131,7 @@ func crossval(_ out: URL, list: URL, manifest: URL, evidence: URL) throws {
         let p = line.split(separator: "\t").map(String.init)
         func v(_ s: String) -> Float? { s == "-" ? nil : Float(s) }
         facts[Int64(p[0])!] = BandFacts(imageId: Int64(p[0])!, label: p[1], distance: v(p[2])!, nearest: v(p[3]), spread: v(p[4]),
-                                        portrait: v(p[5]), nearestOther: v(p[6]))
+                                        portrait: v(p[5]), nearestOther: v(p[6]), next: p.count > 7 ? v(p[7]) : nil)
     }
     var exportedKeys = Set<String>()
     for line in try String(contentsOf: manifest, encoding: .utf8).split(separator: "\n").dropFirst() {
@@ -171,7 +172,7 @@ func crossval(_ out: URL, list: URL, manifest: URL, evidence: URL) throws {
         for i in test where i.band != nil && !i.shows && i.exported(chosen) {
             let f = i.band!
             func v(_ x: Float?) -> String { x.map { String(format: "%.3f", $0) } ?? "-" }
-            print("    intruder kept: \(i.file): distance \(v(f.distance)), nearest sure face \(v(f.nearest)), spread \(v(f.spread)), nearest other identity \(v(f.nearestOther)) (\(chosen.call(f).rawValue))")
+            print("    intruder kept: \(i.file): distance \(v(f.distance)), nearest sure face \(v(f.nearest)), spread \(v(f.spread)), nearest other identity \(v(f.nearestOther))\(f.next.map { ", next face \(v($0))" } ?? "") (\(chosen.call(f).rawValue))")
         }
         for i in test where i.band == nil && !i.shows && i.exported {
             print("    intruder exported outside the band rule: \(i.file)")

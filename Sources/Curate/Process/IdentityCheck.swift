@@ -137,10 +137,18 @@ public struct IdentityIndex {
                 }
             }
         }
+        // Group photos whose chosen face is in the band (the others farther by `margin`): their evidence is that
+        // face's, with the next face's distance.
+        var groups: [(id: Int64, descriptor: [Float], distance: Float, group: BandEvidence.Group)] = []
+        for c in candidates where !c.image.reviewed && c.image.faces != 1 {
+            guard let choice = groupChoice(c.faces, identity, options), choice.distance > options.suspectDistance, let next = choice.next,
+                  let d = c.faces.first(where: { $0.idx == choice.face })?.descriptorValues else { continue }
+            groups.append((c.image.id, d, choice.distance, BandEvidence.Group(face: choice.face, faces: c.faces.count, next: next)))
+        }
         let reference = Set(candidates.filter { $0.image.reference || $0.image.reviewed }.map(\.image.id))
         return Entry(personId: personId, label: label, identity: identity, faces: descriptors.count,
                      anchors: anchors.count + portraits.count, distances: distances, imageIds: imageIds,
-                     band: bandEvidence(identity, descriptors, imageIds: imageIds, others: copies, distances: distances,
+                     band: bandEvidence(identity, descriptors, imageIds: imageIds, others: copies, groups: groups, distances: distances,
                                         portraits: portraits, reference: reference, options: options))
     }
 
@@ -254,19 +262,17 @@ public struct IdentityIndex {
             // someone else. A face chosen between `suspectDistance` and `wrongDistance` is a suspect, as a one-face
             // photo there is: the person's own face may have been missed, and the one chosen be a companion's.
             func match() -> IdentityChange? {
-                guard entry.identity.isClear, c.faces.allSatisfy({ $0.descriptor != nil }) else { return nil }
-                let ranked = c.faces.compactMap { f in f.descriptorValues.flatMap(entry.identity.distance(to:)).map { (f.idx, $0) } }
-                    .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
-                guard let best = ranked.first, best.1 <= o.wrongDistance else { return nil }
-                let collage = ranked.count > 1 && ranked.allSatisfy { $0.1 <= o.suspectDistance }
-                guard ranked.count < 2 || ranked[1].1 - best.1 >= o.margin || collage else { return nil }
-                var detail = String(format: "face %d of %d matches (%.2f", best.0 + 1, c.faces.count, best.1)
-                detail += ranked.count > 1 ? String(format: "; next %.2f)", ranked[1].1) : ")"
-                if collage { detail += String(format: ": every face is within %.2f of the person, the nearest kept", o.suspectDistance) }
-                if best.1 > o.suspectDistance {
+                guard let choice = groupChoice(c.faces, entry.identity, o) else { return nil }
+                var detail = String(format: "face %d of %d matches (%.2f", choice.face + 1, c.faces.count, choice.distance)
+                detail += choice.next.map { String(format: "; next %.2f)", $0) } ?? ")"
+                if choice.collage { detail += String(format: ": every face is within %.2f of the person, the nearest kept", o.suspectDistance) }
+                if choice.distance > o.suspectDistance {
+                    // In the band, settled by more evidence as a one-face photo is (`BandRule`), where it is the
+                    // evidence about this face (a one-face photo kept for a smaller face has none).
+                    if let evidence = entry.band[id], evidence.group?.face == choice.face { return kept(bandDetail(evidence, o), face: choice.face) }
                     detail += String(format: ", between %.2f and %.2f: a suspect (curate review --suspects)", o.suspectDistance, o.wrongDistance)
                 }
-                return kept(detail, face: best.0)
+                return kept(detail, face: choice.face)
             }
             if counted == 1 {
                 // A one-face photo: kept unless identity is clear and its face is far from it, when a smaller face
@@ -291,13 +297,33 @@ public struct IdentityIndex {
                 out.append((IdentityChange(verdict: VerdictChange(imageId: id, verdict: .rejected, reason: .wrongPerson, detail: detail),
                                            chosenFace: own), c.faces.first(where: \.counted)?.descriptorValues))
             } else {
-                // A group photo: kept with the one face that is the person, else multi_face as before.
+                // A group photo: kept with the one face that is the person, else multi_face as before. Its face chosen
+                // in the band, which more evidence says is not the person, is `wrong_person`: the other faces are
+                // farther still, so none is the person.
+                if let evidence = entry.band[id], evidence.group != nil, evidence.call(o.band).call == .intruder {
+                    out.append((IdentityChange(verdict: VerdictChange(imageId: id, verdict: .rejected, reason: .wrongPerson, detail: bandDetail(evidence, o)),
+                                               chosenFace: nil), evidence.descriptor))
+                    continue
+                }
                 out.append((match() ?? IdentityChange(verdict: VerdictChange(imageId: id, verdict: .rejected, reason: .multiFace,
                                                                              detail: multiFaceDetail(counted: counted, detected: c.faces.count)),
                                                       chosenFace: nil), nil))
             }
         }
         return out
+    }
+
+    /// The face of a photo with several faces that is the person: within `wrongDistance`, and nearer than every other
+    /// face by `margin`; or, where every face is within `suspectDistance` (a collage of the person), the nearest. Nil
+    /// when none is, when the identity is unclear, or when a face was not described (it could be someone else).
+    static func groupChoice(_ faces: [Face], _ identity: Identity, _ o: IdentityOptions) -> (face: Int, distance: Float, next: Float?, collage: Bool)? {
+        guard identity.isClear, faces.allSatisfy({ $0.descriptor != nil }) else { return nil }
+        let ranked = faces.compactMap { f in f.descriptorValues.flatMap(identity.distance(to:)).map { (f.idx, $0) } }
+            .sorted { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
+        guard let best = ranked.first, best.1 <= o.wrongDistance else { return nil }
+        let collage = ranked.count > 1 && ranked.allSatisfy { $0.1 <= o.suspectDistance }
+        guard ranked.count < 2 || ranked[1].1 - best.1 >= o.margin || collage else { return nil }
+        return (best.0, best.1, ranked.count > 1 ? ranked[1].1 : nil, collage)
     }
 
     /// Which face a verdict judged, so a reviewer can tell when the person's own face was missed: its size, and
@@ -345,9 +371,14 @@ struct IdentityCentres {
 
 extension IdentityIndex {
     /// The detail of a one-face photo in the band: its distance, what more evidence made of it, and the evidence.
+    /// A photo of several faces says which face was judged, and the next face's distance.
     static func bandDetail(_ evidence: BandEvidence, _ o: IdentityOptions) -> String {
         let (call, words) = evidence.call(o.band)
-        let band = String(format: "distance %.2f, between %.2f and %.2f", evidence.distance, o.suspectDistance, o.wrongDistance)
+        var band = String(format: "distance %.2f, between %.2f and %.2f", evidence.distance, o.suspectDistance, o.wrongDistance)
+        if let g = evidence.group {
+            band = String(format: "face %d of %d %@ (%.2f; next %.2f), between %.2f and %.2f", g.face + 1, g.faces,
+                          call == .intruder ? "is the nearest" : "matches", evidence.distance, g.next, o.suspectDistance, o.wrongDistance)
+        }
         switch call {
         case .person: return band + ", the person by more evidence (\(words))"
         case .intruder: return band + ", not the person by more evidence (\(words))"
@@ -358,7 +389,11 @@ extension IdentityIndex {
     /// Whether a kept image's face, in the band, was settled as the person by more evidence (`BandRule`): then it
     /// is no suspect (`isSuspect`).
     func isSettled(id: Int64, personId: Int64) -> Bool {
-        guard chosenFaces[id] == nil, let evidence = people[personId]?.band[id] else { return false }
+        guard let evidence = people[personId]?.band[id] else { return false }
+        // The evidence must be about the face the image is kept for: a one-face photo's own face, or the face a
+        // group photo is kept for (a one-face photo kept for a smaller face, or a reviewer's choice, is not settled).
+        if let chosen = chosenFaces[id], evidence.group?.face != chosen.idx { return false }
+        if chosenFaces[id] == nil, evidence.group != nil { return false }
         return evidence.call(options.band).call == .person
     }
 }

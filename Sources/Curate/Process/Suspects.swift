@@ -40,6 +40,13 @@ public struct BandRule: Sendable, Equatable {
     /// Farther than this from the portrait speaks against: the person's own faces in the band were up to 0.73
     /// from their most typical photo.
     public var portraitAgainst: Float = 0.75
+    /// A photo of several faces kept for one in the band is settled as the person only when every other face is at
+    /// least this far from the person: beyond `--identity-distance` (0.60) by the face margin (0.10), where no
+    /// face of the person's own was measured (their hard photos reach 0.57 from their identity, the nearest
+    /// strangers 0.63). A nearer one could be the person in a hard pose beside a companion who looks like them; then
+    /// the photo stays a suspect, whatever the chosen face's evidence says for it (against still rejects: the other
+    /// faces are farther than the chosen one).
+    public var othersBeyond: Float = 0.70
 
     public init() {}
 }
@@ -62,6 +69,9 @@ struct BandEvidence: Sendable {
     var portrait: Float?
     /// Another person's identity nearer than this person's by `otherMargin` (added once every identity is known).
     var other: (label: String, distance: Float)?
+    /// For a photo of several faces, the face chosen (the one this evidence is about) and the next face's distance.
+    struct Group: Sendable { var face: Int; var faces: Int; var next: Float }
+    var group: Group?
 
     /// The call, with the evidence in words for the image's detail.
     func call(_ rule: BandRule) -> (call: Call, words: String) {
@@ -78,10 +88,13 @@ struct BandEvidence: Sendable {
             if portrait <= rule.portraitFor { pro.append(String(format: "the reference portrait at %.2f", portrait)) }
             if portrait > rule.portraitAgainst { con.append(String(format: "the reference portrait at %.2f", portrait)) }
         }
-        let words = (pro.isEmpty ? [] : ["for: " + pro.joined(separator: ", ")]) + (con.isEmpty ? [] : ["against: " + con.joined(separator: ", ")])
+        // Another face of the photo near enough to be the person leaves a photo the evidence speaks for unsettled.
+        let doubt = group.flatMap { $0.next < rule.othersBeyond ? String(format: "another face at %.2f, within %.2f", $0.next, rule.othersBeyond) : nil }
+        var words = (pro.isEmpty ? [] : ["for: " + pro.joined(separator: ", ")]) + (con.isEmpty ? [] : ["against: " + con.joined(separator: ", ")])
+        if let doubt, !pro.isEmpty, con.isEmpty { words.append("unsure: " + doubt) }
         let said = words.isEmpty ? "no other evidence" : words.joined(separator: "; ")
         switch (pro.isEmpty, con.isEmpty) {
-        case (false, true): return (.person, said)
+        case (false, true): return (doubt == nil ? .person : .unsure, said)
         case (true, false): return (.intruder, said)
         default: return (.unsure, said)
         }
@@ -94,12 +107,17 @@ extension IdentityIndex {
     /// `others` the faces measured beside them (worse copies), not members, so they never vouch for anyone.
     /// A band face is compared with the sure faces until one is within `neighbourFor` (most of the person's own
     /// faces find one among the first few), so a person of 20,000 faces costs their intruders' scans, not all pairs.
+    /// `groups` are photos of several faces kept for one in the band: that face, its distance, and the next face's.
     static func bandEvidence(_ identity: Identity, _ descriptors: Descriptors, imageIds: [Int64], others: [(id: Int64, descriptor: [Float])],
+                             groups: [(id: Int64, descriptor: [Float], distance: Float, group: BandEvidence.Group)] = [],
                              distances: [Int64: Float], portraits: Set<Int>, reference: Set<Int64>, options o: IdentityOptions) -> [Int64: BandEvidence] {
         guard identity.isClear else { return [:] }
         func inBand(_ id: Int64) -> Bool { distances[id].map { $0 > o.suspectDistance && $0 <= o.wrongDistance } ?? false && !reference.contains(id) }
-        var band: [(id: Int64, descriptor: [Float])] = imageIds.enumerated().filter { inBand($0.element) }.map { ($0.element, descriptors[$0.offset]) }
-        band += others.filter { inBand($0.id) }
+        var band: [(id: Int64, descriptor: [Float], distance: Float, group: BandEvidence.Group?)] = imageIds.enumerated().filter { inBand($0.element) }
+            .map { ($0.element, descriptors[$0.offset], distances[$0.element]!, nil) }
+        band += others.filter { inBand($0.id) }.map { ($0.id, $0.descriptor, distances[$0.id]!, nil) }
+        band += groups.filter { $0.distance > o.suspectDistance && $0.distance <= o.wrongDistance && !reference.contains($0.id) }
+            .map { ($0.id, $0.descriptor, $0.distance, $0.group) }
         guard !band.isEmpty else { return [:] }
 
         // The person's sure faces in one flat buffer, and the median of every member's distance.
@@ -124,10 +142,11 @@ extension IdentityIndex {
                         if s <= stop { break }
                     }
                 }
-                let d = distances[face.id]!
+                let d = face.distance
                 out[face.id] = BandEvidence(descriptor: face.descriptor, distance: d, nearest: sure.count > 0 ? nearest.squareRoot() : nil,
                                             spread: median.flatMap { $0 > 0 ? d / $0 : nil },
-                                            portrait: portraitFaces.map { descriptorDistance(face.descriptor, $0) }.min(), other: nil)
+                                            portrait: portraitFaces.map { descriptorDistance(face.descriptor, $0) }.min(), other: nil,
+                                            group: face.group)
             }
         }
         return out
@@ -146,28 +165,34 @@ public struct BandFacts: Sendable {
     public var portrait: Float?
     /// The distance to the nearest other person's identity, however far.
     public var nearestOther: Float?
+    /// For a photo of several faces kept for this one, the next face's distance to the person.
+    public var next: Float?
 
-    public init(imageId: Int64, label: String, distance: Float, nearest: Float?, spread: Float?, portrait: Float?, nearestOther: Float?) {
+    public init(imageId: Int64, label: String, distance: Float, nearest: Float?, spread: Float?, portrait: Float?, nearestOther: Float?,
+                next: Float? = nil) {
         (self.imageId, self.label, self.distance, self.nearest) = (imageId, label, distance, nearest)
-        (self.spread, self.portrait, self.nearestOther) = (spread, portrait, nearestOther)
+        (self.spread, self.portrait, self.nearestOther, self.next) = (spread, portrait, nearestOther, next)
     }
 
     /// What `rule` makes of the face: as processing settles it, another identity nearer by `otherMargin` first.
     public func call(_ rule: BandRule) -> BandCall {
-        var evidence = BandEvidence(descriptor: [], distance: distance, nearest: nearest, spread: spread, portrait: portrait, other: nil)
+        var evidence = BandEvidence(descriptor: [], distance: distance, nearest: nearest, spread: spread, portrait: portrait, other: nil,
+                                    group: next.map { BandEvidence.Group(face: 0, faces: 2, next: $0) })
         if let nearestOther, nearestOther <= distance - rule.otherMargin { evidence.other = ("", nearestOther) }
         return evidence.call(rule).call
     }
 }
 
 extension IdentityIndex {
-    /// Every one-face photo in the band of its person's identity, with its evidence (see `BandFacts`).
+    /// Every photo in the band of its person's identity (a one-face photo, or one of several faces kept for a face
+    /// there), with its evidence (see `BandFacts`).
     public func bandFacts() -> [BandFacts] {
         people.values.sorted { $0.personId < $1.personId }.flatMap { e in
             e.band.sorted { $0.key < $1.key }.map { id, evidence in
                 BandFacts(imageId: id, label: e.label, distance: evidence.distance, nearest: evidence.nearest, spread: evidence.spread,
                           portrait: evidence.portrait,
-                          nearestOther: nearestIdentity(evidence.descriptor, notPerson: e.personId, within: .infinity)?.distance)
+                          nearestOther: nearestIdentity(evidence.descriptor, notPerson: e.personId, within: .infinity)?.distance,
+                          next: evidence.group?.next)
             }
         }
     }
