@@ -3,9 +3,13 @@
 # the real schema (curate's migrator, then bulk SQL: people, a term each, one attempt, one processed image and one
 # face with a 128-float descriptor per URL), marked finished as `curate shard-done` marks them. Then `curate merge`
 # of all of them into a new workspace is timed: the union (files and rows, one transaction per shard) and the stages
-# across people after it (copies, identity, best copy), with the peak RSS.
+# across people after it (copies, identity, best copy), with the CPU seconds (user and system) of the whole command and
+# its peak RSS.
 #   1. rows: MERGE_SHARDS shards of MERGE_PEOPLE people x MERGE_PER_PERSON images (default 10 x 1,000 x 100: a
 #      million images over 10,000 people); their files are absent (merge counts them missing), so this is the catalog.
+#      Merged, merged again (nothing to do), then one more shard of new people into the merged catalog (the stages
+#      across people judge only what it changed), and a shard of MERGE_PER_PERSON more images of one person already
+#      there (they judge that person: what the rest costs them is reading every image's hashes).
 #   2. files, linked: 10 shards of 100 people x MERGE_FILES_PER_PERSON images with their 3 files each (original,
 #      normalised copy, chip), hard-linked into the merged workspace on the same file system.
 #   3. files, copied: the same shards in /dev/shm (another file system): every file copied, read back, checked.
@@ -24,26 +28,34 @@ SHM=""
 cleanup() { rm -rf "$OUT" ${SHM:+"$SHM"}; }
 trap cleanup EXIT
 
-printf '%-28s %9s %9s %11s %9s %12s\n' case images "union s" "images/s" "judge s" "peak RSS MB"
+printf '%-28s %9s %9s %11s %9s %6s %12s\n' case images "union s" "images/s" "judge s" "CPU s" "peak RSS MB"
 measure() {
     local name=$1 ws=$2; shift 2
-    /usr/bin/time -f '%e %M' -o "$OUT/time" "$CURATE" merge --json --workspace "$ws" "$@" > "$OUT/merge.json" 2> "$OUT/stderr" \
+    /usr/bin/time -f '%e %M %U %S' -o "$OUT/time" "$CURATE" merge --json --workspace "$ws" "$@" > "$OUT/merge.json" 2> "$OUT/stderr" \
         || { echo "$name failed:"; cat "$OUT/stderr"; exit 1; }
-    read -r _ kb < <(tail -n 1 "$OUT/time")
-    python3 - "$name" "$kb" "$OUT/merge.json" <<'PY'
+    read -r _ kb user sys < <(tail -n 1 "$OUT/time")
+    python3 - "$name" "$kb" "$OUT/merge.json" "$user" "$sys" <<'PY'
 import json, sys
-name, kb, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+name, kb, path, cpu = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]) + float(sys.argv[5])
 m = json.load(open(path))
 files = {k: sum(s["files"][k] for s in m["shards"]) for k in ("linked", "copied", "present", "missing")}
-print(f'{name:<28} {m["images"]:>9} {m["unionSeconds"]:>9.2f} {m["imagesPerSecond"]:>11.0f} {m["judgeSeconds"]:>9.2f} {kb / 1024:>12.0f}'
-      f'   files: {files["linked"]} linked, {files["copied"]} copied, {files["missing"]} missing')
+print(f'{name:<28} {m["images"]:>9} {m["unionSeconds"]:>9.2f} {m["imagesPerSecond"]:>11.0f} {m["judgeSeconds"]:>9.2f} {cpu:>6.1f} {kb / 1024:>12.0f}'
+      f'   files: {files["linked"]} linked, {files["copied"]} copied, {files["missing"]} missing;'
+      f' judged {m.get("judgedPeople", 0)} people{" (whole)" if m.get("judgedWhole") else ""}, {m.get("regroupedImages", 0)} images regrouped')
 PY
 }
 
-"$GEN" "$OUT/rows" "$SHARDS" "$PEOPLE" "$PER" > "$OUT/gen.log"
-measure "rows ($SHARDS shards)" "$OUT/rows-merged" "$OUT"/rows/shard-*
-measure "rows, merged again" "$OUT/rows-merged" "$OUT"/rows/shard-*
-rm -rf "$OUT/rows" "$OUT/rows-merged"
+"$GEN" "$OUT/rows" "$((SHARDS + 1))" "$PEOPLE" "$PER" > "$OUT/gen.log"
+ROWS=("$OUT"/rows/shard-*)
+MORE=${ROWS[-1]}
+unset 'ROWS[-1]'
+measure "rows ($SHARDS shards)" "$OUT/rows-merged" "${ROWS[@]}"
+measure "rows, merged again" "$OUT/rows-merged" "${ROWS[@]}"
+measure "rows, one more shard" "$OUT/rows-merged" "$MORE"
+# A shard of one person already there (shard 0's first), with MERGE_PER_PERSON more images.
+"$GEN" "$OUT/one" 1 1 "$PER" > "$OUT/gen.log"
+measure "rows, one person more" "$OUT/rows-merged" "$OUT"/one/shard-*
+rm -rf "$OUT/rows" "$OUT/rows-merged" "$OUT/one"
 
 "$GEN" "$OUT/files" 10 100 "$FILES_PER" --files > "$OUT/gen.log"
 measure "files, hard-linked" "$OUT/linked" "$OUT"/files/shard-*

@@ -85,9 +85,10 @@ struct ChangedJudgement {
         var moved: [[Float]] = []
         for personId in people {
             let new = index.people[personId]?.identity.centre
+            if let new { centres[personId] = new }
             guard new != oldCentre[personId] else { continue }
             if let old = oldCentre[personId] { moved.append(old) }
-            if let new { moved.append(new); centres[personId] = new }
+            if let new { moved.append(new) }
         }
         var verdicts = index.verdicts
         let near = try takenFor(moved, people: people, shapes: shapes)

@@ -148,6 +148,9 @@ public final class Processor {
 
     public func run() throws -> ProcessSummary {
         let started = Date()
+        // What the stages across people judge from (hashes, faces, verdicts) is about to change: until they have
+        // judged it all again, a judgement of only what changed since (`ChangedJudgement`) would not be exact.
+        try catalog.recordJudgement(nil)
         var warnings: [String] = []
         if let missing = options.models.missingMessage { warnings.append(missing) }
         if options.models.resnet != nil, !BLAS.current.isOpenBLAS { warnings.append("face descriptors on the \(BLAS.current.summary)") }
@@ -183,9 +186,6 @@ public final class Processor {
         if options.detector == .cnn && options.models.cnnDetector == nil {
             throw FaceError(description: "--detector cnn needs \(ModelFiles.cnnDetectorName) beside the other model files; run scripts/setup.sh or set CURATE_MODELS to their folder")
         }
-        // What the stages across people judge from is about to change: until they have judged it all, a judgement
-        // of only what changed (`ChangedJudgement`) would not be exact.
-        try catalog.recordJudgement(nil)
         var todo = try catalog.imagesToProcess(all: options.all, noFaceByHOG: options.detector == .cnn)
         if let shard = options.shard {
             let labels = try catalog.labels()
