@@ -64,7 +64,7 @@ struct ChangedJudgement {
         // Copies: the groups holding a changed person's image, whole.
         let reached = try graph.closure(graph.seeds(of: changed))
         let before = try catalog.dedupeCandidates(ids: reached.map { graph.nodes[$0].id })
-        let (_, marks) = try dedupe.group(before)
+        let (copies, marks) = try dedupe.group(before)
         try catalog.apply(marks)
         let unreviewed = Set(before.filter { !$0.reviewed }.map(\.id!))
         let wasCopy = Set(before.filter { !$0.reviewed && $0.reason == .duplicate }.map(\.id!))
@@ -101,7 +101,8 @@ struct ChangedJudgement {
         // Settling: every group holding an image judged again, or one grouped again above.
         let settled = try graph.closure(Set(reached).union(graph.seeds(of: judged)))
         let images = try catalog.dedupeCandidates(ids: settled.map { graph.nodes[$0].id })
-        try dedupe.settle(try dedupe.group(images).0, among: images)
+        // The same groups as above where no other is settled (identity changes nothing they are grouped by).
+        try dedupe.settle(settled == reached ? copies : try dedupe.group(images).0, among: images)
 
         (counts.found, counts.kept) = try IdentityIndex.store(catalog, options: o)
         counts.judgedPeople = judged.count
