@@ -107,6 +107,20 @@ extension Catalog {
         }
     }
 
+    /// Every described face of the photos of several counted faces that identity judges (processed, not decided by a
+    /// reviewer), with its image's person: a face identity may choose, and measure against other people's identities.
+    public func groupPhotoFaces() throws -> [(personId: Int64, imageId: Int64, descriptor: Data)] {
+        try db.read { db in
+            var out: [(personId: Int64, imageId: Int64, descriptor: Data)] = []
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT i.personId, i.id, f.descriptor FROM image i JOIN face f ON f.imageId = i.id
+                WHERE i.processedAt IS NOT NULL AND i.faces >= 2 AND i.reviewed = 0 AND f.descriptor IS NOT NULL
+                """)
+            while let row = try rows.next() { out.append((row[0], row[1], row[2])) }
+            return out
+        }
+    }
+
     /// Every person's identity stored with these options, whether still valid (`summary` kept: no row of theirs
     /// changed since) or not (its centres are those the last judgement measured every other person's faces against).
     public func identityShapes(options: String) throws -> [Int64: (valid: Bool, centres: Data?, distances: Data?)] {

@@ -2,6 +2,7 @@
 // server and merged give what one machine gives; merging again changes nothing; a killed merge leaves nothing
 // half-merged; unfinished, older, newer and disagreeing shards; a reviewer's decision made in a shard.
 import Catalog
+import Curate
 import Foundation
 import GRDB
 import Testing
@@ -81,7 +82,7 @@ enum MergeCheck {
     }
 
     /// A processed, finished shard made of stored photos (no HTTP): `people` label -> files of ../shared/data.
-    static func storedShard(_ ws: String, _ people: [String: [String]]) async throws {
+    static func storedShard(_ ws: String, _ people: [String: [String]], extra: [String: [(name: String, bytes: [UInt8])]] = [:]) async throws {
         do {
             let workspace = Workspace(path: ws)
             try workspace.prepare()
@@ -92,6 +93,7 @@ enum MergeCheck {
                     let name = ((f as NSString).deletingLastPathComponent as NSString).lastPathComponent + "_" + (f as NSString).lastPathComponent
                     try catalog.storeAsFetched(label, try Paths.bytes(f), name: name)
                 }
+                for (name, bytes) in extra[label] ?? [] { try catalog.storeAsFetched(label, bytes, name: name) }
             }
         }
         var r = try await curate(["process", "--workspace", ws, "--quiet"], env: env, timeout: 300)
@@ -415,6 +417,35 @@ struct MergeTests {
         m = try await merge(c)
         #expect(m["judgedWhole"] as? Bool == false, "\(m)")
         differences = try await MergeCheck.differencesFromWholeJudgement(merged)
+        #expect(differences.isEmpty, "\(differences.joined(separator: "\n"))")
+    }
+
+    /// A photo of two faces kept or rejected for one in the band of its person's identity is judged against every other
+    /// identity too: Elton John's train_5 beside Madonna, filed under Ben Affleck, is judged again when a second merge
+    /// brings Elton John's identity, and is `wrong_person`, nearer Elton's, as judging the whole catalog has it.
+    @Test func aGroupPhotoInTheBandIsJudgedAgainWhenAMergeBringsTheIdentityItIsNearer() async throws {
+        let dir = TempDir()
+        let a = dir.sub("a").path, b = dir.sub("b").path, merged = dir.sub("merged").path
+        func decode(_ file: String) throws -> DecodedImage { try DecodedImage.decode(try Paths.bytes(file)) }
+        let pair = [UInt8](try DecodedImage.sideBySide(try decode("faces/opencv_course_5celeb/elton_john/train_5.jpg"),
+                                                       try decode(try Self.photos("madonna", 1)[0])).jpeg(quality: 92))
+        try await MergeCheck.storedShard(a, ["ben_afflek": try Self.photos("ben_afflek", 19)], extra: ["ben_afflek": [("pair_elton.jpg", pair)]])
+        try await MergeCheck.storedShard(b, ["elton_john": try Self.photos("elton_john", 22).filter { !$0.hasSuffix("/train_5.jpg") }])
+        func detail() throws -> String {
+            try DatabaseQueue(path: merged + "/catalog.sqlite").read { db in
+                try String.fetchOne(db, sql: "SELECT verdict || ' ' || COALESCE(reason, '-') || ': ' || COALESCE(detail, '') FROM image WHERE sha256 = ?",
+                                    arguments: [SHA256.hex(pair)]) ?? "none"
+            }
+        }
+        var r = try await curate(["merge", "--workspace", merged, a], env: env, timeout: 300)
+        #expect(r.status == 0, "\(r.stderr)")
+        let before = try detail()
+        r = try await curate(["merge", "--json", "--workspace", merged, b], env: env, timeout: 300)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\"judgedWhole\" : false"), "\(r.stdout)")
+        let after = try detail()
+        #expect(after.hasPrefix("rejected wrong_person") && after.contains("nearer elton_john's identity"), "before: \(before)\nafter: \(after)")
+        let differences = try await MergeCheck.differencesFromWholeJudgement(merged)
         #expect(differences.isEmpty, "\(differences.joined(separator: "\n"))")
     }
 

@@ -113,8 +113,8 @@ struct ChangedJudgement {
 
     /// The people other than `people` with a face whose verdict names or weighs the nearest other identity (measured
     /// farther than `suspectDistance` from their own: `wrong_person`, or in the band) within reach of one of these
-    /// centres: judged again, that verdict may change. Read from the distances stored with their identities and
-    /// those faces' descriptors alone.
+    /// centres: judged again, that verdict may change. Read from the identities stored (a one-face photo's distance;
+    /// the centres a group photo's faces are measured against) and those faces' descriptors alone.
     private func takenFor(_ moved: [[Float]], people: Set<Int64>, shapes: [Int64: (valid: Bool, centres: Data?, distances: Data?)]) throws -> [Int64] {
         guard !moved.isEmpty else { return [] }
         let o = options.identity
@@ -123,14 +123,28 @@ struct ChangedJudgement {
             guard let c = shape.centres, let d = shape.distances, let stored = IdentityShape(centres: c, distances: d) else { continue }
             for (id, distance) in stored.distances where distance > o.suspectDistance { owner[id] = personId }
         }
-        guard !owner.isEmpty else { return [] }
         // `looksLike` looks within suspectDistance, the band within its distance less otherMargin; a little more for
         // rounding (`IdentityCentres.nearest` measures again near the edge).
         let reach = max(o.suspectDistance, o.wrongDistance - o.band.otherMargin) + 1e-3
         var out = Set<Int64>()
-        for (id, data) in try catalog.countedDescriptors(imageIds: Array(owner.keys)) {
-            guard let personId = owner[id], !out.contains(personId), let d = Face.values(data) else { continue }
-            if moved.contains(where: { descriptorDistance(d, $0) <= reach }) { out.insert(personId) }
+        if !owner.isEmpty {
+            for (id, data) in try catalog.countedDescriptors(imageIds: Array(owner.keys)) {
+                guard let personId = owner[id], !out.contains(personId), let d = Face.values(data) else { continue }
+                if moved.contains(where: { descriptorDistance(d, $0) <= reach }) { out.insert(personId) }
+            }
+        }
+        // A photo of several faces kept for one in the band, or rejected for it (`IdentityIndex.groupChoice`): any of
+        // its faces in the band of the person's identity (measured as identity measures it, against every group's
+        // centre) may be the one chosen.
+        var groups: [Int64: [[Float]]] = [:]
+        for (personId, shape) in shapes where shape.valid && !people.contains(personId) {
+            if let c = shape.centres.flatMap(IdentityShape.decodeCentres), !c.isEmpty { groups[personId] = c }
+        }
+        for face in try catalog.groupPhotoFaces() {
+            guard !out.contains(face.personId), let centres = groups[face.personId], let d = Face.values(face.descriptor),
+                  let own = centres.map({ descriptorDistance(d, $0) }).min(),
+                  own > o.suspectDistance - 1e-3, own <= o.wrongDistance + 1e-3 else { continue }
+            if moved.contains(where: { descriptorDistance(d, $0) <= reach }) { out.insert(face.personId) }
         }
         return out.sorted()
     }
