@@ -115,6 +115,37 @@ struct SuspectEvidenceTests {
         #expect((people.first { $0["label"] as? String == "jerry" }?["identity"] as? [String: Any])?["suspects"] as? Int == 0, "\(people)")
     }
 
+    /// A stranger seen clearly among the person's photos (so far from the person's identity that it is
+    /// `wrong_person`) and again in sunglasses, in the band: the nearest-neighbour vote of the person's own photos
+    /// says it is the stranger (their clear photo is nearer it than any sure photo of the person), so it is
+    /// `wrong_person` too, saying why. Without the clear photo, nothing speaks against it and it stays a suspect.
+    @Test func aStrangerSeenClearlyElsewhereAmongThePersonsPhotosIsWrongPersonInTheBand() async throws {
+        let johns = Paths.data("faces/dlib_johns/John_Savage")
+        let files = try FileManager.default.contentsOfDirectory(atPath: johns.path).sorted()
+        func fetch(withClearPhoto: Bool) async throws -> (clear: [String: Any]?, shades: [String: Any]) {
+            let dir = TempDir()
+            let root = dir.sub("served")
+            let fm = FileManager.default
+            try fm.createDirectory(at: root.appendingPathComponent("elton"), withIntermediateDirectories: true)
+            for p in try Self.photos("elton_john") { try fm.copyItem(at: p, to: root.appendingPathComponent("elton/own_\(p.lastPathComponent)")) }
+            // John Savage's aligned crops (dlib's examples): one as it is, another in sunglasses.
+            if withClearPhoto { try fm.copyItem(at: johns.appendingPathComponent(files[4]), to: root.appendingPathComponent("elton/stranger_clear.jpg")) }
+            try Data(try Self.withSunglasses(johns.appendingPathComponent(files[5])).jpeg(quality: 92))
+                .write(to: root.appendingPathComponent("elton/stranger_shades.jpg"))
+            let fetched = try await ServedFetch.run(root, people: ["elton"], in: dir, env: env, timeout: 500)
+            return (withClearPhoto ? try fetched.row("elton/stranger_clear.jpg") : nil, try fetched.row("elton/stranger_shades.jpg"))
+        }
+        var (clear, shades) = try await fetch(withClearPhoto: true)
+        #expect(clear?["reason"] as? String == "wrong_person" && (clear?["detail"] as? String)?.contains("> 0.60") == true, "\(clear ?? [:])")
+        let detail = shades["detail"] as? String ?? ""
+        #expect(shades["verdict"] as? String == "rejected" && shades["reason"] as? String == "wrong_person", "\(shades)")
+        #expect(detail.hasPrefix("distance 0.5") && detail.contains("not the person by more evidence (against: a face not the person's (past the identity) at 0.")
+                && detail.contains("nearer than any sure photo of the person"), "\(detail)")
+
+        (_, shades) = try await fetch(withClearPhoto: false)
+        #expect(shades["verdict"] as? String == "kept" && (shades["detail"] as? String)?.contains("a suspect") == true, "\(shades)")
+    }
+
     /// The reference portrait (Wikidata's P18) is the person by definition: kept, and no suspect however far it is
     /// from the identity the photos give (a portrait is a member of the identity wherever the photos agree on a
     /// majority; only one they disown is a suspect). Jerry Seinfeld's photos come from his Commons category and his

@@ -7,7 +7,8 @@ import Foundation
 // MARK: evidence: every band face of a workspace with its evidence as numbers (one line each)
 
 /// `curate-bench-identity evidence WORKSPACE`: image id, label, distance, nearest sure face, spread, portrait,
-/// nearest other identity, and for a photo of several faces the next face's distance ("-" where unknown). The nearest sure face is the true nearest: the scan that stops at the
+/// nearest other identity, for a photo of several faces the next face's distance, and the nearest of the person's
+/// faces past --identity-distance ("-" where unknown). The nearest sure face is the true nearest: the scan that stops at the
 /// first within `neighbourFor` is told to stop at none, so the numbers do not depend on the rule measured.
 func evidence(_ workspace: String) throws {
     let catalog = try Catalog.openForReading(Workspace(path: workspace))
@@ -15,9 +16,9 @@ func evidence(_ workspace: String) throws {
     options.band.neighbourFor = 0
     let index = try IdentityIndex(catalog: catalog, options: options)
     func v(_ x: Float?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
-    print("id\tlabel\tdistance\tnearest\tspread\tportrait\tnearest_other\tnext_face")
+    print("id\tlabel\tdistance\tnearest\tspread\tportrait\tnearest_other\tnext_face\tnearest_far")
     for f in index.bandFacts() {
-        print("\(f.imageId)\t\(f.label)\t\(v(f.distance))\t\(v(f.nearest))\t\(v(f.spread))\t\(v(f.portrait))\t\(v(f.nearestOther))\t\(v(f.next))")
+        print("\(f.imageId)\t\(f.label)\t\(v(f.distance))\t\(v(f.nearest))\t\(v(f.spread))\t\(v(f.portrait))\t\(v(f.nearestOther))\t\(v(f.next))\t\(v(f.far))")
     }
 }
 
@@ -131,7 +132,7 @@ func crossval(_ out: URL, list: URL, manifest: URL, evidence: URL) throws {
         let p = line.split(separator: "\t").map(String.init)
         func v(_ s: String) -> Float? { s == "-" ? nil : Float(s) }
         facts[Int64(p[0])!] = BandFacts(imageId: Int64(p[0])!, label: p[1], distance: v(p[2])!, nearest: v(p[3]), spread: v(p[4]),
-                                        portrait: v(p[5]), nearestOther: v(p[6]), next: p.count > 7 ? v(p[7]) : nil)
+                                        portrait: v(p[5]), nearestOther: v(p[6]), next: p.count > 7 ? v(p[7]) : nil, far: p.count > 8 ? v(p[8]) : nil)
     }
     var exportedKeys = Set<String>()
     for line in try String(contentsOf: manifest, encoding: .utf8).split(separator: "\n").dropFirst() {
@@ -172,20 +173,28 @@ func crossval(_ out: URL, list: URL, manifest: URL, evidence: URL) throws {
         for i in test where i.band != nil && !i.shows && i.exported(chosen) {
             let f = i.band!
             func v(_ x: Float?) -> String { x.map { String(format: "%.3f", $0) } ?? "-" }
-            print("    intruder kept: \(i.file): distance \(v(f.distance)), nearest sure face \(v(f.nearest)), spread \(v(f.spread)), nearest other identity \(v(f.nearestOther))\(f.next.map { ", next face \(v($0))" } ?? "") (\(chosen.call(f).rawValue))")
+            print("    intruder kept: \(i.file): distance \(v(f.distance)), nearest sure face \(v(f.nearest)), spread \(v(f.spread)), nearest other identity \(v(f.nearestOther)), nearest face past the identity \(v(f.far))\(f.next.map { ", next face \(v($0))" } ?? "") (\(chosen.call(f).rawValue))")
         }
         for i in test where i.band == nil && !i.shows && i.exported {
             print("    intruder exported outside the band rule: \(i.file)")
         }
         for i in test where i.band != nil && i.shows && !i.exported(chosen) {
             let f = i.band!
-            print(String(format: "    own photo rejected: %@: distance %.3f, nearest sure face %.3f, other %.3f", i.file, f.distance, f.nearest ?? -1, f.nearestOther ?? -1))
+            print(String(format: "    own photo rejected: %@: distance %.3f, nearest sure face %.3f, other %.3f, nearest face past the identity %.3f",
+                         i.file, f.distance, f.nearest ?? -1, f.nearestOther ?? -1, f.far ?? -1))
         }
     }
     print("\nall folds, each person measured with constants chosen without them:")
     print("  distance alone:       " + before.line)
     print("  shipped constants:    " + inSample.line + "  (chosen on these same people: not held out)")
     print("  held out:             " + heldOut.line)
+    // The same without the nearest-face-not-the-person evidence (BandRule.farNearerAgainst), as the rule was before it.
+    let without = rules.map { r -> Rule in var b = r.band!; b.farNearerAgainst = false; return Rule(band: b) }
+    var heldOutWithout = Tally([], Rule(band: nil))
+    for person in people {
+        heldOutWithout = heldOutWithout + Tally(images.filter { $0.person == person }, choose(images.filter { $0.person != person }, without))
+    }
+    print("  held out, without the far-face evidence: " + heldOutWithout.line)
     let all = choose(images, rules)
     print("chosen on every person (what to ship from this set): \(all)")
     print("  on every person (in sample): " + Tally(images, all).line)

@@ -47,6 +47,13 @@ public struct BandRule: Sendable, Equatable {
     /// the photo stays a suspect, whatever the chosen face's evidence says for it (against still rejects: the other
     /// faces are farther than the chosen one).
     public var othersBeyond: Float = 0.70
+    /// One of the person's faces that is surely not them (a one-face photo farther than `--identity-distance`) nearer
+    /// than every sure face of theirs speaks against: the nearest-neighbour vote between what is surely the person
+    /// and what surely is not, whichever is nearer (no constant to choose). The person's own band photos were all
+    /// 0.09 or more nearer a sure photo of theirs than any such face (12 of 12 and 13 of 13,
+    /// `bench/identity/crossval.sh`, docs/benchmarks.md); a stranger photographed twice, once clearly and once in
+    /// sunglasses, is nearer their clear photo.
+    public var farNearerAgainst = true
 
     public init() {}
 }
@@ -63,6 +70,9 @@ struct BandEvidence: Sendable {
     var distance: Float
     /// The nearest sure face of the person found (the first within `neighbourFor`, else the nearest of all).
     var nearest: Float?
+    /// The nearest of the person's faces that are surely not them (one-face photos farther than
+    /// `--identity-distance`: a stranger the search brought, who is often brought again).
+    var far: Float?
     /// `distance` over the median distance of the person's faces to their centre.
     var spread: Float?
     /// The distance to the person's reference portrait, where it is part of the identity.
@@ -82,6 +92,11 @@ struct BandEvidence: Sendable {
         if let nearest {
             if nearest <= rule.neighbourFor { pro.append(String(format: "a sure photo of the person at %.2f", nearest)) }
             if nearest > rule.neighbourAgainst { con.append(String(format: "no sure photo of the person within %.2f (nearest %.2f)", rule.neighbourAgainst, nearest)) }
+        }
+        // Nearer a face that is surely not the person than any that surely is: the nearest-neighbour vote of the
+        // person's own photos says someone else (a stranger seen clearly in another of the person's photos).
+        if rule.farNearerAgainst, let far, far < (nearest ?? .infinity) {
+            con.append(String(format: "a face not the person's (past the identity) at %.2f, nearer than any sure photo of the person", far))
         }
         if let spread, spread <= rule.spreadFor { pro.append(String(format: "%.1f× the person's median distance", spread)) }
         if let portrait {
@@ -125,6 +140,11 @@ extension IdentityIndex {
         for (i, id) in imageIds.enumerated() where identity.memberSet.contains(i) && (distances[id] ?? .infinity) <= o.suspectDistance {
             sure.append(descriptors[i])
         }
+        // The faces surely not the person: one-face photos past `wrongDistance` (no reviewer's or portrait).
+        var farFaces = Descriptors()
+        for (i, id) in imageIds.enumerated() where (distances[id] ?? 0) > o.wrongDistance && !reference.contains(id) {
+            farFaces.append(descriptors[i])
+        }
         let memberDistances = imageIds.enumerated().compactMap { identity.memberSet.contains($0.offset) ? distances[$0.element] : nil }.sorted()
         let median = memberDistances.isEmpty ? nil : memberDistances[memberDistances.count / 2]
         // Portraits the photos agree with (members of the identity); one the photos disown says nothing.
@@ -143,7 +163,8 @@ extension IdentityIndex {
                     }
                 }
                 let d = face.distance
-                out[face.id] = BandEvidence(descriptor: face.descriptor, distance: d, nearest: sure.count > 0 ? nearest.squareRoot() : nil,
+                let far = (0..<farFaces.count).map { descriptorDistance(face.descriptor, farFaces[$0]) }.min()
+                out[face.id] = BandEvidence(descriptor: face.descriptor, distance: d, nearest: sure.count > 0 ? nearest.squareRoot() : nil, far: far,
                                             spread: median.flatMap { $0 > 0 ? d / $0 : nil },
                                             portrait: portraitFaces.map { descriptorDistance(face.descriptor, $0) }.min(), other: nil,
                                             group: face.group)
@@ -167,16 +188,18 @@ public struct BandFacts: Sendable {
     public var nearestOther: Float?
     /// For a photo of several faces kept for this one, the next face's distance to the person.
     public var next: Float?
+    /// The nearest of the person's faces past `--identity-distance`.
+    public var far: Float?
 
     public init(imageId: Int64, label: String, distance: Float, nearest: Float?, spread: Float?, portrait: Float?, nearestOther: Float?,
-                next: Float? = nil) {
+                next: Float? = nil, far: Float? = nil) {
         (self.imageId, self.label, self.distance, self.nearest) = (imageId, label, distance, nearest)
-        (self.spread, self.portrait, self.nearestOther, self.next) = (spread, portrait, nearestOther, next)
+        (self.spread, self.portrait, self.nearestOther, self.next, self.far) = (spread, portrait, nearestOther, next, far)
     }
 
     /// What `rule` makes of the face: as processing settles it, another identity nearer by `otherMargin` first.
     public func call(_ rule: BandRule) -> BandCall {
-        var evidence = BandEvidence(descriptor: [], distance: distance, nearest: nearest, spread: spread, portrait: portrait, other: nil,
+        var evidence = BandEvidence(descriptor: [], distance: distance, nearest: nearest, far: far, spread: spread, portrait: portrait, other: nil,
                                     group: next.map { BandEvidence.Group(face: 0, faces: 2, next: $0) })
         if let nearestOther, nearestOther <= distance - rule.otherMargin { evidence.other = ("", nearestOther) }
         return evidence.call(rule).call
@@ -192,7 +215,7 @@ extension IdentityIndex {
                 BandFacts(imageId: id, label: e.label, distance: evidence.distance, nearest: evidence.nearest, spread: evidence.spread,
                           portrait: evidence.portrait,
                           nearestOther: nearestIdentity(evidence.descriptor, notPerson: e.personId, within: .infinity)?.distance,
-                          next: evidence.group?.next)
+                          next: evidence.group?.next, far: evidence.far)
             }
         }
     }
