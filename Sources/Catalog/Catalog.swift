@@ -34,6 +34,7 @@ public final class Catalog: @unchecked Sendable {
             if !empty { throw WorkspaceError.foreign(workspace.root.path, ["catalog.sqlite (an SQLite database, not a curate catalog)"]) }
         }
         try catalog.migrate()
+        try catalog.restoreIndices()
         return catalog
     }
 
@@ -43,6 +44,7 @@ public final class Catalog: @unchecked Sendable {
         let catalog = try connect(workspace, readonly: false)
         try catalog.requireSchema()
         try catalog.migrate()
+        try catalog.restoreIndices()
         return catalog
     }
 
@@ -61,6 +63,11 @@ public final class Catalog: @unchecked Sendable {
             try catalog.requireSchema()
         }
         if try catalog.db.read({ try !Schema.migrator.hasCompletedMigrations($0) }) { return try openExisting(workspace) }
+        // A merge killed before it built the indices it dropped: build them where the folder is writable (else, or
+        // while a merge holds the catalog, read it as it is: slower without them, never different).
+        if try catalog.db.read({ db in try Bool.fetchOne(db, sql: "SELECT 1 FROM deferredIndex LIMIT 1") ?? false }) {
+            return (try? openExisting(workspace)) ?? catalog
+        }
         return catalog
     }
 

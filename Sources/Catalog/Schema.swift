@@ -343,6 +343,25 @@ enum Schema {
                 t.column("options", .text).notNull()
             }
         }
+        migrator.registerMigration("v19: indices a merge builds after its last shard") { db in
+            // `curate merge` drops the non-unique indices of the tables it fills before its first shard and builds
+            // them once after its last when it brings many rows (see `Catalog.deferIndices`: kept up row by row they
+            // cost about twice what building them once does). Each is recorded here, in the transaction that drops it, and made
+            // again (and its row removed) in one transaction: by the merge, or by the next command that opens the
+            // catalog after the merge was killed. The UNIQUE constraints are never dropped.
+            try db.create(table: "deferredIndex") { t in
+                t.primaryKey("name", .text)
+                t.column("sql", .text).notNull()
+            }
+        }
+        migrator.registerMigration("v20: no index another one covers") { db in
+            // Each of these is the first column of a UNIQUE constraint of its table (a face's image of (imageId, idx),
+            // a URL's person of (personId, url), a term's person of (personId, provider, text)), which SQLite reads
+            // for the same lookups: every row written kept both up to date for nothing (a merge built them again).
+            for name in ["face_on_imageId", "attempt_on_personId", "term_on_personId"] {
+                try db.execute(sql: "DROP INDEX IF EXISTS \"\(name)\"")
+            }
+        }
         return migrator
     }
 }

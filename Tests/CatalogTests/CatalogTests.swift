@@ -180,6 +180,91 @@ import Testing
         #expect(try catalog.sweepPlacing() == 0, "the record is cleared")
     }
 
+    /// Every index of the catalog with its definition (a UNIQUE constraint's by its columns).
+    static func indices(_ catalog: Catalog) throws -> [String: String] {
+        try catalog.db.read { db in
+            var all: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'") {
+                let name: String = row[0], table: String = row[1], sql: String? = row[2]
+                let columns = try String.fetchAll(db, sql: "SELECT name FROM pragma_index_info(?) ORDER BY seqno", arguments: [name])
+                all[name] = sql ?? "\(table)(\(columns.joined(separator: ", ")))"
+            }
+            return all
+        }
+    }
+
+    /// A merge of many rows drops the non-unique indices before its first shard and builds them after its last.
+    /// Killed in between (or while it built them: that transaction is rolled back to the same state), the catalog
+    /// records what it dropped, and the next command that opens it (to write, or to read where it may write) has
+    /// every index back; the UNIQUE constraints were never dropped. Few rows into a large catalog drop nothing.
+    @Test func indicesAMergeDroppedAreBuiltAgainWhenTheCatalogOpensAfterAKill() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var catalog: Catalog? = try open()
+        let all = try Self.indices(catalog!)
+        // What a merge drops: every index of the tables it fills but their UNIQUE constraints (SQLite's own).
+        let expected = Set(try catalog!.db.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex%'
+                AND tbl_name IN ('term', 'attempt', 'image', 'face', 'decision')
+                """)
+        })
+        #expect(all.keys.contains("image_on_sha256") && all.keys.contains("image_counts") && all.keys.contains("attempt_counts"))
+        let shardWorkspace = Workspace(path: dir.appendingPathComponent("shard").path)
+        try shardWorkspace.prepare()
+        let shard = try Catalog.open(shardWorkspace)
+        let person = try shard.person(label: "A", queryFile: nil)
+        let term = try shard.syncTerms(personId: person.id!, lines: [("t", .search, .commons)])[0]
+        var downloads: [Catalog.Download] = []
+        for k in 0..<3 {
+            let sha = String(repeating: "\(k)", count: 64)
+            let attempt = try shard.recordPage(term: term, candidates: [Attempt(personId: person.id!, termId: term.id, url: "u\(k)", provider: .commons)])[0]
+            downloads.append(Catalog.Download(attempt: attempt, term: "t", sha256: sha, path: Workspace.imagePath(sha256: sha, ext: "jpg"),
+                                              bytes: 1, format: .jpeg, httpStatus: 200, ms: 1))
+        }
+        _ = try shard.recordDownloads(downloads)
+        try shard.db.write { db in try db.execute(sql: "UPDATE image SET processedAt = ?", arguments: [Date()]) }
+        try shard.finishShard()
+        let sources = try catalog!.checkShards([shardWorkspace.root])
+
+        for reopen in ["open", "openForReading", "openExisting"] {
+            let dropped = try catalog!.deferIndices(for: sources)
+            #expect(Set(dropped) == expected)
+            #expect(dropped.contains("image_on_sha256") && dropped.contains("image_review"))
+            let left = try Self.indices(catalog!)
+            #expect(left.keys.contains { $0.hasPrefix("sqlite_autoindex_image") } && left.keys.contains { $0.hasPrefix("sqlite_autoindex_person") })
+            #expect(!left.keys.contains("image_on_sha256"))
+            // Killed here: nothing else happens before the next command opens the catalog.
+            catalog = nil
+            let ws = Workspace(path: dir.path)
+            catalog = try reopen == "open" ? Catalog.open(ws) : reopen == "openExisting" ? Catalog.openExisting(ws) : Catalog.openForReading(ws)
+            #expect(try Self.indices(catalog!) == all, "opened with \(reopen)")
+            #expect(try catalog!.db.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM deferredIndex")! } == 0)
+            if reopen == "openForReading" { catalog = try open() }
+        }
+
+        // The merge itself builds them again, and a second merge of the shard (nothing new) drops nothing.
+        let dropped = try catalog!.deferIndices(for: sources)
+        #expect(try catalog!.merge(sources[0]).images == 3)
+        #expect(try catalog!.restoreIndices() == dropped.count)
+        #expect(try Self.indices(catalog!) == all)
+        #expect(try catalog!.deferIndices(for: sources).isEmpty)
+        // A shard of 3 images into a catalog of 7 drops nothing: building the indices again would cost more.
+        let moreWorkspace = Workspace(path: dir.appendingPathComponent("more").path)
+        try moreWorkspace.prepare()
+        let more = try Catalog.open(moreWorkspace)
+        let b = try more.person(label: "B", queryFile: nil)
+        let bTerm = try more.syncTerms(personId: b.id!, lines: [("t", .search, .commons)])[0]
+        for k in 3..<10 {
+            let sha = String(repeating: "\(k)", count: 64)
+            let attempt = try more.recordPage(term: bTerm, candidates: [Attempt(personId: b.id!, termId: bTerm.id, url: "u\(k)", provider: .commons)])[0]
+            _ = try more.recordDownloads([Catalog.Download(attempt: attempt, term: "t", sha256: sha, path: Workspace.imagePath(sha256: sha, ext: "jpg"),
+                                                           bytes: 1, format: .jpeg, httpStatus: 200, ms: 1)])
+        }
+        let moreSources = try more.checkShards([shardWorkspace.root])
+        #expect(try more.deferIndices(for: moreSources).isEmpty)
+        #expect(try Self.indices(more) == all)
+    }
+
     /// A merge records its shard as being placed (one row naming the shard's catalog) before it links the shard's
     /// files; killed before its rows commit, the next sweep removes the shard's originals no image row here names,
     /// and keeps those one does and every file the shard does not name.

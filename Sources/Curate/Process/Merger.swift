@@ -41,13 +41,8 @@ public final class Merger {
     /// options (`ChangedJudgement`). Run again, it changes nothing.
     public func run(shards: [URL]) throws -> MergeSummary {
         let sources = try catalog.checkShards(shards)
-        var outcomes: [ShardMergeOutcome] = []
         let started = Date()
-        for source in sources {
-            let outcome = try catalog.merge(source)
-            outcomes.append(outcome)
-            onShard(outcome)
-        }
+        let outcomes = try catalog.merge(sources, onShard: onShard)
         let union = Date().timeIntervalSince(started)
         var judge = 0.0
         var across = AcrossCounts()
