@@ -36,13 +36,15 @@ int curate_faces_has_descriptors(const curate_face_models *models);
 int curate_faces_load_cnn(curate_face_models *models, const char *mmod_path, curate_error *err);
 int curate_faces_has_cnn(const curate_face_models *models);
 
-/// Runs a face detector on a packed 8-bit BGR image (`stride` bytes a row), after `upsample` doublings: the HOG
-/// frontal face detector, or with `cnn` dlib's CNN (MMOD) detector, which finds side-on and partly hidden faces
-/// too at about a hundred times the cost (curate_faces_load_cnn first). Writes at most `capacity` faces,
+/// Runs a face detector on a packed 8-bit BGR image (`stride` bytes a row), after `upsample` doublings: with
+/// `mode` 0 the HOG frontal face detector (its scan with AVX-512 where the CPU has it: dlib's scores to the bit),
+/// 1 dlib's CNN (MMOD) detector, which finds side-on and partly hidden faces too at about a hundred times the
+/// cost (curate_faces_load_cnn first), 2 the HOG detector as dlib's own object_detector scans (what mode 0 is
+/// checked against). Writes at most `capacity` faces,
 /// strongest first, and the number found to `count`; when `landmark_seconds` is not NULL, the part of the time
 /// the shape predictor took (for bench/process.sh).
 int curate_faces_detect(curate_face_models *models, const unsigned char *bgr, int width, int height, size_t stride,
-                        int upsample, int cnn, curate_face *faces, int capacity, int *count,
+                        int upsample, int mode, curate_face *faces, int capacity, int *count,
                         double *landmark_seconds, curate_error *err);
 
 /// Cuts the aligned face chips (size x size, `padding` as dlib's get_face_chip_details) of `count` faces into

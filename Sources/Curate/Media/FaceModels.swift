@@ -117,15 +117,16 @@ public final class FaceModels {
     }
 
     /// Faces in the image, strongest first, after `upsample` doublings, by the HOG detector or (loaded first
-    /// with `loadCNN`) the CNN detector.
-    public func detect(_ image: DecodedImage, upsample: Int, detector: FaceDetector = .hog) throws -> [DetectedFace] {
+    /// with `loadCNN`) the CNN detector. `dlibScan` runs the HOG detector as dlib's own object_detector scans,
+    /// which curate's scan must equal (for tests).
+    public func detect(_ image: DecodedImage, upsample: Int, detector: FaceDetector = .hog, dlibScan: Bool = false) throws -> [DetectedFace] {
         var faces = [curate_face](repeating: curate_face(), count: 256)
         var count: Int32 = 0
         var landmarks = 0.0
         try Bridge.call({ FaceError(description: "face detection failed: \($0)") }) { err in
             image.withPixels { p, stride in
                 curate_faces_detect(handle, p, Int32(image.width), Int32(image.height), stride, Int32(upsample),
-                                    detector == .cnn ? 1 : 0, &faces, Int32(faces.count), &count, &landmarks, err)
+                                    detector == .cnn ? 1 : dlibScan ? 2 : 0, &faces, Int32(faces.count), &count, &landmarks, err)
             }
         }
         landmarkSeconds += landmarks
@@ -141,7 +142,7 @@ public final class FaceModels {
     /// Faces at a bounded cost: images longer than `maxSide` are shrunk first, those under `upsampleBelow`
     /// upsampled once (small faces in small photos). Boxes are in the image's own coordinates.
     public func find(in image: DecodedImage, maxSide: Int = 2000, upsampleBelow: Int = 1000,
-                     detector: FaceDetector = .hog) throws -> [DetectedFace] {
+                     detector: FaceDetector = .hog, dlibScan: Bool = false) throws -> [DetectedFace] {
         let longer = max(image.width, image.height)
         var work = image
         var scale = 1.0
@@ -150,7 +151,7 @@ public final class FaceModels {
             work = try image.resized(width: max(1, Int(Double(image.width) * scale)), height: max(1, Int(Double(image.height) * scale)))
         }
         let upsample = Double(longer) * scale < Double(upsampleBelow) ? 1 : 0
-        return try detect(work, upsample: upsample, detector: detector).map { scale == 1 ? $0 : $0.scaled(by: 1 / scale) }
+        return try detect(work, upsample: upsample, detector: detector, dlibScan: dlibScan).map { scale == 1 ? $0 : $0.scaled(by: 1 / scale) }
     }
 
     /// The aligned chip of a face (size x size) and, for 150 x 150 chips with the ResNet model loaded, its
