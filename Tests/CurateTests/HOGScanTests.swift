@@ -1,7 +1,7 @@
 // The HOG detector's scan in the face bridge (its fHOG features and separable filters 16 values at a time with
 // AVX-512) against dlib's own object_detector on the same grey image: the same faces, boxes and scores, on the real
 // photos of ../shared/data at curate's working sizes and at every width modulo 16 (the columns dlib leaves to its
-// scalar loops).
+// scalar loops), and the check the bridge makes before it uses its scan.
 import Foundation
 import Testing
 import TestSupport
@@ -26,6 +26,8 @@ struct HOGScanTests {
     @Test func theScanIsDlibsOnEveryPhoto() async throws {
         try await offPool {
             let models = try FaceModels(ProcessFixture.models)
+            // On a CPU with AVX-512 the bridge's scan runs (its check against dlib at start passed); elsewhere dlib's.
+            #expect(models.hasHOGScan == BLASCore.Features.cpu.avx512)
             var photos: [String] = []
             for folder in ["group", "single_face", "nonface", "edge", "faces/opencv_course_5celeb/madonna", "faces/dlib_johns"] {
                 let enumerator = FileManager.default.enumerator(atPath: Paths.shared.appendingPathComponent(folder).path)

@@ -35,6 +35,9 @@ int curate_faces_has_descriptors(const curate_face_models *models);
 /// `cnn` mode. Loading it again replaces it.
 int curate_faces_load_cnn(curate_face_models *models, const char *mmod_path, curate_error *err);
 int curate_faces_has_cnn(const curate_face_models *models);
+/// 1 when the HOG detector scans with the bridge's AVX-512 code (on a CPU with it, after a check that it gives
+/// dlib's values to the bit), 0 when dlib's own object_detector scans.
+int curate_faces_hog_scan(const curate_face_models *models);
 
 /// Runs a face detector on a packed 8-bit BGR image (`stride` bytes a row), after `upsample` doublings: with
 /// `mode` 0 the HOG frontal face detector (its scan with AVX-512 where the CPU has it: dlib's scores to the bit),

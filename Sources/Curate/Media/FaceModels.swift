@@ -108,6 +108,9 @@ public final class FaceModels {
     public var hasLandmarks: Bool { curate_faces_has_landmarks(handle) != 0 }
     public var hasDescriptors: Bool { curate_faces_has_descriptors(handle) != 0 }
     public var hasCNN: Bool { curate_faces_has_cnn(handle) != 0 }
+    /// Whether the HOG detector scans with the face bridge's AVX-512 code (dlib's values, checked at start), not
+    /// dlib's own.
+    public var hasHOGScan: Bool { curate_faces_hog_scan(handle) != 0 }
 
     /// Loads dlib's CNN face detector, for `detect(_:upsample:detector: .cnn)`.
     public func loadCNN(_ file: URL) throws {
