@@ -70,12 +70,22 @@ public struct HammingIndex {
                 let (sa, ba) = chunks[a], (sb, bb) = chunks[b]
                 if ba + bb <= 32, n <= Int(UInt32.max) {
                     // The key and the hash's number in one word, sorted: equal keys are runs, numbers ascending.
-                    for i in 0..<n {
-                        let h = hashes[i]
-                        let key = ((h >> sa) & mask(ba)) << bb | ((h >> sb) & mask(bb))
-                        keyed[i] = key << 32 | UInt64(i)
+                    func key(_ h: UInt64) -> UInt64 { ((h >> sa) & mask(ba)) << bb | ((h >> sb) & mask(bb)) }
+                    if ba + bb <= 20 {
+                        // Keys of 20 bits or fewer (16 at radius 6) sorted by counting them: two passes over the
+                        // hashes instead of a comparison sort of a million words, in the same order.
+                        var starts = [Int](repeating: 0, count: (1 << Int(ba + bb)) + 1)
+                        for h in hashes { starts[Int(key(h)) + 1] += 1 }
+                        for k in 1..<starts.count { starts[k] += starts[k - 1] }
+                        for i in 0..<n {
+                            let k = key(hashes[i])
+                            keyed[starts[Int(k)]] = k << 32 | UInt64(i)
+                            starts[Int(k)] += 1
+                        }
+                    } else {
+                        for i in 0..<n { keyed[i] = key(hashes[i]) << 32 | UInt64(i) }
+                        keyed.sort()
                     }
-                    keyed.sort()
                     var start = 0
                     while start < n {
                         let key = keyed[start] >> 32
