@@ -18,23 +18,18 @@ struct IdentityPipelineTests {
     @Test func intrudersAreCaughtPairsKeptAndSuspectsAndRunAnswersListed() async throws {
         // The photos the server serves: copies of real ones, and pairs composed here from real ones.
         let dir = TempDir()
-        let root = dir.sub("served")
-        let fm = FileManager.default
-        for person in ["jerry", "mindy"] { try fm.createDirectory(at: root.appendingPathComponent(person), withIntermediateDirectories: true) }
+        let served = try ServedFolder(dir, people: ["jerry", "mindy"])
         let jerry = try Self.photos("jerry_seinfeld"), mindy = try Self.photos("mindy_kaling")
         let elton = try Self.photos("elton_john"), madonna = try Self.photos("madonna")
-        func serve(_ url: URL, as name: String) throws { try fm.copyItem(at: url, to: root.appendingPathComponent(name)) }
-        for (i, p) in jerry.prefix(16).enumerated() { try serve(p, as: "jerry/own_\(i).jpg") }
-        for (i, p) in mindy.prefix(12).enumerated() { try serve(p, as: "mindy/own_\(i).\(p.pathExtension)") }
-        try serve(mindy[13], as: "jerry/intruder_mindy.jpg")
-        try serve(elton[0], as: "jerry/intruder_elton.jpg")
+        for (i, p) in jerry.prefix(16).enumerated() { try served.serve(p, as: "jerry/own_\(i).jpg") }
+        for (i, p) in mindy.prefix(12).enumerated() { try served.serve(p, as: "mindy/own_\(i).\(p.pathExtension)") }
+        try served.serve(mindy[13], as: "jerry/intruder_mindy.jpg")
+        try served.serve(elton[0], as: "jerry/intruder_elton.jpg")
         func decode(_ url: URL) throws -> DecodedImage { try DecodedImage.decode([UInt8](try Data(contentsOf: url))) }
-        try Data(try DecodedImage.sideBySide(try decode(jerry[20]), try decode(madonna[0])).jpeg(quality: 92))
-            .write(to: root.appendingPathComponent("jerry/pair_left.jpg"))
-        try Data(try DecodedImage.sideBySide(try decode(elton[5]), try decode(jerry[21])).jpeg(quality: 92))
-            .write(to: root.appendingPathComponent("jerry/pair_right.jpg"))
+        try served.write(Data(try DecodedImage.sideBySide(try decode(jerry[20]), try decode(madonna[0])).jpeg(quality: 92)), as: "jerry/pair_left.jpg")
+        try served.write(Data(try DecodedImage.sideBySide(try decode(elton[5]), try decode(jerry[21])).jpeg(quality: 92)), as: "jerry/pair_right.jpg")
 
-        let fetched = try await ServedFetch.run(root, people: ["jerry", "mindy"], in: dir, env: env, timeout: 400)
+        let fetched = try await ServedFetch.run(served.root, people: ["jerry", "mindy"], in: dir, env: env, timeout: 400)
         let (ws, rows) = (fetched.ws, fetched.rows)
         var r: ProcessResult
         func row(_ name: String) throws -> [String: Any] { try fetched.row(name) }

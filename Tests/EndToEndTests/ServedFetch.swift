@@ -14,6 +14,25 @@ func jsonRows(_ text: String, sourceLocation: SourceLocation = #_sourceLocation)
     try #require(try json(text) as? [[String: Any]], "\(text.prefix(300))", sourceLocation: sourceLocation)
 }
 
+/// The folder a test's server serves: a folder per person under `root`, filled with copies of real photos or with
+/// pictures made from them, each under the name ("person/file.jpg") it is served as.
+struct ServedFolder {
+    let root: URL
+
+    init(_ dir: TempDir, people: [String]) throws {
+        root = dir.sub("served")
+        for person in people {
+            try FileManager.default.createDirectory(at: root.appendingPathComponent(person), withIntermediateDirectories: true)
+        }
+    }
+
+    /// A copy of the photo at `url`, served as `name`.
+    func serve(_ url: URL, as name: String) throws { try FileManager.default.copyItem(at: url, to: root.appendingPathComponent(name)) }
+
+    /// `bytes`, served as `name`.
+    func write(_ bytes: Data, as name: String) throws { try bytes.write(to: root.appendingPathComponent(name)) }
+}
+
 struct ServedFetch {
     /// The workspace's path.
     let ws: String

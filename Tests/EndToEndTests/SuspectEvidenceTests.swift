@@ -32,24 +32,21 @@ struct SuspectEvidenceTests {
 
     @Test func theirOwnHardPhotoIsThePersonAndAnotherPersonsInTheBandIsWrongPerson() async throws {
         let dir = TempDir()
-        let root = dir.sub("served")
-        let fm = FileManager.default
-        for person in ["jerry", "ben", "elton"] { try fm.createDirectory(at: root.appendingPathComponent(person), withIntermediateDirectories: true) }
-        func serve(_ url: URL, as name: String) throws { try fm.copyItem(at: url, to: root.appendingPathComponent(name)) }
+        let served = try ServedFolder(dir, people: ["jerry", "ben", "elton"])
         // Jerry Seinfeld's photos, train_10 in sunglasses instead of as it is: 0.52 from his identity, in the band
         // (a suspect until now), and 0.44 from one of his sure photos (measured: curate-bench-identity describe-hard).
         for p in try Self.photos("jerry_seinfeld") where p.lastPathComponent != "train_10.jpg" {
-            try serve(p, as: "jerry/own_\(p.lastPathComponent)")
+            try served.serve(p, as: "jerry/own_\(p.lastPathComponent)")
         }
-        try Data(try Self.withSunglasses(Paths.data("faces/opencv_course_5celeb/jerry_seinfeld/train_10.jpg")).jpeg(quality: 92))
-            .write(to: root.appendingPathComponent("jerry/sunglasses_train_10.jpg"))
+        try served.write(Data(try Self.withSunglasses(Paths.data("faces/opencv_course_5celeb/jerry_seinfeld/train_10.jpg")).jpeg(quality: 92)),
+                         as: "jerry/sunglasses_train_10.jpg")
         // Ben Affleck's photos and one of Elton John's (train_5: 0.59 from Ben's identity, in the band, and 0.50 from
         // Elton's, who is in the workspace with his other photos).
-        for p in try Self.photos("ben_afflek") { try serve(p, as: "ben/own_\(p.lastPathComponent)") }
-        for p in try Self.photos("elton_john") where p.lastPathComponent != "train_5.jpg" { try serve(p, as: "elton/own_\(p.lastPathComponent)") }
-        try serve(Paths.data("faces/opencv_course_5celeb/elton_john/train_5.jpg"), as: "ben/intruder_elton_train_5.jpg")
+        for p in try Self.photos("ben_afflek") { try served.serve(p, as: "ben/own_\(p.lastPathComponent)") }
+        for p in try Self.photos("elton_john") where p.lastPathComponent != "train_5.jpg" { try served.serve(p, as: "elton/own_\(p.lastPathComponent)") }
+        try served.serve(Paths.data("faces/opencv_course_5celeb/elton_john/train_5.jpg"), as: "ben/intruder_elton_train_5.jpg")
 
-        let fetched = try await ServedFetch.run(root, people: ["jerry", "ben", "elton"], in: dir, env: env, timeout: 500)
+        let fetched = try await ServedFetch.run(served.root, people: ["jerry", "ben", "elton"], in: dir, env: env, timeout: 500)
         let ws = fetched.ws
         var r: ProcessResult
         func row(_ name: String) throws -> [String: Any] { try fetched.row(name) }
@@ -80,22 +77,19 @@ struct SuspectEvidenceTests {
     /// settled one-face photos only.
     @Test func aTwoFacePhotoKeptForAFaceInTheBandIsSettledByThatFacesEvidence() async throws {
         let dir = TempDir()
-        let root = dir.sub("served")
-        let fm = FileManager.default
-        for person in ["jerry", "ben", "elton"] { try fm.createDirectory(at: root.appendingPathComponent(person), withIntermediateDirectories: true) }
-        func serve(_ url: URL, as name: String) throws { try fm.copyItem(at: url, to: root.appendingPathComponent(name)) }
+        let served = try ServedFolder(dir, people: ["jerry", "ben", "elton"])
         func decode(_ url: URL) throws -> DecodedImage { try DecodedImage.decode([UInt8](try Data(contentsOf: url))) }
-        func write(_ image: DecodedImage, _ name: String) throws { try Data(try image.jpeg(quality: 92)).write(to: root.appendingPathComponent(name)) }
+        func write(_ image: DecodedImage, _ name: String) throws { try served.write(Data(try image.jpeg(quality: 92)), as: name) }
         let celebrity = "faces/opencv_course_5celeb/"
-        for p in try Self.photos("jerry_seinfeld") where p.lastPathComponent != "train_10.jpg" { try serve(p, as: "jerry/own_\(p.lastPathComponent)") }
+        for p in try Self.photos("jerry_seinfeld") where p.lastPathComponent != "train_10.jpg" { try served.serve(p, as: "jerry/own_\(p.lastPathComponent)") }
         let madonna = try Self.photos("madonna")
         try write(try DecodedImage.sideBySide(try Self.withSunglasses(Paths.data(celebrity + "jerry_seinfeld/train_10.jpg")), try decode(madonna[1])),
                   "jerry/pair_sunglasses.jpg")
-        for p in try Self.photos("ben_afflek") { try serve(p, as: "ben/own_\(p.lastPathComponent)") }
-        for p in try Self.photos("elton_john") where p.lastPathComponent != "train_5.jpg" { try serve(p, as: "elton/own_\(p.lastPathComponent)") }
+        for p in try Self.photos("ben_afflek") { try served.serve(p, as: "ben/own_\(p.lastPathComponent)") }
+        for p in try Self.photos("elton_john") where p.lastPathComponent != "train_5.jpg" { try served.serve(p, as: "elton/own_\(p.lastPathComponent)") }
         try write(try DecodedImage.sideBySide(try decode(Paths.data(celebrity + "elton_john/train_5.jpg")), try decode(madonna[0])), "ben/pair_elton.jpg")
 
-        let fetched = try await ServedFetch.run(root, people: ["jerry", "ben", "elton"], in: dir, env: env, timeout: 500)
+        let fetched = try await ServedFetch.run(served.root, people: ["jerry", "ben", "elton"], in: dir, env: env, timeout: 500)
         let jerry = try fetched.row("jerry/pair_sunglasses.jpg"), ben = try fetched.row("ben/pair_elton.jpg")
         #expect(jerry["faces"] as? Int == 2 && ben["faces"] as? Int == 2, "\(jerry)\n\(ben)")
         #expect(jerry["verdict"] as? String == "kept" && jerry["chosen_among_several"] as? Bool == true, "\(jerry)")
@@ -124,15 +118,12 @@ struct SuspectEvidenceTests {
         let files = try FileManager.default.contentsOfDirectory(atPath: johns.path).sorted()
         func fetch(withClearPhoto: Bool) async throws -> (clear: [String: Any]?, shades: [String: Any]) {
             let dir = TempDir()
-            let root = dir.sub("served")
-            let fm = FileManager.default
-            try fm.createDirectory(at: root.appendingPathComponent("elton"), withIntermediateDirectories: true)
-            for p in try Self.photos("elton_john") { try fm.copyItem(at: p, to: root.appendingPathComponent("elton/own_\(p.lastPathComponent)")) }
+            let served = try ServedFolder(dir, people: ["elton"])
+            for p in try Self.photos("elton_john") { try served.serve(p, as: "elton/own_\(p.lastPathComponent)") }
             // John Savage's aligned crops (dlib's examples): one as it is, another in sunglasses.
-            if withClearPhoto { try fm.copyItem(at: johns.appendingPathComponent(files[4]), to: root.appendingPathComponent("elton/stranger_clear.jpg")) }
-            try Data(try Self.withSunglasses(johns.appendingPathComponent(files[5])).jpeg(quality: 92))
-                .write(to: root.appendingPathComponent("elton/stranger_shades.jpg"))
-            let fetched = try await ServedFetch.run(root, people: ["elton"], in: dir, env: env, timeout: 500)
+            if withClearPhoto { try served.serve(johns.appendingPathComponent(files[4]), as: "elton/stranger_clear.jpg") }
+            try served.write(Data(try Self.withSunglasses(johns.appendingPathComponent(files[5])).jpeg(quality: 92)), as: "elton/stranger_shades.jpg")
+            let fetched = try await ServedFetch.run(served.root, people: ["elton"], in: dir, env: env, timeout: 500)
             return (withClearPhoto ? try fetched.row("elton/stranger_clear.jpg") : nil, try fetched.row("elton/stranger_shades.jpg"))
         }
         var (clear, shades) = try await fetch(withClearPhoto: true)
