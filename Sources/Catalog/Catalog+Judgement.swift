@@ -21,9 +21,13 @@ extension Catalog {
     }
 
     /// Records that the stages across people ran to the end with `options` (nil: forgets it, before anything they
-    /// judge from changes, so that a run killed meanwhile is followed by a judgement of everything).
+    /// judge from changes, so that a run killed meanwhile is followed by a judgement of everything). Either way the
+    /// judgements merged shards brought are forgotten (`judgedIn`, `shardCentre`): what is judged from now on is
+    /// this workspace's, one judgement.
     public func recordJudgement(_ options: String?) throws {
         try db.write { db in
+            try db.execute(sql: "UPDATE identityState SET judgedIn = NULL WHERE judgedIn IS NOT NULL")
+            try db.execute(sql: "DELETE FROM shardCentre")
             if let options {
                 try db.execute(sql: "INSERT INTO judgement (id, options) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET options = excluded.options",
                                arguments: [options])
@@ -122,14 +126,26 @@ extension Catalog {
     }
 
     /// Every person's identity stored with these options, whether still valid (`summary` kept: no row of theirs
-    /// changed since) or not (its centres are those the last judgement measured every other person's faces against).
-    public func identityShapes(options: String) throws -> [Int64: (valid: Bool, centres: Data?, distances: Data?)] {
+    /// changed since) or not (its centres are those the last judgement measured every other person's faces against),
+    /// and the merged shard whose judgement it was brought from (nil: this workspace's own).
+    public func identityShapes(options: String) throws -> [Int64: (valid: Bool, centres: Data?, distances: Data?, judgedIn: Int64?)] {
         try db.read { db in
-            var out: [Int64: (valid: Bool, centres: Data?, distances: Data?)] = [:]
+            var out: [Int64: (valid: Bool, centres: Data?, distances: Data?, judgedIn: Int64?)] = [:]
             let rows = try Row.fetchCursor(db, sql: """
-                SELECT personId, summary IS NOT NULL, centres, distances FROM identityState WHERE options = ?
+                SELECT personId, summary IS NOT NULL, centres, distances, judgedIn FROM identityState WHERE options = ?
                 """, arguments: [options])
-            while let row = try rows.next() { out[row[0]] = (row[1], row[2], row[3]) }
+            while let row = try rows.next() { out[row[0]] = (row[1], row[2], row[3], row[4]) }
+            return out
+        }
+    }
+
+    /// The centres each merged shard's own judgement measured its faces against, by shard, then person (see
+    /// `merge(_:carrying:)`); empty once the workspace has judged since.
+    public func shardCentres() throws -> [Int64: [Int64: Data]] {
+        try db.read { db in
+            var out: [Int64: [Int64: Data]] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT shardId, personId, centres FROM shardCentre WHERE centres IS NOT NULL")
+            while let row = try rows.next() { out[row[0], default: [:]][row[1]] = row[2] }
             return out
         }
     }

@@ -36,6 +36,22 @@ public struct ShardMergeOutcome: Codable, Sendable {
     public var rowsSeconds = 0.0
 }
 
+/// How a merge brings a shard's own judgement of its people (Curate's terms, which the catalog does not read): the
+/// options the stages across people judge by here (a shard judged by others is judged again) and those its
+/// identities are stored with, and how a stored identity's face distances are renumbered with the shard's images.
+public struct JudgementCarry: Sendable {
+    public var options: String
+    public var identityOptions: String
+    /// `identityState.distances` with each image id mapped (shard -> here); nil where that cannot be done.
+    public var renumber: @Sendable (Data, [Int64: Int64]) -> Data?
+
+    public init(options: String, identityOptions: String, renumber: @escaping @Sendable (Data, [Int64: Int64]) -> Data?) {
+        self.options = options
+        self.identityOptions = identityOptions
+        self.renumber = renumber
+    }
+}
+
 public enum MergeError: BadInput {
     case notWorkspace(String)
     case unfinished(String)
@@ -175,8 +191,10 @@ extension Catalog {
     /// Merges checked shards one after the other (`merge(_:)`), with what many rows need around them: the
     /// non-unique indices built once after the last shard (`deferIndices`), and the WAL copied into the catalog
     /// (checkpointed) by a second connection on another thread while the next shard is written, instead of by the
-    /// writer after each commit. `onShard` is told of each shard as it is merged.
-    public func merge(_ sources: [ShardSource], onShard: (ShardMergeOutcome) -> Void = { _ in }) throws -> [ShardMergeOutcome] {
+    /// writer after each commit. `onShard` is told of each shard as it is merged. With `carrying`, each shard's own
+    /// judgement comes with its people where it finished with those options (`carryJudgement`).
+    public func merge(_ sources: [ShardSource], carrying carry: JudgementCarry? = nil,
+                      onShard: (ShardMergeOutcome) -> Void = { _ in }) throws -> [ShardMergeOutcome] {
         try deferIndices(for: sources)
         var outcomes: [ShardMergeOutcome] = []
         do {
@@ -193,7 +211,7 @@ extension Catalog {
                 // past 1 GiB, wait for the copy, so that it does not grow with every shard.
                 let wal = (try? FileManager.default.attributesOfItem(atPath: walPath))?[.size] as? Int ?? 0
                 if wal > 1 << 30 { checkpointer.wait() }
-                let outcome = try merge(source)
+                let outcome = try merge(source, carrying: carry)
                 if !outcome.alreadyMerged { checkpointer.request() }
                 outcomes.append(outcome)
                 onShard(outcome)
@@ -304,7 +322,7 @@ extension Catalog {
     /// transaction with the record that it was merged. Rows this workspace has already (the same person, term,
     /// URL, image, face) keep what they hold; the shard's new ones come with their ids renumbered. A shard whose
     /// marker was merged before is skipped. Killed at any moment, nothing is half-merged: run it again.
-    public func merge(_ source: ShardSource) throws -> ShardMergeOutcome {
+    public func merge(_ source: ShardSource, carrying carry: JudgementCarry? = nil) throws -> ShardMergeOutcome {
         let started = Date()
         var outcome = ShardMergeOutcome(path: source.root.path, shard: source.marker.shard, alreadyMerged: false)
         let done = try db.read { db in
@@ -352,7 +370,7 @@ extension Catalog {
             defer { try? db.execute(sql: "PRAGMA foreign_keys = ON") }
             let rowsStarted = Date()
             try db.inTransaction(.immediate) {
-                try unionRows(db, source, &outcome)
+                try unionRows(db, source, carry, &outcome)
                 try mergeRuns(db, source, &outcome)
                 // Every original of the shard has its image row now (this shard's, or the same bytes already here).
                 try db.execute(sql: "DELETE FROM placing WHERE path = ?",
@@ -374,7 +392,7 @@ extension Catalog {
     /// The union of the shard's rows into this catalog, by bulk INSERT ... SELECT through maps of the shard's ids
     /// to this catalog's (temporary tables). Column lists come from this catalog's schema, so a column a later
     /// migration adds is carried without a change here.
-    private func unionRows(_ db: Database, _ source: ShardSource, _ outcome: inout ShardMergeOutcome) throws {
+    private func unionRows(_ db: Database, _ source: ShardSource, _ carry: JudgementCarry?, _ outcome: inout ShardMergeOutcome) throws {
         func columns(_ table: String) throws -> [String] {
             try Row.fetchAll(db, sql: "PRAGMA main.table_info(\(table))").map { $0["name"] as String }.filter { $0 != "id" }
         }
@@ -466,15 +484,48 @@ extension Catalog {
             SELECT im.new, s.state, s.since FROM shard.processing s JOIN temp.imap im ON im.old = s.imageId AND im.new > ?
             WHERE s.state = 'crashed'
             """, arguments: [image0])
-        // What the triggers would have done: the people of the images new here (the faces brought are theirs).
+        // What the triggers would have done: the people of the images new here (the faces brought are theirs), but
+        // for the people new here whose identity the shard's own judgement brings (`carryJudgement`). The shard's
+        // `mergedShard` row is written last in this transaction: its id is the next one.
+        let carried = try carryJudgement(db, carry, person0: person0, image0: image0, shardId: try nextId("mergedShard") + 1)
         try db.execute(sql: """
             INSERT OR IGNORE INTO main.identityState (personId) SELECT DISTINCT personId FROM main.image WHERE id > ?;
             UPDATE main.identityState SET changes = changes + 1, summary = NULL
-            WHERE personId IN (SELECT DISTINCT personId FROM main.image WHERE id > ?);
-            """, arguments: [image0, image0])
+            WHERE personId IN (SELECT DISTINCT personId FROM main.image WHERE id > ?) AND (? IS NULL OR judgedIn IS NOT ?);
+            """, arguments: [image0, image0, carried, carried])
         for (_, sql) in triggers { try db.execute(sql: sql) }
         // Settings (checked to agree before) this workspace does not have yet.
         try db.execute(sql: "INSERT OR IGNORE INTO main.setting (key, value) SELECT key, value FROM shard.setting WHERE key != 'shard'")
+    }
+
+    /// Brings the shard's own judgement, where it finished (`judgement`) with the options this merge judges by: each
+    /// person new here keeps the identity the shard stored for them (its image ids renumbered), marked as judged in
+    /// this shard (`judgedIn`), and for every person it brings, the centres it measured its faces against are kept
+    /// (`shardCentre`). The stages after the merge then judge again only what crossing shards can change. Returns the
+    /// shard's id here when it brought them (nil: its people are judged again).
+    private func carryJudgement(_ db: Database, _ carry: JudgementCarry?, person0: Int64, image0: Int64, shardId: Int64) throws -> Int64? {
+        guard let carry, try Bool.fetchOne(db, sql: "SELECT 1 FROM shard.sqlite_master WHERE name = 'judgement'") == true,
+              try String.fetchOne(db, sql: "SELECT options FROM shard.judgement WHERE id = 1") == carry.options else { return nil }
+        let ids = try Dictionary(Row.fetchAll(db, sql: "SELECT old, new FROM temp.imap WHERE new > ?", arguments: [image0])
+            .map { ($0[0] as Int64, $0[1] as Int64) }, uniquingKeysWith: { a, _ in a })
+        let renumber = DatabaseFunction("curate_renumbered_distances", argumentCount: 1, pure: true) { values in
+            Data.fromDatabaseValue(values[0]).flatMap { carry.renumber($0, ids) }
+        }
+        db.add(function: renumber)
+        defer { db.remove(function: renumber) }
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO main.identityState (personId, options, summary, centres, distances, judgedIn)
+            SELECT personId, options, summary, centres, distances, ? FROM (
+                SELECT pm.new AS personId, s.options, s.summary, s.centres, curate_renumbered_distances(s.distances) AS distances
+                FROM shard.identityState s JOIN temp.pmap pm ON pm.old = s.personId AND pm.new > ?
+                WHERE s.options = ? AND s.summary IS NOT NULL AND s.distances IS NOT NULL)
+            WHERE distances IS NOT NULL
+            """, arguments: [shardId, person0, carry.identityOptions])
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO main.shardCentre (shardId, personId, centres)
+            SELECT ?, pm.new, s.centres FROM shard.identityState s JOIN temp.pmap pm ON pm.old = s.personId WHERE s.options = ?
+            """, arguments: [shardId, carry.identityOptions])
+        return shardId
     }
 
     /// Training runs the shard made (rare: training is its own job), each with its folder, under new numbers.

@@ -362,6 +362,21 @@ enum Schema {
                 try db.execute(sql: "DROP INDEX IF EXISTS \"\(name)\"")
             }
         }
+        migrator.registerMigration("v21: the judgement each merged shard made of its own people") { db in
+            // A shard judged its own people across its own catalog (`process`); where it finished with the options
+            // the merge judges by, the merge trusts it and judges again only what crossing shards can change
+            // (ChangedJudgement). `judgedIn` names the merged shard (`mergedShard.id`) whose judgement a person's
+            // identity row was brought from (NULL: this workspace's own); `shardCentre` holds, for each person a
+            // trusted shard brought, the centres that shard measured its faces against. Both are forgotten when the
+            // stages across people start or finish a judgement here.
+            try db.alter(table: "identityState") { t in t.add(column: "judgedIn", .integer) }
+            try db.create(table: "shardCentre") { t in
+                t.column("shardId", .integer).notNull()
+                t.column("personId", .integer).notNull()
+                t.column("centres", .blob)
+                t.primaryKey(["shardId", "personId"])
+            }
+        }
         return migrator
     }
 }

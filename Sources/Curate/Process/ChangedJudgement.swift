@@ -13,8 +13,8 @@ public struct AcrossCounts: Codable, Sendable, Equatable {
     public var judgedPeople = 0
     /// Images whose copies were grouped and settled (every decoded image when the whole catalog was judged).
     public var regroupedImages = 0
-    /// Whether the whole catalog was judged (the first time, after other options, or after a run that changes what
-    /// they judge from, such as `process`, began).
+    /// Whether the whole catalog was judged (nothing judged with these options to trust: never, after other options,
+    /// or after a run that changes what they judge from, such as `process`, began).
     public var whole = true
 
     public init() {}
@@ -28,8 +28,12 @@ extension Processor {
 }
 
 /// Judges only what changed since the stages last ran, from what they stored then (each person's identity, kept
-/// while no row it is found from changes, with the centres every other face was measured against). Whole judging
-/// depends across people in three ways, each followed here:
+/// while no row it is found from changes, with the centres every other face was measured against). The last
+/// judgement of a person may be this workspace's or, for a person a merge brought, their shard's own (`judgedIn`,
+/// brought where the shard finished with these options): people judged apart are each other's changes (a group of
+/// copies joining images judged apart, an identity the faces of another judgement were not measured against), so a
+/// first merge of shards cut by person judges only what crossing shards changes. Whole judging depends across
+/// people in three ways, each followed here:
 /// - copies: a group of copies (same pixels, near pHash, close faces of one person) may span people; each group
 ///   that holds an image of a changed person is grouped again whole (closed over every image it joins), which can
 ///   make another person's image a copy or the best copy;
@@ -46,23 +50,45 @@ struct ChangedJudgement {
     /// Nil where judging only the changes would not save anything (every person changed).
     func run() throws -> AcrossCounts? {
         let o = options.identity
+        let key = Processor.judgementKey(options)
         let labels = try catalog.labels()
         let shapes = try catalog.identityShapes(options: o.storeKey)
-        let changed = Set(labels.keys.filter { shapes[$0]?.valid != true })
+        // Which judgement each person stands as: this workspace's (0, where it last finished with these options) or
+        // a merged shard's (its id). The others changed.
+        let trusted = try catalog.judgedOptions() == key
+        var judgedIn: [Int64: Int64] = [:]
+        for personId in labels.keys {
+            guard let shape = shapes[personId], shape.valid else { continue }
+            if let shard = shape.judgedIn { judgedIn[personId] = shard } else if trusted { judgedIn[personId] = 0 }
+        }
+        let changed = Set(labels.keys.filter { judgedIn[$0] == nil })
         guard changed.count < labels.count else { return nil }
         var counts = AcrossCounts()
         counts.whole = false
-        guard !changed.isEmpty else {
+        guard !changed.isEmpty || Set(judgedIn.values).count > 1 else {
             (counts.found, counts.kept) = try IdentityIndex.store(catalog, options: o)
+            try catalog.recordJudgement(key)
             return counts
         }
-        // Killed from here on, the next run judges the whole catalog.
+        // The centres each judgement measured its faces against: this workspace's as stored here (its people's own
+        // rows), each shard's as it brought them.
+        var measured: [Int64: [Int64: [Float]]] = [:]
+        for (personId, shape) in shapes where shape.judgedIn == nil {
+            if let first = shape.centres.flatMap(IdentityShape.decodeCentres)?.first { measured[0, default: [:]][personId] = first }
+        }
+        for (shard, byPerson) in try catalog.shardCentres() {
+            for (personId, data) in byPerson {
+                if let first = IdentityShape.decodeCentres(data)?.first { measured[shard, default: [:]][personId] = first }
+            }
+        }
+        // Killed from here on, the next run judges the whole catalog (the shards' judgements are forgotten too).
         try catalog.recordJudgement(nil)
         let dedupe = Dedupe(catalog: catalog, phashDistance: options.phashDistance, descriptorDistance: options.descriptorDistance)
         var graph = try CopyGraph(catalog: catalog, phashDistance: options.phashDistance, descriptorDistance: options.descriptorDistance)
 
-        // Copies: the groups holding a changed person's image, whole.
-        let reached = try graph.closure(graph.seeds(of: changed))
+        // Copies: the groups holding a changed person's image or joining images judged apart, whole.
+        let seeds = graph.seeds(of: changed).union(graph.spanning(judgedIn))
+        let reached = try graph.closure(seeds)
         let before = try catalog.dedupeCandidates(ids: reached.map { graph.nodes[$0].id })
         let (copies, marks) = try dedupe.group(before)
         try catalog.apply(marks)
@@ -75,23 +101,25 @@ struct ChangedJudgement {
 
         // Identity of those people, every other face measured against the centres stored.
         var centres: [Int64: [Float]] = [:]
-        var oldCentre: [Int64: [Float]] = [:]
-        for (personId, shape) in shapes {
-            guard let first = shape.centres.flatMap(IdentityShape.decodeCentres)?.first else { continue }
-            oldCentre[personId] = first
-            if !people.contains(personId) { centres[personId] = first }
+        for (personId, shape) in shapes where !people.contains(personId) {
+            if let first = shape.centres.flatMap(IdentityShape.decodeCentres)?.first { centres[personId] = first }
         }
         let index = try IdentityIndex(catalog: catalog, options: o, judging: true, only: people.sorted(), others: centres)
-        var moved: [[Float]] = []
-        for personId in people {
-            let new = index.people[personId]?.identity.centre
-            if let new { centres[personId] = new }
-            guard new != oldCentre[personId] else { continue }
-            if let old = oldCentre[personId] { moved.append(old) }
-            if let new { moved.append(new) }
+        for personId in people { if let new = index.people[personId]?.identity.centre { centres[personId] = new } }
+        // What moved for each judgement's faces: every centre that is not the one it measured them against (an
+        // identity judged again, or one judged apart), with the one it did.
+        var moved: [Int64: [[Float]]] = [:]
+        for domain in Set(judgedIn.values) {
+            let before = measured[domain] ?? [:]
+            var list: [[Float]] = []
+            for personId in Set(before.keys).union(centres.keys) where before[personId] != centres[personId] {
+                if let old = before[personId] { list.append(old) }
+                if let new = centres[personId] { list.append(new) }
+            }
+            moved[domain] = list
         }
         var verdicts = index.verdicts
-        let near = try takenFor(moved, people: people, shapes: shapes)
+        let near = try takenFor(moved, judgedIn: judgedIn, people: people, shapes: shapes)
         if !near.isEmpty {
             verdicts += try IdentityIndex(catalog: catalog, options: o, judging: true, only: near, others: centres).verdicts
         }
@@ -107,19 +135,22 @@ struct ChangedJudgement {
         (counts.found, counts.kept) = try IdentityIndex.store(catalog, options: o)
         counts.judgedPeople = judged.count
         counts.regroupedImages = settled.count
-        try catalog.recordJudgement(Processor.judgementKey(options))
+        try catalog.recordJudgement(key)
         return counts
     }
 
     /// The people other than `people` with a face whose verdict names or weighs the nearest other identity (measured
-    /// farther than `suspectDistance` from their own: `wrong_person`, or in the band) within reach of one of these
-    /// centres: judged again, that verdict may change. Read from the identities stored (a one-face photo's distance;
-    /// the centres a group photo's faces are measured against) and those faces' descriptors alone.
-    private func takenFor(_ moved: [[Float]], people: Set<Int64>, shapes: [Int64: (valid: Bool, centres: Data?, distances: Data?)]) throws -> [Int64] {
-        guard !moved.isEmpty else { return [] }
+    /// farther than `suspectDistance` from their own: `wrong_person`, or in the band) within reach of one of the
+    /// centres that moved for the judgement they stand as (`moved`, by `judgedIn`): judged again, that verdict may
+    /// change. Read from the identities stored (a one-face photo's distance; the centres a group photo's faces are
+    /// measured against) and those faces' descriptors alone.
+    private func takenFor(_ movedFor: [Int64: [[Float]]], judgedIn: [Int64: Int64], people: Set<Int64>,
+                          shapes: [Int64: (valid: Bool, centres: Data?, distances: Data?, judgedIn: Int64?)]) throws -> [Int64] {
+        func moved(_ personId: Int64) -> [[Float]] { judgedIn[personId].flatMap { movedFor[$0] } ?? [] }
+        guard movedFor.values.contains(where: { !$0.isEmpty }) else { return [] }
         let o = options.identity
         var owner: [Int64: Int64] = [:]
-        for (personId, shape) in shapes where shape.valid && !people.contains(personId) {
+        for (personId, shape) in shapes where shape.valid && !people.contains(personId) && !moved(personId).isEmpty {
             guard let c = shape.centres, let d = shape.distances, let stored = IdentityShape(centres: c, distances: d) else { continue }
             for (id, distance) in stored.distances where distance > o.suspectDistance { owner[id] = personId }
         }
@@ -130,21 +161,21 @@ struct ChangedJudgement {
         if !owner.isEmpty {
             for (id, data) in try catalog.countedDescriptors(imageIds: Array(owner.keys)) {
                 guard let personId = owner[id], !out.contains(personId), let d = Face.values(data) else { continue }
-                if moved.contains(where: { descriptorDistance(d, $0) <= reach }) { out.insert(personId) }
+                if moved(personId).contains(where: { descriptorDistance(d, $0) <= reach }) { out.insert(personId) }
             }
         }
         // A photo of several faces kept for one in the band, or rejected for it (`IdentityIndex.groupChoice`): any of
         // its faces in the band of the person's identity (measured as identity measures it, against every group's
         // centre) may be the one chosen.
         var groups: [Int64: [[Float]]] = [:]
-        for (personId, shape) in shapes where shape.valid && !people.contains(personId) {
+        for (personId, shape) in shapes where shape.valid && !people.contains(personId) && !moved(personId).isEmpty {
             if let c = shape.centres.flatMap(IdentityShape.decodeCentres), !c.isEmpty { groups[personId] = c }
         }
         for face in try catalog.groupPhotoFaces() {
             guard !out.contains(face.personId), let centres = groups[face.personId], let d = Face.values(face.descriptor),
                   let own = centres.map({ descriptorDistance(d, $0) }).min(),
                   own > o.suspectDistance - 1e-3, own <= o.wrongDistance + 1e-3 else { continue }
-            if moved.contains(where: { descriptorDistance(d, $0) <= reach }) { out.insert(face.personId) }
+            if moved(face.personId).contains(where: { descriptorDistance(d, $0) <= reach }) { out.insert(face.personId) }
         }
         return out.sorted()
     }
@@ -205,6 +236,21 @@ struct CopyGraph {
             }
         }
         return out
+    }
+
+    /// The candidates of every group joined by pixels and pHashes that holds images of people judged apart (by the
+    /// judgement each stands as, `judgedIn`; people not in it are judged again, and found by `seeds(of:)`).
+    mutating func spanning(_ judgedIn: [Int64: Int64]) -> Set<Int> {
+        guard Set(judgedIn.values).count > 1 else { return [] }
+        var first: [Int: Int64] = [:]
+        var mixed = Set<Int>()
+        for i in nodes.indices where nodes[i].candidate {
+            guard let domain = judgedIn[nodes[i].personId] else { continue }
+            let root = sets.find(i)
+            if let f = first[root] { if f != domain { mixed.insert(root) } } else { first[root] = domain }
+        }
+        guard !mixed.isEmpty else { return [] }
+        return Set(nodes.indices.filter { nodes[$0].candidate && mixed.contains(sets.find($0)) })
     }
 
     /// Every candidate in a group of copies with one of `seeds`, in id order: the groups joined by pixels and pHashes,

@@ -89,8 +89,13 @@ struct IdentityShape {
 
     /// Read back from `encodedCentres` and `encodedDistances`; nil if either is not what they write.
     init?(centres c: Data, distances d: Data) {
-        guard let centres = Self.decodeCentres(c) else { return nil }
-        let bytes = [UInt8](d)
+        guard let centres = Self.decodeCentres(c), let distances = Self.decodeDistances(d) else { return nil }
+        self.centres = centres
+        self.distances = distances
+    }
+
+    static func decodeDistances(_ data: Data) -> [Int64: Float]? {
+        let bytes = [UInt8](data)
         guard bytes.count >= 4 else { return nil }
         let n = Int(Self.uint32(bytes, 0))
         guard bytes.count == 4 + n * 12 else { return nil }
@@ -102,8 +107,20 @@ struct IdentityShape {
             for b in 0..<8 { id |= UInt64(bytes[at + b]) << (8 * UInt64(b)) }
             distances[Int64(bitPattern: id)] = Float(bitPattern: Self.uint32(bytes, at + 8))
         }
-        self.centres = centres
-        self.distances = distances
+        return distances
+    }
+
+    /// Stored face distances (`encodedDistances`) with each image id mapped by `ids`: how a merge brings the
+    /// identities a shard stored, whose images are numbered anew. Nil where an id is not in `ids` or the data is not
+    /// what `encodedDistances` writes.
+    static func renumbered(_ data: Data, _ ids: [Int64: Int64]) -> Data? {
+        guard let distances = decodeDistances(data) else { return nil }
+        var out: [Int64: Float] = [:]
+        for (id, d) in distances {
+            guard let new = ids[id] else { return nil }
+            out[new] = d
+        }
+        return IdentityShape(centres: [], distances: out).encodedDistances
     }
 
     static func decodeCentres(_ data: Data) -> [[Float]]? {

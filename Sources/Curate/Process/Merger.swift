@@ -37,12 +37,15 @@ public final class Merger {
     }
 
     /// Checks every shard, then merges them one by one, then judges across people if anything is new (or a
-    /// killed merge left that undone): only what the merge changed, where the stages last ran to the end with these
-    /// options (`ChangedJudgement`). Run again, it changes nothing.
+    /// killed merge left that undone): only what the merge changed, trusting the judgement the workspace and each
+    /// shard last finished with these options (`ChangedJudgement`). Run again, it changes nothing.
     public func run(shards: [URL]) throws -> MergeSummary {
         let sources = try catalog.checkShards(shards)
         let started = Date()
-        let outcomes = try catalog.merge(sources, onShard: onShard)
+        // Each shard's own judgement of its people comes with them where it was made with these options.
+        let carry = JudgementCarry(options: Processor.judgementKey(options), identityOptions: options.identity.storeKey,
+                                   renumber: IdentityShape.renumbered)
+        let outcomes = try catalog.merge(sources, carrying: carry, onShard: onShard)
         let union = Date().timeIntervalSince(started)
         var judge = 0.0
         var across = AcrossCounts()

@@ -215,11 +215,11 @@ public final class Processor {
     /// copy that verdict and makes the others its duplicates. Last, the identity of every person whose rows
     /// changed, as the verdicts now stand, is stored for `status` (the others keep theirs).
     /// With `changedOnly` (after a merge), only what changed since the stages last ran to the end with the same
-    /// options (`ChangedJudgement`), giving what judging the whole catalog gives.
+    /// options, here and in each merged shard (`ChangedJudgement`), giving what judging the whole catalog gives.
     @discardableResult
     static func judgeAcross(_ catalog: Catalog, _ options: ProcessOptions, stages: inout StageTimes, changedOnly: Bool = false) throws -> AcrossCounts {
         let key = judgementKey(options)
-        if changedOnly, try catalog.judgedOptions() == key, let counts = try ChangedJudgement(catalog: catalog, options: options).run() {
+        if changedOnly, let counts = try ChangedJudgement(catalog: catalog, options: options).run() {
             return counts
         }
         try catalog.recordJudgement(nil)
