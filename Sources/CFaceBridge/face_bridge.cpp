@@ -111,6 +111,34 @@ static frontal_face_detector shared_detector(const char *cache_path) {
 // scores are dlib's to the bit. agrees_with_dlib checks it once a process before it is used; bench/verdicts.sh and
 // HOGScanTests check it against dlib's own scan.
 namespace hog_scan {
+// Luma of a row of BGR pixels with OpenCV's weights and rounding (cvtColor's BGR2GRAY: 0.299 R + 0.587 G + 0.114 B
+// in 14-bit fixed point).
+static void grey_row_scalar(const unsigned char *p, unsigned char *out, long n) {
+    for (long x = 0; x < n; ++x, p += 3) out[x] = (unsigned char)((p[0] * 1868u + p[1] * 9617u + p[2] * 4899u + 8192u) >> 14);
+}
+#if defined(__AVX512VBMI__)
+// The same integer sums 16 pixels at a time: each pixel's three bytes spread into a 32-bit lane (VBMI's byte
+// permute), multiplied and shifted as above.
+static void grey_row(const unsigned char *p, unsigned char *out, long n) {
+    alignas(64) unsigned char ib[64], ig[64], ir[64];
+    for (int i = 0; i < 64; ++i) ib[i] = (unsigned char)(3 * (i / 4)), ig[i] = ib[i] + 1, ir[i] = ib[i] + 2;
+    const __m512i b_at = _mm512_load_si512(ib), g_at = _mm512_load_si512(ig), r_at = _mm512_load_si512(ir);
+    const __mmask64 lows = 0x1111111111111111ull;
+    const __m512i wb = _mm512_set1_epi32(1868), wg = _mm512_set1_epi32(9617), wr = _mm512_set1_epi32(4899);
+    const __m512i half = _mm512_set1_epi32(8192);
+    for (long x = 0; x < n; x += 16, p += 48) {
+        const long k = std::min<long>(16, n - x);
+        const __mmask64 bytes = k == 16 ? 0xffffffffffffull : ((1ull << (3 * k)) - 1);
+        const __m512i px = _mm512_maskz_loadu_epi8(bytes, p);
+        const __m512i b = _mm512_maskz_permutexvar_epi8(lows, b_at, px);
+        const __m512i g = _mm512_maskz_permutexvar_epi8(lows, g_at, px);
+        const __m512i r = _mm512_maskz_permutexvar_epi8(lows, r_at, px);
+        __m512i sum = _mm512_add_epi32(_mm512_mullo_epi32(b, wb), _mm512_mullo_epi32(g, wg));
+        sum = _mm512_add_epi32(_mm512_add_epi32(sum, _mm512_mullo_epi32(r, wr)), half);
+        _mm512_mask_cvtepi32_storeu_epi8(out + x, (__mmask16)((1u << k) - 1), _mm512_srli_epi32(sum, 14));
+    }
+}
+#endif
 #if defined(__AVX512F__)
 struct v16 {
     typedef __m512 V;
@@ -393,6 +421,117 @@ static void fhog_grey(const image_type &img_, dlib::array<array2d<float>> &hog, 
     }
 }
 
+// pyramid_down<6> of a grey image (dlib's resize_image with interpolate_bilinear, its simd4f loop for unsigned char)
+// 16 columns at a time where dlib does 4. dlib's column positions are the same on every row: they are worked out once
+// a level, lane by lane as its simd4f accumulates them (its four starting positions, each advanced by 4 x_scale in
+// float), with its truncation and weights; each output value is then dlib's four products, summed in dlib's order
+// and rounded as dlib rounds (value + 0.5, truncated). The 16 columns' pixels lie within 64 bytes of a row (about
+// 20 at this scale), picked out with VBMI's byte permute. The columns after dlib's vector loop are its scalar loop,
+// copied. agrees_with_dlib checks the result against dlib's pyr() to the bit. Returns false (and does nothing) where
+// 16 columns would span more than 64 bytes, which pyramid_down<6> does not do.
+#if defined(__AVX512VBMI__)
+template <typename image_type>
+static bool pyramid_down6(const image_type &in_, array2d<unsigned char> &out_) {
+    const_image_view<image_type> in(in_);
+    const long in_nc = in.nc(), in_nr = in.nr();
+    const long out_nr = ((6 - 1) * in_nr) / 6 + 0.5, out_nc = ((6 - 1) * in_nc) / 6 + 0.5;
+    const double x_scale = (in_nc - 1) / (double)std::max<long>((out_nc - 1), 1);
+    const double y_scale = (in_nr - 1) / (double)std::max<long>((out_nr - 1), 1);
+    // dlib's vector columns [0, vend): its simd4f lanes, advanced 4 x_scale at a time, until a group of four would
+    // read past the row.
+    std::vector<int32_t> left((size_t)out_nc + 16);
+    std::vector<float> frac((size_t)out_nc + 16), inv_frac((size_t)out_nc + 16);
+    long vend = 0;
+    if (out_nr > 0 && out_nc > 0) {
+        const double x = -4 * x_scale;
+        float lanes[4] = {(float)x, (float)(x + x_scale), (float)(x + 2 * x_scale), (float)(x + 3 * x_scale)};
+        const float step = (float)(4 * x_scale);
+        for (long c = 0;; c += 4) {
+            int32_t l[4];
+            for (int j = 0; j < 4; ++j) lanes[j] += step, l[j] = (int32_t)lanes[j];
+            if (l[3] + 1 >= in_nc || c + 4 > out_nc + 16) break;
+            for (int j = 0; j < 4; ++j) {
+                left[c + j] = l[j];
+                frac[c + j] = lanes[j] - (float)l[j];
+                inv_frac[c + j] = 1 - frac[c + j];
+            }
+            vend = c + 4;
+        }
+        // dlib's loop writes whole groups of four and stops only by its reads, which stop it inside the row.
+        vend = std::min(vend, out_nc);
+    }
+    // Each 16 columns: the row offset of its first pixel, and where each column's left and right pixels are in the
+    // 64 bytes from there (the low byte of each 32-bit lane).
+    const long groups = (vend + 15) / 16;
+    std::vector<int32_t> base((size_t)groups);
+    std::vector<__m512i> at_left((size_t)groups), at_right((size_t)groups);
+    for (long g = 0; g < groups; ++g) {
+        alignas(64) unsigned char l[64] = {0}, r[64] = {0};
+        base[g] = left[16 * g];
+        for (long j = 0; j < 16 && 16 * g + j < vend; ++j) {
+            const long offset = left[16 * g + j] - base[g];
+            if (offset < 0 || offset + 1 >= 64) return false;
+            l[4 * j] = (unsigned char)offset;
+            r[4 * j] = (unsigned char)(offset + 1);
+        }
+        at_left[g] = _mm512_load_si512(l);
+        at_right[g] = _mm512_load_si512(r);
+    }
+    out_.set_size(out_nr, out_nc);
+    image_view<array2d<unsigned char>> out(out_);
+    if (out.size() == 0 || in.size() == 0) return true;
+    const __mmask64 lows = 0x1111111111111111ull;
+    double y = -y_scale;
+    for (long r = 0; r < out_nr; ++r) {
+        y += y_scale;
+        const long top = static_cast<long>(std::floor(y));
+        const long bottom = std::min(top + 1, in_nr - 1);
+        const double tb_frac = y - top;
+        const __m512 tb = _mm512_set1_ps((float)tb_frac), inv_tb = _mm512_set1_ps((float)(1 - tb_frac));
+        const unsigned char *t = &in[top][0], *b = &in[bottom][0];
+        unsigned char *o = &out[r][0];
+        for (long g = 0; g < groups; ++g) {
+            const long c = 16 * g;
+            const __mmask16 m = vend - c >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (vend - c)) - 1);
+            const long bytes = in_nc - base[g];
+            const __mmask64 within = bytes >= 64 ? ~0ull : ((1ull << bytes) - 1);
+            const __m512i wt = _mm512_maskz_loadu_epi8(within, t + base[g]), wb = _mm512_maskz_loadu_epi8(within, b + base[g]);
+            const __m512 tl = _mm512_cvtepi32_ps(_mm512_maskz_permutexvar_epi8(lows, at_left[g], wt));
+            const __m512 tr = _mm512_cvtepi32_ps(_mm512_maskz_permutexvar_epi8(lows, at_right[g], wt));
+            const __m512 bl = _mm512_cvtepi32_ps(_mm512_maskz_permutexvar_epi8(lows, at_left[g], wb));
+            const __m512 br = _mm512_cvtepi32_ps(_mm512_maskz_permutexvar_epi8(lows, at_right[g], wb));
+            const __m512 lr = _mm512_loadu_ps(&frac[c]), inv_lr = _mm512_loadu_ps(&inv_frac[c]);
+            const __m512 tlf = _mm512_mul_ps(inv_tb, inv_lr), trf = _mm512_mul_ps(inv_tb, lr);
+            const __m512 blf = _mm512_mul_ps(tb, inv_lr), brf = _mm512_mul_ps(tb, lr);
+            __m512 v = _mm512_add_ps(_mm512_mul_ps(tlf, tl), _mm512_mul_ps(trf, tr));
+            v = _mm512_add_ps(v, _mm512_mul_ps(blf, bl));
+            v = _mm512_add_ps(v, _mm512_mul_ps(brf, br));
+            // static_cast<unsigned char>(v + 0.5), v + 0.5 exact in double: the whole part, plus one where the
+            // fraction is at least a half (the fraction v - trunc(v) is exact in float).
+            const __m512i whole = _mm512_cvttps_epi32(v);
+            const __mmask16 up = _mm512_cmp_ps_mask(_mm512_sub_ps(v, _mm512_cvtepi32_ps(whole)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+            _mm512_mask_cvtepi32_storeu_epi8(o + c, m, _mm512_mask_add_epi32(whole, up, whole, _mm512_set1_epi32(1)));
+        }
+        // dlib's scalar loop over the rest of the row, as it is written there.
+        double x = -x_scale + vend * x_scale;
+        for (long c = vend; c < out_nc; ++c) {
+            x += x_scale;
+            const long left = static_cast<long>(std::floor(x));
+            const long right = std::min(left + 1, in_nc - 1);
+            const float lr_frac = x - left;
+            float tl = 0, tr = 0, bl = 0, br = 0;
+            assign_pixel(tl, in[top][left]);
+            assign_pixel(tr, in[top][right]);
+            assign_pixel(bl, in[bottom][left]);
+            assign_pixel(br, in[bottom][right]);
+            float temp = (1 - tb_frac) * ((1 - lr_frac) * tl + lr_frac * tr) + tb_frac * ((1 - lr_frac) * bl + lr_frac * br);
+            assign_pixel(out[r][c], temp);
+        }
+    }
+    return true;
+}
+#endif
+
 // The scan is used only where it gives dlib's values to the bit here, checked once a process on made-up planes and
 // images of every width modulo 16 (the last columns of each row are dlib's scalar loops, whose `temp += p * f` this
 // compiler contracts to one fused multiply-add, as filter_separable does them).
@@ -432,6 +571,32 @@ static bool agrees_with_dlib() {
                 (ours[p].size() && std::memcmp(&ours[p][0][0], &theirs[p][0][0], sizeof(float) * ours[p].size()) != 0))
                 return false;
     }
+#if defined(__AVX512VBMI__)
+    // The pyramid's levels, on images of every width and height from 1 to 40 (and two 1,333 and 2,000 pixels wide),
+    // their pixels often at 0 and 255.
+    pyramid_down<6> pyr;
+    auto same_level = [&](long nr, long nc) {
+        array2d<unsigned char> img(nr, nc), ours, theirs;
+        for (long r = 0; r < nr; ++r)
+            for (long c = 0; c < nc; ++c) img[r][c] = (unsigned char)(next() % 3 ? next() % 256 : next() % 2 * 255);
+        if (!pyramid_down6(img, ours)) pyr(img, ours);
+        pyr(img, theirs);
+        return ours.nr() == theirs.nr() && ours.nc() == theirs.nc() &&
+               (ours.size() == 0 || std::memcmp(&ours[0][0], &theirs[0][0], ours.size()) == 0);
+    };
+    for (long nr = 1; nr <= 40; ++nr)
+        for (long nc = 1; nc <= 40; ++nc)
+            if (!same_level(nr, nc)) return false;
+    if (!same_level(13, 2000) || !same_level(40, 1333)) return false;
+    // The grey copy: every row length from 0 to 40.
+    for (long n = 0; n <= 40; ++n) {
+        std::vector<unsigned char> bgr(3 * n), ours(n + 1, 7), theirs(n + 1, 7);
+        for (auto &b : bgr) b = (unsigned char)(next() % 4 ? next() % 256 : 255);
+        grey_row(bgr.data(), ours.data(), n);
+        grey_row_scalar(bgr.data(), theirs.data(), n);
+        if (ours != theirs) return false;
+    }
+#endif
     return true;
 }
 #else
@@ -462,14 +627,20 @@ static void fhog_pyramid(const image_type &img, array<array<array2d<float>>> &fe
     } while (rect.width() >= min_width && rect.height() >= min_height && levels < max_levels);
     if (feats.max_size() < levels) feats.set_max_size(levels);
     feats.set_size(levels);
+    auto down = [&](const auto &from, array2d<unsigned char> &to) {
+#if defined(__AVX512VBMI__)
+        if (pyramid_down6(from, to)) return;
+#endif
+        pyr(from, to);
+    };
     features(img, feats[0]);
     if (feats.size() > 1) {
         array2d<unsigned char> temp1, temp2;
-        pyr(img, temp1);
+        down(img, temp1);
         features(temp1, feats[1]);
         swap(temp1, temp2);
         for (unsigned long i = 2; i < feats.size(); ++i) {
-            pyr(temp2, temp1);
+            down(temp2, temp1);
             features(temp1, feats[i]);
             swap(temp1, temp2);
         }
@@ -598,15 +769,17 @@ static bgr_view view(const unsigned char *bgr, int width, int height, size_t str
     return bgr_view{bgr, height, width, (long)stride};
 }
 
-// Luma of BGR pixels with OpenCV's weights and rounding (cvtColor's BGR2GRAY: 0.299 R + 0.587 G + 0.114 B in
-// 14-bit fixed point).
-static void grey_of(const bgr_view &img, matrix<unsigned char> &grey) {
+// A grey copy of BGR pixels (hog_scan::grey_row_scalar); 16 pixels at a time where the bridge's HOG scan runs
+// (its check at start covers grey_row too).
+static void grey_of(const bgr_view &img, matrix<unsigned char> &grey, bool vectors) {
     grey.set_size(img.rows, img.cols);
     for (long y = 0; y < img.rows; ++y) {
         const unsigned char *p = img.data + y * img.stride;
         unsigned char *out = &grey(y, 0);
-        for (long x = 0; x < img.cols; ++x, p += 3)
-            out[x] = (unsigned char)((p[0] * 1868u + p[1] * 9617u + p[2] * 4899u + 8192u) >> 14);
+#if defined(__AVX512VBMI__)
+        if (vectors) { hog_scan::grey_row(p, out, img.cols); continue; }
+#endif
+        hog_scan::grey_row_scalar(p, out, img.cols);
     }
 }
 
@@ -677,7 +850,7 @@ extern "C" int curate_faces_detect(curate_face_models *models, const unsigned ch
             // gradient of the three channels, three times the work for its gradients and image pyramid. See
             // docs/process.md for what it changes.
             matrix<unsigned char> grey;
-            grey_of(original, grey);
+            grey_of(original, grey, !models->detector->whole);
             for (int i = 0; i < upsample; ++i) pyramid_up(grey, pyr);
             if (mode == 2) models->detector->dlib(grey, dets, 0.0);
             else (*models->detector)(grey, dets);
