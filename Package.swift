@@ -29,11 +29,11 @@ let package = Package(
         .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
 
-        // OpenCV (the five libraries used, not all 55), libjpeg, giflib and libexif behind a C API; libpng, libwebp and
-        // libtiff asked for sizes.
+        // OpenCV (the four libraries used, not all 55; its codecs library, which brings a hundred more, is loaded on
+        // first use), libjpeg, giflib and libexif behind a C API; libpng, libwebp and libtiff asked for sizes.
         .target(name: "CImageBridge", dependencies: ["CBridgeError"], path: "Sources/CImageBridge",
                 cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"] + optimizedCxx)],
-                linkerSettings: ["opencv_core", "opencv_imgproc", "opencv_imgcodecs", "opencv_img_hash", "gif", "exif",
+                linkerSettings: ["opencv_core", "opencv_imgproc", "opencv_img_hash", "gif", "exif",
                                  "jpeg", "png16", "tiff", "webp"]
                     .map { .linkedLibrary($0) }),
         // dlib's face detector, shape predictor and ResNet descriptors behind a C API.

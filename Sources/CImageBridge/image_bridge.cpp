@@ -4,7 +4,7 @@
 
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgcodecs.hpp>   // its flags; the library itself is loaded on first use (codecs below)
 #include <opencv2/imgproc.hpp>
 #include <opencv2/img_hash.hpp>
 #include <gif_lib.h>
@@ -12,6 +12,7 @@
 
 #include <csetjmp>
 #include <cstdio>
+#include <dlfcn.h>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -38,6 +39,54 @@ template <typename Body> static curate_image *guarded_image(curate_error *err, B
     int rc = guarded(err, [&] { out = body(); return out ? 0 : (err && err->code ? err->code : 1); });
     return rc == 0 ? out : nullptr;
 }
+
+// MARK: codecs
+
+// OpenCV's codecs library (libopencv_imgcodecs) needs some hundred libraries of its own (GDAL, Poppler, HDF5, ...):
+// linked, they cost every curate process about 0.1 CPU second of dynamic linking at start (docs/benchmarks.md).
+// curate reads JPEG, PNG and GIF with their own libraries, so the codecs library is loaded only when a WebP, BMP or
+// TIFF is decoded or an image encoded, and its two functions looked up by their (C++) names.
+namespace codecs {
+typedef cv::Mat (*imdecode_fn)(const cv::_InputArray &, int);
+typedef bool (*imencode_fn)(const std::string &, const cv::_InputArray &, std::vector<unsigned char> &, const std::vector<int> &);
+struct library {
+    imdecode_fn imdecode = nullptr;
+    imencode_fn imencode = nullptr;
+    std::string why;   // why it could not be loaded
+};
+
+static const library &get() {
+    static const library lib = [] {
+        library l;
+        char name[64];
+        std::snprintf(name, sizeof(name), "libopencv_imgcodecs.so.%d%02d", CV_VERSION_MAJOR, CV_VERSION_MINOR);
+        void *handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+        if (!handle) handle = dlopen("libopencv_imgcodecs.so", RTLD_NOW | RTLD_LOCAL);
+        if (!handle) { const char *e = dlerror(); l.why = std::string("OpenCV's image codecs cannot be loaded: ") + (e ? e : name); return l; }
+        l.imdecode = (imdecode_fn)dlsym(handle, "_ZN2cv8imdecodeERKNS_11_InputArrayEi");
+        l.imencode = (imencode_fn)dlsym(handle, "_ZN2cv8imencodeERKNSt7__cxx1112basic_stringIcSt11char_traitsIcESaIcEEERKNS_11_InputArrayERSt6vectorIhSaIhEERKSB_IiSaIiEE");
+        if (!l.imdecode || !l.imencode) l.why = std::string("OpenCV's image codecs library ") + name + " lacks cv::imdecode or cv::imencode";
+        return l;
+    }();
+    return lib;
+}
+
+// cv::imdecode; an empty Mat (and why) when the library is not there.
+static cv::Mat decode(const cv::Mat &buffer, int flags, std::string &why) {
+    const library &l = get();
+    if (!l.imdecode) { why = l.why; return cv::Mat(); }
+    return l.imdecode(buffer, flags);
+}
+
+// cv::imencode; false (and why) when the library is not there or the encoder fails.
+static bool encode(const std::string &ext, const cv::Mat &image, std::vector<unsigned char> &out, const std::vector<int> &params,
+                   std::string &why) {
+    const library &l = get();
+    if (!l.imencode) { why = l.why; return false; }
+    if (!l.imencode(ext, image, out, params)) { why = ext.substr(1) + " encoding failed"; return false; }
+    return true;
+}
+}  // namespace codecs
 
 // MARK: sizes
 
@@ -421,8 +470,8 @@ extern "C" curate_image *curate_image_decode(const unsigned char *bytes, size_t 
         if (!decoder_size(bytes, length, format, size, why)) { fail(err, 1, why); return nullptr; }
         if ((long long)size.width * size.height > max_pixels) { fail(err, 3, too_large(size.width, size.height, max_pixels)); return nullptr; }
         cv::Mat buffer(1, (int)length, CV_8UC1, const_cast<unsigned char *>(bytes));
-        mat = cv::imdecode(buffer, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
-        if (mat.empty()) { fail(err, 1, "the decoder could not read the image"); return nullptr; }
+        mat = codecs::decode(buffer, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION, why);
+        if (mat.empty()) { fail(err, 1, why.empty() ? "the decoder could not read the image" : why); return nullptr; }
         if (mat.cols != size.width || mat.rows != size.height) {
             fail(err, 1, "the decoder read " + std::to_string(mat.cols) + "×" + std::to_string(mat.rows) + " where its header said "
                  + std::to_string(size.width) + "×" + std::to_string(size.height));
@@ -518,7 +567,8 @@ extern "C" curate_image *curate_image_resized(const curate_image *image, int wid
 extern "C" int curate_image_encode_jpeg(const curate_image *image, int quality, unsigned char **out, size_t *length, curate_error *err) {
     return guarded(err, [&] {
         std::vector<unsigned char> buffer;
-        if (!cv::imencode(".jpg", image->mat, buffer, {cv::IMWRITE_JPEG_QUALITY, quality})) return fail(err, 1, "JPEG encoding failed");
+        std::string why;
+        if (!codecs::encode(".jpg", image->mat, buffer, {cv::IMWRITE_JPEG_QUALITY, quality}, why)) return fail(err, 1, why);
         *out = static_cast<unsigned char *>(std::malloc(buffer.size()));
         if (!*out) return fail(err, 2, "out of memory");
         std::memcpy(*out, buffer.data(), buffer.size());
@@ -530,7 +580,8 @@ extern "C" int curate_image_encode_jpeg(const curate_image *image, int quality, 
 extern "C" int curate_image_encode_png(const curate_image *image, unsigned char **out, size_t *length, curate_error *err) {
     return guarded(err, [&] {
         std::vector<unsigned char> buffer;
-        if (!cv::imencode(".png", image->mat, buffer)) return fail(err, 1, "PNG encoding failed");
+        std::string why;
+        if (!codecs::encode(".png", image->mat, buffer, {}, why)) return fail(err, 1, why);
         *out = static_cast<unsigned char *>(std::malloc(buffer.size()));
         if (!*out) return fail(err, 2, "out of memory");
         std::memcpy(*out, buffer.data(), buffer.size());
