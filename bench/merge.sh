@@ -13,6 +13,9 @@
 #   2. files, linked: 10 shards of 100 people x MERGE_FILES_PER_PERSON images with their 3 files each (original,
 #      normalised copy, chip), hard-linked into the merged workspace on the same file system.
 #   3. files, copied: the same shards in /dev/shm (another file system): every file copied, read back, checked.
+#   MERGE_UNION_ONLY=1: only the union of case 1's shards into a new workspace (`curate-bench-merge --union`, which
+#      calls what `curate merge` calls before judging), with its wall and CPU seconds (user and system, the process's
+#      own: its threads included) and of those the CPU after the last shard (building the indices).
 # Usage: bench/merge.sh [CURATE_BINARY]   (default: a release build of this checkout)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,14 +24,13 @@ PEOPLE=${MERGE_PEOPLE:-1000}
 PER=${MERGE_PER_PERSON:-100}
 FILES_PER=${MERGE_FILES_PER_PERSON:-20}
 swift build -c release --product curate-bench-merge >/dev/null
-if [ $# -ge 1 ]; then CURATE=$(realpath "$1"); else swift build -c release --product curate >/dev/null; CURATE=$PWD/.build/release/curate; fi
+if [ $# -ge 1 ]; then CURATE=$(realpath "$1"); elif [ -z "${MERGE_UNION_ONLY:-}" ]; then swift build -c release --product curate >/dev/null; CURATE=$PWD/.build/release/curate; fi
 GEN=$PWD/.build/release/curate-bench-merge
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/curate-merge.XXXXXX")
 SHM=""
 cleanup() { rm -rf "$OUT" ${SHM:+"$SHM"}; }
 trap cleanup EXIT
 
-printf '%-28s %9s %9s %11s %9s %6s %12s\n' case images "union s" "images/s" "judge s" "CPU s" "peak RSS MB"
 measure() {
     local name=$1 ws=$2; shift 2
     /usr/bin/time -f '%e %M %U %S' -o "$OUT/time" "$CURATE" merge --json --workspace "$ws" "$@" > "$OUT/merge.json" 2> "$OUT/stderr" \
@@ -45,6 +47,14 @@ print(f'{name:<28} {m["images"]:>9} {m["unionSeconds"]:>9.2f} {m["imagesPerSecon
 PY
 }
 
+if [ -n "${MERGE_UNION_ONLY:-}" ]; then
+    "$GEN" "$OUT/rows" "$SHARDS" "$PEOPLE" "$PER" > "$OUT/gen.log"
+    printf '%-28s %9s %9s %11s %9s %12s %12s\n' case images "union s" "images/s" "CPU s" "indices CPU s" "images/CPU-s"
+    read -r images wall cpu indices rate cpurate < <("$GEN" --union "$OUT/union" "$OUT"/rows/shard-*)
+    printf '%-28s %9s %9s %11s %9s %12s %12s\n' "union only ($SHARDS shards)" "$images" "$wall" "$rate" "$cpu" "$indices" "$cpurate"
+    exit 0
+fi
+printf '%-28s %9s %9s %11s %9s %6s %12s\n' case images "union s" "images/s" "judge s" "CPU s" "peak RSS MB"
 "$GEN" "$OUT/rows" "$((SHARDS + 1))" "$PEOPLE" "$PER" > "$OUT/gen.log"
 ROWS=("$OUT"/rows/shard-*)
 MORE=${ROWS[-1]}

@@ -189,40 +189,81 @@ extension Catalog {
     }
 
     /// Merges checked shards one after the other (`merge(_:)`), with what many rows need around them: the
-    /// non-unique indices built once after the last shard (`deferIndices`), and the WAL copied into the catalog
+    /// non-unique indices built once after the last shard (`deferIndices`), and the catalog in a rollback journal
+    /// while the shards and indices are written (`rollbackJournal`), so that each new page is written once, into the
+    /// catalog. Where another connection has the catalog open (it stays in WAL), the WAL is copied into the catalog
     /// (checkpointed) by a second connection on another thread while the next shard is written, instead of by the
     /// writer after each commit. `onShard` is told of each shard as it is merged. With `carrying`, each shard's own
     /// judgement comes with its people where it finished with those options (`carryJudgement`).
     public func merge(_ sources: [ShardSource], carrying carry: JudgementCarry? = nil,
                       onShard: (ShardMergeOutcome) -> Void = { _ in }) throws -> [ShardMergeOutcome] {
         try deferIndices(for: sources)
+        let rollback = rollbackJournal()
+        defer { if rollback { backToWAL() } }
+        // The catalog's pages read through a map of its file too (the indices' builds scan whole tables).
+        let map = try db.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA main.mmap_size")! }
+        try db.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA main.mmap_size = \(Self.mergeMap)") }
+        defer { try? db.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA main.mmap_size = \(map)") } }
         var outcomes: [ShardMergeOutcome] = []
         do {
-            let checkpointer = try Checkpointer(path: workspace.catalogURL.path)
-            let walPath = workspace.catalogURL.path + "-wal"
-            let automatic = try db.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint")! }
-            try db.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
-            defer {
-                checkpointer.close()
-                try? db.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = \(automatic)") }
+            if rollback {
+                for source in sources {
+                    let outcome = try merge(source, carrying: carry)
+                    outcomes.append(outcome)
+                    onShard(outcome)
+                }
+            } else {
+                let checkpointer = try Checkpointer(path: workspace.catalogURL.path)
+                let walPath = workspace.catalogURL.path + "-wal"
+                let automatic = try db.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint")! }
+                try db.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+                defer {
+                    checkpointer.close()
+                    try? db.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = \(automatic)") }
+                }
+                for source in sources {
+                    // The WAL starts again from its beginning only when all of it is in the catalog as a write begins:
+                    // past 1 GiB, wait for the copy, so that it does not grow with every shard.
+                    let wal = (try? FileManager.default.attributesOfItem(atPath: walPath))?[.size] as? Int ?? 0
+                    if wal > 1 << 30 { checkpointer.wait() }
+                    let outcome = try merge(source, carrying: carry)
+                    if !outcome.alreadyMerged { checkpointer.request() }
+                    outcomes.append(outcome)
+                    onShard(outcome)
+                }
+                checkpointer.wait()
             }
-            for source in sources {
-                // The WAL starts again from its beginning only when all of it is in the catalog as a write begins:
-                // past 1 GiB, wait for the copy, so that it does not grow with every shard.
-                let wal = (try? FileManager.default.attributesOfItem(atPath: walPath))?[.size] as? Int ?? 0
-                if wal > 1 << 30 { checkpointer.wait() }
-                let outcome = try merge(source, carrying: carry)
-                if !outcome.alreadyMerged { checkpointer.request() }
-                outcomes.append(outcome)
-                onShard(outcome)
-            }
-            checkpointer.wait()
         } catch {
             try? restoreIndices()
             throw error
         }
         try restoreIndices()
         return outcomes
+    }
+
+    /// How much of a catalog a merge reads through a map of its file (SQLite caps it at its own limit).
+    static let mergeMap = 1 << 40
+
+    /// Puts the catalog in a rollback journal (`journal_mode = DELETE`) for the union, when no other connection has
+    /// it open (this process's idle readers are closed first; another process's keep it in WAL: false, and nothing
+    /// changes). In WAL every page a shard writes is written twice, into the WAL and then into the catalog; a
+    /// rollback journal keeps only the pages a transaction changes that the catalog had before, and the pages a
+    /// union adds past its end (nearly all of them) are written once. Killed at any moment, the journal left beside
+    /// the catalog is hot: the next connection that opens the catalog rolls the shard back (`openForReading` opens
+    /// it writable for that), and `Catalog.open` puts it back in WAL.
+    private func rollbackJournal() -> Bool {
+        db.invalidateReadOnlyConnections()
+        return (try? db.writeWithoutTransaction { db -> Bool in
+            let timeout = try Int.fetchOne(db, sql: "PRAGMA busy_timeout")!
+            try db.execute(sql: "PRAGMA busy_timeout = 0")
+            defer { try? db.execute(sql: "PRAGMA busy_timeout = \(timeout)") }
+            return try String.fetchOne(db, sql: "PRAGMA journal_mode = DELETE") == "delete"
+        }) ?? false
+    }
+
+    private func backToWAL() {
+        db.invalidateReadOnlyConnections()
+        _ = try? db.writeWithoutTransaction { db in try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
     }
 
     /// A connection of its own that checkpoints the catalog's WAL on a thread of its own, once per request (requests
@@ -345,8 +386,9 @@ extension Catalog {
 
             // Large writes: a page cache to match (SQLite's default is 2 MB; random keys such as SHA-256s thrash it),
             // the id maps in memory.
+            // The shard's pages are read through a map of its file rather than copied out of it page by page.
             let cache = try Int.fetchOne(db, sql: "PRAGMA cache_size")!
-            try db.execute(sql: "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY")
+            try db.execute(sql: "PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY; PRAGMA shard.mmap_size = \(Self.mergeMap)")
             defer { try? db.execute(sql: "PRAGMA cache_size = \(cache)") }
 
             // Files first. The shard is recorded as being placed (one row naming its catalog, `Catalog.mergePlacing`),
@@ -389,8 +431,8 @@ extension Catalog {
         return outcome
     }
 
-    /// The union of the shard's rows into this catalog, by bulk INSERT ... SELECT through maps of the shard's ids
-    /// to this catalog's (temporary tables). Column lists come from this catalog's schema, so a column a later
+    /// The union of the shard's rows into this catalog, by bulk INSERT ... SELECT: the shard's ids shifted when
+    /// every row is new, else through maps of the shard's ids to this catalog's (temporary tables). Column lists come from this catalog's schema, so a column a later
     /// migration adds is carried without a change here.
     private func unionRows(_ db: Database, _ source: ShardSource, _ carry: JudgementCarry?, _ outcome: inout ShardMergeOutcome) throws {
         func columns(_ table: String) throws -> [String] {
@@ -427,11 +469,6 @@ extension Catalog {
                 WHERE s.id NOT IN (SELECT old FROM temp.\(map))
                 """)
         }
-        for map in ["pmap", "tmap", "amap", "imap"] {
-            try db.execute(sql: "DROP TABLE IF EXISTS temp.\(map)")
-            try db.execute(sql: "CREATE TEMP TABLE \(map) (old INTEGER PRIMARY KEY, new INTEGER NOT NULL)")
-        }
-        defer { for map in ["pmap", "tmap", "amap", "imap"] { try? db.execute(sql: "DROP TABLE IF EXISTS temp.\(map)") } }
         // The identity triggers touch each person's `identityState` once per image and face inserted (two statements
         // each, a third of the cost of the inserts); here each person is touched once, after their rows are in. The
         // triggers are dropped and made again inside this transaction, so no other writer ever finds them missing.
@@ -441,53 +478,84 @@ extension Catalog {
         for (name, _) in triggers { try db.execute(sql: "DROP TRIGGER main.\(name)") }
         let (person0, term0, attempt0, image0, face0, decision0) = (try maxId("person"), try maxId("term"), try maxId("attempt"),
                                                                     try maxId("image"), try maxId("face"), try maxId("decision"))
-
-        // People, by label (case-insensitive, as the catalog compares labels).
-        try insert("person", replacing: [:], joins: "", conflict: "(label)")
-        try db.execute(sql: "INSERT INTO temp.pmap SELECT s.id, m.id FROM shard.person s JOIN main.person m ON m.label = s.label")
-        outcome.people = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.person WHERE id > ?", arguments: [person0])!
-
-        // Terms by person, provider and text; attempts by person and URL; images by person and content. Only the
-        // rows new here are written (their maps' new ids are past what this workspace had), with the term that found
-        // a term, the attempt an image came from, the image an attempt stored and the images an image points at
-        // (`related`, a JSON list) renumbered.
-        try map("tmap", "term", same: "m.personId = pm.new AND m.provider = s.provider AND m.text = s.text")
-        try map("amap", "attempt", same: "m.personId = pm.new AND m.url = s.url")
-        try map("imap", "image", same: "m.personId = pm.new AND m.sha256 = s.sha256")
-        try insert("term", replacing: ["id": "tm.new", "personId": "pm.new", "parentId": "(SELECT new FROM temp.tmap WHERE old = s.parentId)"],
-                   joins: "JOIN temp.tmap tm ON tm.old = s.id AND tm.new > \(term0) JOIN temp.pmap pm ON pm.old = s.personId", conflict: nil)
-        try insert("attempt", replacing: ["id": "am.new", "personId": "pm.new", "termId": "(SELECT new FROM temp.tmap WHERE old = s.termId)",
-                                          "imageId": "(SELECT new FROM temp.imap WHERE old = s.imageId)"],
-                   joins: "JOIN temp.amap am ON am.old = s.id AND am.new > \(attempt0) JOIN temp.pmap pm ON pm.old = s.personId", conflict: nil)
-        try insert("image", replacing: [
-            "id": "im.new", "personId": "pm.new", "attemptId": "(SELECT new FROM temp.amap WHERE old = s.attemptId)",
-            "related": "CASE WHEN s.related IS NOT NULL THEN (SELECT json_group_array(r.new) FROM json_each(s.related) j JOIN temp.imap r ON r.old = j.value) END",
-        ], joins: "JOIN temp.imap im ON im.old = s.id AND im.new > \(image0) JOIN temp.pmap pm ON pm.old = s.personId", conflict: nil)
-        outcome.images = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.image WHERE id > ?", arguments: [image0])!
-
-        // The faces and descriptors, the decisions and the marks of images new here (an image this workspace had
-        // keeps its own).
-        try insert("face", replacing: ["imageId": "im.new"], joins: "JOIN temp.imap im ON im.old = s.imageId AND im.new > \(image0)",
-                   conflict: "(imageId, idx)")
-        outcome.faces = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.face WHERE id > ?", arguments: [face0])!
-        // Decisions keep their batches (undone together), after this workspace's own; the person a relabel moved
-        // an image to, and the one its state before names, are renumbered.
         let batch0 = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(batch), 0) FROM main.decision")!
-        try insert("decision", replacing: [
-            "imageId": "im.new", "batch": "s.batch + \(batch0)",
-            "personId": "(SELECT new FROM temp.pmap WHERE old = s.personId)",
-            "before": "json_set(s.before, '$.personId', (SELECT new FROM temp.pmap WHERE old = json_extract(s.before, '$.personId')))",
-        ], joins: "JOIN temp.imap im ON im.old = s.imageId AND im.new > \(image0)", conflict: "")
+        // A shard none of whose people this workspace has (every shard of a first merge) brings only new rows: each
+        // id is the shard's shifted past what this workspace gave (people, terms, attempts, images), with no maps to
+        // make or look up. Otherwise the rows this workspace has already are found by what they are (`map`).
+        let fresh = try Bool.fetchOne(db, sql: "SELECT 1 FROM shard.person s JOIN main.person m ON m.label = s.label LIMIT 1") == nil
+        for map in ["pmap", "tmap", "amap", "imap"] {
+            try db.execute(sql: "DROP TABLE IF EXISTS temp.\(map)")
+            try db.execute(sql: "CREATE TEMP TABLE \(map) (old INTEGER PRIMARY KEY, new INTEGER NOT NULL)")
+        }
+        defer { for map in ["pmap", "tmap", "amap", "imap"] { try? db.execute(sql: "DROP TABLE IF EXISTS temp.\(map)") } }
+        // The shard's people and images with their ids here, as (old, new) rows.
+        var (personMap, imageMap) = ("temp.pmap", "temp.imap")
+        if fresh {
+            let (p, t, a, i) = (try nextId("person"), try nextId("term"), try nextId("attempt"), try nextId("image"))
+            (personMap, imageMap) = ("(SELECT id AS old, id + \(p) AS new FROM shard.person)", "(SELECT id AS old, id + \(i) AS new FROM shard.image)")
+            try insert("person", replacing: ["id": "s.id + \(p)"], joins: "", conflict: nil)
+            try insert("term", replacing: ["id": "s.id + \(t)", "personId": "s.personId + \(p)", "parentId": "s.parentId + \(t)"],
+                       joins: "", conflict: nil)
+            try insert("attempt", replacing: ["id": "s.id + \(a)", "personId": "s.personId + \(p)", "termId": "s.termId + \(t)",
+                                              "imageId": "s.imageId + \(i)"], joins: "", conflict: nil)
+            try insert("image", replacing: [
+                "id": "s.id + \(i)", "personId": "s.personId + \(p)", "attemptId": "s.attemptId + \(a)",
+                "related": "CASE WHEN s.related IS NOT NULL THEN (SELECT json_group_array(j.value + \(i)) FROM json_each(s.related) j) END",
+            ], joins: "", conflict: nil)
+            try insert("face", replacing: ["imageId": "s.imageId + \(i)"], joins: "", conflict: nil)
+            try insert("decision", replacing: [
+                "imageId": "s.imageId + \(i)", "batch": "s.batch + \(batch0)", "personId": "s.personId + \(p)",
+                "before": "json_set(s.before, '$.personId', json_extract(s.before, '$.personId') + \(p))",
+            ], joins: "", conflict: nil)
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO main.processing (imageId, state, since) SELECT s.imageId + ?, s.state, s.since FROM shard.processing s
+                WHERE s.state = 'crashed'
+                """, arguments: [i])
+        } else {
+            // People, by label (case-insensitive, as the catalog compares labels).
+            try insert("person", replacing: [:], joins: "", conflict: "(label)")
+            try db.execute(sql: "INSERT INTO temp.pmap SELECT s.id, m.id FROM shard.person s JOIN main.person m ON m.label = s.label")
+            // Terms by person, provider and text; attempts by person and URL; images by person and content. Only the
+            // rows new here are written (their maps' new ids are past what this workspace had), with the term that
+            // found a term, the attempt an image came from, the image an attempt stored and the images an image points
+            // at (`related`, a JSON list) renumbered.
+            try map("tmap", "term", same: "m.personId = pm.new AND m.provider = s.provider AND m.text = s.text")
+            try map("amap", "attempt", same: "m.personId = pm.new AND m.url = s.url")
+            try map("imap", "image", same: "m.personId = pm.new AND m.sha256 = s.sha256")
+            try insert("term", replacing: ["id": "tm.new", "personId": "pm.new", "parentId": "(SELECT new FROM temp.tmap WHERE old = s.parentId)"],
+                       joins: "JOIN temp.tmap tm ON tm.old = s.id AND tm.new > \(term0) JOIN temp.pmap pm ON pm.old = s.personId", conflict: nil)
+            try insert("attempt", replacing: ["id": "am.new", "personId": "pm.new", "termId": "(SELECT new FROM temp.tmap WHERE old = s.termId)",
+                                              "imageId": "(SELECT new FROM temp.imap WHERE old = s.imageId)"],
+                       joins: "JOIN temp.amap am ON am.old = s.id AND am.new > \(attempt0) JOIN temp.pmap pm ON pm.old = s.personId", conflict: nil)
+            try insert("image", replacing: [
+                "id": "im.new", "personId": "pm.new", "attemptId": "(SELECT new FROM temp.amap WHERE old = s.attemptId)",
+                "related": "CASE WHEN s.related IS NOT NULL THEN (SELECT json_group_array(r.new) FROM json_each(s.related) j JOIN temp.imap r ON r.old = j.value) END",
+            ], joins: "JOIN temp.imap im ON im.old = s.id AND im.new > \(image0) JOIN temp.pmap pm ON pm.old = s.personId", conflict: nil)
+            // The faces and descriptors, the decisions and the marks of images new here (an image this workspace had
+            // keeps its own). Decisions keep their batches (undone together), after this workspace's own; the person
+            // a relabel moved an image to, and the one its state before names, are renumbered.
+            try insert("face", replacing: ["imageId": "im.new"], joins: "JOIN temp.imap im ON im.old = s.imageId AND im.new > \(image0)",
+                       conflict: "(imageId, idx)")
+            try insert("decision", replacing: [
+                "imageId": "im.new", "batch": "s.batch + \(batch0)",
+                "personId": "(SELECT new FROM temp.pmap WHERE old = s.personId)",
+                "before": "json_set(s.before, '$.personId', (SELECT new FROM temp.pmap WHERE old = json_extract(s.before, '$.personId')))",
+            ], joins: "JOIN temp.imap im ON im.old = s.imageId AND im.new > \(image0)", conflict: "")
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO main.processing (imageId, state, since)
+                SELECT im.new, s.state, s.since FROM shard.processing s JOIN temp.imap im ON im.old = s.imageId AND im.new > ?
+                WHERE s.state = 'crashed'
+                """, arguments: [image0])
+        }
+        outcome.people = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.person WHERE id > ?", arguments: [person0])!
+        outcome.images = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.image WHERE id > ?", arguments: [image0])!
+        outcome.faces = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.face WHERE id > ?", arguments: [face0])!
         outcome.decisions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM main.decision WHERE id > ?", arguments: [decision0])!
-        try db.execute(sql: """
-            INSERT OR IGNORE INTO main.processing (imageId, state, since)
-            SELECT im.new, s.state, s.since FROM shard.processing s JOIN temp.imap im ON im.old = s.imageId AND im.new > ?
-            WHERE s.state = 'crashed'
-            """, arguments: [image0])
         // What the triggers would have done: the people of the images new here (the faces brought are theirs), but
         // for the people new here whose identity the shard's own judgement brings (`carryJudgement`). The shard's
         // `mergedShard` row is written last in this transaction: its id is the next one.
-        let carried = try carryJudgement(db, carry, person0: person0, image0: image0, shardId: try nextId("mergedShard") + 1)
+        let carried = try carryJudgement(db, carry, people: personMap, images: imageMap, person0: person0, image0: image0,
+                                         shardId: try nextId("mergedShard") + 1)
         try db.execute(sql: """
             INSERT OR IGNORE INTO main.identityState (personId) SELECT DISTINCT personId FROM main.image WHERE id > ?;
             UPDATE main.identityState SET changes = changes + 1, summary = NULL
@@ -503,10 +571,12 @@ extension Catalog {
     /// this shard (`judgedIn`), and for every person it brings, the centres it measured its faces against are kept
     /// (`shardCentre`). The stages after the merge then judge again only what crossing shards can change. Returns the
     /// shard's id here when it brought them (nil: its people are judged again).
-    private func carryJudgement(_ db: Database, _ carry: JudgementCarry?, person0: Int64, image0: Int64, shardId: Int64) throws -> Int64? {
+    /// `people` and `images` give the shard's ids with their ids here (old, new).
+    private func carryJudgement(_ db: Database, _ carry: JudgementCarry?, people: String, images: String, person0: Int64, image0: Int64,
+                                shardId: Int64) throws -> Int64? {
         guard let carry, try Bool.fetchOne(db, sql: "SELECT 1 FROM shard.sqlite_master WHERE name = 'judgement'") == true,
               try String.fetchOne(db, sql: "SELECT options FROM shard.judgement WHERE id = 1") == carry.options else { return nil }
-        let ids = try Dictionary(Row.fetchAll(db, sql: "SELECT old, new FROM temp.imap WHERE new > ?", arguments: [image0])
+        let ids = try Dictionary(Row.fetchAll(db, sql: "SELECT old, new FROM \(images) WHERE new > ?", arguments: [image0])
             .map { ($0[0] as Int64, $0[1] as Int64) }, uniquingKeysWith: { a, _ in a })
         let renumber = DatabaseFunction("curate_renumbered_distances", argumentCount: 1, pure: true) { values in
             Data.fromDatabaseValue(values[0]).flatMap { carry.renumber($0, ids) }
@@ -517,13 +587,13 @@ extension Catalog {
             INSERT OR IGNORE INTO main.identityState (personId, options, summary, centres, distances, judgedIn)
             SELECT personId, options, summary, centres, distances, ? FROM (
                 SELECT pm.new AS personId, s.options, s.summary, s.centres, curate_renumbered_distances(s.distances) AS distances
-                FROM shard.identityState s JOIN temp.pmap pm ON pm.old = s.personId AND pm.new > ?
+                FROM shard.identityState s JOIN \(people) pm ON pm.old = s.personId AND pm.new > ?
                 WHERE s.options = ? AND s.summary IS NOT NULL AND s.distances IS NOT NULL)
             WHERE distances IS NOT NULL
             """, arguments: [shardId, person0, carry.identityOptions])
         try db.execute(sql: """
             INSERT OR REPLACE INTO main.shardCentre (shardId, personId, centres)
-            SELECT ?, pm.new, s.centres FROM shard.identityState s JOIN temp.pmap pm ON pm.old = s.personId WHERE s.options = ?
+            SELECT ?, pm.new, s.centres FROM shard.identityState s JOIN \(people) pm ON pm.old = s.personId WHERE s.options = ?
             """, arguments: [shardId, carry.identityOptions])
         return shardId
     }

@@ -57,6 +57,9 @@ public final class Catalog: @unchecked Sendable {
         do {
             catalog = try connect(workspace, readonly: true)
             try catalog.requireSchema()
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_READONLY_ROLLBACK {
+            // A merge killed in its rollback journal (`Catalog.merge`) left it hot: only a writable connection rolls it back.
+            return try openExisting(workspace)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CANTOPEN || error.resultCode == .SQLITE_READONLY {
             // WAL needs catalog.sqlite-shm beside the catalog; in a folder we may not write, read the file as it is.
             catalog = try connect(workspace, readonly: true, immutable: true)

@@ -71,7 +71,7 @@ public final class FilePlacer: @unchecked Sendable {   // counters guarded by `l
     /// The files `names` of one folder (relative to both roots).
     private func place(folder: String, names: [Substring], _ counts: inout Counts) throws {
         try makeFolder(folder)
-        let names = Array(Set(names)).sorted()
+        let names = Array(Set(names))
         func relative(_ name: Substring) -> String { folder.isEmpty ? String(name) : folder + "/" + name }
         guard !copyOnly else {
             for name in names { try copy(relative(name), &counts) }

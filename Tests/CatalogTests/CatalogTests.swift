@@ -265,6 +265,86 @@ import Testing
         #expect(try Self.indices(more) == all)
     }
 
+    /// The union writes in a rollback journal when nothing else has the catalog open (each new page written once),
+    /// and stays in WAL when another connection has it open: the same rows either way (a shard of new people, whose
+    /// ids are shifted, and one with a person the workspace has, whose rows go through the maps), and the catalog is
+    /// in WAL after.
+    @Test func aMergeGivesTheSameRowsWhetherOrNotAnotherConnectionHasTheCatalogOpen() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func shard(_ name: String, labels: [String]) throws -> URL {
+            let ws = Workspace(path: dir.appendingPathComponent(name).path)
+            try ws.prepare()
+            let catalog = try Catalog.open(ws)
+            for label in labels {
+                let person = try catalog.person(label: label, queryFile: nil)
+                let term = try catalog.syncTerms(personId: person.id!, lines: [("t", .search, .commons)])[0]
+                for k in 0..<3 {
+                    let sha = SHA256.hex(Array("\(name) \(label) \(k)".utf8))
+                    let attempt = try catalog.recordPage(term: term, candidates: [Attempt(personId: person.id!, termId: term.id, url: "u\(sha)",
+                                                                                          provider: .commons)])[0]
+                    _ = try catalog.recordDownloads([Catalog.Download(attempt: attempt, term: "t", sha256: sha, path: Workspace.imagePath(sha256: sha, ext: "jpg"),
+                                                                      bytes: 1, format: .jpeg, httpStatus: 200, ms: 1)])
+                }
+            }
+            try catalog.db.write { db in try db.execute(sql: "UPDATE image SET processedAt = ?", arguments: [Date()]) }
+            try catalog.finishShard()
+            return ws.root
+        }
+        let shards = [try shard("a", labels: ["A", "B"]), try shard("b", labels: ["B", "C"])]
+        var dumps: [[String: [String]]] = []
+        for held in [false, true] {
+            let ws = Workspace(path: dir.appendingPathComponent(held ? "held" : "alone").path)
+            try ws.prepare()
+            let catalog = try Catalog.open(ws)
+            let other = held ? try DatabaseQueue(path: ws.catalogURL.path) : nil
+            _ = try other?.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM image") }
+            #expect(try catalog.merge(try catalog.checkShards(shards)).map(\.images) == [6, 6])
+            try catalog.db.read { db in
+                #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
+                var dump: [String: [String]] = [:]
+                for table in ["person", "term", "attempt", "image", "face", "identityState"] {
+                    dump[table] = try Row.fetchAll(db, sql: "SELECT * FROM \(table) ORDER BY rowid").map(\.description)
+                }
+                #expect(dump["image"]?.count == 12 && dump["person"]?.count == 3)
+                dumps.append(dump)
+            }
+            try other?.close()
+        }
+        #expect(dumps[0] == dumps[1])
+    }
+
+    /// A merge writes its union in a rollback journal: killed in the middle of a transaction, the catalog file may
+    /// hold some of its pages and the journal beside it the pages they replaced. Opened to read, it is read as it was
+    /// before the transaction (the journal rolled back by a connection that may write), never as the file holds it.
+    @Test func aCatalogKilledInItsRollbackJournalIsReadAsItWasBeforeTheTransaction() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var catalog: Catalog? = try open()
+        try catalog!.db.write { db in
+            try db.execute(sql: """
+                WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1999)
+                INSERT INTO setting (key, value) SELECT 'k' || i, 'before' FROM n
+                """)
+        }
+        catalog = nil
+        // The moment of the kill: a transaction that has written part of itself into the file (a small page cache
+        // spills), copied with its journal, as a killed process leaves them.
+        let killed = Workspace(path: dir.appendingPathComponent("killed").path)
+        try killed.prepare()
+        let queue = try DatabaseQueue(path: dir.appendingPathComponent("catalog.sqlite").path)
+        try queue.writeWithoutTransaction { db in
+            #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode = DELETE") == "delete")
+            try db.execute(sql: "PRAGMA cache_size = 5; BEGIN IMMEDIATE")
+            try db.execute(sql: "UPDATE setting SET value = hex(randomblob(200))")
+            for name in ["catalog.sqlite", "catalog.sqlite-journal"] {
+                try FileManager.default.copyItem(at: dir.appendingPathComponent(name), to: killed.root.appendingPathComponent(name))
+            }
+            try db.execute(sql: "ROLLBACK")
+        }
+        try queue.close()
+        let read = try Catalog.openForReading(killed)
+        #expect(try read.db.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT value FROM setting WHERE key LIKE 'k%'") } == ["before"])
+    }
+
     /// A merge records its shard as being placed (one row naming the shard's catalog) before it links the shard's
     /// files; killed before its rows commit, the next sweep removes the shard's originals no image row here names,
     /// and keeps those one does and every file the shard does not name.
