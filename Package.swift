@@ -30,7 +30,8 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // OpenCV (the four libraries used, not all 55; its codecs library, which brings a hundred more, is loaded on
-        // first use), libjpeg, giflib and libexif behind a C API; libpng, libwebp and libtiff asked for sizes.
+        // first use), libjpeg (decoding and encoding), giflib and libexif behind a C API; libpng, libwebp and libtiff
+        // asked for sizes.
         .target(name: "CImageBridge", dependencies: ["CBridgeError"], path: "Sources/CImageBridge",
                 cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4"] + optimizedCxx)],
                 linkerSettings: ["opencv_core", "opencv_imgproc", "opencv_img_hash", "gif", "exif",

@@ -44,8 +44,8 @@ template <typename Body> static curate_image *guarded_image(curate_error *err, B
 
 // OpenCV's codecs library (libopencv_imgcodecs) needs some hundred libraries of its own (GDAL, Poppler, HDF5, ...):
 // linked, they cost every curate process about 0.1 CPU second of dynamic linking at start (docs/benchmarks.md).
-// curate reads JPEG, PNG and GIF with their own libraries, so the codecs library is loaded only when a WebP, BMP or
-// TIFF is decoded or an image encoded, and its two functions looked up by their (C++) names.
+// curate reads JPEG, PNG and GIF and writes JPEG with their own libraries, so the codecs library is loaded only when
+// a WebP, BMP or TIFF is decoded or a PNG encoded, and its two functions looked up by their (C++) names.
 namespace codecs {
 typedef cv::Mat (*imdecode_fn)(const cv::_InputArray &, int);
 typedef bool (*imencode_fn)(const std::string &, const cv::_InputArray &, std::vector<unsigned char> &, const std::vector<int> &);
@@ -287,6 +287,47 @@ int decode_jpeg(const unsigned char *bytes, size_t length, long long max_pixels,
     jpeg_destroy_decompress(&cinfo);
     std::free(cmyk_row);
     if (damaged) { why = std::string("JPEG: arithmetic-coded data that does not decode cleanly (") + errors.first_warning + ")"; return 1; }
+    return 0;
+}
+
+// Encodes BGR pixels as OpenCV's JPEG encoder does when given only a quality (cv::imencode(".jpg"): the BGR rows
+// handed to libjpeg as they are, its defaults, the quality scaled to baseline tables), so that writing a chip or a
+// normalised copy needs no codecs library (codecs above).
+struct JpegOutput {
+    unsigned char *bytes = nullptr;
+    unsigned long length = 0;
+};
+int encode_jpeg(const cv::Mat &image, int quality, JpegOutput &out, std::string &why) {
+    jpeg_compress_struct cinfo;
+    std::memset(&cinfo, 0, sizeof cinfo);
+    JpegErrors errors;
+    std::memset(&errors, 0, sizeof errors);
+    cinfo.err = jpeg_std_error(&errors.mgr);
+    errors.mgr.error_exit = jpeg_fail;
+    errors.mgr.emit_message = jpeg_note;
+    if (setjmp(errors.jump)) {
+        jpeg_destroy_compress(&cinfo);
+        std::free(out.bytes);
+        out.bytes = nullptr;
+        why = std::string("JPEG encoding: ") + errors.message;
+        return 1;
+    }
+    jpeg_create_compress(&cinfo);
+    jpeg_mem_dest(&cinfo, &out.bytes, &out.length);
+    cinfo.image_width = (JDIMENSION)image.cols;
+    cinfo.image_height = (JDIMENSION)image.rows;
+    cinfo.input_components = 3;
+    cinfo.in_color_space = JCS_EXT_BGR;
+    jpeg_set_defaults(&cinfo);
+    cinfo.restart_interval = 0;
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = const_cast<JSAMPROW>(image.ptr<unsigned char>((int)cinfo.next_scanline));
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
     return 0;
 }
 
@@ -566,13 +607,12 @@ extern "C" curate_image *curate_image_resized(const curate_image *image, int wid
 
 extern "C" int curate_image_encode_jpeg(const curate_image *image, int quality, unsigned char **out, size_t *length, curate_error *err) {
     return guarded(err, [&] {
-        std::vector<unsigned char> buffer;
+        JpegOutput encoded;
         std::string why;
-        if (!codecs::encode(".jpg", image->mat, buffer, {cv::IMWRITE_JPEG_QUALITY, quality}, why)) return fail(err, 1, why);
-        *out = static_cast<unsigned char *>(std::malloc(buffer.size()));
-        if (!*out) return fail(err, 2, "out of memory");
-        std::memcpy(*out, buffer.data(), buffer.size());
-        *length = buffer.size();
+        if (encode_jpeg(image->mat, quality, encoded, why)) return fail(err, 1, why);
+        // libjpeg's buffer is malloc'ed, as the caller frees it.
+        *out = encoded.bytes;
+        *length = encoded.length;
         return 0;
     });
 }
