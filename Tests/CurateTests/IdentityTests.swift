@@ -45,6 +45,34 @@ extension ProcessFixture {
 @Suite(.enabled(if: Paths.hasShared && ProcessFixture.hasModels, "needs ../shared/data and the dlib model files"),
        .timeLimit(.minutes(10)))
 struct IdentityTests {
+    /// `BandRule.otherFaceDecides`'s vote on real descriptors: Elton John's train_9 made soft (a quarter and back) is
+    /// nearer one of Elton's photos than any of Madonna's, so filed under Madonna, Elton's photos take it; but where the
+    /// same face is filed under Elton too (within `Dedupe.sameFace` of one of his faces), he has no vote: the picture
+    /// under two people is a `label_conflict` for a reviewer, not the nearer label's.
+    @Test func anotherPersonsSurePhotoVotesUnlessTheSameFaceIsFiledUnderThem() throws {
+        let models = try FaceModels(ProcessFixture.models)
+        func face(_ image: DecodedImage) throws -> [Float] {
+            let found = try #require(try models.find(in: image).max { $0.area < $1.area })
+            return try #require(try models.chip(image, face: found).descriptor)
+        }
+        func faces(_ person: String) throws -> Descriptors {
+            Descriptors(try ProcessFixture.photos(person).compactMap { p in
+                let image = try DecodedImage.decode([UInt8](try Paths.bytes(p)))
+                return try models.find(in: image).isEmpty ? nil : try face(image)
+            })
+        }
+        let original = try DecodedImage.decode([UInt8](try Paths.bytes("\(ProcessFixture.celebs)/elton_john/train_9.jpg")))
+        let soft = try face(try DecodedImage.decode([UInt8](try original.resized(width: original.width / 4, height: original.height / 4)
+            .resized(width: original.width, height: original.height).jpeg(quality: 92))))
+        let (madonna, elton) = (try faces("madonna"), try faces("elton_john"))
+        let vote = IdentityIndex.otherFaceVote(soft, personId: 1, people: [(2, "elton")], known: [1: (madonna, madonna), 2: (elton, elton)])
+        let v = try #require(vote, "Elton's photos nearer it than Madonna's: \(elton.nearest(to: soft) ?? -1) against \(madonna.nearest(to: soft) ?? -1)")
+        #expect(v.label == "elton" && v.distance < v.own && v.distance > Dedupe.sameFace, "\(v)")
+        var filed = elton
+        filed.append(soft)
+        #expect(IdentityIndex.otherFaceVote(soft, personId: 1, people: [(2, "elton")], known: [1: (madonna, madonna), 2: (elton, filed)]) == nil)
+    }
+
     @Test func plantedIntrudersAreWrongPersonAndPairsKeepThePersonsFace() async throws {
         try await offPool {
             let f = try ProcessFixture()

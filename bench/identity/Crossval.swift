@@ -16,9 +16,9 @@ func evidence(_ workspace: String) throws {
     options.band.neighbourFor = 0
     let index = try IdentityIndex(catalog: catalog, options: options)
     func v(_ x: Float?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
-    print("id\tlabel\tdistance\tnearest\tspread\tportrait\tnearest_other\tnext_face\tnearest_far")
-    for f in index.bandFacts() {
-        print("\(f.imageId)\t\(f.label)\t\(v(f.distance))\t\(v(f.nearest))\t\(v(f.spread))\t\(v(f.portrait))\t\(v(f.nearestOther))\t\(v(f.next))\t\(v(f.far))")
+    print("id\tlabel\tdistance\tnearest\tspread\tportrait\tnearest_other\tnext_face\tnearest_far\tother_face\town_face")
+    for f in try index.bandFacts(catalog: catalog) {
+        print("\(f.imageId)\t\(f.label)\t\(v(f.distance))\t\(v(f.nearest))\t\(v(f.spread))\t\(v(f.portrait))\t\(v(f.nearestOther))\t\(v(f.next))\t\(v(f.far))\t\(v(f.otherFace))\t\(v(f.ownFace))")
     }
 }
 
@@ -132,7 +132,8 @@ func crossval(_ out: URL, list: URL, manifest: URL, evidence: URL) throws {
         let p = line.split(separator: "\t").map(String.init)
         func v(_ s: String) -> Float? { s == "-" ? nil : Float(s) }
         facts[Int64(p[0])!] = BandFacts(imageId: Int64(p[0])!, label: p[1], distance: v(p[2])!, nearest: v(p[3]), spread: v(p[4]),
-                                        portrait: v(p[5]), nearestOther: v(p[6]), next: p.count > 7 ? v(p[7]) : nil, far: p.count > 8 ? v(p[8]) : nil)
+                                        portrait: v(p[5]), nearestOther: v(p[6]), next: p.count > 7 ? v(p[7]) : nil, far: p.count > 8 ? v(p[8]) : nil,
+                                        otherFace: p.count > 9 ? v(p[9]) : nil, ownFace: p.count > 10 ? v(p[10]) : nil)
     }
     var exportedKeys = Set<String>()
     for line in try String(contentsOf: manifest, encoding: .utf8).split(separator: "\n").dropFirst() {
@@ -173,7 +174,7 @@ func crossval(_ out: URL, list: URL, manifest: URL, evidence: URL) throws {
         for i in test where i.band != nil && !i.shows && i.exported(chosen) {
             let f = i.band!
             func v(_ x: Float?) -> String { x.map { String(format: "%.3f", $0) } ?? "-" }
-            print("    intruder kept: \(i.file): distance \(v(f.distance)), nearest sure face \(v(f.nearest)), spread \(v(f.spread)), nearest other identity \(v(f.nearestOther)), nearest face past the identity \(v(f.far))\(f.next.map { ", next face \(v($0))" } ?? "") (\(chosen.call(f).rawValue))")
+            print("    intruder kept: \(i.file): distance \(v(f.distance)), nearest sure face \(v(f.nearest)), spread \(v(f.spread)), nearest other identity \(v(f.nearestOther)), nearest face past the identity \(v(f.far)), nearest sure face of another person within the identity distance \(v(f.otherFace))\(f.next.map { ", next face \(v($0))" } ?? "") (\(chosen.call(f).rawValue))")
         }
         for i in test where i.band == nil && !i.shows && i.exported {
             print("    intruder exported outside the band rule: \(i.file)")
@@ -195,6 +196,13 @@ func crossval(_ out: URL, list: URL, manifest: URL, evidence: URL) throws {
         heldOutWithout = heldOutWithout + Tally(images.filter { $0.person == person }, choose(images.filter { $0.person != person }, without))
     }
     print("  held out, without the far-face evidence: " + heldOutWithout.line)
+    // And without the vote of other people's sure faces (BandRule.otherFaceDecides), as the rule was before it.
+    let withoutOthers = rules.map { r -> Rule in var b = r.band!; b.otherFaceDecides = false; return Rule(band: b) }
+    var heldOutWithoutOthers = Tally([], Rule(band: nil))
+    for person in people {
+        heldOutWithoutOthers = heldOutWithoutOthers + Tally(images.filter { $0.person == person }, choose(images.filter { $0.person != person }, withoutOthers))
+    }
+    print("  held out, without other people's sure faces: " + heldOutWithoutOthers.line)
     let all = choose(images, rules)
     print("chosen on every person (what to ship from this set): \(all)")
     print("  on every person (in sample): " + Tally(images, all).line)

@@ -154,9 +154,11 @@ struct ChangedJudgement {
             guard let c = shape.centres, let d = shape.distances, let stored = IdentityShape(centres: c, distances: d) else { continue }
             for (id, distance) in stored.distances where distance > o.suspectDistance { owner[id] = personId }
         }
-        // `looksLike` looks within suspectDistance, the band within its distance less otherMargin; a little more for
-        // rounding (`IdentityCentres.nearest` measures again near the edge).
-        let reach = max(o.suspectDistance, o.wrongDistance - o.band.otherMargin) + 1e-3
+        // `looksLike` looks within suspectDistance, the band within its distance less otherMargin, and at the sure faces
+        // of the people whose identity is within wrongDistance (`BandRule.otherFaceDecides`: a person's sure faces
+        // change only with their centre); a little more for rounding (`IdentityCentres.nearest` measures again near
+        // the edge).
+        let reach = max(o.suspectDistance, o.wrongDistance - o.band.otherMargin, o.band.otherFaceDecides ? o.wrongDistance : 0) + 1e-3
         var out = Set<Int64>()
         if !owner.isEmpty {
             for (id, data) in try catalog.countedDescriptors(imageIds: Array(owner.keys)) {

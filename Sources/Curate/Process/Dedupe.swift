@@ -12,7 +12,8 @@ struct Dedupe {
     let descriptorDistance: Float
     /// Chosen faces of copies under two people closer than this are one face (a label conflict); farther, two
     /// people of one photo. Edited copies of one face stay under 0.3; two people's faces are rarely under 0.4.
-    var sameFaceDistance: Float = 0.35
+    var sameFaceDistance: Float = Dedupe.sameFace
+    static let sameFace: Float = 0.35
 
     /// The copies of each picture, as `markCopies` found them.
     struct Copies {

@@ -18,6 +18,9 @@ public struct IdentityIndex {
         public var imageIds: [Int64]
         /// What is known about each one-face photo in the band (between `suspectDistance` and `wrongDistance`).
         var band: [Int64: BandEvidence] = [:]
+        /// The person's sure faces (`sureFaces`) and every face the identity was found from, where asked for
+        /// (`entry(keepSure:)`): not held for every person.
+        var known: (sure: Descriptors, all: Descriptors)?
     }
 
     public let options: IdentityOptions
@@ -27,7 +30,7 @@ public struct IdentityIndex {
     /// faces are read when asked for: a million descriptors are not held for the few that are.
     private var chosenFaces: [Int64: (idx: Int, descriptor: [Float])] = [:]
     /// The centres of the clear identities, for `looksLike`.
-    private var centres = IdentityCentres()
+    var centres = IdentityCentres()
     /// Identity's verdicts, when made for the stage (`judging`).
     private(set) var verdicts: [IdentityChange] = []
     /// Per person, how many kept images no reviewer looked at are suspects.
@@ -94,19 +97,66 @@ public struct IdentityIndex {
                 .map { String(format: "; looks like %@ (%.2f)", $0.label, $0.distance) }
                 ?? String(format: "; matches no one in the workspace (no identity within %.2f)", options.suspectDistance)
         }
-        for kept in bandKept {
+        // Those not nearer another identity by `otherMargin` but within `wrongDistance` of one: that person's sure faces
+        // and the person's own, read again for these people alone, vote (`BandRule.otherFaceDecides`).
+        var near: [(kept: Int, people: [(personId: Int64, label: String)])] = []
+        for (k, kept) in bandKept.enumerated() {
             var evidence = kept.evidence
-            guard let other = nearestIdentity(evidence.descriptor, notPerson: kept.personId, within: evidence.distance - options.band.otherMargin)
-            else { continue }
-            evidence.other = other
-            let change = verdicts[kept.verdict].verdict
-            verdicts[kept.verdict].verdict = VerdictChange(imageId: change.imageId, verdict: .rejected, reason: .wrongPerson,
-                                                           detail: Self.bandDetail(evidence, options))
+            if let other = nearestIdentity(evidence.descriptor, notPerson: kept.personId, within: evidence.distance - options.band.otherMargin) {
+                evidence.other = other
+                reject(kept.verdict, evidence)
+                continue
+            }
+            let within = centres.within(evidence.descriptor, notPerson: kept.personId, distance: options.wrongDistance)
+            if options.band.otherFaceDecides, !within.isEmpty { near.append((k, within)) }
+        }
+        guard !near.isEmpty else { return }
+        let known = try Self.knownFaces(catalog, of: Set(near.flatMap { [bandKept[$0.kept].personId] + $0.people.map(\.personId) }),
+                                        labels: everyone, options: options)
+        for (k, people) in near {
+            var evidence = bandKept[k].evidence
+            guard let vote = Self.otherFaceVote(evidence.descriptor, personId: bandKept[k].personId, people: people, known: known) else { continue }
+            evidence.otherFace = vote
+            reject(bandKept[k].verdict, evidence)
         }
     }
 
+    /// The vote of `BandRule.otherFaceDecides` about a face in the band of `personId`'s identity: the nearest sure face
+    /// of `people` (those whose identity is within `wrongDistance` of it), when nearer than every sure face of the
+    /// person's own. A person under whom the same face is filed too (one of their faces within `Dedupe.sameFace`, as
+    /// dedupe tells one face from two) has no vote: the same picture under two people is a `label_conflict` for a
+    /// reviewer, not the nearer label's.
+    static func otherFaceVote(_ descriptor: [Float], personId: Int64, people: [(personId: Int64, label: String)],
+                              known: [Int64: (sure: Descriptors, all: Descriptors)]) -> (label: String, distance: Float, own: Float)? {
+        let own = known[personId]?.sure.nearest(to: descriptor) ?? .infinity
+        let theirs = people.compactMap { p -> (String, Float)? in
+            guard let k = known[p.personId], (k.all.nearest(to: descriptor) ?? .infinity) >= Dedupe.sameFace,
+                  let d = k.sure.nearest(to: descriptor) else { return nil }
+            return (p.label, d)
+        }.min { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0 < $1.0 }
+        guard let theirs, theirs.1 < own else { return nil }
+        return (theirs.0, theirs.1, own)
+    }
+
+    /// Identity's verdict `k` made `wrong_person` by the evidence about its face in the band (kept before).
+    private mutating func reject(_ k: Int, _ evidence: BandEvidence) {
+        let change = verdicts[k].verdict
+        verdicts[k].verdict = VerdictChange(imageId: change.imageId, verdict: .rejected, reason: .wrongPerson, detail: Self.bandDetail(evidence, options))
+    }
+
+    /// The sure faces (`sureFaces`) and all the identity's faces of these people, their rows read again (their
+    /// identities found again, as the stage found them): a few people's faces, not every person's held while all are read.
+    static func knownFaces(_ catalog: Catalog, of people: Set<Int64>, labels: [Int64: String],
+                           options: IdentityOptions) throws -> [Int64: (sure: Descriptors, all: Descriptors)] {
+        var out: [Int64: (sure: Descriptors, all: Descriptors)] = [:]
+        _ = try catalog.forEachPersonsIdentityCandidates(of: people.sorted()) { personId, candidates in
+            out[personId] = entry(personId: personId, label: labels[personId] ?? "?", candidates: candidates, options: options, keepSure: true).known
+        }
+        return out
+    }
+
     /// One person's identity from their candidates.
-    static func entry(personId: Int64, label: String, candidates: [IdentityCandidate], options: IdentityOptions) -> Entry {
+    static func entry(personId: Int64, label: String, candidates: [IdentityCandidate], options: IdentityOptions, keepSure: Bool = false) -> Entry {
         // One-face photos and reviewer-kept faces say who the person is; a group photo's faces are mixed.
         var descriptors = Descriptors()
         var imageIds: [Int64] = []
@@ -149,7 +199,9 @@ public struct IdentityIndex {
         return Entry(personId: personId, label: label, identity: identity, faces: descriptors.count,
                      anchors: anchors.count + portraits.count, distances: distances, imageIds: imageIds,
                      band: bandEvidence(identity, descriptors, imageIds: imageIds, others: copies, groups: groups, distances: distances,
-                                        portraits: portraits, reference: reference, options: options))
+                                        portraits: portraits, reference: reference, options: options),
+                     known: keepSure && identity.isClear
+                        ? (sureFaces(identity, descriptors, imageIds: imageIds, distances: distances, options: options), descriptors) : nil)
     }
 
     /// The person (other than `personId`) whose identity this face is closest to, when within `suspectDistance`: where
@@ -345,6 +397,24 @@ struct IdentityCentres {
         personIds.append(personId)
         labels.append(label)
         values.append(centre)
+    }
+
+    /// Every person (other than `personId`) whose centre is within `distance` of this face, measured as `nearest`
+    /// measures.
+    func within(_ descriptor: [Float], notPerson personId: Int64, distance: Float) -> [(personId: Int64, label: String)] {
+        guard descriptor.count == Descriptors.dimension else { return [] }
+        let limit = distance * distance * (1 + 1e-3)
+        var out: [(personId: Int64, label: String)] = []
+        descriptor.withUnsafeBytes { x in
+            values.values.withUnsafeBytes { all in
+                for k in personIds.indices where personIds[k] != personId {
+                    guard squaredDistance(x.baseAddress!, all.baseAddress!.advanced(by: k * Descriptors.dimension * 4)) <= limit,
+                          descriptorDistance(descriptor, values[k]) <= distance else { continue }
+                    out.append((personIds[k], labels[k]))
+                }
+            }
+        }
+        return out
     }
 
     /// The person (other than `personId`) whose centre is nearest this face, when within `distance`; ties to the

@@ -1,6 +1,7 @@
 // A face between --suspect-distance and --identity-distance settled by more evidence than its distance to the
 // identity's centre: its nearest sure faces of the person, the person's usual spread, the reference portrait and
 // the other people's identities.
+import Catalog
 import Foundation
 
 /// How a one-face photo in the band (farther than `suspectDistance` from the person's identity, not farther than
@@ -54,6 +55,16 @@ public struct BandRule: Sendable, Equatable {
     /// `bench/identity/crossval.sh`, docs/benchmarks.md); a stranger photographed twice, once clearly and once in
     /// sunglasses, is nearer their clear photo.
     public var farNearerAgainst = true
+    /// One of another person's sure faces nearer than every sure face of the person's own decides, where that
+    /// person's identity is within `--identity-distance` of the face: the face is theirs. The same nearest-neighbour
+    /// vote, among the faces that surely are someone: the person's and those of the people it could be taken for (no
+    /// constant to choose; the people looked at are those whose identity would keep the face). A softened copy of
+    /// another person's photo sits as near the person's identity as their own soft copies do, and nearer that
+    /// person's own photos than any of the person's (Elton John's train_9 softened, under Madonna: a sure photo of Mindy
+    /// Kaling's at 0.589, Madonna's nearest 0.641; `bench/identity/crossval.sh`); each of the person's own band photos the vote looked at (3 of 12, 3 of 13) was
+    /// 0.09 or more nearer a sure photo of theirs. A person under whom the same face is filed too has no vote
+    /// (`IdentityIndex.otherFaceVote`): a picture under two people is a `label_conflict` for a reviewer.
+    public var otherFaceDecides = true
 
     public init() {}
 }
@@ -79,6 +90,9 @@ struct BandEvidence: Sendable {
     var portrait: Float?
     /// Another person's identity nearer than this person's by `otherMargin` (added once every identity is known).
     var other: (label: String, distance: Float)?
+    /// One of another person's sure faces nearer than every sure face of this person's (`own`), that person's identity
+    /// within `--identity-distance` (added once every identity is known; `BandRule.otherFaceDecides`).
+    var otherFace: (label: String, distance: Float, own: Float)?
     /// For a photo of several faces, the face chosen (the one this evidence is about) and the next face's distance.
     struct Group: Sendable { var face: Int; var faces: Int; var next: Float }
     var group: Group?
@@ -87,6 +101,9 @@ struct BandEvidence: Sendable {
     func call(_ rule: BandRule) -> (call: Call, words: String) {
         if let other {
             return (.intruder, String(format: "nearer %@'s identity (%.2f)", other.label, other.distance))
+        }
+        if rule.otherFaceDecides, let f = otherFace {
+            return (.intruder, String(format: "a sure photo of %@'s at %.2f, nearer than any sure photo of the person (%.2f)", f.label, f.distance, f.own))
         }
         var pro: [String] = [], con: [String] = []
         if let nearest {
@@ -116,7 +133,31 @@ struct BandEvidence: Sendable {
     }
 }
 
+extension Descriptors {
+    /// The distance from `descriptor` to the nearest of these (nil when there are none), eight lanes at a time.
+    func nearest(to descriptor: [Float]) -> Float? {
+        guard count > 0 else { return nil }
+        var best = Float.infinity
+        descriptor.withUnsafeBytes { x in
+            values.withUnsafeBytes { all in
+                for k in 0..<count { best = min(best, squaredDistance(x.baseAddress!, all.baseAddress!.advanced(by: k * Descriptors.dimension * 4))) }
+            }
+        }
+        return best.squareRoot()
+    }
+}
+
 extension IdentityIndex {
+    /// A person's sure faces: members of the identity within `suspectDistance` of it, in one flat buffer.
+    static func sureFaces(_ identity: Identity, _ descriptors: Descriptors, imageIds: [Int64], distances: [Int64: Float],
+                          options o: IdentityOptions) -> Descriptors {
+        var sure = Descriptors()
+        for (i, id) in imageIds.enumerated() where identity.memberSet.contains(i) && (distances[id] ?? .infinity) <= o.suspectDistance {
+            sure.append(descriptors[i])
+        }
+        return sure
+    }
+
     /// The evidence about every face of one person in the band (`distances` beyond `suspectDistance`, not beyond
     /// `wrongDistance`), by image id. `descriptors` are those the identity was found from, `imageIds` their images;
     /// `others` the faces measured beside them (worse copies), not members, so they never vouch for anyone.
@@ -136,10 +177,7 @@ extension IdentityIndex {
         guard !band.isEmpty else { return [:] }
 
         // The person's sure faces in one flat buffer, and the median of every member's distance.
-        var sure = Descriptors()
-        for (i, id) in imageIds.enumerated() where identity.memberSet.contains(i) && (distances[id] ?? .infinity) <= o.suspectDistance {
-            sure.append(descriptors[i])
-        }
+        let sure = sureFaces(identity, descriptors, imageIds: imageIds, distances: distances, options: o)
         // The faces surely not the person: one-face photos past `wrongDistance` (no reviewer's or portrait).
         var farFaces = Descriptors()
         for (i, id) in imageIds.enumerated() where (distances[id] ?? 0) > o.wrongDistance && !reference.contains(id) {
@@ -190,11 +228,16 @@ public struct BandFacts: Sendable {
     public var next: Float?
     /// The nearest of the person's faces past `--identity-distance`.
     public var far: Float?
+    /// The nearest sure face of the people whose identity is within `--identity-distance` of the face (nil: none is),
+    /// and the nearest sure face of the person's own, both measured to the end (`BandRule.otherFaceDecides`).
+    public var otherFace: Float?
+    public var ownFace: Float?
 
     public init(imageId: Int64, label: String, distance: Float, nearest: Float?, spread: Float?, portrait: Float?, nearestOther: Float?,
-                next: Float? = nil, far: Float? = nil) {
+                next: Float? = nil, far: Float? = nil, otherFace: Float? = nil, ownFace: Float? = nil) {
         (self.imageId, self.label, self.distance, self.nearest) = (imageId, label, distance, nearest)
         (self.spread, self.portrait, self.nearestOther, self.next, self.far) = (spread, portrait, nearestOther, next, far)
+        (self.otherFace, self.ownFace) = (otherFace, ownFace)
     }
 
     /// What `rule` makes of the face: as processing settles it, another identity nearer by `otherMargin` first.
@@ -202,6 +245,7 @@ public struct BandFacts: Sendable {
         var evidence = BandEvidence(descriptor: [], distance: distance, nearest: nearest, far: far, spread: spread, portrait: portrait, other: nil,
                                     group: next.map { BandEvidence.Group(face: 0, faces: 2, next: $0) })
         if let nearestOther, nearestOther <= distance - rule.otherMargin { evidence.other = ("", nearestOther) }
+        if let otherFace, otherFace < (ownFace ?? .infinity) { evidence.otherFace = ("", otherFace, ownFace ?? .infinity) }
         return evidence.call(rule).call
     }
 }
@@ -209,13 +253,30 @@ public struct BandFacts: Sendable {
 extension IdentityIndex {
     /// Every photo in the band of its person's identity (a one-face photo, or one of several faces kept for a face
     /// there), with its evidence (see `BandFacts`).
-    public func bandFacts() -> [BandFacts] {
-        people.values.sorted { $0.personId < $1.personId }.flatMap { e in
+    /// `catalog` is the one the index was read from: the sure faces of the people a face could be taken for are read
+    /// again from it, as the stage reads them.
+    public func bandFacts(catalog: Catalog) throws -> [BandFacts] {
+        let entries = people.values.sorted { $0.personId < $1.personId }
+        var near: [Int64: [Int64]] = [:]
+        for e in entries {
+            for (id, evidence) in e.band {
+                near[id] = centres.within(evidence.descriptor, notPerson: e.personId, distance: options.wrongDistance).map(\.personId)
+            }
+        }
+        let wanted = Set(entries.filter { e in e.band.keys.contains { near[$0]?.isEmpty == false } }.map(\.personId) + near.values.joined())
+        let known = try Self.knownFaces(catalog, of: wanted, labels: Dictionary(uniqueKeysWithValues: people.values.map { ($0.personId, $0.label) }),
+                                        options: options)
+        return entries.flatMap { e in
             e.band.sorted { $0.key < $1.key }.map { id, evidence in
-                BandFacts(imageId: id, label: e.label, distance: evidence.distance, nearest: evidence.nearest, spread: evidence.spread,
-                          portrait: evidence.portrait,
-                          nearestOther: nearestIdentity(evidence.descriptor, notPerson: e.personId, within: .infinity)?.distance,
-                          next: evidence.group?.next, far: evidence.far)
+                let others = near[id] ?? []
+                // As the stage measures them: the people under whom the same face is filed too have no vote.
+                let voters = others.filter { p in (known[p]?.all.nearest(to: evidence.descriptor) ?? .infinity) >= Dedupe.sameFace }
+                return BandFacts(imageId: id, label: e.label, distance: evidence.distance, nearest: evidence.nearest, spread: evidence.spread,
+                                 portrait: evidence.portrait,
+                                 nearestOther: nearestIdentity(evidence.descriptor, notPerson: e.personId, within: .infinity)?.distance,
+                                 next: evidence.group?.next, far: evidence.far,
+                                 otherFace: voters.compactMap { known[$0]?.sure.nearest(to: evidence.descriptor) }.min(),
+                                 ownFace: others.isEmpty ? nil : known[e.personId]?.sure.nearest(to: evidence.descriptor))
             }
         }
     }
