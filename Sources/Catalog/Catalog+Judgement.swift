@@ -37,6 +37,28 @@ extension Catalog {
         }
     }
 
+    /// The distances the stages across people last judged by (`--identity-distance`, `--suspect-distance`,
+    /// `--face-margin`); nil where they have not run since the catalog could keep them.
+    public func judgedThresholds() throws -> (identityDistance: Float, suspectDistance: Float, faceMargin: Float)? {
+        try db.read { db in
+            guard try db.tableExists("identityThresholds"),
+                  let row = try Row.fetchOne(db, sql: "SELECT identityDistance, suspectDistance, faceMargin FROM identityThresholds WHERE id = 1")
+            else { return nil }
+            return (Float(row[0] as Double), Float(row[1] as Double), Float(row[2] as Double))
+        }
+    }
+
+    /// Records the distances the stages across people judge by, as they start.
+    public func recordThresholds(identityDistance: Float, suspectDistance: Float, faceMargin: Float) throws {
+        try db.write { db in
+            try db.execute(sql: """
+                INSERT INTO identityThresholds (id, identityDistance, suspectDistance, faceMargin) VALUES (1, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET identityDistance = excluded.identityDistance, suspectDistance = excluded.suspectDistance,
+                                              faceMargin = excluded.faceMargin
+                """, arguments: [Double(identityDistance), Double(suspectDistance), Double(faceMargin)])
+        }
+    }
+
     /// Every decoded image's hashes (a narrow read: no descriptor, no path), in id order.
     public func copyNodes() throws -> [CopyNode] {
         try db.read { db in

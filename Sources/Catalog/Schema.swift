@@ -377,6 +377,17 @@ enum Schema {
                 t.primaryKey(["shardId", "personId"])
             }
         }
+        migrator.registerMigration("v22: the distances identity last judged by") { db in
+            // `process --identity-distance --suspect-distance --face-margin` (and a merge's stages, which take
+            // process's): status, review, list and the gallery measure suspects and look-alikes by the same. One row,
+            // written when the stages across people start.
+            try db.create(table: "identityThresholds") { t in
+                t.primaryKey("id", .integer).check { $0 == 1 }
+                t.column("identityDistance", .double).notNull()
+                t.column("suspectDistance", .double).notNull()
+                t.column("faceMargin", .double).notNull()
+            }
+        }
         return migrator
     }
 }

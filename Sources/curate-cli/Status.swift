@@ -13,7 +13,7 @@ extension CurateCommand {
         func execute() throws {
             let catalog = try Catalog.openForReading(global.ws)
             let counts = try catalog.counts()
-            let identities = Dictionary(uniqueKeysWithValues: try IdentityIndex.summaries(catalog).map { ($0.label, $0) })
+            let identities = Dictionary(uniqueKeysWithValues: try IdentityIndex.summaries(catalog, options: .judged(in: catalog)).map { ($0.label, $0) })
             let ids = Dictionary(uniqueKeysWithValues: try catalog.people().map { ($0.label, $0.id!) })
             let qualities = try QualitySummary.perPerson(catalog)
             func quality(_ label: String) -> QualitySummary? { ids[label].flatMap { qualities[$0] } }

@@ -144,21 +144,48 @@ struct SuspectEvidenceTests {
     /// else settled it (a suspect, exported); one of Elton's sure photos (train_9 itself) is 0.55 from it, hers 0.62.
     /// (A person under whom the same face is filed has no vote: IdentityTests.)
     @Test func aFaceNearerAnotherPersonsSurePhotoThanAnyOfThePersonsIsWrongPerson() async throws {
-        let celebrity = "faces/opencv_course_5celeb/"
-        let source = Paths.data(celebrity + "elton_john/train_9.jpg")
-        let image = try DecodedImage.decode([UInt8](try Data(contentsOf: source)))
-        let soft = Data(try image.resized(width: image.width / 4, height: image.height / 4).resized(width: image.width, height: image.height).jpeg(quality: 92))
         let dir = TempDir()
-        let served = try ServedFolder(dir, people: ["madonna", "elton"])
-        for p in try Self.photos("madonna") { try served.serve(p, as: "madonna/own_\(p.lastPathComponent)") }
-        for p in try Self.photos("elton_john") { try served.serve(p, as: "elton/own_\(p.lastPathComponent)") }
-        try served.write(soft, as: "madonna/intruder_elton_train_9_soft.jpg")
-        let fetched = try await ServedFetch.run(served.root, people: ["madonna", "elton"], in: dir, env: env, timeout: 500)
+        let fetched = try await madonnaWithEltonsSoftPhoto(in: dir)
         let intruder = try fetched.row("madonna/intruder_elton_train_9_soft.jpg")
         let detail = intruder["detail"] as? String ?? ""
         #expect(intruder["verdict"] as? String == "rejected" && intruder["reason"] as? String == "wrong_person", "\(intruder)")
         #expect(detail.hasPrefix("distance 0.5") && detail.contains("not the person by more evidence (a sure photo of elton's at 0.")
                 && detail.contains(", nearer than any sure photo of the person (0."), "\(detail)")
+    }
+
+    /// Madonna's and Elton John's photos, and Elton's train_9 made soft (shrunk to a quarter and back) under Madonna,
+    /// fetched and processed with `args` in `dir` (which the caller keeps while it reads the workspace).
+    func madonnaWithEltonsSoftPhoto(in dir: TempDir, _ args: [String] = []) async throws -> ServedFetch {
+        let image = try DecodedImage.decode(Paths.bytes("faces/opencv_course_5celeb/elton_john/train_9.jpg"))
+        let soft = Data(try image.resized(width: image.width / 4, height: image.height / 4).resized(width: image.width, height: image.height).jpeg(quality: 92))
+        let served = try ServedFolder(dir, people: ["madonna", "elton"])
+        for p in try Self.photos("madonna") { try served.serve(p, as: "madonna/own_\(p.lastPathComponent)") }
+        for p in try Self.photos("elton_john") { try served.serve(p, as: "elton/own_\(p.lastPathComponent)") }
+        try served.write(soft, as: "madonna/intruder_elton_train_9_soft.jpg")
+        return try await ServedFetch.run(served.root, people: ["madonna", "elton"], in: dir, args: args, env: env, timeout: 500)
+    }
+
+    /// The distances given to `process` are the workspace's: `review --suspects` and `status` count and walk the
+    /// suspects processing judged. With `--suspect-distance 0.55`, two of Elton's photos 0.53 from his identity are
+    /// kept and no suspects; measured by the defaults (0.50), as status and review did, they were suspects there.
+    @Test func statusAndReviewJudgeSuspectsByTheDistancesProcessWasGiven() async throws {
+        let dir = TempDir()
+        let fetched = try await madonnaWithEltonsSoftPhoto(in: dir, ["--suspect-distance", "0.55"])
+        let flagged = fetched.rows.filter { ($0["detail"] as? String)?.contains(": a suspect") == true }
+        #expect(!flagged.isEmpty && flagged.allSatisfy { ($0["distance"] as? Double ?? 0) > 0.55 }, "\(flagged)")
+        #expect(fetched.rows.contains { $0["verdict"] as? String == "kept" && ($0["distance"] as? Double ?? 0) > 0.5
+                                        && ($0["distance"] as? Double ?? 1) <= 0.55 && $0["detail"] is NSNull },
+                "a face kept between 0.50 and 0.55 with no detail: a suspect by the defaults")
+        var r = try await curate(["review", "--suspects", "--list", "--json", "--workspace", fetched.ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let listed = try jsonRows(r.stdout)
+        #expect(Set(listed.compactMap { $0["id"] as? Int }) == Set(flagged.compactMap { $0["id"] as? Int }), "\(listed)")
+        r = try await curate(["status", "--json", "--workspace", fetched.ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        for person in try jsonRows(r.stdout) {
+            let label = person["label"] as? String
+            #expect((person["identity"] as? [String: Any])?["suspects"] as? Int == flagged.filter { $0["label"] as? String == label }.count, "\(person)")
+        }
     }
 
     /// The reference portrait (Wikidata's P18) is the person by definition: kept, and no suspect however far it is

@@ -11,6 +11,14 @@ extension IdentityOptions {
 
     /// What a stored identity was found with: the rules' version and every option.
     public var storeKey: String { "rules \(Self.rules) \(self)" }
+
+    /// The options the stages across people last judged `catalog` by: the defaults with the distances given to
+    /// `process` (stored by it), so that status, review, list and the gallery count and walk what processing judged.
+    public static func judged(in catalog: Catalog) throws -> IdentityOptions {
+        var o = IdentityOptions()
+        if let t = try catalog.judgedThresholds() { (o.wrongDistance, o.suspectDistance, o.margin) = t }
+        return o
+    }
 }
 
 extension IdentityIndex {

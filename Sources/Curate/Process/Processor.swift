@@ -219,6 +219,8 @@ public final class Processor {
     @discardableResult
     static func judgeAcross(_ catalog: Catalog, _ options: ProcessOptions, stages: inout StageTimes, changedOnly: Bool = false) throws -> AcrossCounts {
         let key = judgementKey(options)
+        let o = options.identity
+        try catalog.recordThresholds(identityDistance: o.wrongDistance, suspectDistance: o.suspectDistance, faceMargin: o.margin)
         if changedOnly, let counts = try ChangedJudgement(catalog: catalog, options: options).run() {
             return counts
         }

@@ -158,7 +158,7 @@ public final class Reviewer {
     public func suspects(people: [String] = []) throws -> [ReviewItem] {
         let ids = Set(try people.map { try person(named: $0).id! })
         let labels = try catalog.labels()
-        let identities = try IdentityIndex(catalog: catalog)
+        let identities = try IdentityIndex(catalog: catalog, options: .judged(in: catalog))
         var typical: [Int64: [(image: StoredImage, label: String, faces: [Face])]] = [:]
         var out: [ReviewItem] = []
         for image in try catalog.keptUnreviewed() where ids.isEmpty || ids.contains(image.personId) {
@@ -338,7 +338,7 @@ public final class ReviewQueue {
         people = labels.filter { wanted?.contains($0.key) ?? true }.sorted { ($0.value, $0.key) < ($1.value, $1.key) }.map(\.key)
         self.reasons = reasons
         self.drawable = drawable
-        identities = StoredIdentityLookup(catalog: catalog)
+        identities = StoredIdentityLookup(catalog: catalog, options: try .judged(in: catalog))
         count = try catalog.reviewQueueCount(personIds: personIds, reasons: reasons, drawable: drawable)
     }
 
