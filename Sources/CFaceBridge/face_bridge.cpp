@@ -1,5 +1,6 @@
 // dlib behind a C API: every C++ exception is caught here and returned as an error.
 #include "face_bridge.h"
+#include "fast_con.h"
 
 #include <dlib/dnn.h>
 #include <dlib/image_processing.h>
@@ -30,7 +31,7 @@
 using namespace dlib;
 
 // dlib's face recognition ResNet (dnn_face_recognition_ex.cpp), the network of
-// dlib_face_recognition_resnet_model_v1.dat.
+// dlib_face_recognition_resnet_model_v1.dat, its convolutions computed by fast_con (fast_con.h).
 template <template <int, template <typename> class, int, typename> class block, int N,
           template <typename> class BN, typename SUBNET>
 using residual = add_prev1<block<N, BN, 1, tag1<SUBNET>>>;
@@ -38,7 +39,7 @@ template <template <int, template <typename> class, int, typename> class block, 
           template <typename> class BN, typename SUBNET>
 using residual_down = add_prev2<avg_pool<2, 2, 2, 2, skip1<tag2<block<N, BN, 2, tag1<SUBNET>>>>>>;
 template <int N, template <typename> class BN, int stride, typename SUBNET>
-using block = BN<con<N, 3, 3, 1, 1, relu<BN<con<N, 3, 3, stride, stride, SUBNET>>>>>;
+using block = BN<fast_con<N, 3, 3, 1, 1, relu<BN<fast_con<N, 3, 3, stride, stride, SUBNET>>>>>;
 template <int N, typename SUBNET> using ares = relu<residual<block, N, affine, SUBNET>>;
 template <int N, typename SUBNET> using ares_down = relu<residual_down<block, N, affine, SUBNET>>;
 template <typename SUBNET> using alevel0 = ares_down<256, SUBNET>;
@@ -48,7 +49,7 @@ template <typename SUBNET> using alevel3 = ares<64, ares<64, ares<64, ares_down<
 template <typename SUBNET> using alevel4 = ares<32, ares<32, ares<32, SUBNET>>>;
 using anet_type = loss_metric<fc_no_bias<128, avg_pool_everything<
     alevel0<alevel1<alevel2<alevel3<alevel4<
-    max_pool<3, 3, 2, 2, relu<affine<con<32, 7, 7, 2, 2, input_rgb_image_sized<150>>>>>>>>>>>>>;
+    max_pool<3, 3, 2, 2, relu<affine<fast_con<32, 7, 7, 2, 2, input_rgb_image_sized<150>>>>>>>>>>>>>;
 
 // dlib's CNN face detector (dnn_mmod_face_detection_ex.cpp), the network of mmod_human_face_detector.dat.
 template <long num_filters, typename SUBNET> using con5d = con<num_filters, 5, 5, 2, 2, SUBNET>;
@@ -783,6 +784,31 @@ static void grey_of(const bgr_view &img, matrix<unsigned char> &grey, bool vecto
     }
 }
 
+// A model file read whole, then deserialized from memory: dlib reads its numbers a few bytes at a time, and
+// through an ifstream each read costs a call into the file buffer (a third of loading the shape predictor).
+struct memory_source : std::streambuf {
+    explicit memory_source(std::vector<char> &bytes) { setg(bytes.data(), bytes.data(), bytes.data() + bytes.size()); }
+    // dlib peeks at a file's first bytes, then seeks back to its start.
+    pos_type seekoff(off_type off, std::ios_base::seekdir dir, std::ios_base::openmode) override {
+        char *to = (dir == std::ios_base::beg ? eback() : dir == std::ios_base::cur ? gptr() : egptr()) + off;
+        if (to < eback() || to > egptr()) return pos_type(off_type(-1));
+        setg(eback(), to, egptr());
+        return pos_type(to - eback());
+    }
+    pos_type seekpos(pos_type pos, std::ios_base::openmode which) override { return seekoff(off_type(pos), std::ios_base::beg, which); }
+};
+
+template <typename T> static void load_model(const char *path, T &item) {
+    std::ifstream file(path, std::ios::binary | std::ios::ate);
+    if (!file) throw serialization_error(std::string("Unable to open ") + path + " for reading.");
+    std::vector<char> bytes((size_t)file.tellg());
+    file.seekg(0);
+    if (!file.read(bytes.data(), (std::streamsize)bytes.size())) throw serialization_error(std::string("Unable to read ") + path);
+    memory_source source(bytes);
+    std::istream in(&source);
+    deserialize(in) >> item;
+}
+
 extern "C" curate_face_models *curate_faces_open(const char *shape_path, const char *resnet_path,
                                                  const char *detector_cache_path, curate_error *err) {
     std::unique_ptr<curate_face_models> models;
@@ -791,11 +817,11 @@ extern "C" curate_face_models *curate_faces_open(const char *shape_path, const c
         models->detector = std::make_unique<hog_scan::detector>(shared_detector(detector_cache_path));
         if (shape_path) {
             models->predictor = std::make_unique<shape_predictor>();
-            deserialize(shape_path) >> *models->predictor;
+            load_model(shape_path, *models->predictor);
         }
         if (resnet_path) {
             models->net = std::make_unique<anet_type>();
-            deserialize(resnet_path) >> *models->net;
+            load_model(resnet_path, *models->net);
         }
         return 0;
     });
@@ -809,7 +835,7 @@ extern "C" int curate_faces_has_descriptors(const curate_face_models *m) { retur
 extern "C" int curate_faces_load_cnn(curate_face_models *models, const char *mmod_path, curate_error *err) {
     return guarded(err, 1, "loading the CNN face detector", [&] {
         auto net = std::make_unique<mmod_net_type>();
-        deserialize(mmod_path) >> *net;
+        load_model(mmod_path, *net);
         models->cnn = std::move(net);
         return 0;
     });
@@ -969,6 +995,17 @@ extern "C" int curate_faces_chips(curate_face_models *models, const unsigned cha
         }
         return 0;
     });
+}
+
+extern "C" void curate_faces_dlib_convolutions(int on) { curate_conv::use_dlib = on != 0; }
+
+extern "C" void curate_faces_convolution_stats(curate_convolution_stats *out) {
+    auto &t = curate_conv::tally();
+    out->checked = t.checked.load();
+    out->disagreed = t.disagreed.load();
+    out->fast_passes = t.fast_passes.load();
+    out->dlib_passes = t.dlib_passes.load();
+    out->worst = t.worst.load();
 }
 
 // MARK: BLAS

@@ -64,6 +64,19 @@ int curate_faces_chips(curate_face_models *models, const unsigned char *bgr, int
 int curate_faces_chip_region(const curate_face *faces, int count, int size, double padding, int width, int height,
                              int *left, int *top, int *right, int *bottom, curate_error *err);
 
+/// Descriptors on this thread computed with dlib's own convolutions (on != 0) or the bridge's (fast_con.h; the
+/// default), for tests and benchmarks that compare the two.
+void curate_faces_dlib_convolutions(int on);
+/// What the bridge's convolutions did in this process: layer shapes checked against dlib's on first use, and
+/// those that disagreed (they run dlib's from then on); forward passes of a layer each way; the largest
+/// difference a check saw, relative to the largest output.
+typedef struct {
+    int checked, disagreed;
+    long fast_passes, dlib_passes;
+    float worst;
+} curate_convolution_stats;
+void curate_faces_convolution_stats(curate_convolution_stats *out);
+
 /// The BLAS that dlib's network runs on, as loaded in this process.
 typedef struct {
     /// OpenBLAS's build configuration, or "reference BLAS".

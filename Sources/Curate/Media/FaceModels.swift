@@ -166,14 +166,18 @@ public final class FaceModels {
     /// The aligned chips of several faces of one image, their descriptors computed in one pass of the network.
     /// `image` may be a part of the image the faces were found in, its top-left pixel at `origin` (faces stay in
     /// the whole image's coordinates): a part holding `chipRegion` gives the same chips as the whole.
+    /// `dlibConvolutions` computes the descriptors with dlib's own convolutions instead of the bridge's (the same
+    /// sums in another order; `ConvolutionStats`), to compare the two.
     public func chips(_ image: DecodedImage, faces: [DetectedFace], origin: (x: Int, y: Int) = (0, 0), size: Int = 150,
-                      padding: Double = 0.25) throws -> [(chip: DecodedImage, descriptor: [Float]?)] {
+                      padding: Double = 0.25, dlibConvolutions: Bool = false) throws -> [(chip: DecodedImage, descriptor: [Float]?)] {
         guard !faces.isEmpty else { return [] }
         let chipBytes = size * size * 3
         var pixels = [UInt8](repeating: 0, count: faces.count * chipBytes)
         var descriptors = [Float](repeating: 0, count: faces.count * 128)
         var has: Int32 = 0
         let bridged = faces.map(\.bridged)
+        if dlibConvolutions { curate_faces_dlib_convolutions(1) }
+        defer { if dlibConvolutions { curate_faces_dlib_convolutions(0) } }
         try Bridge.call({ FaceError(description: "face chip failed: \($0)") }) { err in
             image.withPixels { p, stride in
                 curate_faces_chips(handle, p, Int32(image.width), Int32(image.height), stride, Int32(origin.x), Int32(origin.y),
@@ -187,6 +191,25 @@ public final class FaceModels {
             }
             return (chip, has != 0 ? Array(descriptors[i * 128..<(i + 1) * 128]) : nil)
         }
+    }
+}
+
+/// What the face bridge's convolutions (the descriptor network's, computed without dlib's img2col and BLAS) did in
+/// this process: each layer shape's first pass is checked against dlib's own convolution, and a shape that
+/// disagreed runs dlib's from then on.
+public struct ConvolutionStats: Sendable, Equatable {
+    /// Layer shapes checked against dlib's, and of those, how many disagreed.
+    public var checked: Int, disagreed: Int
+    /// Forward passes of a convolution layer on the bridge's code, and on dlib's.
+    public var fastPasses: Int, dlibPasses: Int
+    /// The largest difference a check saw, relative to the layer's largest output.
+    public var worst: Float
+
+    public static var current: ConvolutionStats {
+        var s = curate_convolution_stats()
+        curate_faces_convolution_stats(&s)
+        return ConvolutionStats(checked: Int(s.checked), disagreed: Int(s.disagreed), fastPasses: s.fast_passes,
+                                dlibPasses: s.dlib_passes, worst: s.worst)
     }
 }
 

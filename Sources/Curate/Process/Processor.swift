@@ -196,6 +196,11 @@ public final class Processor {
         try work(todo.filter { suspects.contains($0.id!) }, threads: 1, state)
         try work(todo.filter { !suspects.contains($0.id!) }, threads: threads, state)
 
+        let convolutions = ConvolutionStats.current
+        if convolutions.disagreed > 0 {
+            warnings.append("face descriptors: \(convolutions.disagreed) of the network's convolution shapes disagreed with dlib's own on this CPU"
+                            + " (by \(convolutions.worst) of their largest output) and ran dlib's instead: slower, the same descriptors")
+        }
         // Faces measured before quality was (or chosen by a reviewer since) are measured from their chips.
         try FaceQuality.fillIn(catalog)
         try Self.judgeAcross(catalog, options, stages: &state.stages)
