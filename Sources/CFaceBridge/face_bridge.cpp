@@ -11,6 +11,9 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -784,10 +787,13 @@ static void grey_of(const bgr_view &img, matrix<unsigned char> &grey, bool vecto
     }
 }
 
-// A model file read whole, then deserialized from memory: dlib reads its numbers a few bytes at a time, and
+// A model file mapped into memory and deserialized from there: dlib reads its numbers a few bytes at a time, and
 // through an ifstream each read costs a call into the file buffer (a third of loading the shape predictor).
 struct memory_source : std::streambuf {
-    explicit memory_source(std::vector<char> &bytes) { setg(bytes.data(), bytes.data(), bytes.data() + bytes.size()); }
+    memory_source(const char *begin, size_t size) {
+        char *b = const_cast<char *>(begin);   // only ever read
+        setg(b, b, b + size);
+    }
     // dlib peeks at a file's first bytes, then seeks back to its start.
     pos_type seekoff(off_type off, std::ios_base::seekdir dir, std::ios_base::openmode) override {
         char *to = (dir == std::ios_base::beg ? eback() : dir == std::ios_base::cur ? gptr() : egptr()) + off;
@@ -799,12 +805,22 @@ struct memory_source : std::streambuf {
 };
 
 template <typename T> static void load_model(const char *path, T &item) {
-    std::ifstream file(path, std::ios::binary | std::ios::ate);
-    if (!file) throw serialization_error(std::string("Unable to open ") + path + " for reading.");
-    std::vector<char> bytes((size_t)file.tellg());
-    file.seekg(0);
-    if (!file.read(bytes.data(), (std::streamsize)bytes.size())) throw serialization_error(std::string("Unable to read ") + path);
-    memory_source source(bytes);
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw serialization_error(std::string("Unable to open ") + path + " for reading.");
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
+        ::close(fd);
+        throw serialization_error(std::string("Unable to read ") + path + " (empty or unreadable)");
+    }
+    const size_t size = (size_t)st.st_size;
+    void *bytes = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    ::close(fd);
+    if (bytes == MAP_FAILED) throw serialization_error(std::string("Unable to map ") + path);
+    struct unmap {
+        void *p; size_t n;
+        ~unmap() { ::munmap(p, n); }
+    } guard{bytes, size};
+    memory_source source((const char *)bytes, size);
     std::istream in(&source);
     deserialize(in) >> item;
 }
