@@ -1015,6 +1015,14 @@ extern "C" int curate_faces_chips(curate_face_models *models, const unsigned cha
 
 extern "C" void curate_faces_dlib_convolutions(int on) { curate_conv::use_dlib = on != 0; }
 
+extern "C" int curate_faces_own_convolutions(void) {
+#if defined(__AVX512F__)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 extern "C" void curate_faces_convolution_stats(curate_convolution_stats *out) {
     auto &t = curate_conv::tally();
     out->checked = t.checked.load();

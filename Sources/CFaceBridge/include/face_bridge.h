@@ -67,6 +67,9 @@ int curate_faces_chip_region(const curate_face *faces, int count, int size, doub
 /// Descriptors on this thread computed with dlib's own convolutions (on != 0) or the bridge's (fast_con.h; the
 /// default), for tests and benchmarks that compare the two.
 void curate_faces_dlib_convolutions(int on);
+/// 1 where the bridge computes the descriptor network's convolutions itself (built with AVX-512), 0 where dlib's
+/// (img2col and the BLAS) always run.
+int curate_faces_own_convolutions(void);
 /// What the bridge's convolutions did in this process: layer shapes checked against dlib's on first use, and
 /// those that disagreed (they run dlib's from then on); forward passes of a layer each way; the largest
 /// difference a check saw, relative to the largest output.

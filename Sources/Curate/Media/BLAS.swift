@@ -27,13 +27,25 @@ public struct BLAS: Sendable, Equatable {
     @discardableResult
     public static func setThreads(_ n: Int) -> Bool { curate_faces_blas_threads(Int32(n)) != 0 }
 
-    /// A line for `curate status` and `--version`, with what to do when it is the slow reference BLAS.
+    /// Whether the descriptor network's convolutions, nearly all of its work, are the face bridge's own (built with
+    /// AVX-512; `ConvolutionStats`) rather than dlib's matrix products on this BLAS.
+    public static var ownConvolutions: Bool { curate_faces_own_convolutions() != 0 }
+
+    /// Whether descriptors are several times slower than they could be: dlib's convolutions on the reference BLAS.
+    public var slowDescriptors: Bool { !isOpenBLAS && !Self.ownConvolutions }
+
+    /// Lines for `curate status` and `--version`, with what to do when it is the slow reference BLAS.
     public var summary: String {
         let lib = library.isEmpty ? "" : " (\(library))"
+        let convolutions = Self.ownConvolutions
+            ? "its convolutions: curate's own, AVX-512 (each layer shape checked against dlib's when first used)"
+            : "its convolutions: dlib's matrix products on this BLAS"
         guard isOpenBLAS else {
-            return "reference BLAS\(lib): face descriptors run over 10x slower; install libopenblas0-pthread (scripts/setup.sh does)"
+            return slowDescriptors
+                ? "reference BLAS\(lib): face descriptors run over 10x slower; install libopenblas0-pthread (scripts/setup.sh does)\n\(convolutions)"
+                : "reference BLAS\(lib): only the network's last layer runs on it; install libopenblas0-pthread for training (scripts/setup.sh does)\n\(convolutions)"
         }
-        return "\(name)\(lib)\n" + choice.describe(core: core)
+        return "\(name)\(lib)\n" + choice.describe(core: core) + "\n" + convolutions
     }
 }
 

@@ -153,7 +153,7 @@ public final class Processor {
         try catalog.recordJudgement(nil)
         var warnings: [String] = []
         if let missing = options.models.missingMessage { warnings.append(missing) }
-        if options.models.resnet != nil, !BLAS.current.isOpenBLAS { warnings.append("face descriptors on the \(BLAS.current.summary)") }
+        if options.models.resnet != nil, BLAS.current.slowDescriptors { warnings.append("face descriptors on the \(BLAS.current.summary)") }
         // Callers hold the workspace lock, so a mark left in the catalog is from a run that died with that image in
         // flight. An image is blamed only on evidence: the crash handler named it as the one its dying thread was
         // working on, or runs died with it alone in flight `deathsToBlame` times. A run the user ended (a second
