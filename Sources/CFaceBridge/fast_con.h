@@ -177,7 +177,11 @@ public:
 
     template <typename SUBNET> void forward(const SUBNET &sub, resizable_tensor &output) {
         const tensor &in = sub.get_output();
+#if !defined(__AVX512F__)
+        if (true) {   // the bridge's convolution needs AVX-512: dlib's, without a copy of the filters
+#else
         if (curate_conv::use_dlib || verdict() < 0) {
+#endif
             curate_conv::tally().dlib_passes++;
             return inner.forward(sub, output);
         }
