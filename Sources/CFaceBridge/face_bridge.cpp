@@ -825,20 +825,46 @@ template <typename T> static void load_model(const char *path, T &item) {
     deserialize(in) >> item;
 }
 
+// Each worker thread has models of its own (dlib's network keeps each layer's output inside itself, so one network
+// cannot serve two threads at once). A model file is deserialized once a process; later workers get a copy of the
+// loaded model (its tensors copied: milliseconds, where parsing the file takes tens of them). Keyed by path, size
+// and modification time, so a file replaced on disk is read again.
+template <typename T> struct loaded_model {
+    std::mutex lock;
+    std::string key;
+    std::unique_ptr<const T> model;
+};
+
+static std::string file_key(const char *path) {
+    struct stat st;
+    if (::stat(path, &st) != 0) return "";
+    return std::string(path) + "|" + std::to_string((long long)st.st_size) + "|" + std::to_string((long long)st.st_mtim.tv_sec) +
+           "." + std::to_string((long long)st.st_mtim.tv_nsec);
+}
+
+template <typename T> static std::unique_ptr<T> load_once(const char *path, loaded_model<T> &cache) {
+    const std::string key = file_key(path);
+    std::lock_guard<std::mutex> guard(cache.lock);
+    if (key.empty() || cache.key != key || !cache.model) {
+        auto fresh = std::make_unique<T>();
+        load_model(path, *fresh);
+        cache.model = std::move(fresh);
+        cache.key = key;
+    }
+    return std::make_unique<T>(*cache.model);
+}
+
+static loaded_model<shape_predictor> loaded_predictor;
+static loaded_model<anet_type> loaded_net;
+
 extern "C" curate_face_models *curate_faces_open(const char *shape_path, const char *resnet_path,
                                                  const char *detector_cache_path, curate_error *err) {
     std::unique_ptr<curate_face_models> models;
     int rc = guarded(err, 1, "loading face models", [&] {
         models = std::make_unique<curate_face_models>();
         models->detector = std::make_unique<hog_scan::detector>(shared_detector(detector_cache_path));
-        if (shape_path) {
-            models->predictor = std::make_unique<shape_predictor>();
-            load_model(shape_path, *models->predictor);
-        }
-        if (resnet_path) {
-            models->net = std::make_unique<anet_type>();
-            load_model(resnet_path, *models->net);
-        }
+        if (shape_path) models->predictor = load_once(shape_path, loaded_predictor);
+        if (resnet_path) models->net = load_once(resnet_path, loaded_net);
         return 0;
     });
     return rc == 0 ? models.release() : nullptr;
