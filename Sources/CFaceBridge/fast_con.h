@@ -10,9 +10,10 @@
 // weights are read once for many pixels.
 //
 // Trust, but check: the first forward pass of each layer shape in a process also runs dlib's own con_ on the
-// same input and compares; where they differ by more than float rounding could explain, that shape keeps
-// dlib's convolution for the rest of the process (`fast_con_stats` says which). Serialized exactly as con_
-// (it delegates), so it reads dlib_face_recognition_resnet_model_v1.dat as it is.
+// same input's first face and compares; where they differ by more than float rounding could explain, that shape
+// keeps dlib's convolution for the rest of the process (curate_faces_convolution_stats, ConvolutionStats in
+// Swift, count them). Serialized exactly as con_ (it delegates), so it reads
+// dlib_face_recognition_resnet_model_v1.dat as it is.
 #pragma once
 
 #include <dlib/dnn.h>
