@@ -7,7 +7,8 @@
 # person left out, beside distance alone and the shipped constants (curate-bench-identity crossval).
 # Usage: bench/identity/crossval.sh [CURATE_BINARY]   (default: this checkout's debug build). KEEP=1 keeps the folder.
 # BAND_JOHNS=1 makes dlib's five Johns people of the search too (ten folds); BAND_INTRUDERS=N plants up to N intruders in
-# the band a person (4).
+# the band a person (4); BAND_VARIANT=1 or 2 plants another set from the same photos (other photos made hard, other
+# intruders from the band).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib.sh

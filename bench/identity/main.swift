@@ -324,6 +324,11 @@ func planted(_ data: URL, _ out: URL) throws {
 func plantedBand(_ data: URL, _ out: URL) throws {
     // How many intruders in the band a person gets at most (BAND_INTRUDERS; bench/identity/crossval.sh plants more).
     let bandIntruders = max(1, Int(ProcessInfo.processInfo.environment["BAND_INTRUDERS"] ?? "") ?? 4)
+    // BAND_VARIANT=N (0, 1 or 2) plants another set from the same photos: the person's photos made hard are those
+    // at i % 3 == (2 + N) % 3, the hardenings start N further in their turn, and the intruders in the band are taken
+    // from another place along the band, so a rule whose form was chosen on the set of variant 0 is measured on
+    // photos and intruders it was not chosen on.
+    let variant = max(0, min(2, Int(ProcessInfo.processInfo.environment["BAND_VARIANT"] ?? "") ?? 0))
     let models = try FaceModels(ModelFiles.locate(in: []))
     guard models.hasDescriptors else { fail("the dlib model files are missing: run scripts/setup.sh") }
     let fm = FileManager.default
@@ -374,7 +379,7 @@ func plantedBand(_ data: URL, _ out: URL) throws {
         try bytes.write(to: out.appendingPathComponent("served/\(person)/\(file)"))
         truth += "\(person)/\(file)\t\(person)\t\(shows ? 1 : 0)\t-\t-\n"
     }
-    var turn = 0
+    var turn = variant
     for (k, person) in people.enumerated() {
         try fm.createDirectory(at: out.appendingPathComponent("served/\(person)"), withIntermediateDirectories: true)
         // The person's photos, every third made hard by the next hardening in turn (as it is where it finds no face).
@@ -382,7 +387,7 @@ func plantedBand(_ data: URL, _ out: URL) throws {
         for (i, p) in photos[person]!.enumerated() {
             var bytes = try Data(contentsOf: p)
             var label = "as_is"
-            if i % 3 == 2 {
+            if i % 3 == (2 + variant) % 3 {
                 let how = Hardening.allCases[turn % Hardening.allCases.count]
                 turn += 1
                 if let image = try how.apply(try decode(p), models) { bytes = try image.jpeg(quality: 92); label = how.rawValue }
@@ -407,7 +412,8 @@ func plantedBand(_ data: URL, _ out: URL) throws {
         }
         var used = Set<String>()
         var planted = 0
-        for c in stride(from: 0, to: inBand.count, by: max(1, inBand.count / bandIntruders)).map({ inBand[$0] })
+        let step = max(1, inBand.count / bandIntruders)
+        for c in stride(from: variant * step / 3, to: inBand.count, by: step).map({ inBand[$0] })
         where planted < bandIntruders && used.insert(c.source).inserted {
             try write(try c.image.jpeg(quality: 92), as: "intruder_\(3 + planted)_\(c.how).jpg", person: person, shows: false)
             planted += 1
