@@ -79,14 +79,11 @@ static void pixels(int n, const float *in, const long *offsets, const long *taps
     }
     block<CB, PX>(in, offsets, taps, count, w, nf, bias, out, out_offsets, out_channel_stride);
 }
-#endif
 
 // out (n x nf x oh x ow) = conv(in (n x k x h x w), filters (nf x k x nr x nc)) + bias, dlib's geometry: zero
-// padding pad_y/pad_x, stride sy/sx. Returns false where it cannot (no AVX-512, nf not a multiple of 32).
-inline bool convolve(const float *in, long n, long k, long h, long w, const float *transposed, const float *bias,
+// padding pad_y/pad_x, stride sy/sx; nf a multiple of 32.
+inline void convolve(const float *in, long n, long k, long h, long w, const float *transposed, const float *bias,
                      long nf, int nr, int nc, int sy, int sx, int pad_y, int pad_x, float *out, long oh, long ow) {
-#if defined(__AVX512F__)
-    if (nf % 32 != 0) return false;
     // The padded input, or the input itself where the layer does not pad.
     const long hp = h + 2 * pad_y, wp = w + 2 * pad_x;
     std::vector<float> padded;
@@ -115,11 +112,11 @@ inline bool convolve(const float *in, long n, long k, long h, long w, const floa
             for (long x = 0; x < nc; ++x, ++t) taps[t] = c * hp * wp + y * wp + x;
     const long plane = oh * ow;
     const bool wide = nf % 64 == 0;
+    const int px = wide ? 6 : 12;
     for (long f = 0; f < nf; f += wide ? 64 : 32) {
         const float *wf = transposed + f;
         const float *bf = bias ? bias + f : nullptr;
         float *of = out + f * plane;
-        const int px = wide ? 6 : 12;
         for (long i = 0; i < count; i += px) {
             const int m = (int)std::min<long>(px, count - i);
             if (wide)
@@ -128,13 +125,8 @@ inline bool convolve(const float *in, long n, long k, long h, long w, const floa
                 pixels<2, 12>(m, src, &offsets[i], taps.data(), count_taps, wf, nf, bf, of, &out_offsets[i], plane);
         }
     }
-    return true;
-#else
-    (void)in; (void)n; (void)k; (void)h; (void)w; (void)transposed; (void)bias; (void)nf; (void)nr; (void)nc;
-    (void)sy; (void)sx; (void)pad_y; (void)pad_x; (void)out; (void)oh; (void)ow;
-    return false;
-#endif
 }
+#endif
 
 }  // namespace curate_conv
 
@@ -172,31 +164,28 @@ public:
         return *this;
     }
 
-    long num_filters_() const { return inner.num_filters(); }
-
     template <typename SUBNET> void setup(const SUBNET &sub) { inner.setup(sub); transposed.clear(); }
 
     template <typename SUBNET> void forward(const SUBNET &sub, resizable_tensor &output) {
-        const tensor &in = sub.get_output();
-#if !defined(__AVX512F__)
-        if (true) {   // the bridge's convolution needs AVX-512: dlib's, without a copy of the filters
-#else
-        if (curate_conv::use_dlib || verdict() < 0) {
+#if defined(__AVX512F__)
+        // The bridge's convolution (AVX-512, 32 filters at a time) unless a test asks for dlib's or this shape
+        // disagreed with dlib's.
+        if (num_filters % 32 == 0 && !curate_conv::use_dlib && verdict() >= 0) {
+            const tensor &in = sub.get_output();
+            const long k = in.k(), oh = 1 + (in.nr() + 2 * pad_y - nr) / sy, ow = 1 + (in.nc() + 2 * pad_x - nc) / sx;
+            if (transposed.empty()) prepare(k);
+            output.set_size(in.num_samples(), num_filters, oh, ow);
+            curate_conv::convolve(in.host(), in.num_samples(), k, in.nr(), in.nc(), transposed.data(),
+                                  has_bias ? bias.data() : nullptr, num_filters, nr, nc, sy, sx, pad_y, pad_x,
+                                  output.host_write_only(), oh, ow);
+            curate_conv::tally().fast_passes++;
+            if (verdict() == 0) check(sub, output);
+            return;
+        }
 #endif
-            curate_conv::tally().dlib_passes++;
-            return inner.forward(sub, output);
-        }
-        const long k = in.k(), oh = 1 + (in.nr() + 2 * pad_y - nr) / sy, ow = 1 + (in.nc() + 2 * pad_x - nc) / sx;
-        if (transposed.empty()) prepare(k);
-        output.set_size(in.num_samples(), num_filters, oh, ow);
-        if (!curate_conv::convolve(in.host(), in.num_samples(), k, in.nr(), in.nc(), transposed.data(),
-                                   has_bias ? bias.data() : nullptr, num_filters, nr, nc, sy, sx, pad_y, pad_x,
-                                   output.host_write_only(), oh, ow)) {
-            curate_conv::tally().dlib_passes++;
-            return inner.forward(sub, output);
-        }
-        curate_conv::tally().fast_passes++;
-        if (verdict() == 0) check(sub, output);
+        // dlib's, without a copy of the filters.
+        curate_conv::tally().dlib_passes++;
+        inner.forward(sub, output);
     }
 
     // dlib's convolution of the same input's first sample: where the two differ by more than float rounding,

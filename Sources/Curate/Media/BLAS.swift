@@ -41,9 +41,9 @@ public struct BLAS: Sendable, Equatable {
             ? "its convolutions: curate's own, AVX-512 (each layer shape checked against dlib's when first used)"
             : "its convolutions: dlib's matrix products on this BLAS"
         guard isOpenBLAS else {
-            return slowDescriptors
-                ? "reference BLAS\(lib): face descriptors run over 10x slower; install libopenblas0-pthread (scripts/setup.sh does)\n\(convolutions)"
-                : "reference BLAS\(lib): only the network's last layer runs on it; install libopenblas0-pthread for training (scripts/setup.sh does)\n\(convolutions)"
+            let cost = slowDescriptors ? "face descriptors run over 10x slower; install libopenblas0-pthread"
+                                       : "only the network's last layer runs on it; install libopenblas0-pthread for training"
+            return "reference BLAS\(lib): \(cost) (scripts/setup.sh does)\n\(convolutions)"
         }
         return "\(name)\(lib)\n" + choice.describe(core: core) + "\n" + convolutions
     }
