@@ -218,6 +218,15 @@ void jpeg_note(j_common_ptr c, int level) {
     if (c->err->num_warnings++ == 0) (*c->err->format_message)(c, e->first_warning);
 }
 
+// A decompress or compress struct, zeroed, its errors and warnings sent to `errors` (the caller sets the jump).
+template <typename Info> void route_errors(Info &cinfo, JpegErrors &errors) {
+    std::memset(&cinfo, 0, sizeof cinfo);
+    std::memset(&errors, 0, sizeof errors);
+    cinfo.err = jpeg_std_error(&errors.mgr);
+    errors.mgr.error_exit = jpeg_fail;
+    errors.mgr.emit_message = jpeg_note;
+}
+
 // Decodes into `out` (BGR) as OpenCV's JPEG decoder does (CMYK and YCCK through CMYK with OpenCV's formula), after
 // libjpeg's own header read is checked against max_pixels. `size_only` stops after the header. No C++ object is
 // made between setjmp and a longjmp: `out` is the caller's.
@@ -227,12 +236,8 @@ void jpeg_note(j_common_ptr c, int level) {
 int decode_jpeg(const unsigned char *bytes, size_t length, long long max_pixels, cv::Mat &out, std::string &why,
                 bool size_only, cv::Size *size, int denominator = 1, cv::Rect *crop = nullptr) {
     jpeg_decompress_struct cinfo;
-    std::memset(&cinfo, 0, sizeof cinfo);
     JpegErrors errors;
-    std::memset(&errors, 0, sizeof errors);
-    cinfo.err = jpeg_std_error(&errors.mgr);
-    errors.mgr.error_exit = jpeg_fail;
-    errors.mgr.emit_message = jpeg_note;
+    route_errors(cinfo, errors);
     unsigned char *volatile cmyk_row = nullptr;
     if (setjmp(errors.jump)) {
         jpeg_destroy_decompress(&cinfo);
@@ -299,12 +304,8 @@ struct JpegOutput {
 };
 int encode_jpeg(const cv::Mat &image, int quality, JpegOutput &out, std::string &why) {
     jpeg_compress_struct cinfo;
-    std::memset(&cinfo, 0, sizeof cinfo);
     JpegErrors errors;
-    std::memset(&errors, 0, sizeof errors);
-    cinfo.err = jpeg_std_error(&errors.mgr);
-    errors.mgr.error_exit = jpeg_fail;
-    errors.mgr.emit_message = jpeg_note;
+    route_errors(cinfo, errors);
     if (setjmp(errors.jump)) {
         jpeg_destroy_compress(&cinfo);
         std::free(out.bytes);
