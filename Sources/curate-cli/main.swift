@@ -4,4 +4,6 @@ import Curate
 
 // Before anything else runs: where OpenBLAS fell back to old kernels on this CPU, restart on better ones.
 BLASCore.prepare()
+// The allocator keeps freed image buffers for the next image instead of giving them back each time.
+HeapPolicy.prepare()
 CurateCommand.main(GlobalOptions.hoisted(Array(CommandLine.arguments.dropFirst())))
