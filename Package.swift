@@ -80,7 +80,7 @@ let package = Package(
         .executableTarget(name: "curate-test-server", dependencies: ["TestServer"], path: "bench/server"),
         .executableTarget(name: "curate-bench-dedupe", dependencies: ["Curate"], path: "bench/dedupe"),
         .executableTarget(name: "curate-bench-identity", dependencies: ["Catalog", "Curate"], path: "bench/identity",
-                          exclude: ["planted.sh", "suspects.sh", "crossval.sh"]),
+                          exclude: ["planted.sh", "suspects.sh", "crossval.sh", "masked.sh", "masked.py"]),
         .executableTarget(name: "curate-bench-pictures", dependencies: ["Curate"], path: "bench/pictures"),
         // A synthetic catalog of a million images through curate's own migrator (bench/scale.sh), and shards of one.
         .executableTarget(name: "curate-bench-scale", dependencies: [

@@ -4,7 +4,8 @@
 //        swift run -c release curate-bench-identity measure F           same/other distances, the threshold table
 //        curate-bench-identity planted DATA OUT     a planted search per person (bench/identity/planted.sh)
 //        curate-bench-identity planted-band DATA OUT   the same with hard photos and hard intruders (bench/identity/suspects.sh)
-//        curate-bench-identity describe-hard DATA > F   descriptors of the celebrities' photos as they are and made hard
+//        curate-bench-identity describe-hard DATA > F   descriptors of the celebrities' photos as they are and made hard, each
+//                                                  also with a bar over its eyes (bench/identity/masked.sh)
 //        curate-bench-identity score OUT LIST MANIFEST [SUSPECTS]   precision and recall of an export of it
 //        curate-bench-identity evidence WORKSPACE    every band face's evidence as numbers (bench/identity/crossval.sh)
 //        curate-bench-identity crossval OUT LIST MANIFEST EVIDENCE   the band rule's constants chosen leaving one person out
@@ -118,12 +119,18 @@ func describeHard(_ data: URL) throws {
         let original = try DecodedImage.decode([UInt8](try Data(contentsOf: f.url)))
         for how in [nil] + Hardening.allCases.map(Optional.some) {
             guard let image = try how.map({ try $0.apply(original, models) }) ?? original else { continue }
-            // As processing looks: a picture under 1,000 px upsampled once, the faces under a quarter of the largest not counted.
-            let faces = try models.find(in: image)
-            let largest = faces.map(\.area).max() ?? 0
-            let counted = faces.filter { $0.area >= 0.25 * largest }
-            guard let face = counted.max(by: { $0.area < $1.area }), let d = try models.chip(image, face: face).descriptor else { continue }
-            print(([f.person, f.url.lastPathComponent, how?.rawValue ?? "as_is", "\(counted.count)"] + d.map { "\($0)" }).joined(separator: "\t"))
+            // Each also with the sunglasses' bar over its eyes (`as_is+bar`, `small+bar`, ...; on a photo already in
+            // sunglasses the same bar again): for comparing like with like (bench/identity/masked.sh).
+            let barred = how == .shades ? nil : try Hardening.shades.apply(image, models)
+            for (name, picture) in [(how?.rawValue ?? "as_is", image), ((how?.rawValue ?? "as_is") + "+bar", barred)] {
+                guard let picture else { continue }
+                // As processing looks: a picture under 1,000 px upsampled once, the faces under a quarter of the largest not counted.
+                let faces = try models.find(in: picture)
+                let largest = faces.map(\.area).max() ?? 0
+                let counted = faces.filter { $0.area >= 0.25 * largest }
+                guard let face = counted.max(by: { $0.area < $1.area }), let d = try models.chip(picture, face: face).descriptor else { continue }
+                print(([f.person, f.url.lastPathComponent, name, "\(counted.count)"] + d.map { "\($0)" }).joined(separator: "\t"))
+            }
         }
     }
 }
