@@ -119,8 +119,8 @@ func describeHard(_ data: URL) throws {
         let original = try DecodedImage.decode([UInt8](try Data(contentsOf: f.url)))
         for how in [nil] + Hardening.allCases.map(Optional.some) {
             guard let image = try how.map({ try $0.apply(original, models) }) ?? original else { continue }
-            // Each also with the sunglasses' bar over its eyes (`as_is+bar`, `small+bar`, ...; on a photo already in
-            // sunglasses the same bar again): for comparing like with like (bench/identity/masked.sh).
+            // Each also with the sunglasses' bar over its eyes (`as_is+bar`, `small+bar`, `soft+bar`; a photo in
+            // sunglasses already wears that bar): for comparing like with like (bench/identity/masked.sh).
             let barred = how == .shades ? nil : try Hardening.shades.apply(image, models)
             for (name, picture) in [(how?.rawValue ?? "as_is", image), ((how?.rawValue ?? "as_is") + "+bar", barred)] {
                 guard let picture else { continue }
