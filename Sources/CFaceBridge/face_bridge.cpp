@@ -1039,6 +1039,28 @@ extern "C" int curate_faces_chips(curate_face_models *models, const unsigned cha
     });
 }
 
+extern "C" int curate_faces_describe_chips(curate_face_models *models, const unsigned char *chips_bgr, int count,
+                                           float *descriptors, curate_error *err) {
+    return guarded(err, 3, "describing face chips", [&] {
+        if (!models->net) return fail(err, 2, "no face descriptor model is loaded");
+        std::vector<matrix<rgb_pixel>> chips(count);
+        for (int i = 0; i < count; ++i) {
+            chips[i].set_size(150, 150);
+            const unsigned char *in = chips_bgr + (size_t)i * 150 * 150 * 3;
+            for (long y = 0; y < 150; ++y)
+                for (long x = 0; x < 150; ++x) {
+                    const unsigned char *px = in + 3 * (y * 150 + x);
+                    chips[i](y, x) = rgb_pixel(px[2], px[1], px[0]);
+                }
+        }
+        if (count == 0) return 0;
+        std::vector<matrix<float, 0, 1>> d = (*models->net)(chips);
+        for (int i = 0; i < count; ++i)
+            for (long k = 0; k < 128; ++k) descriptors[(size_t)i * 128 + k] = k < d[i].size() ? d[i](k) : 0.0f;
+        return 0;
+    });
+}
+
 extern "C" void curate_faces_dlib_convolutions(int on) { curate_conv::use_dlib = on != 0; }
 
 extern "C" int curate_faces_own_convolutions(void) {

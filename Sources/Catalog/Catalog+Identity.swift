@@ -77,7 +77,8 @@ extension Catalog {
             let only = people.map { "AND i.personId IN (\($0.map(String.init).joined(separator: ",")))" } ?? ""
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT i.id, i.personId, i.sha256, i.reviewed, i.verdict, i.reason, i.faces, i.reference,
-                       f.id, f.idx, f.left, f.top, f.right, f.bottom, f.score, f.counted, f.chosen, f.descriptor
+                       f.id, f.idx, f.left, f.top, f.right, f.bottom, f.score, f.counted, f.chosen, f.descriptor,
+                       f.eyesCovered, f.maskedDescriptor
                 FROM image i LEFT JOIN face f ON f.imageId = i.id
                 WHERE i.processedAt IS NOT NULL AND i.faces >= 1 AND (i.reviewed = 0 OR i.verdict = 'kept') \(only)
                 ORDER BY i.personId, i.id, f.idx
@@ -106,11 +107,43 @@ extension Catalog {
                     var face = Face(imageId: id, idx: row[9], left: row[10], top: row[11], right: row[12], bottom: row[13], score: row[14],
                                     landmarks: nil, counted: row[15], chosen: row[16], descriptor: row[17])
                     face.id = faceId
+                    (face.eyesCovered, face.maskedDescriptor) = (row[18], row[19])
                     candidates[candidates.count - 1].faces.append(face)
                 }
             }
             try finish()
             return changes
+        }
+    }
+
+    /// The faces a second look needs, by id: image, chip, whether its eyes are covered (nil: not looked at) and
+    /// whether it has its descriptor with the bar over its eyes.
+    public func secondLookFaces(_ ids: [Int64]) throws -> [Int64: (imageId: Int64, chipPath: String?, eyesCovered: Bool?, masked: Bool)] {
+        guard !ids.isEmpty else { return [:] }
+        return try db.read { db in
+            var out: [Int64: (imageId: Int64, chipPath: String?, eyesCovered: Bool?, masked: Bool)] = [:]
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT id, imageId, chipPath, eyesCovered, maskedDescriptor IS NOT NULL FROM face
+                    WHERE id IN (\(chunk.map(String.init).joined(separator: ",")))
+                    """)
+                for row in rows { out[row[0]] = (row[1], row[2], row[3], row[4]) }
+            }
+            return out
+        }
+    }
+
+    /// Writes what a second look found of faces (whether their eyes are covered; the descriptor with the bar over
+    /// them, where given), in one transaction.
+    public func setSecondLook(_ looks: [(faceId: Int64, eyesCovered: Bool?, masked: Data?)]) throws {
+        guard !looks.isEmpty else { return }
+        try db.write { db in
+            let covered = try db.cachedStatement(sql: "UPDATE face SET eyesCovered = ? WHERE id = ?")
+            let masked = try db.cachedStatement(sql: "UPDATE face SET maskedDescriptor = ? WHERE id = ?")
+            for l in looks {
+                if let c = l.eyesCovered { try covered.execute(arguments: [c, l.faceId]) }
+                if let m = l.masked { try masked.execute(arguments: [m, l.faceId]) }
+            }
         }
     }
 

@@ -327,6 +327,10 @@ public struct Face: Codable, Sendable, Hashable, FetchableRecord, MutablePersist
     public var darkFraction: Double?
     public var brightFraction: Double?
     public var yaw: Double?
+    /// Whether the face's eyes are covered, looked at from its chip when it lands in its person's band (nil: not
+    /// looked at); its descriptor with a bar over its eyes, where a second look compares it (Curate's `SecondLook`).
+    public var eyesCovered: Bool?
+    public var maskedDescriptor: Data?
 
     public init(imageId: Int64, idx: Int, left: Double, top: Double, right: Double, bottom: Double, score: Double,
                 landmarks: [Double]?, counted: Bool, chosen: Bool = false, chipPath: String? = nil, descriptor: Data? = nil) {
@@ -374,6 +378,12 @@ public struct Face: Codable, Sendable, Hashable, FetchableRecord, MutablePersist
     public var descriptorValues: [Float]? {
         guard let descriptor, descriptor.count == 128 * 4 else { return nil }
         return descriptor.withUnsafeBytes { raw in (0..<128).map { raw.load(fromByteOffset: $0 * 4, as: Float.self) } }
+    }
+
+    /// `maskedDescriptor`'s 128 values (the descriptor with a bar over the eyes), nil when there is none.
+    public var maskedValues: [Float]? {
+        guard let maskedDescriptor, maskedDescriptor.count == 128 * 4 else { return nil }
+        return maskedDescriptor.withUnsafeBytes { raw in (0..<128).map { raw.load(fromByteOffset: $0 * 4, as: Float.self) } }
     }
 
     public static func pack(_ values: [Float]) -> Data {

@@ -388,6 +388,15 @@ enum Schema {
                 t.column("faceMargin", .double).notNull()
             }
         }
+        migrator.registerMigration("v23: a second look at faces whose eyes are covered") { db in
+            // Whether a face's eyes are covered (sunglasses, a bar), looked at from its chip when it lands in its
+            // person's band (null: not looked at), and its descriptor with a bar over its eyes: for a face whose
+            // eyes are covered and for the sure faces of that person, to compare like with like (Curate's SecondLook).
+            try db.alter(table: "face") { t in
+                t.add(column: "eyesCovered", .boolean)
+                t.add(column: "maskedDescriptor", .blob)
+            }
+        }
         return migrator
     }
 }

@@ -16,9 +16,9 @@ func evidence(_ workspace: String) throws {
     options.band.neighbourFor = 0
     let index = try IdentityIndex(catalog: catalog, options: options)
     func v(_ x: Float?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
-    print("id\tlabel\tdistance\tnearest\tspread\tportrait\tnearest_other\tnext_face\tnearest_far\tother_face\town_face")
+    print("id\tlabel\tdistance\tnearest\tspread\tportrait\tnearest_other\tnext_face\tnearest_far\tother_face\town_face\tmasked")
     for f in try index.bandFacts(catalog: catalog) {
-        print("\(f.imageId)\t\(f.label)\t\(v(f.distance))\t\(v(f.nearest))\t\(v(f.spread))\t\(v(f.portrait))\t\(v(f.nearestOther))\t\(v(f.next))\t\(v(f.far))\t\(v(f.otherFace))\t\(v(f.ownFace))")
+        print("\(f.imageId)\t\(f.label)\t\(v(f.distance))\t\(v(f.nearest))\t\(v(f.spread))\t\(v(f.portrait))\t\(v(f.nearestOther))\t\(v(f.next))\t\(v(f.far))\t\(v(f.otherFace))\t\(v(f.ownFace))\t\(v(f.masked))")
     }
 }
 
@@ -133,7 +133,8 @@ func crossval(_ out: URL, list: URL, manifest: URL, evidence: URL) throws {
         func v(_ s: String) -> Float? { s == "-" ? nil : Float(s) }
         facts[Int64(p[0])!] = BandFacts(imageId: Int64(p[0])!, label: p[1], distance: v(p[2])!, nearest: v(p[3]), spread: v(p[4]),
                                         portrait: v(p[5]), nearestOther: v(p[6]), next: p.count > 7 ? v(p[7]) : nil, far: p.count > 8 ? v(p[8]) : nil,
-                                        otherFace: p.count > 9 ? v(p[9]) : nil, ownFace: p.count > 10 ? v(p[10]) : nil)
+                                        otherFace: p.count > 9 ? v(p[9]) : nil, ownFace: p.count > 10 ? v(p[10]) : nil,
+                                        masked: p.count > 11 ? v(p[11]) : nil)
     }
     var exportedKeys = Set<String>()
     for line in try String(contentsOf: manifest, encoding: .utf8).split(separator: "\n").dropFirst() {
@@ -174,7 +175,7 @@ func crossval(_ out: URL, list: URL, manifest: URL, evidence: URL) throws {
         for i in test where i.band != nil && !i.shows && i.exported(chosen) {
             let f = i.band!
             func v(_ x: Float?) -> String { x.map { String(format: "%.3f", $0) } ?? "-" }
-            print("    intruder kept: \(i.file): distance \(v(f.distance)), nearest sure face \(v(f.nearest)), spread \(v(f.spread)), nearest other identity \(v(f.nearestOther)), nearest face past the identity \(v(f.far)), nearest sure face of another person within the identity distance \(v(f.otherFace))\(f.next.map { ", next face \(v($0))" } ?? "") (\(chosen.call(f).rawValue))")
+            print("    intruder kept: \(i.file): distance \(v(f.distance)), nearest sure face \(v(f.nearest)), spread \(v(f.spread)), nearest other identity \(v(f.nearestOther)), nearest face past the identity \(v(f.far)), nearest sure face of another person within the identity distance \(v(f.otherFace)), eyes covered: nearest with the bar \(v(f.masked))\(f.next.map { ", next face \(v($0))" } ?? "") (\(chosen.call(f).rawValue))")
         }
         for i in test where i.band == nil && !i.shows && i.exported {
             print("    intruder exported outside the band rule: \(i.file)")

@@ -6,6 +6,7 @@
 //        curate-bench-identity planted-band DATA OUT   the same with hard photos and hard intruders (bench/identity/suspects.sh)
 //        curate-bench-identity describe-hard DATA > F   descriptors of the celebrities' photos as they are and made hard, each
 //                                                  also with a bar over its eyes (bench/identity/masked.sh)
+//        curate-bench-identity eyes DATA > F   whether SecondLook takes each face's eyes for covered, as they are and barred
 //        curate-bench-identity score OUT LIST MANIFEST [SUSPECTS]   precision and recall of an export of it
 //        curate-bench-identity evidence WORKSPACE    every band face's evidence as numbers (bench/identity/crossval.sh)
 //        curate-bench-identity crossval OUT LIST MANIFEST EVIDENCE   the band rule's constants chosen leaving one person out
@@ -92,6 +93,36 @@ enum Hardening: String, CaseIterable {
             try out.drawBox(left: Int(xs.min()! - width * 0.15), top: Int(cy - half), right: Int(xs.max()! + width * 0.15), bottom: Int(cy + half),
                             thickness: -1, bgr: (30, 30, 30), label: nil)
             return out
+        }
+    }
+}
+
+/// Whether SecondLook takes each face's eyes for covered: every counted face of the photos of faces/, single_face/
+/// and group/ as they are, and the five celebrities' and the Johns' photos with the planting's sunglasses bar. One line
+/// per face: folder, file, as_is or shades, covered (0/1), and each eye patch's darkness and spread.
+func eyes(_ data: URL) throws {
+    let models = try FaceModels(ModelFiles.locate(in: []))
+    let fm = FileManager.default
+    var files: [URL] = []
+    for folder in ["faces/opencv_course_5celeb", "faces/dlib_johns", "single_face", "group/dlib_voc", "group/opencv_course"] {
+        let root = data.appendingPathComponent(folder)
+        guard let walk = fm.enumerator(at: root, includingPropertiesForKeys: nil) else { continue }
+        for case let url as URL in walk where ["jpg", "jpeg", "png"].contains(url.pathExtension.lowercased()) { files.append(url) }
+    }
+    for url in files.sorted(by: { $0.path < $1.path }) {
+        guard let original = try? DecodedImage.decode([UInt8](try Data(contentsOf: url))) else { continue }
+        let shaded = url.path.contains("/faces/") ? try Hardening.shades.apply(original, models) : nil
+        for (name, picture) in [("as_is", original), ("shades", shaded)] {
+            guard let picture else { continue }
+            let faces = try models.find(in: picture)
+            let largest = faces.map(\.area).max() ?? 0
+            for face in faces where face.area >= 0.25 * largest {
+                let chip = try models.chip(picture, face: face).chip
+                guard let p = SecondLook.eyePatches(chip) else { continue }
+                let fields = [url.deletingLastPathComponent().lastPathComponent, url.lastPathComponent, name, SecondLook.eyesCovered(chip) ? "1" : "0"]
+                    + p.flatMap { [String(format: "%.2f", $0.darkness), String(format: "%.1f", $0.spread)] }
+                print(fields.joined(separator: "\t"))
+            }
         }
     }
 }
@@ -537,6 +568,9 @@ do {
     case "describe":
         guard args.count == 2 else { fail("usage: curate-bench-identity describe DATA_FOLDER") }
         try describe(URL(fileURLWithPath: args[1]))
+    case "eyes":
+        guard args.count == 2 else { fail("usage: curate-bench-identity eyes DATA_FOLDER") }
+        try eyes(URL(fileURLWithPath: args[1]))
     case "describe-hard":
         guard args.count == 2 else { fail("usage: curate-bench-identity describe-hard DATA_FOLDER") }
         try describeHard(URL(fileURLWithPath: args[1]))

@@ -64,6 +64,12 @@ int curate_faces_chips(curate_face_models *models, const unsigned char *bgr, int
 int curate_faces_chip_region(const curate_face *faces, int count, int size, double padding, int width, int height,
                              int *left, int *top, int *right, int *bottom, curate_error *err);
 
+/// The descriptors (128 floats each) of `count` chips already cut (150 x 150 BGR, packed one after another), as
+/// curate_faces_chips describes the chips it cuts: for chips read back from their files and changed (the second look
+/// at faces with covered eyes paints the same bar over every chip's eyes). Needs the descriptor network loaded.
+int curate_faces_describe_chips(curate_face_models *models, const unsigned char *chips_bgr, int count, float *descriptors,
+                                curate_error *err);
+
 /// Descriptors on this thread computed with dlib's own convolutions (on != 0) or the bridge's (fast_con.h; the
 /// default), for tests and benchmarks that compare the two.
 void curate_faces_dlib_convolutions(int on);

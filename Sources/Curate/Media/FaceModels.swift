@@ -194,6 +194,31 @@ public final class FaceModels {
     }
 }
 
+extension FaceModels {
+    /// The descriptors of chips already cut (150 x 150, as `chips` cuts them), in one pass of the network: for chips
+    /// read back from their files and changed (`SecondLook` paints the same bar over the eyes of each).
+    public func describe(chips: [DecodedImage]) throws -> [[Float]] {
+        guard !chips.isEmpty else { return [] }
+        let chipBytes = 150 * 150 * 3
+        var pixels = [UInt8](repeating: 0, count: chips.count * chipBytes)
+        for (i, chip) in chips.enumerated() {
+            guard chip.width == 150, chip.height == 150 else {
+                throw FaceError(description: "a chip to describe is \(chip.width)×\(chip.height), not 150×150")
+            }
+            chip.withPixels { p, stride in
+                for y in 0..<150 {
+                    for x in 0..<(150 * 3) { pixels[i * chipBytes + y * 150 * 3 + x] = p[y * stride + x] }
+                }
+            }
+        }
+        var descriptors = [Float](repeating: 0, count: chips.count * 128)
+        try Bridge.call({ FaceError(description: "describing face chips failed: \($0)") }) { err in
+            curate_faces_describe_chips(handle, pixels, Int32(chips.count), &descriptors, err)
+        }
+        return chips.indices.map { Array(descriptors[$0 * 128..<($0 + 1) * 128]) }
+    }
+}
+
 /// What the face bridge's convolutions (the descriptor network's, computed without dlib's img2col and BLAS) did in
 /// this process: each layer shape's first pass is checked against dlib's own convolution, and a shape that
 /// disagreed runs dlib's from then on.

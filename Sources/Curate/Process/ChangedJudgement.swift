@@ -104,7 +104,8 @@ struct ChangedJudgement {
         for (personId, shape) in shapes where !people.contains(personId) {
             if let first = shape.centres.flatMap(IdentityShape.decodeCentres)?.first { centres[personId] = first }
         }
-        let index = try IdentityIndex(catalog: catalog, options: o, judging: true, only: people.sorted(), others: centres)
+        let look = SecondLook(options.models)
+        let index = try IdentityIndex.judging(catalog, options: o, look: look, only: people.sorted(), others: centres)
         for personId in people { if let new = index.people[personId]?.identity.centre { centres[personId] = new } }
         // What moved for each judgement's faces: every centre that is not the one it measured them against (an
         // identity judged again, or one judged apart), with the one it did.
@@ -121,7 +122,7 @@ struct ChangedJudgement {
         var verdicts = index.verdicts
         let near = try takenFor(moved, judgedIn: judgedIn, people: people, shapes: shapes)
         if !near.isEmpty {
-            verdicts += try IdentityIndex(catalog: catalog, options: o, judging: true, only: near, others: centres).verdicts
+            verdicts += try IdentityIndex.judging(catalog, options: o, look: look, only: near, others: centres).verdicts
         }
         try catalog.applyIdentity(verdicts)
         let judged = people.union(near)

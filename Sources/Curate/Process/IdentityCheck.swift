@@ -18,6 +18,10 @@ public struct IdentityIndex {
         public var imageIds: [Int64]
         /// What is known about each one-face photo in the band (between `suspectDistance` and `wrongDistance`).
         var band: [Int64: BandEvidence] = [:]
+        /// The face each of `imageIds` was measured by (its id), and which of them have their descriptor with a bar
+        /// over the eyes (`SecondLook`), by their place in `imageIds`.
+        var faceIds: [Int64] = []
+        var masked: [Int: [Float]] = [:]
         /// The person's sure faces (`sureFaces`) and every face the identity was found from, where asked for
         /// (`entry(keepSure:)`): not held for every person.
         var known: (sure: Descriptors, all: Descriptors)?
@@ -159,7 +163,10 @@ public struct IdentityIndex {
     static func entry(personId: Int64, label: String, candidates: [IdentityCandidate], options: IdentityOptions, keepSure: Bool = false) -> Entry {
         // One-face photos and reviewer-kept faces say who the person is; a group photo's faces are mixed.
         var descriptors = Descriptors()
-        var imageIds: [Int64] = []
+        var imageIds: [Int64] = [], faceIds: [Int64] = []
+        var masked: [Int: [Float]] = [:]
+        // What a second look knows of each candidate's face the evidence is about, by image (SecondLook).
+        var looks: [Int64: BandEvidence.Look] = [:]
         var anchors = Set<Int>(), portraits = Set<Int>()
         // In content order (not id order, which follows download order): the same photos give the same
         // clusters however a fetch went.
@@ -171,8 +178,11 @@ public struct IdentityIndex {
             // The person's reference portrait (Wikidata's P18) is as sure as a reviewer's word, and decides alone
             // where the photos give no identity (see Identity.find).
             if c.image.reference { portraits.insert(imageIds.count) } else if c.image.reviewed { anchors.insert(imageIds.count) }
+            if let m = face?.maskedValues { masked[imageIds.count] = m }
+            if let face { looks[c.image.id] = BandEvidence.Look(face) }
             descriptors.append(d)
             imageIds.append(c.image.id)
+            faceIds.append(face?.id ?? 0)
         }
         let identity = Identity.find(descriptors, anchors: anchors, portraits: portraits, options: options)
         var distances: [Int64: Float] = [:]
@@ -181,9 +191,10 @@ public struct IdentityIndex {
             for (i, id) in imageIds.enumerated() { distances[id] = identity.distance(of: i, in: descriptors) }
             // Worse copies are judged too (the verdict each would earn alone), measured against the identity.
             for c in candidates where c.isWorseCopy && c.image.faces == 1 {
-                if let d = c.faces.first(where: \.counted)?.descriptorValues {
+                if let face = c.faces.first(where: \.counted), let d = face.descriptorValues {
                     distances[c.image.id] = identity.distance(to: d)
                     copies.append((c.image.id, d))
+                    looks[c.image.id] = BandEvidence.Look(face)
                 }
             }
         }
@@ -192,14 +203,16 @@ public struct IdentityIndex {
         var groups: [(id: Int64, descriptor: [Float], distance: Float, group: BandEvidence.Group)] = []
         for c in candidates where !c.image.reviewed && c.image.faces != 1 {
             guard let choice = groupChoice(c.faces, identity, options), choice.distance > options.suspectDistance, let next = choice.next,
-                  let d = c.faces.first(where: { $0.idx == choice.face })?.descriptorValues else { continue }
+                  let face = c.faces.first(where: { $0.idx == choice.face }), let d = face.descriptorValues else { continue }
             groups.append((c.image.id, d, choice.distance, BandEvidence.Group(face: choice.face, faces: c.faces.count, next: next)))
+            looks[c.image.id] = BandEvidence.Look(face)
         }
         let reference = Set(candidates.filter { $0.image.reference || $0.image.reviewed }.map(\.image.id))
         return Entry(personId: personId, label: label, identity: identity, faces: descriptors.count,
                      anchors: anchors.count + portraits.count, distances: distances, imageIds: imageIds,
                      band: bandEvidence(identity, descriptors, imageIds: imageIds, others: copies, groups: groups, distances: distances,
-                                        portraits: portraits, reference: reference, options: options),
+                                        portraits: portraits, reference: reference, looks: looks, masked: masked, options: options),
+                     faceIds: faceIds, masked: masked,
                      known: keepSure && identity.isClear
                         ? (sureFaces(identity, descriptors, imageIds: imageIds, distances: distances, options: options), descriptors) : nil)
     }
@@ -511,8 +524,10 @@ extension IdentityCandidate {
 struct IdentityCheck {
     let catalog: Catalog
     let options: IdentityOptions
+    /// The second look at band faces whose eyes are covered (nil without the descriptor model).
+    var look: SecondLook?
 
     func run() throws {
-        try catalog.applyIdentity(IdentityIndex(catalog: catalog, options: options, judging: true).verdicts)
+        try catalog.applyIdentity(IdentityIndex.judging(catalog, options: options, look: look).verdicts)
     }
 }

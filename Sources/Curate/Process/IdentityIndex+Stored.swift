@@ -7,7 +7,7 @@ extension IdentityOptions {
     /// The version of the rules that find an identity and judge its faces (IdentityCheck, Suspects): bump it with
     /// any change to them, so that identities (and the suspects counted with them) stored by the older rules are
     /// found again, not read. curate's own version does not change with each rule.
-    public static let rules = 5
+    public static let rules = 6
 
     /// What a stored identity was found with: the rules' version and every option.
     public var storeKey: String { "rules \(Self.rules) \(self)" }

@@ -232,7 +232,7 @@ public final class Processor {
         try catalog.recordJudgement(nil)
         let dedupe = Dedupe(catalog: catalog, phashDistance: options.phashDistance, descriptorDistance: options.descriptorDistance)
         let copies = try stages.time(\.dedupe) { try dedupe.markCopies() }
-        try IdentityCheck(catalog: catalog, options: options.identity).run()
+        try IdentityCheck(catalog: catalog, options: options.identity, look: SecondLook(options.models)).run()
         try stages.time(\.dedupe) { try dedupe.settle(copies) }
         var counts = AcrossCounts()
         (counts.found, counts.kept) = try IdentityIndex.store(catalog, options: options.identity)

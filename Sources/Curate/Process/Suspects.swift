@@ -65,6 +65,13 @@ public struct BandRule: Sendable, Equatable {
     /// 0.09 or more nearer a sure photo of theirs. A person under whom the same face is filed too has no vote
     /// (`IdentityIndex.otherFaceVote`): a picture under two people is a `label_conflict` for a reviewer.
     public var otherFaceDecides = true
+    /// A face whose eyes are covered (sunglasses) is compared with the person's sure faces with the same bar over the
+    /// eyes of both (`SecondLook`), and that comparison stands in for the sure-neighbour and spread evidence: with the
+    /// eyes covered, strangers sit as near the person's photos as the person's own photos in sunglasses do, and with
+    /// the eyes hidden on both they part. The nearest such sure face this near speaks for, farther than
+    /// `maskedAgainst` against (`bench/identity/masked.sh`: the person's own 0.23-0.52, intruders 0.44-0.63; docs/benchmarks.md).
+    public var maskedFor: Float = 0.44
+    public var maskedAgainst: Float = 0.54
 
     public init() {}
 }
@@ -96,6 +103,18 @@ struct BandEvidence: Sendable {
     /// For a photo of several faces, the face chosen (the one this evidence is about) and the next face's distance.
     struct Group: Sendable { var face: Int; var faces: Int; var next: Float }
     var group: Group?
+    /// What a second look knows of the face (`SecondLook`): its id, whether its eyes are covered (nil: not looked
+    /// at) and its descriptor with a bar over the eyes.
+    struct Look: Sendable {
+        var faceId: Int64
+        var eyesCovered: Bool?
+        var masked: [Float]?
+        init(_ face: Face) { (faceId, eyesCovered, masked) = (face.id ?? 0, face.eyesCovered, face.maskedValues) }
+    }
+    var look: Look?
+    /// For a face whose eyes are covered, the nearest of the person's sure faces with a bar over the eyes of both
+    /// (nil: not looked at, or no sure face described so yet).
+    var masked: Float?
 
     /// The call, with the evidence in words for the image's detail.
     func call(_ rule: BandRule) -> (call: Call, words: String) {
@@ -105,8 +124,18 @@ struct BandEvidence: Sendable {
         if rule.otherFaceDecides, let f = otherFace {
             return (.intruder, String(format: "a sure photo of %@'s at %.2f, nearer than any sure photo of the person (%.2f)", f.label, f.distance, f.own))
         }
-        var pro: [String] = [], con: [String] = []
-        if let nearest {
+        var pro: [String] = [], con: [String] = [], neither: [String] = []
+        if let masked {
+            // The eyes are covered: the same bar over the eyes of both stands in for the comparisons with eyes visible.
+            if masked <= rule.maskedFor {
+                pro.append(String(format: "eyes covered: with a bar over the eyes of both, a sure photo of the person at %.2f", masked))
+            } else if masked > rule.maskedAgainst {
+                con.append(String(format: "eyes covered: with a bar over the eyes of both, no sure photo of the person within %.2f (nearest %.2f)",
+                                  rule.maskedAgainst, masked))
+            } else {
+                neither.append(String(format: "eyes covered: with a bar over the eyes of both, the nearest sure photo of the person at %.2f", masked))
+            }
+        } else if let nearest {
             if nearest <= rule.neighbourFor { pro.append(String(format: "a sure photo of the person at %.2f", nearest)) }
             if nearest > rule.neighbourAgainst { con.append(String(format: "no sure photo of the person within %.2f (nearest %.2f)", rule.neighbourAgainst, nearest)) }
         }
@@ -115,7 +144,7 @@ struct BandEvidence: Sendable {
         if rule.farNearerAgainst, let far, far < (nearest ?? .infinity) {
             con.append(String(format: "a face not the person's (past the identity) at %.2f, nearer than any sure photo of the person", far))
         }
-        if let spread, spread <= rule.spreadFor { pro.append(String(format: "%.1f× the person's median distance", spread)) }
+        if masked == nil, let spread, spread <= rule.spreadFor { pro.append(String(format: "%.1f× the person's median distance", spread)) }
         if let portrait {
             if portrait <= rule.portraitFor { pro.append(String(format: "the reference portrait at %.2f", portrait)) }
             if portrait > rule.portraitAgainst { con.append(String(format: "the reference portrait at %.2f", portrait)) }
@@ -123,6 +152,7 @@ struct BandEvidence: Sendable {
         // Another face of the photo near enough to be the person leaves a photo the evidence speaks for unsettled.
         let doubt = group.flatMap { $0.next < rule.othersBeyond ? String(format: "another face at %.2f, within %.2f", $0.next, rule.othersBeyond) : nil }
         var words = (pro.isEmpty ? [] : ["for: " + pro.joined(separator: ", ")]) + (con.isEmpty ? [] : ["against: " + con.joined(separator: ", ")])
+            + (neither.isEmpty ? [] : ["neither: " + neither.joined(separator: ", ")])
         if let doubt, !pro.isEmpty, con.isEmpty { words.append("unsure: " + doubt) }
         let said = words.isEmpty ? "no other evidence" : words.joined(separator: "; ")
         switch (pro.isEmpty, con.isEmpty) {
@@ -166,7 +196,8 @@ extension IdentityIndex {
     /// `groups` are photos of several faces kept for one in the band: that face, its distance, and the next face's.
     static func bandEvidence(_ identity: Identity, _ descriptors: Descriptors, imageIds: [Int64], others: [(id: Int64, descriptor: [Float])],
                              groups: [(id: Int64, descriptor: [Float], distance: Float, group: BandEvidence.Group)] = [],
-                             distances: [Int64: Float], portraits: Set<Int>, reference: Set<Int64>, options o: IdentityOptions) -> [Int64: BandEvidence] {
+                             distances: [Int64: Float], portraits: Set<Int>, reference: Set<Int64>,
+                             looks: [Int64: BandEvidence.Look] = [:], masked: [Int: [Float]] = [:], options o: IdentityOptions) -> [Int64: BandEvidence] {
         guard identity.isClear else { return [:] }
         func inBand(_ id: Int64) -> Bool { distances[id].map { $0 > o.suspectDistance && $0 <= o.wrongDistance } ?? false && !reference.contains(id) }
         var band: [(id: Int64, descriptor: [Float], distance: Float, group: BandEvidence.Group?)] = imageIds.enumerated().filter { inBand($0.element) }
@@ -188,6 +219,12 @@ extension IdentityIndex {
         // Portraits the photos agree with (members of the identity); one the photos disown says nothing.
         let portraitFaces = portraits.filter { identity.memberSet.contains($0) }.map { descriptors[$0] }
 
+        // The sure faces described with a bar over the eyes, for faces whose eyes are covered (SecondLook).
+        var sureMasked = Descriptors()
+        for (i, id) in imageIds.enumerated() where identity.memberSet.contains(i) && (distances[id] ?? .infinity) <= o.suspectDistance {
+            if let m = masked[i] { sureMasked.append(m) }
+        }
+
         let stop = o.band.neighbourFor * o.band.neighbourFor
         var out: [Int64: BandEvidence] = [:]
         sure.values.withUnsafeBytes { all in
@@ -205,7 +242,10 @@ extension IdentityIndex {
                 out[face.id] = BandEvidence(descriptor: face.descriptor, distance: d, nearest: sure.count > 0 ? nearest.squareRoot() : nil, far: far,
                                             spread: median.flatMap { $0 > 0 ? d / $0 : nil },
                                             portrait: portraitFaces.map { descriptorDistance(face.descriptor, $0) }.min(), other: nil,
-                                            group: face.group)
+                                            group: face.group, look: looks[face.id])
+                if looks[face.id]?.eyesCovered == true, let m = looks[face.id]?.masked {
+                    out[face.id]!.masked = sureMasked.nearest(to: m)
+                }
             }
         }
         return out
@@ -232,18 +272,22 @@ public struct BandFacts: Sendable {
     /// and the nearest sure face of the person's own, both measured to the end (`BandRule.otherFaceDecides`).
     public var otherFace: Float?
     public var ownFace: Float?
+    /// For a face whose eyes are covered, the nearest sure face of the person's with a bar over the eyes of both
+    /// (`BandRule.maskedFor`).
+    public var masked: Float?
 
     public init(imageId: Int64, label: String, distance: Float, nearest: Float?, spread: Float?, portrait: Float?, nearestOther: Float?,
-                next: Float? = nil, far: Float? = nil, otherFace: Float? = nil, ownFace: Float? = nil) {
+                next: Float? = nil, far: Float? = nil, otherFace: Float? = nil, ownFace: Float? = nil, masked: Float? = nil) {
         (self.imageId, self.label, self.distance, self.nearest) = (imageId, label, distance, nearest)
         (self.spread, self.portrait, self.nearestOther, self.next, self.far) = (spread, portrait, nearestOther, next, far)
-        (self.otherFace, self.ownFace) = (otherFace, ownFace)
+        (self.otherFace, self.ownFace, self.masked) = (otherFace, ownFace, masked)
     }
 
     /// What `rule` makes of the face: as processing settles it, another identity nearer by `otherMargin` first.
     public func call(_ rule: BandRule) -> BandCall {
         var evidence = BandEvidence(descriptor: [], distance: distance, nearest: nearest, far: far, spread: spread, portrait: portrait, other: nil,
                                     group: next.map { BandEvidence.Group(face: 0, faces: 2, next: $0) })
+        evidence.masked = masked
         if let nearestOther, nearestOther <= distance - rule.otherMargin { evidence.other = ("", nearestOther) }
         if let otherFace, otherFace < (ownFace ?? .infinity) { evidence.otherFace = ("", otherFace, ownFace ?? .infinity) }
         return evidence.call(rule).call
@@ -276,7 +320,8 @@ extension IdentityIndex {
                                  nearestOther: nearestIdentity(evidence.descriptor, notPerson: e.personId, within: .infinity)?.distance,
                                  next: evidence.group?.next, far: evidence.far,
                                  otherFace: voters.compactMap { known[$0]?.sure.nearest(to: evidence.descriptor) }.min(),
-                                 ownFace: others.isEmpty ? nil : known[e.personId]?.sure.nearest(to: evidence.descriptor))
+                                 ownFace: others.isEmpty ? nil : known[e.personId]?.sure.nearest(to: evidence.descriptor),
+                                 masked: evidence.masked)
             }
         }
     }
