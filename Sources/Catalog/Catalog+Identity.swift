@@ -116,18 +116,16 @@ extension Catalog {
         }
     }
 
-    /// The faces a second look needs, by id: image, chip, whether its eyes are covered (nil: not looked at) and
-    /// whether it has its descriptor with the bar over its eyes.
-    public func secondLookFaces(_ ids: [Int64]) throws -> [Int64: (imageId: Int64, chipPath: String?, eyesCovered: Bool?, masked: Bool)] {
+    /// The chip of each of these faces that has one, by face id: what a second look reads.
+    public func chipPaths(ofFaces ids: [Int64]) throws -> [Int64: String] {
         guard !ids.isEmpty else { return [:] }
         return try db.read { db in
-            var out: [Int64: (imageId: Int64, chipPath: String?, eyesCovered: Bool?, masked: Bool)] = [:]
+            var out: [Int64: String] = [:]
             for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
                 let rows = try Row.fetchAll(db, sql: """
-                    SELECT id, imageId, chipPath, eyesCovered, maskedDescriptor IS NOT NULL FROM face
-                    WHERE id IN (\(chunk.map(String.init).joined(separator: ",")))
+                    SELECT id, chipPath FROM face WHERE chipPath IS NOT NULL AND id IN (\(chunk.map(String.init).joined(separator: ",")))
                     """)
-                for row in rows { out[row[0]] = (row[1], row[2], row[3], row[4]) }
+                for row in rows { out[row[0]] = row[1] }
             }
             return out
         }

@@ -184,7 +184,10 @@ extension Catalog {
                         throw ReviewError.noFace(imageId: change.imageId, idx: change.face?.idx ?? -1, count: faces.count)
                     }
                     try db.execute(sql: "UPDATE face SET chosen = (idx = ?) WHERE imageId = ?", arguments: [choice.idx, change.imageId])
-                    try db.execute(sql: "UPDATE face SET chipPath = ?, descriptor = ? WHERE imageId = ? AND idx = ?",
+                    // A new chip is looked at again by the second look (what it found was of the old one).
+                    try db.execute(sql: """
+                        UPDATE face SET chipPath = ?, descriptor = ?, eyesCovered = NULL, maskedDescriptor = NULL WHERE imageId = ? AND idx = ?
+                        """,
                                    arguments: [choice.chipPath, choice.descriptor, change.imageId, choice.idx])
                     image.verdict = .kept
                     image.detail = "face \(choice.idx + 1) of \(faces.count) chosen in review" + (image.reason.map { " (was \($0))" } ?? "")

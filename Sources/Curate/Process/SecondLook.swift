@@ -82,17 +82,18 @@ public final class SecondLook {
     /// found. Returns whether the band evidence could change (a covered face, or a barred descriptor written): then
     /// the index is built again to judge with it.
     func fill(_ index: IdentityIndex, catalog: Catalog) throws -> Bool {
+        let band = index.people.values.flatMap { $0.band.values.compactMap(\.look) }.filter { $0.faceId != 0 }
+        // The band's faces not looked at yet, and those covered but not described with the bar.
+        let unlooked = band.filter { $0.eyesCovered == nil }
+        let undescribed = band.filter { $0.eyesCovered == true && $0.masked == nil }
+        let paths = try catalog.chipPaths(ofFaces: (unlooked + undescribed).map(\.faceId))
         var looks: [(faceId: Int64, eyesCovered: Bool?, masked: Data?)] = []
-        var changed = false
-        // Faces of the band not looked at yet.
-        let unlooked = index.people.values.flatMap { $0.band.values.compactMap(\.look) }.filter { $0.eyesCovered == nil && $0.faceId != 0 }
-        let rows = try catalog.secondLookFaces(unlooked.map(\.faceId))
-        var coveredNow = Set<Int64>()
         var toDescribe: [(faceId: Int64, chip: DecodedImage)] = []
+        var coveredNow = Set<Int64>()
         for look in unlooked {
             // A face without a chip to read (none cut, or its file gone) has nothing to look at: taken as uncovered, so
             // that it is not looked for again on every run.
-            guard let path = rows[look.faceId]?.chipPath, let chip = try? Self.chip(path, catalog) else {
+            guard let chip = paths[look.faceId].flatMap({ try? Self.chip($0, catalog) }) else {
                 looks.append((look.faceId, false, nil))
                 continue
             }
@@ -103,13 +104,8 @@ public final class SecondLook {
                 toDescribe.append((look.faceId, chip))
             }
         }
-        // Covered faces looked at before but not described (their person's sure faces are done below).
-        for entry in index.people.values {
-            for look in entry.band.values.compactMap(\.look) where look.eyesCovered == true && look.masked == nil {
-                if let path = try catalog.secondLookFaces([look.faceId])[look.faceId]?.chipPath, let chip = try? Self.chip(path, catalog) {
-                    toDescribe.append((look.faceId, chip))
-                }
-            }
+        for look in undescribed {
+            if let chip = paths[look.faceId].flatMap({ try? Self.chip($0, catalog) }) { toDescribe.append((look.faceId, chip)) }
         }
         // The sure faces of every person with a covered face in the band, not described with the bar yet.
         var sureIds: [Int64] = []
@@ -122,9 +118,8 @@ public final class SecondLook {
                 sureIds.append(entry.faceIds[i])
             }
         }
-        let sureRows = try catalog.secondLookFaces(sureIds)
-        for id in sureIds {
-            if let path = sureRows[id]?.chipPath, let chip = try? Self.chip(path, catalog) { toDescribe.append((id, chip)) }
+        for (id, path) in try catalog.chipPaths(ofFaces: sureIds) {
+            if let chip = try? Self.chip(path, catalog) { toDescribe.append((id, chip)) }
         }
         if !toDescribe.isEmpty {
             let models = try loaded ?? FaceModels(files)
@@ -133,11 +128,9 @@ public final class SecondLook {
                 let described = try models.describe(chips: batch.map { try Self.barred($0.chip) })
                 for (item, d) in zip(batch, described) { looks.append((item.faceId, nil, Face.pack(d))) }
             }
-            changed = true
         }
-        changed = changed || !coveredNow.isEmpty
         try catalog.setSecondLook(looks)
-        return changed
+        return !toDescribe.isEmpty || !coveredNow.isEmpty
     }
 
     /// A face's chip, decoded from its file.
