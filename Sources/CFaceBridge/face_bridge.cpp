@@ -1009,6 +1009,13 @@ extern "C" int curate_faces_chip_region(const curate_face *faces, int count, int
     });
 }
 
+// One pass of the network over 150 x 150 chips (dlib batches them, 16 at a time by default), 128 floats a chip.
+static void describe(anet_type &net, const std::vector<matrix<rgb_pixel>> &chips, float *descriptors) {
+    std::vector<matrix<float, 0, 1>> d = net(chips);
+    for (size_t i = 0; i < chips.size(); ++i)
+        for (long k = 0; k < 128 && k < d[i].size(); ++k) descriptors[i * 128 + k] = d[i](k);
+}
+
 extern "C" int curate_faces_chips(curate_face_models *models, const unsigned char *bgr, int width, int height,
                                   size_t stride, int origin_x, int origin_y, const curate_face *faces, int count, int size,
                                   double padding, unsigned char *chips_bgr, float *descriptors, int *has_descriptors,
@@ -1029,10 +1036,7 @@ extern "C" int curate_faces_chips(curate_face_models *models, const unsigned cha
                 }
         }
         if (descriptors && models->net && size == 150 && count > 0) {
-            // One pass of the network over every chip (dlib batches them, 16 at a time by default).
-            std::vector<matrix<float, 0, 1>> d = (*models->net)(chips);
-            for (int i = 0; i < count; ++i)
-                for (long k = 0; k < 128 && k < d[i].size(); ++k) descriptors[(size_t)i * 128 + k] = d[i](k);
+            describe(*models->net, chips, descriptors);
             *has_descriptors = 1;
         }
         return 0;
@@ -1053,10 +1057,7 @@ extern "C" int curate_faces_describe_chips(curate_face_models *models, const uns
                     chips[i](y, x) = rgb_pixel(px[2], px[1], px[0]);
                 }
         }
-        if (count == 0) return 0;
-        std::vector<matrix<float, 0, 1>> d = (*models->net)(chips);
-        for (int i = 0; i < count; ++i)
-            for (long k = 0; k < 128; ++k) descriptors[(size_t)i * 128 + k] = k < d[i].size() ? d[i](k) : 0.0f;
+        if (count > 0) describe(*models->net, chips, descriptors);
         return 0;
     });
 }

@@ -375,18 +375,18 @@ public struct Face: Codable, Sendable, Hashable, FetchableRecord, MutablePersist
     }
 
     /// The descriptor as 128 floats.
-    public var descriptorValues: [Float]? {
-        guard let descriptor, descriptor.count == 128 * 4 else { return nil }
-        return descriptor.withUnsafeBytes { raw in (0..<128).map { raw.load(fromByteOffset: $0 * 4, as: Float.self) } }
-    }
+    public var descriptorValues: [Float]? { Self.unpack(descriptor) }
 
     /// `maskedDescriptor`'s 128 values (the descriptor with a bar over the eyes), nil when there is none.
-    public var maskedValues: [Float]? {
-        guard let maskedDescriptor, maskedDescriptor.count == 128 * 4 else { return nil }
-        return maskedDescriptor.withUnsafeBytes { raw in (0..<128).map { raw.load(fromByteOffset: $0 * 4, as: Float.self) } }
-    }
+    public var maskedValues: [Float]? { Self.unpack(maskedDescriptor) }
 
     public static func pack(_ values: [Float]) -> Data {
         values.withUnsafeBufferPointer { Data(buffer: $0) }
+    }
+
+    /// `pack`'s 128 floats read back; nil unless `data` holds exactly that many.
+    static func unpack(_ data: Data?) -> [Float]? {
+        guard let data, data.count == 128 * 4 else { return nil }
+        return data.withUnsafeBytes { raw in (0..<128).map { raw.load(fromByteOffset: $0 * 4, as: Float.self) } }
     }
 }

@@ -120,14 +120,20 @@ public final class DecodedImage {
         let b2 = b.height == h ? b : try b.resized(width: b.width * h / b.height, height: h)
         let w = a2.width + b2.width
         var pixels = [UInt8](repeating: 255, count: w * h * 3)
-        for (img, x0) in [(a2, 0), (b2, a2.width)] {
-            img.withPixels { p, stride in
-                for y in 0..<h {
-                    for x in 0..<(img.width * 3) { pixels[(y * w + x0) * 3 + x] = p[y * stride + x] }
-                }
+        for (img, x0) in [(a2, 0), (b2, a2.width)] { img.copyRows(into: &pixels, at: x0 * 3, rowStride: w * 3) }
+        return try fromBGR(pixels, width: w, height: h)
+    }
+
+    /// Copies the pixels' rows (width * 3 bytes each) into `out`, the first at byte `offset`, each next `rowStride`
+    /// bytes after the last: packed (`rowStride` = width * 3), or into a wider canvas.
+    public func copyRows(into out: inout [UInt8], at offset: Int, rowStride: Int) {
+        let rowBytes = width * 3
+        precondition(height == 0 || offset + (height - 1) * rowStride + rowBytes <= out.count, "copyRows: the rows do not fit")
+        withPixels { p, stride in
+            out.withUnsafeMutableBufferPointer { o in
+                for y in 0..<height { (o.baseAddress! + offset + y * rowStride).update(from: p + y * stride, count: rowBytes) }
             }
         }
-        return try fromBGR(pixels, width: w, height: h)
     }
 
     /// Copies packed BGR pixels.

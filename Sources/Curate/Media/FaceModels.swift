@@ -205,11 +205,7 @@ extension FaceModels {
             guard chip.width == 150, chip.height == 150 else {
                 throw FaceError(description: "a chip to describe is \(chip.width)×\(chip.height), not 150×150")
             }
-            chip.withPixels { p, stride in
-                for y in 0..<150 {
-                    for x in 0..<(150 * 3) { pixels[i * chipBytes + y * 150 * 3 + x] = p[y * stride + x] }
-                }
-            }
+            chip.copyRows(into: &pixels, at: i * chipBytes, rowStride: 150 * 3)
         }
         var descriptors = [Float](repeating: 0, count: chips.count * 128)
         try Bridge.call({ FaceError(description: "describing face chips failed: \($0)") }) { err in

@@ -65,13 +65,9 @@ public final class SecondLook {
 
     /// A copy of a chip with the bar over its eyes.
     public static func barred(_ chip: DecodedImage) throws -> DecodedImage {
-        let copy = try chip.withPixels { p, stride in
-            var bytes = [UInt8](repeating: 0, count: chip.width * chip.height * 3)
-            for y in 0..<chip.height {
-                for x in 0..<(chip.width * 3) { bytes[y * chip.width * 3 + x] = p[y * stride + x] }
-            }
-            return try DecodedImage.fromBGR(bytes, width: chip.width, height: chip.height)
-        }
+        var bytes = [UInt8](repeating: 0, count: chip.width * chip.height * 3)
+        chip.copyRows(into: &bytes, at: 0, rowStride: chip.width * 3)
+        let copy = try DecodedImage.fromBGR(bytes, width: chip.width, height: chip.height)
         try copy.drawBox(left: bar.left, top: bar.top, right: bar.right - 1, bottom: bar.bottom - 1, thickness: -1,
                          bgr: (barGrey, barGrey, barGrey), label: nil)
         return copy
@@ -112,9 +108,8 @@ public final class SecondLook {
         for entry in index.people.values where entry.identity.isClear {
             let covered = entry.band.values.contains { e in e.look.map { $0.eyesCovered == true || coveredNow.contains($0.faceId) } ?? false }
             guard covered else { continue }
-            for (i, id) in entry.imageIds.enumerated()
-            where entry.identity.memberSet.contains(i) && (entry.distances[id] ?? .infinity) <= index.options.suspectDistance
-                && entry.masked[i] == nil && entry.faceIds[i] != 0 {
+            for i in IdentityIndex.sureIndices(entry.identity, imageIds: entry.imageIds, distances: entry.distances, options: index.options)
+            where entry.masked[i] == nil && entry.faceIds[i] != 0 {
                 sureIds.append(entry.faceIds[i])
             }
         }

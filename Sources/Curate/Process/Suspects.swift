@@ -182,10 +182,13 @@ extension IdentityIndex {
     static func sureFaces(_ identity: Identity, _ descriptors: Descriptors, imageIds: [Int64], distances: [Int64: Float],
                           options o: IdentityOptions) -> Descriptors {
         var sure = Descriptors()
-        for (i, id) in imageIds.enumerated() where identity.memberSet.contains(i) && (distances[id] ?? .infinity) <= o.suspectDistance {
-            sure.append(descriptors[i])
-        }
+        for i in sureIndices(identity, imageIds: imageIds, distances: distances, options: o) { sure.append(descriptors[i]) }
         return sure
+    }
+
+    /// Where the person's sure faces are among `imageIds`: members of the identity within `suspectDistance` of it.
+    static func sureIndices(_ identity: Identity, imageIds: [Int64], distances: [Int64: Float], options o: IdentityOptions) -> [Int] {
+        imageIds.indices.filter { identity.memberSet.contains($0) && (distances[imageIds[$0]] ?? .infinity) <= o.suspectDistance }
     }
 
     /// The evidence about every face of one person in the band (`distances` beyond `suspectDistance`, not beyond
@@ -221,7 +224,7 @@ extension IdentityIndex {
 
         // The sure faces described with a bar over the eyes, for faces whose eyes are covered (SecondLook).
         var sureMasked = Descriptors()
-        for (i, id) in imageIds.enumerated() where identity.memberSet.contains(i) && (distances[id] ?? .infinity) <= o.suspectDistance {
+        for i in sureIndices(identity, imageIds: imageIds, distances: distances, options: o) {
             if let m = masked[i] { sureMasked.append(m) }
         }
 
