@@ -252,10 +252,11 @@ static rectangle filter_separable(const array2d<float> &in, array2d<float> &out,
 }
 
 // dlib's impl_extract_fhog_features (fhog.h) for a grey image, its histogram loop 16 pixels at a time where dlib's
-// does 8: each pixel's gradient, orientation and weights come from the same operations as dlib's simd8f code, and
-// are added into the cells' histograms in the same order (pixel by pixel, left to right), the pixels dlib leaves to
-// its scalar loop done by that loop, and the cells' normalisation is dlib's own code; so every feature is dlib's
-// to the bit. A pixel without gradient adds +0 to four bins, which changes nothing, and is skipped.
+// does 8: each pixel's gradient and weights come from the same operations as dlib's simd8f code, its orientation bin
+// is the one dlib's loop picks (found another way, below), and they are added into the cells' histograms in the same
+// order (pixel by pixel, left to right); the pixels dlib leaves to its scalar loop are done by that loop, and the
+// cells' normalisation is dlib's own code; so every feature is dlib's to the bit. A pixel without gradient adds +0
+// to four bins, which changes nothing, and is skipped.
 template <typename image_type>
 static void fhog_grey(const image_type &img_, dlib::array<array2d<float>> &hog, int cell_size, int filter_rows_padding, int filter_cols_padding) {
     const_image_view<image_type> img(img_);
@@ -285,6 +286,12 @@ static void fhog_grey(const image_type &img_, dlib::array<array2d<float>> &hog, 
     int xend = 1;
     while (xend < visible_nc - 7) xend += 8;
     const __m512 lane = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    // A row's pixels with a gradient, in order: where each adds (cell and bin) and its four weights.
+    const long listed = img.nc() + 32;
+    std::vector<int32_t> at_store((size_t)listed);
+    std::vector<float> weights((size_t)4 * listed);
+    int32_t *at = at_store.data();
+    float *w11 = weights.data(), *w01 = w11 + listed, *w10 = w01 + listed, *w00 = w10 + listed;
     for (int y = 1; y < visible_nr; y++) {
         const float yp = ((float)y + 0.5) / (float)cell_size - 0.5;
         const int iyp = (int)std::floor(yp);
@@ -293,6 +300,7 @@ static void fhog_grey(const image_type &img_, dlib::array<array2d<float>> &hog, 
         const unsigned char *row = &img[y][0], *above = &img[y - 1][0], *below = &img[y + 1][0];
         float *h0 = H(iyp + 1, 0), *h1 = H(iyp + 2, 0);
         int x = 1;
+        long n = 0;
         for (; x < xend; x += 16) {
             const int lanes = xend - x >= 16 ? 16 : 8;
             __m128i l, r, t, b;
@@ -312,39 +320,47 @@ static void fhog_grey(const image_type &img_, dlib::array<array2d<float>> &hog, 
             __m512 vx0 = _mm512_sub_ps(xp, _mm512_cvtepi32_ps(ixp));
             __m512 vx1 = _mm512_sub_ps(_mm512_set1_ps(1.0f), vx0);
             v = _mm512_sqrt_ps(v);
-            __m512 best_dot = _mm512_setzero_ps(), best_o = _mm512_setzero_ps();
+            // dlib's bin: its loop keeps the first of dot_0, -dot_0, dot_1, -dot_1, ... that is larger than all before
+            // it and than 0, which is the first o whose |dot_o| is the largest (if that is above 0), o where dot_o > 0
+            // and o + 9 where it is below. Found from the largest |dot| (a tree of maxima), not a chain of 18
+            // compares each waiting for the one before.
+            __m512 mag[9];
+            __mmask16 positive[9];
             for (int o = 0; o < 9; o++) {
-                __m512 dot = _mm512_add_ps(_mm512_mul_ps(gx, _mm512_set1_ps(d0[o])), _mm512_mul_ps(gy, _mm512_set1_ps(d1[o])));
-                __mmask16 cmp = _mm512_cmp_ps_mask(dot, best_dot, _CMP_GT_OQ);
-                best_dot = _mm512_mask_blend_ps(cmp, best_dot, dot);
-                dot = _mm512_mul_ps(dot, _mm512_set1_ps(-1.0f));
-                best_o = _mm512_mask_blend_ps(cmp, best_o, _mm512_set1_ps((float)o));
-                cmp = _mm512_cmp_ps_mask(dot, best_dot, _CMP_GT_OQ);
-                best_dot = _mm512_mask_blend_ps(cmp, best_dot, dot);
-                best_o = _mm512_mask_blend_ps(cmp, best_o, _mm512_set1_ps((float)(o + 9)));
+                const __m512 dot = _mm512_add_ps(_mm512_mul_ps(gx, _mm512_set1_ps(d0[o])), _mm512_mul_ps(gy, _mm512_set1_ps(d1[o])));
+                positive[o] = _mm512_cmp_ps_mask(dot, _mm512_setzero_ps(), _CMP_GT_OQ);
+                mag[o] = _mm512_abs_ps(dot);
+            }
+            const __m512 top = _mm512_max_ps(_mm512_max_ps(_mm512_max_ps(mag[0], mag[1]), _mm512_max_ps(mag[2], mag[3])),
+                                             _mm512_max_ps(_mm512_max_ps(mag[4], mag[5]), _mm512_max_ps(_mm512_max_ps(mag[6], mag[7]), mag[8])));
+            const __mmask16 any = _mm512_cmp_ps_mask(top, _mm512_setzero_ps(), _CMP_GT_OQ);
+            __m512i bin = _mm512_setzero_si512();
+            for (int o = 8; o >= 0; o--) {
+                const __mmask16 at = _mm512_mask_cmp_ps_mask(any, mag[o], top, _CMP_EQ_OQ);
+                bin = _mm512_mask_mov_epi32(bin, at, _mm512_mask_blend_epi32(positive[o], _mm512_set1_epi32(o + 9), _mm512_set1_epi32(o)));
             }
             vx1 = _mm512_mul_ps(vx1, v);
             vx0 = _mm512_mul_ps(vx0, v);
-            alignas(64) int32_t bo[16], ix[16];
-            alignas(64) float w11[16], w01[16], w10[16], w00[16];
-            _mm512_store_si512(bo, _mm512_cvttps_epi32(best_o));
-            _mm512_store_si512(ix, ixp);
-            _mm512_store_ps(w11, _mm512_mul_ps(_mm512_set1_ps(vy1), vx1));
-            _mm512_store_ps(w01, _mm512_mul_ps(_mm512_set1_ps(vy0), vx1));
-            _mm512_store_ps(w10, _mm512_mul_ps(_mm512_set1_ps(vy1), vx0));
-            _mm512_store_ps(w00, _mm512_mul_ps(_mm512_set1_ps(vy0), vx0));
-            // A pixel with no gradient adds +0 to four bins, which changes nothing: skipped.
-            unsigned live = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ) & ((1u << lanes) - 1);
-            while (live) {
-                const int i = __builtin_ctz(live);
-                live &= live - 1;
-                const long a = (long)ix[i] * 18 + bo[i];
-                h0[a] += w11[i];
-                h1[a] += w01[i];
-                h0[a + 18] += w10[i];
-                h1[a + 18] += w00[i];
-            }
+            // A pixel with no gradient adds +0 to four bins, which changes nothing: left out of the list.
+            const __mmask16 live = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ) & (__mmask16)((1u << lanes) - 1);
+            const __m512i where = _mm512_add_epi32(_mm512_mullo_epi32(ixp, _mm512_set1_epi32(18)), bin);
+            _mm512_storeu_si512(at + n, _mm512_maskz_compress_epi32(live, where));
+            _mm512_storeu_ps(w11 + n, _mm512_maskz_compress_ps(live, _mm512_mul_ps(_mm512_set1_ps(vy1), vx1)));
+            _mm512_storeu_ps(w01 + n, _mm512_maskz_compress_ps(live, _mm512_mul_ps(_mm512_set1_ps(vy0), vx1)));
+            _mm512_storeu_ps(w10 + n, _mm512_maskz_compress_ps(live, _mm512_mul_ps(_mm512_set1_ps(vy1), vx0)));
+            _mm512_storeu_ps(w00 + n, _mm512_maskz_compress_ps(live, _mm512_mul_ps(_mm512_set1_ps(vy0), vx0)));
+            n += __builtin_popcount(live);
         }
+        // The histogram adds, pixel by pixel in dlib's order, from the list: one loop whose trip count is known, no
+        // branch a pixel and no reads of a vector just stored.
+        for (long k = 0; k < n; ++k) {
+            const long a = at[k];
+            h0[a] += w11[k];
+            h1[a] += w01[k];
+            h0[a + 18] += w10[k];
+            h1[a + 18] += w00[k];
+        }
+
         x = xend;
         for (; x < visible_nc; x++) {
             matrix<float, 2, 1> grad;
