@@ -26,6 +26,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <limits>
+#include <sstream>
+#include <type_traits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -760,7 +764,7 @@ struct detector {
 
 struct curate_face_models {
     std::unique_ptr<hog_scan::detector> detector;
-    std::unique_ptr<shape_predictor> predictor;
+    std::shared_ptr<const shape_predictor> predictor;
     std::unique_ptr<anet_type> net;
     std::unique_ptr<mmod_net_type> cnn;
 };
@@ -820,6 +824,112 @@ struct memory_source : std::streambuf {
     pos_type seekpos(pos_type pos, std::ios_base::openmode which) override { return seekoff(off_type(pos), std::ios_base::beg, which); }
 };
 
+// dlib's shape_predictor read straight from its file's bytes. dlib's deserialize reads the 5-point model's 1.5
+// million numbers one at a time through an istream, about 45 ms a process; this reads the same format
+// (serialize.h's pack_int and float_details, shape_predictor.h's fields in its order) in a few. Whatever it does not
+// expect (another version, floats in dlib's old text format, a number out of range or bytes left over) makes it give
+// up, and dlib's own deserialize reads the file instead, with its own errors. CFaceBridgeTests compare the two.
+namespace fast_shape {
+// The predictor's fields are private, set by dlib's deserialize only: named here through explicit instantiation,
+// where C++ does not check access ([temp.spec]), so the parser can fill them in.
+template <typename Tag, typename Tag::type M> struct member { friend typename Tag::type get(Tag) { return M; } };
+struct initial_shape { typedef matrix<float, 0, 1> shape_predictor::*type; friend type get(initial_shape); };
+struct forests { typedef std::vector<std::vector<impl::regression_tree>> shape_predictor::*type; friend type get(forests); };
+struct anchor_idx { typedef std::vector<std::vector<unsigned long>> shape_predictor::*type; friend type get(anchor_idx); };
+struct deltas { typedef std::vector<std::vector<dlib::vector<float, 2>>> shape_predictor::*type; friend type get(deltas); };
+template struct member<initial_shape, &shape_predictor::initial_shape>;
+template struct member<forests, &shape_predictor::forests>;
+template struct member<anchor_idx, &shape_predictor::anchor_idx>;
+template struct member<deltas, &shape_predictor::deltas>;
+
+struct reader {
+    const unsigned char *p, *end;
+    bool bad = false;
+    // ser_helper::unpack_int: a control byte (its low 4 bits the count of little-endian bytes that follow; for a
+    // signed type, bit 7 the sign; for an unsigned one, bits 4-6 ignored and bit 7 an error), then the bytes.
+    template <typename T> T integer() {
+        if (p >= end) { bad = true; return 0; }
+        const unsigned char control = *p++;
+        const unsigned size = std::numeric_limits<T>::is_signed ? (control & 0x0F) : (control & 0x8F);
+        if (size == 0 || size > sizeof(T) || (size_t)(end - p) < size) { bad = true; return 0; }
+        unsigned long long v = 0;
+        for (unsigned i = size; i-- > 0;) v = (v << 8) | p[i];
+        p += size;
+        T item = (T)v;
+        if (std::numeric_limits<T>::is_signed && (control & 0x80)) item = (T)(item * -1);
+        return item;
+    }
+    // deserialize_floating_point's binary format: float_details' mantissa (int64) and exponent (int16), made a
+    // float as float_details::convert_to_T does.
+    float real() {
+        if (p >= end || (*p & 0x70) != 0) { bad = true; return 0; }
+        const long long mantissa = integer<long long>();
+        const short exponent = integer<short>();
+        if (exponent < float_details::is_inf) return std::ldexp((float)mantissa, exponent);
+        if (exponent == float_details::is_inf) return std::numeric_limits<float>::infinity();
+        if (exponent == float_details::is_ninf) return -std::numeric_limits<float>::infinity();
+        return std::numeric_limits<float>::quiet_NaN();
+    }
+    // A std::vector's size; more elements than bytes left is a damaged file.
+    size_t count() {
+        const unsigned long n = integer<unsigned long>();
+        if (n > (unsigned long)(end - p)) bad = true;
+        return bad ? 0 : (size_t)n;
+    }
+    void column(matrix<float, 0, 1> &m) {
+        long nr = integer<long>(), nc = integer<long>();
+        if (nr < 0 || nc < 0) nr = -nr, nc = -nc;   // the newer format stores them negated
+        if (bad || nc != 1 || nr > end - p) { bad = true; return; }
+        m.set_size(nr, 1);
+        for (long r = 0; r < nr && !bad; ++r) m(r) = real();
+    }
+};
+
+static bool parse(const unsigned char *bytes, size_t size, shape_predictor &item) {
+    reader in{bytes, bytes + size};
+    if (in.integer<int>() != 1 || in.bad) return false;   // shape_predictor's version
+    matrix<float, 0, 1> initial;
+    std::vector<std::vector<impl::regression_tree>> trees;
+    std::vector<std::vector<unsigned long>> anchors;
+    std::vector<std::vector<dlib::vector<float, 2>>> offsets;
+    in.column(initial);
+    trees.resize(in.count());
+    for (auto &forest : trees) {
+        forest.resize(in.count());
+        for (auto &tree : forest) {
+            tree.splits.resize(in.count());
+            for (auto &split : tree.splits) {
+                split.idx1 = in.integer<unsigned long>();
+                split.idx2 = in.integer<unsigned long>();
+                split.thresh = in.real();
+            }
+            tree.leaf_values.resize(in.count());
+            for (auto &leaf : tree.leaf_values) in.column(leaf);
+            if (in.bad) return false;
+        }
+    }
+    anchors.resize(in.count());
+    for (auto &a : anchors) {
+        a.resize(in.count());
+        for (auto &i : a) i = in.integer<unsigned long>();
+    }
+    offsets.resize(in.count());
+    for (auto &d : offsets) {
+        d.resize(in.count());
+        for (auto &v : d) {
+            v.x() = in.real();
+            v.y() = in.real();
+        }
+    }
+    if (in.bad || in.p != in.end) return false;
+    item.*get(initial_shape()) = std::move(initial);
+    item.*get(forests()) = std::move(trees);
+    item.*get(anchor_idx()) = std::move(anchors);
+    item.*get(deltas()) = std::move(offsets);
+    return true;
+}
+}  // namespace fast_shape
+
 template <typename T> static void load_model(const char *path, T &item) {
     const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw serialization_error(std::string("Unable to open ") + path + " for reading.");
@@ -836,19 +946,21 @@ template <typename T> static void load_model(const char *path, T &item) {
         void *p; size_t n;
         ~unmap() { ::munmap(p, n); }
     } guard{bytes, size};
+    if constexpr (std::is_same<T, shape_predictor>::value)
+        if (fast_shape::parse((const unsigned char *)bytes, size, item)) return;
     memory_source source((const char *)bytes, size);
     std::istream in(&source);
     deserialize(in) >> item;
 }
 
-// Each worker thread has models of its own (dlib's network keeps each layer's output inside itself, so one network
-// cannot serve two threads at once). A model file is deserialized once a process; later workers get a copy of the
-// loaded model (its tensors copied: milliseconds, where parsing the file takes tens of them). Keyed by path, size
+// Each worker thread has a network of its own (dlib's network keeps each layer's output inside itself, so one
+// network cannot serve two threads at once); the shape predictor is shared. A model file is deserialized once a process; workers get a copy of the
+// loaded network (its tensors copied: milliseconds, where parsing the file takes tens of them). Keyed by path, size
 // and modification time, so a file replaced on disk is read again.
 template <typename T> struct loaded_model {
     std::mutex lock;
     std::string key;
-    std::unique_ptr<const T> model;
+    std::shared_ptr<const T> model;
 };
 
 static std::string file_key(const char *path) {
@@ -858,16 +970,20 @@ static std::string file_key(const char *path) {
            "." + std::to_string((long long)st.st_mtim.tv_nsec);
 }
 
-template <typename T> static std::unique_ptr<T> load_once(const char *path, loaded_model<T> &cache) {
+template <typename T> static std::shared_ptr<const T> load_shared(const char *path, loaded_model<T> &cache) {
     const std::string key = file_key(path);
     std::lock_guard<std::mutex> guard(cache.lock);
     if (key.empty() || cache.key != key || !cache.model) {
-        auto fresh = std::make_unique<T>();
+        auto fresh = std::make_shared<T>();
         load_model(path, *fresh);
         cache.model = std::move(fresh);
         cache.key = key;
     }
-    return std::make_unique<T>(*cache.model);
+    return cache.model;
+}
+
+template <typename T> static std::unique_ptr<T> load_once(const char *path, loaded_model<T> &cache) {
+    return std::make_unique<T>(*load_shared(path, cache));
 }
 
 static loaded_model<shape_predictor> loaded_predictor;
@@ -879,11 +995,31 @@ extern "C" curate_face_models *curate_faces_open(const char *shape_path, const c
     int rc = guarded(err, 1, "loading face models", [&] {
         models = std::make_unique<curate_face_models>();
         models->detector = std::make_unique<hog_scan::detector>(shared_detector(detector_cache_path));
-        if (shape_path) models->predictor = load_once(shape_path, loaded_predictor);
+        // The shape predictor is only read (its operator() is const): the workers share one.
+        if (shape_path) models->predictor = load_shared(shape_path, loaded_predictor);
         if (resnet_path) models->net = load_once(resnet_path, loaded_net);
         return 0;
     });
     return rc == 0 ? models.release() : nullptr;
+}
+
+extern "C" int curate_faces_shape_reading_matches_dlib(const char *shape_path, curate_error *err) {
+    int matches = 0;
+    const int rc = guarded(err, 1, "reading the shape predictor both ways", [&] {
+        std::ifstream file(shape_path, std::ios::binary);
+        if (!file) return fail(err, 1, std::string("cannot open ") + shape_path);
+        const std::string bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+        shape_predictor ours, theirs;
+        if (!fast_shape::parse((const unsigned char *)bytes.data(), bytes.size(), ours)) return 0;
+        std::istringstream in(bytes);
+        deserialize(theirs, in);
+        std::ostringstream a, b;
+        serialize(ours, a);
+        serialize(theirs, b);
+        matches = a.str() == b.str() ? 1 : 0;
+        return 0;
+    });
+    return rc == 0 ? matches : -1;
 }
 
 extern "C" void curate_faces_close(curate_face_models *models) { delete models; }

@@ -28,6 +28,10 @@ typedef struct curate_face_models curate_face_models;
 curate_face_models *curate_faces_open(const char *shape_predictor_path, const char *resnet_path,
                                       const char *detector_cache_path, curate_error *err);
 void curate_faces_close(curate_face_models *models);
+/// 1 when the bridge's own reading of a shape predictor file (what curate_faces_open uses: dlib's deserialize takes
+/// tens of milliseconds) gives the predictor dlib's deserialize gives, 0 when it differs or declines the file (then
+/// curate_faces_open reads it with dlib's), -1 when the file cannot be read (see err). For tests.
+int curate_faces_shape_reading_matches_dlib(const char *shape_predictor_path, curate_error *err);
 int curate_faces_has_landmarks(const curate_face_models *models);
 int curate_faces_has_descriptors(const curate_face_models *models);
 

@@ -101,6 +101,15 @@ public final class FaceModels {
 
     deinit { curate_faces_close(handle) }
 
+    /// Whether the face bridge's own reading of a shape predictor file, which `init` uses, gives the predictor
+    /// dlib's deserialize gives (false also where it declines the file and dlib's reads it). For tests.
+    public static func shapeReadingMatchesDlib(_ file: URL) throws -> Bool {
+        var err = curate_error()
+        let r = curate_faces_shape_reading_matches_dlib(file.path, &err)
+        if r < 0 { throw FaceError(description: Bridge.message(err)) }
+        return r == 1
+    }
+
     /// Seconds the shape predictor has taken in this instance's detections (part of their time; for the
     /// processing summary's stage times).
     public private(set) var landmarkSeconds = 0.0
