@@ -822,6 +822,18 @@ struct memory_source : std::streambuf {
         return pos_type(to - eback());
     }
     pos_type seekpos(pos_type pos, std::ios_base::openmode which) override { return seekoff(off_type(pos), std::ios_base::beg, which); }
+    // dlib reads a tensor's floats four bytes at a time through sgetn: one copy each, not streambuf's general loop.
+    std::streamsize xsgetn(char *to, std::streamsize n) override {
+        if (n == 4 && egptr() - gptr() >= 4) {   // a float: a copy of known size, not a call to memcpy
+            std::memcpy(to, gptr(), 4);
+            setg(eback(), gptr() + 4, egptr());
+            return 4;
+        }
+        const std::streamsize k = std::min<std::streamsize>(n, egptr() - gptr());
+        std::memcpy(to, gptr(), (size_t)k);
+        setg(eback(), gptr() + k, egptr());
+        return k;
+    }
 };
 
 // dlib's shape_predictor read straight from its file's bytes. dlib's deserialize reads the 5-point model's 1.5
@@ -865,6 +877,14 @@ struct reader {
         if (p >= end || (*p & 0x70) != 0) { bad = true; return 0; }
         const long long mantissa = integer<long long>();
         const short exponent = integer<short>();
+        // ldexp((float)mantissa, exponent): where 2^exponent is a normal float, the product with it (rounded once, as
+        // ldexp rounds) is the same number without a call.
+        if (exponent >= -126 && exponent <= 127) {
+            const uint32_t bits = (uint32_t)(exponent + 127) << 23;
+            float scale;
+            std::memcpy(&scale, &bits, 4);
+            return (float)mantissa * scale;
+        }
         if (exponent < float_details::is_inf) return std::ldexp((float)mantissa, exponent);
         if (exponent == float_details::is_inf) return std::numeric_limits<float>::infinity();
         if (exponent == float_details::is_ninf) return -std::numeric_limits<float>::infinity();
@@ -953,16 +973,11 @@ template <typename T> static void load_model(const char *path, T &item) {
     deserialize(in) >> item;
 }
 
-// Each worker thread has a network of its own (dlib's network keeps each layer's output inside itself, so one
-// network cannot serve two threads at once); the shape predictor is shared. A model file is deserialized once a process; workers get a copy of the
-// loaded network (its tensors copied: milliseconds, where parsing the file takes tens of them). Keyed by path, size
-// and modification time, so a file replaced on disk is read again.
-template <typename T> struct loaded_model {
-    std::mutex lock;
-    std::string key;
-    std::shared_ptr<const T> model;
-};
-
+// A model file is deserialized once a process, keyed by path, size and modification time (a file replaced on disk
+// is read again). The shape predictor is only read (its operator() is const): everyone shares the one loaded. The
+// descriptor network keeps each layer's output inside itself, so each worker needs one of its own: of the
+// `workers` opening it together, each gets a copy of the one parsed (its tensors copied: about 15 ms, where
+// parsing takes 25), and the last the parsed one itself.
 static std::string file_key(const char *path) {
     struct stat st;
     if (::stat(path, &st) != 0) return "";
@@ -970,7 +985,13 @@ static std::string file_key(const char *path) {
            "." + std::to_string((long long)st.st_mtim.tv_nsec);
 }
 
-template <typename T> static std::shared_ptr<const T> load_shared(const char *path, loaded_model<T> &cache) {
+template <typename T> struct shared_model {
+    std::mutex lock;
+    std::string key;
+    std::shared_ptr<const T> model;
+};
+
+template <typename T> static std::shared_ptr<const T> load_shared(const char *path, shared_model<T> &cache) {
     const std::string key = file_key(path);
     std::lock_guard<std::mutex> guard(cache.lock);
     if (key.empty() || cache.key != key || !cache.model) {
@@ -982,22 +1003,39 @@ template <typename T> static std::shared_ptr<const T> load_shared(const char *pa
     return cache.model;
 }
 
-template <typename T> static std::unique_ptr<T> load_once(const char *path, loaded_model<T> &cache) {
-    return std::make_unique<T>(*load_shared(path, cache));
+template <typename T> struct lent_model {
+    std::mutex lock;
+    std::string key;
+    std::unique_ptr<T> model;
+    int takers = 0;   // workers still to get one, this included
+};
+
+template <typename T> static std::unique_ptr<T> load_own(const char *path, lent_model<T> &cache, int workers) {
+    const std::string key = file_key(path);
+    std::lock_guard<std::mutex> guard(cache.lock);
+    if (key.empty() || cache.key != key || !cache.model) {
+        auto fresh = std::make_unique<T>();
+        load_model(path, *fresh);
+        cache.model = std::move(fresh);
+        cache.key = key;
+        cache.takers = workers;
+    }
+    if (--cache.takers > 0) return std::make_unique<T>(*cache.model);
+    cache.key.clear();
+    return std::move(cache.model);
 }
 
-static loaded_model<shape_predictor> loaded_predictor;
-static loaded_model<anet_type> loaded_net;
+static shared_model<shape_predictor> loaded_predictor;
+static lent_model<anet_type> loaded_net;
 
 extern "C" curate_face_models *curate_faces_open(const char *shape_path, const char *resnet_path,
-                                                 const char *detector_cache_path, curate_error *err) {
+                                                 const char *detector_cache_path, int workers, curate_error *err) {
     std::unique_ptr<curate_face_models> models;
     int rc = guarded(err, 1, "loading face models", [&] {
         models = std::make_unique<curate_face_models>();
         models->detector = std::make_unique<hog_scan::detector>(shared_detector(detector_cache_path));
-        // The shape predictor is only read (its operator() is const): the workers share one.
         if (shape_path) models->predictor = load_shared(shape_path, loaded_predictor);
-        if (resnet_path) models->net = load_once(resnet_path, loaded_net);
+        if (resnet_path) models->net = load_own(resnet_path, loaded_net, workers);
         return 0;
     });
     return rc == 0 ? models.release() : nullptr;

@@ -24,9 +24,11 @@ typedef struct curate_face_models curate_face_models;
 /// Loads the models. Either path may be NULL: without the shape predictor there are no landmarks and chips
 /// are cut from the box; without the ResNet model there are no descriptors. The HOG detector is built once per
 /// process; `detector_cache_path` (may be NULL) names a file that keeps it serialized between processes (made on
-/// first use; building it takes about a second). NULL on failure (see err).
+/// first use; building it takes about a second). Each file is read once a process: `workers` says how many workers
+/// open the models together (1 for one alone), so that the last of them gets the network read from the file and
+/// the others copies of it. NULL on failure (see err).
 curate_face_models *curate_faces_open(const char *shape_predictor_path, const char *resnet_path,
-                                      const char *detector_cache_path, curate_error *err);
+                                      const char *detector_cache_path, int workers, curate_error *err);
 void curate_faces_close(curate_face_models *models);
 /// 1 when the bridge's own reading of a shape predictor file (what curate_faces_open uses: dlib's deserialize takes
 /// tens of milliseconds) gives the predictor dlib's deserialize gives, 0 when it differs or declines the file (then

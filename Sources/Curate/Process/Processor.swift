@@ -269,7 +269,7 @@ public final class Processor {
             let thread = Thread { [self] in
                 defer { group.leave() }
                 do {
-                    let models = try FaceModels(options.models)
+                    let models = try FaceModels(options.models, workers: threads)
                     if options.detector == .cnn, let cnn = options.models.cnnDetector { try models.loadCNN(cnn) }
                     var stages = StageTimes()
                     defer { lock.lock(); state.stages.add(stages); lock.unlock() }
