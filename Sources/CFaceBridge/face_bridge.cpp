@@ -259,8 +259,8 @@ static rectangle filter_separable(const array2d<float> &in, array2d<float> &out,
 // does 8: each pixel's gradient and weights come from the same operations as dlib's simd8f code, its orientation bin
 // is the one dlib's loop picks (found another way, below), and they are added into the cells' histograms in the same
 // order (pixel by pixel, left to right); the pixels dlib leaves to its scalar loop are done by that loop, and the
-// cells' normalisation is dlib's own code; so every feature is dlib's to the bit. A pixel without gradient adds +0
-// to four bins, which changes nothing, and is skipped.
+// cells' normalisation is dlib's, 16 cells at a time; so every feature is dlib's to the bit. A pixel without gradient
+// adds +0 to four bins, which changes nothing, and is skipped.
 template <typename image_type>
 static void fhog_grey(const image_type &img_, dlib::array<array2d<float>> &hog, int cell_size, int filter_rows_padding, int filter_cols_padding) {
     const_image_view<image_type> img(img_);
@@ -273,9 +273,12 @@ static void fhog_grey(const image_type &img_, dlib::array<array2d<float>> &hog, 
     const int cells_nc = (int)((float)img.nc() / (float)cell_size + 0.5);
     if (cells_nr == 0 || cells_nc == 0) { hog.clear(); return; }
     const long hist_nc = cells_nc + 2;
-    std::vector<float> hist_store((size_t)(cells_nr + 2) * hist_nc * 18, 0.0f);
+    // The cells' histograms bin by bin (a plane of cells for each of the 18 bins), so that the normalisation below
+    // reads 16 cells' values of a bin at once.
+    const long plane = (cells_nr + 2) * hist_nc;
+    std::vector<float> hist_store((size_t)plane * 18, 0.0f);
     float *hist = hist_store.data();
-    auto H = [&](long r, long c) { return hist + (r * hist_nc + c) * 18; };
+    auto P = [&](int bin, long r, long c) -> float & { return hist[bin * plane + r * hist_nc + c]; };
     array2d<float> norm(cells_nr, cells_nc);
     assign_all_pixels(norm, 0);
     const int hog_nr = std::max(cells_nr - 2, 0);
@@ -302,7 +305,7 @@ static void fhog_grey(const image_type &img_, dlib::array<array2d<float>> &hog, 
         const float vy0 = yp - iyp;
         const float vy1 = 1.0 - vy0;
         const unsigned char *row = &img[y][0], *above = &img[y - 1][0], *below = &img[y + 1][0];
-        float *h0 = H(iyp + 1, 0), *h1 = H(iyp + 2, 0);
+        float *h0 = hist + (iyp + 1) * hist_nc, *h1 = h0 + hist_nc;
         int x = 1;
         long n = 0;
         for (; x < xend; x += 16) {
@@ -347,7 +350,7 @@ static void fhog_grey(const image_type &img_, dlib::array<array2d<float>> &hog, 
             vx0 = _mm512_mul_ps(vx0, v);
             // A pixel with no gradient adds +0 to four bins, which changes nothing: left out of the list.
             const __mmask16 live = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ) & (__mmask16)((1u << lanes) - 1);
-            const __m512i where = _mm512_add_epi32(_mm512_mullo_epi32(ixp, _mm512_set1_epi32(18)), bin);
+            const __m512i where = _mm512_add_epi32(_mm512_mullo_epi32(bin, _mm512_set1_epi32((int)plane)), ixp);
             _mm512_storeu_si512(at + n, _mm512_maskz_compress_epi32(live, where));
             _mm512_storeu_ps(w11 + n, _mm512_maskz_compress_ps(live, _mm512_mul_ps(_mm512_set1_ps(vy1), vx1)));
             _mm512_storeu_ps(w01 + n, _mm512_maskz_compress_ps(live, _mm512_mul_ps(_mm512_set1_ps(vy0), vx1)));
@@ -361,8 +364,8 @@ static void fhog_grey(const image_type &img_, dlib::array<array2d<float>> &hog, 
             const long a = at[k];
             h0[a] += w11[k];
             h1[a] += w01[k];
-            h0[a + 18] += w10[k];
-            h1[a + 18] += w00[k];
+            h0[a + 1] += w10[k];
+            h1[a + 1] += w00[k];
         }
 
         x = xend;
@@ -387,60 +390,65 @@ static void fhog_grey(const image_type &img_, dlib::array<array2d<float>> &hog, 
             const int ixp = (int)std::floor(xp);
             const float vx0 = xp - ixp;
             const float vx1 = 1.0 - vx0;
-            H(iyp + 1, ixp + 1)[best_o] += vy1 * vx1 * v;
-            H(iyp + 1 + 1, ixp + 1)[best_o] += vy0 * vx1 * v;
-            H(iyp + 1, ixp + 1 + 1)[best_o] += vy1 * vx0 * v;
-            H(iyp + 1 + 1, ixp + 1 + 1)[best_o] += vy0 * vx0 * v;
+            P(best_o, iyp + 1, ixp + 1) += vy1 * vx1 * v;
+            P(best_o, iyp + 1 + 1, ixp + 1) += vy0 * vx1 * v;
+            P(best_o, iyp + 1, ixp + 1 + 1) += vy1 * vx0 * v;
+            P(best_o, iyp + 1 + 1, ixp + 1 + 1) += vy0 * vx0 * v;
         }
     }
-    for (int r = 0; r < cells_nr; ++r)
-        for (int c = 0; c < cells_nc; ++c) {
-            const float *h = H(r + 1, c + 1);
-            for (int o = 0; o < 9; o++) norm[r][c] += (h[o] + h[o + 9]) * (h[o] + h[o + 9]);
+    for (int r = 0; r < cells_nr; ++r) {
+        float *n = &norm[r][0];
+        for (int o = 0; o < 9; o++) {
+            const float *a = &P(o, r + 1, 1), *b = &P(o + 9, r + 1, 1);
+            for (int c = 0; c < cells_nc; ++c) n[c] += (a[c] + b[c]) * (a[c] + b[c]);
         }
+    }
+    // dlib's normalisation 16 cells at a time. dlib holds a cell's four blocks' norms in the four lanes of a simd4f
+    // and sums each feature's four lanes with SSE4.1's dpps, (l0 + l1) + (l2 + l3); here each block is a vector of
+    // 16 cells, with the same operations in the same order.
     const float eps = 0.0001;
+    const __m512 fifth = _mm512_set1_ps(0.2f), tenth = _mm512_set1_ps(0.1f), texture = _mm512_set1_ps((float)(2 * 0.2357));
     for (int y = 0; y < hog_nr; y++) {
         const int yy = y + padding_rows_offset;
-        for (int x = 0; x < hog_nc; x++) {
-            const simd4f z1(norm[y + 1][x + 1], norm[y][x + 1], norm[y + 1][x], norm[y][x]);
-            const simd4f z2(norm[y + 1][x + 2], norm[y][x + 2], norm[y + 1][x + 1], norm[y][x + 1]);
-            const simd4f z3(norm[y + 2][x + 1], norm[y + 1][x + 1], norm[y + 2][x], norm[y + 1][x]);
-            const simd4f z4(norm[y + 2][x + 2], norm[y + 1][x + 2], norm[y + 2][x + 1], norm[y + 1][x + 1]);
-            const simd4f nn = 0.2 * sqrt(z1 + z2 + z3 + z4 + eps);
-            const simd4f n = 0.1 / nn;
-            simd4f t = 0;
+        const float *n0 = &norm[y][0], *n1 = &norm[y + 1][0], *n2 = &norm[y + 2][0];
+        for (int x = 0; x < hog_nc; x += 16) {
+            const __mmask16 m = hog_nc - x >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (hog_nc - x)) - 1);
+            auto at = [&](const float *row, int dx) { return _mm512_maskz_loadu_ps(m, row + x + dx); };
+            // The four blocks' (z1, z2, z3, z4), as dlib's lanes 0 to 3.
+            const __m512 z[4][4] = {{at(n1, 1), at(n1, 2), at(n2, 1), at(n2, 2)},
+                                    {at(n0, 1), at(n0, 2), at(n1, 1), at(n1, 2)},
+                                    {at(n1, 0), at(n1, 1), at(n2, 0), at(n2, 1)},
+                                    {at(n0, 0), at(n0, 1), at(n1, 0), at(n1, 1)}};
+            __m512 nn[4], inv[4], t[4];
+            for (int l = 0; l < 4; ++l) {
+                const __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(_mm512_add_ps(z[l][0], z[l][1]), z[l][2]), z[l][3]), _mm512_set1_ps(eps));
+                nn[l] = _mm512_mul_ps(fifth, _mm512_sqrt_ps(s));
+                inv[l] = _mm512_div_ps(tenth, nn[l]);
+                t[l] = _mm512_setzero_ps();
+            }
             const int xx = x + padding_cols_offset;
-            const float *h = H(y + 1 + 1, x + 1 + 1);
+            const float *h = &P(0, y + 2, x + 2);
+            // One feature of the 16 cells from their values v: the four blocks' min(v, nn) * inv, summed as dpps does.
+            auto feature = [&](__m512 v, __m512 q[4], int f) {
+                for (int l = 0; l < 4; ++l) {
+                    const __m512 lo = _mm512_min_ps(v, nn[l]);
+                    q[l] = _mm512_mul_ps(lo, inv[l]);
+                }
+                const __m512 front = _mm512_add_ps(q[0], q[1]), back = _mm512_add_ps(q[2], q[3]);
+                _mm512_mask_storeu_ps(&hog[f][yy][xx], m, _mm512_add_ps(front, back));
+            };
             for (int o = 0; o < 18; o += 3) {
-                simd4f temp0(h[o]);
-                simd4f temp1(h[o + 1]);
-                simd4f temp2(h[o + 2]);
-                simd4f q0 = min(temp0, nn) * n;
-                simd4f q1 = min(temp1, nn) * n;
-                simd4f q2 = min(temp2, nn) * n;
-                hog[o][yy][xx] = sum(q0);
-                hog[o + 1][yy][xx] = sum(q1);
-                hog[o + 2][yy][xx] = sum(q2);
-                t += q0 + q1 + q2;
+                __m512 q0[4], q1[4], q2[4];
+                feature(_mm512_maskz_loadu_ps(m, h + o * plane), q0, o);
+                feature(_mm512_maskz_loadu_ps(m, h + (o + 1) * plane), q1, o + 1);
+                feature(_mm512_maskz_loadu_ps(m, h + (o + 2) * plane), q2, o + 2);
+                for (int l = 0; l < 4; ++l) t[l] = _mm512_add_ps(t[l], _mm512_add_ps(_mm512_add_ps(q0[l], q1[l]), q2[l]));
             }
-            t *= 2 * 0.2357;
-            for (int o = 0; o < 9; o += 3) {
-                simd4f temp0 = h[o] + h[o + 9];
-                simd4f temp1 = h[o + 1] + h[o + 9 + 1];
-                simd4f temp2 = h[o + 2] + h[o + 9 + 2];
-                simd4f q0 = min(temp0, nn) * n;
-                simd4f q1 = min(temp1, nn) * n;
-                simd4f q2 = min(temp2, nn) * n;
-                hog[o + 18][yy][xx] = sum(q0);
-                hog[o + 18 + 1][yy][xx] = sum(q1);
-                hog[o + 18 + 2][yy][xx] = sum(q2);
+            for (int o = 0; o < 9; ++o) {
+                __m512 q[4];
+                feature(_mm512_add_ps(_mm512_maskz_loadu_ps(m, h + o * plane), _mm512_maskz_loadu_ps(m, h + (o + 9) * plane)), q, o + 18);
             }
-            float temp[4];
-            t.store(temp);
-            hog[27][yy][xx] = temp[0];
-            hog[28][yy][xx] = temp[1];
-            hog[29][yy][xx] = temp[2];
-            hog[30][yy][xx] = temp[3];
+            for (int l = 0; l < 4; ++l) _mm512_mask_storeu_ps(&hog[27 + l][yy][xx], m, _mm512_mul_ps(t[l], texture));
         }
     }
 }
@@ -582,7 +590,12 @@ static bool agrees_with_dlib() {
                 return false;
             if (std::memcmp(&ours[0][0], &theirs[0][0], sizeof(float) * nr * nc) != 0) return false;
         }
-    for (long nc = 40; nc < 56; ++nc) {
+    // fHOG: widths 40 to 55 (every row's pixels modulo 16) and two whose rows are more than 16 cells of features.
+    std::vector<long> widths;
+    for (long nc = 40; nc < 56; ++nc) widths.push_back(nc);
+    widths.push_back(163);
+    widths.push_back(210);
+    for (long nc : widths) {
         array2d<unsigned char> img(41, nc);
         for (long r = 0; r < img.nr(); ++r)
             for (long c = 0; c < nc; ++c) img[r][c] = (unsigned char)(next() % 4 ? next() % 256 : 128);
