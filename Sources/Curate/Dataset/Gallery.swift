@@ -102,7 +102,7 @@ public enum Gallery {
         try Data("made by curate gallery; curate rewrites and cleans this folder\n".utf8).write(to: out.appendingPathComponent(marker))
 
         let counts = Dictionary(uniqueKeysWithValues: try catalog.counts().map { ($0.label, $0) })
-        let identities = try IdentityIndex(catalog: catalog, options: .judged(in: catalog))
+        let identities = try IdentityIndex(asJudged: catalog)
         let suspectDistance = identities.options.suspectDistance
         var thumbs = Thumbnails(catalog: catalog, out: out, side: options.thumbnailSide)
         var pagesWritten = 0, pictures = 0, thumbnailsMade = 0, thumbnailsKept = 0, unreadable = 0

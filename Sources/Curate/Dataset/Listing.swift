@@ -114,7 +114,7 @@ public enum Listing {
             personId = match.id
         }
         let labels = Dictionary(uniqueKeysWithValues: people.map { ($0.id!, $0.label) })
-        let identities = try IdentityIndex(catalog: catalog, options: .judged(in: catalog))
+        let identities = try IdentityIndex(asJudged: catalog)
         try catalog.forEachImageWithFaces(personId: personId, reason: reason) { image, faces in
             let chosen = faces.first(where: \.chosen)
             try body(ImageRow(id: image.id!, label: labels[image.personId] ?? "?", sourceUrl: image.sourceUrl,

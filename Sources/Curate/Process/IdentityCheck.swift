@@ -48,6 +48,12 @@ public struct IdentityIndex {
         try self.init(catalog: catalog, options: options, judging: false)
     }
 
+    /// Every person's identity by the options the stages across people last judged the catalog by: what review,
+    /// list and the gallery show.
+    public init(asJudged catalog: Catalog) throws {
+        try self.init(catalog: catalog, options: .judged(in: catalog))
+    }
+
     /// With `judging`, also identity's verdict for every image it looks at that no reviewer decided (`verdicts`).
     /// With `only`, these people's identities alone (`looksLike` then knows only theirs and those of `others`: the
     /// centres of other people's clear identities, by person, as stored).

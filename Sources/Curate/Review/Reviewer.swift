@@ -158,7 +158,7 @@ public final class Reviewer {
     public func suspects(people: [String] = []) throws -> [ReviewItem] {
         let ids = Set(try people.map { try person(named: $0).id! })
         let labels = try catalog.labels()
-        let identities = try IdentityIndex(catalog: catalog, options: .judged(in: catalog))
+        let identities = try IdentityIndex(asJudged: catalog)
         var typical: [Int64: [(image: StoredImage, label: String, faces: [Face])]] = [:]
         var out: [ReviewItem] = []
         for image in try catalog.keptUnreviewed() where ids.isEmpty || ids.contains(image.personId) {
