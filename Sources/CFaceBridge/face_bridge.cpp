@@ -850,10 +850,11 @@ struct memory_source : std::streambuf {
 };
 
 // dlib's shape_predictor read straight from its file's bytes. dlib's deserialize reads the 5-point model's 1.5
-// million numbers one at a time through an istream, about 45 ms a process; this reads the same format
-// (serialize.h's pack_int and float_details, shape_predictor.h's fields in its order) in a few. Whatever it does not
-// expect (another version, floats in dlib's old text format, a number out of range or bytes left over) makes it give
-// up, and dlib's own deserialize reads the file instead, with its own errors. CFaceBridgeTests compare the two.
+// million numbers one at a time through an istream (35 ms with the file mapped, measured in a C++ harness); this
+// reads the same format (serialize.h's pack_int and float_details, shape_predictor.h's fields in its order) in about
+// 20, most of it allocating the trees. Whatever it does not expect (another version, floats in dlib's old text
+// format, a number out of range or bytes left over) makes it give up, and dlib's own deserialize reads the file
+// instead, with its own errors. ShapePredictorReadingTests compare the two.
 namespace fast_shape {
 // The predictor's fields are private, set by dlib's deserialize only: named here through explicit instantiation,
 // where C++ does not check access ([temp.spec]), so the parser can fill them in.
