@@ -999,41 +999,38 @@ static std::string file_key(const char *path) {
            "." + std::to_string((long long)st.st_mtim.tv_nsec);
 }
 
-template <typename T> struct shared_model {
+// A model file's loaded model, `Holder` owning it; the caller holds `lock`. `refresh` reads the file where none is
+// held or the file changed (or cannot be stat'ed), and says whether it did.
+template <typename T, typename Holder> struct model_cache {
     std::mutex lock;
     std::string key;
-    std::shared_ptr<const T> model;
+    Holder model;
+    bool refresh(const char *path) {
+        const std::string now = file_key(path);
+        if (!now.empty() && now == key && model) return false;
+        auto fresh = std::make_unique<T>();
+        load_model(path, *fresh);
+        model = std::move(fresh);
+        key = now;
+        return true;
+    }
 };
 
+template <typename T> using shared_model = model_cache<T, std::shared_ptr<const T>>;
+
 template <typename T> static std::shared_ptr<const T> load_shared(const char *path, shared_model<T> &cache) {
-    const std::string key = file_key(path);
     std::lock_guard<std::mutex> guard(cache.lock);
-    if (key.empty() || cache.key != key || !cache.model) {
-        auto fresh = std::make_shared<T>();
-        load_model(path, *fresh);
-        cache.model = std::move(fresh);
-        cache.key = key;
-    }
+    cache.refresh(path);
     return cache.model;
 }
 
-template <typename T> struct lent_model {
-    std::mutex lock;
-    std::string key;
-    std::unique_ptr<T> model;
+template <typename T> struct lent_model : model_cache<T, std::unique_ptr<T>> {
     int takers = 0;   // workers still to get one, this included
 };
 
 template <typename T> static std::unique_ptr<T> load_own(const char *path, lent_model<T> &cache, int workers) {
-    const std::string key = file_key(path);
     std::lock_guard<std::mutex> guard(cache.lock);
-    if (key.empty() || cache.key != key || !cache.model) {
-        auto fresh = std::make_unique<T>();
-        load_model(path, *fresh);
-        cache.model = std::move(fresh);
-        cache.key = key;
-        cache.takers = workers;
-    }
+    if (cache.refresh(path)) cache.takers = workers;
     if (--cache.takers > 0) return std::make_unique<T>(*cache.model);
     cache.key.clear();
     return std::move(cache.model);
