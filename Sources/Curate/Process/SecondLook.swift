@@ -125,7 +125,8 @@ public final class SecondLook {
             }
         }
         try catalog.setSecondLook(looks)
-        return !toDescribe.isEmpty || !coveredNow.isEmpty
+        // Every face found covered is among those described.
+        return !toDescribe.isEmpty
     }
 
     /// A face's chip, decoded from its file.
