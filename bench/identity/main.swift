@@ -55,9 +55,7 @@ func describe(_ data: URL) throws {
     }
     for f in files {
         let image = try DecodedImage.decode([UInt8](try Data(contentsOf: f.path)))
-        let faces = try models.find(in: image)
-        let largest = faces.map(\.area).max() ?? 0
-        let counted = faces.filter { $0.area >= 0.25 * largest }
+        let counted = try countedFaces(models, image)
         for (i, face) in counted.enumerated() {
             guard let d = try models.chip(image, face: face).descriptor else { continue }
             print(([f.set, f.person, f.path.lastPathComponent, "\(i)", "\(counted.count)"] + d.map { "\($0)" }).joined(separator: "\t"))
@@ -97,6 +95,15 @@ enum Hardening: String, CaseIterable {
     }
 }
 
+/// The faces processing counts in a picture: found as it finds them (under 1,000 px upsampled once), those under
+/// `smallFaceRatio` of the largest face's area left out.
+func countedFaces(_ models: FaceModels, _ picture: DecodedImage) throws -> [DetectedFace] {
+    let faces = try models.find(in: picture)
+    let largest = faces.map(\.area).max() ?? 0
+    let ratio = ProcessOptions(models: ModelFiles.locate(in: [])).smallFaceRatio
+    return faces.filter { $0.area >= ratio * largest }
+}
+
 /// Whether SecondLook takes each face's eyes for covered: every counted face of the photos of faces/, single_face/
 /// and group/ as they are, and the five celebrities' and the Johns' photos with the planting's sunglasses bar. One line
 /// per face: folder, file, as_is or shades, covered (0/1), and each eye patch's darkness and spread.
@@ -114,9 +121,7 @@ func eyes(_ data: URL) throws {
         let shaded = url.path.contains("/faces/") ? try Hardening.shades.apply(original, models) : nil
         for (name, picture) in [("as_is", original), ("shades", shaded)] {
             guard let picture else { continue }
-            let faces = try models.find(in: picture)
-            let largest = faces.map(\.area).max() ?? 0
-            for face in faces where face.area >= 0.25 * largest {
+            for face in try countedFaces(models, picture) {
                 let chip = try models.chip(picture, face: face).chip
                 guard let p = SecondLook.eyePatches(chip) else { continue }
                 let fields = [url.deletingLastPathComponent().lastPathComponent, url.lastPathComponent, name, SecondLook.eyesCovered(chip) ? "1" : "0"]
@@ -155,10 +160,7 @@ func describeHard(_ data: URL) throws {
             let barred = how == .shades ? nil : try Hardening.shades.apply(image, models)
             for (name, picture) in [(how?.rawValue ?? "as_is", image), ((how?.rawValue ?? "as_is") + "+bar", barred)] {
                 guard let picture else { continue }
-                // As processing looks: a picture under 1,000 px upsampled once, the faces under a quarter of the largest not counted.
-                let faces = try models.find(in: picture)
-                let largest = faces.map(\.area).max() ?? 0
-                let counted = faces.filter { $0.area >= 0.25 * largest }
+                let counted = try countedFaces(models, picture)
                 guard let face = counted.max(by: { $0.area < $1.area }), let d = try models.chip(picture, face: face).descriptor else { continue }
                 print(([f.person, f.url.lastPathComponent, name, "\(counted.count)"] + d.map { "\($0)" }).joined(separator: "\t"))
             }
