@@ -7,7 +7,8 @@
 // is the same sum of products, summed in another order (one fused multiply-add per filter tap, channel by
 // channel), so outputs differ from dlib's by float rounding only. With AVX-512 it computes 32 or 64 filters at
 // once for 6 to 12 output pixels, pixels taken across rows and across the faces of a batch, so each filter's
-// weights are read once for many pixels.
+// weights are read once for many pixels. The 3 x 3 layers of stride 1 on the larger planes take Winograd's
+// F(2 x 2, 3 x 3), with 2.25 times fewer multiplications (convolve_winograd).
 //
 // Trust, but check: the first forward pass of each layer shape in a process also runs dlib's own con_ on the
 // same input's first face and compares; where they differ by more than float rounding could explain, that shape
@@ -40,11 +41,27 @@ inline stats &tally() { static stats s; return s; }
 // Set by the caller around a forward pass to run dlib's own convolution (tests compare the two).
 inline thread_local bool use_dlib = false;
 
+// How convolve's filters are stored: in blocks of this many, [block][tap][filter in the block], so that a pass of
+// 64 filters reads its filters in one sequential sweep. The 256-filter layers' 2.4 MB are not in the core's cache
+// when a face comes; read 1 KB apart per tap, through pages of 4 KB, they took twice as long. Where nf is not a
+// multiple of 64, one block of all nf (passes of 32 filters then read 32 of each row of nf).
+inline long filter_block(long nf) { return nf % 64 == 0 ? 64 : nf; }
+
+// The 3 x 3 layers of stride 1 (padded by one, so each output has the input's size) by Winograd's F(2 x 2, 3 x 3):
+// each 2 x 2 block of outputs (a "tile") comes from the 4 x 4 input around it as A^T [(G g G^T) . (B^T d B)] A,
+// where g is a filter and d the input of one channel. The elementwise products of the 16 transformed positions,
+// summed over channels, are 16 matrix products of tiles x channels by channels x filters: 16 multiplications a
+// tile where the direct sum takes 36, 2.25 times fewer (on the 35 x 35 and 17 x 17 planes a few tiles stick out).
+// The transforms only add, subtract and halve, so outputs differ from the direct sums by float rounding only, which
+// the first-use check against dlib's measures as for the other layers.
+
 #if defined(__AVX512F__)
 // acc[p][c] += in[p's offset + taps[t]] * w[t][c] over every tap t (channel, filter row, filter column): CB
-// vectors of 16 filters, PX pixels.
-template <int CB, int PX>
-static inline void block(const float *in, const long *offsets, const long *taps, long count, const float *w, long nf,
+// vectors of 16 filters, PX pixels; a tap's filters start w_stride floats after the previous tap's. Each pixel's
+// 16 x CB sums go to out + out_offsets[p] + j * out_channel_stride for filter j; with `Contiguous`, the filters of
+// a pixel lie side by side there (out_channel_stride 1).
+template <int CB, int PX, bool Contiguous = false>
+static inline void block(const float *in, const long *offsets, const long *taps, long count, const float *w, long w_stride,
                          const float *bias, float *out, const long *out_offsets, long out_channel_stride) {
     __m512 acc[PX][CB];
     for (int c = 0; c < CB; ++c) {
@@ -53,7 +70,7 @@ static inline void block(const float *in, const long *offsets, const long *taps,
     }
     const float *base[PX];
     for (int p = 0; p < PX; ++p) base[p] = in + offsets[p];
-    for (long t = 0; t < count; ++t, w += nf) {
+    for (long t = 0; t < count; ++t, w += w_stride) {
         const long tap = taps[t];
         __m512 wv[CB];
         for (int c = 0; c < CB; ++c) wv[c] = _mm512_loadu_ps(w + 16 * c);
@@ -61,6 +78,11 @@ static inline void block(const float *in, const long *offsets, const long *taps,
             const __m512 v = _mm512_set1_ps(base[p][tap]);
             for (int c = 0; c < CB; ++c) acc[p][c] = _mm512_fmadd_ps(v, wv[c], acc[p][c]);
         }
+    }
+    if constexpr (Contiguous) {
+        for (int p = 0; p < PX; ++p)
+            for (int c = 0; c < CB; ++c) _mm512_storeu_ps(out + out_offsets[p] + 16 * c, acc[p][c]);
+        return;
     }
     alignas(64) float lanes[16];
     for (int p = 0; p < PX; ++p)
@@ -71,13 +93,72 @@ static inline void block(const float *in, const long *offsets, const long *taps,
         }
 }
 
-template <int CB, int PX>
-static void pixels(int n, const float *in, const long *offsets, const long *taps, long count, const float *w, long nf,
+// to[j * to_stride + i] = from[i * from_stride + j] for a 16 x 16 block: rows of 16 floats read and written whole
+// (the unpack/shuffle network of four steps).
+inline void transpose16(const float *from, long from_stride, float *to, long to_stride) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(from + i * from_stride);
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        r[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; ++i) {
+        t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xdd);
+        t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 4; ++i) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xdd);
+        r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+        r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xdd);
+    }
+    for (int i = 0; i < 16; ++i) _mm512_storeu_ps(to + i * to_stride, r[i]);
+}
+
+// The filters (nf x k x 3 x 3, dlib's order; nf a multiple of 16) transformed, (G g_fc G^T)[x] for each position
+// x of 16, stored as U[x][block of filters][c][filter in the block] (filter_block): 16 filters at a time.
+inline void winograd_filters(const float *p, long k, long nf, std::vector<float> &u) {
+    const long width = filter_block(nf);
+    u.resize((size_t)(16 * k * nf));
+    const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32((int)(k * 9)));
+    const __m512 half = _mm512_set1_ps(0.5f);
+    for (long f = 0; f < nf; f += 16)
+        for (long c = 0; c < k; ++c) {
+            __m512 g[9], t[4][3];
+            for (int i = 0; i < 9; ++i) g[i] = _mm512_i32gather_ps(rows, p + (f * k + c) * 9 + i, 4);
+            for (int j = 0; j < 3; ++j) {   // G g
+                t[0][j] = g[j];
+                t[1][j] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(g[j], g[3 + j]), g[6 + j]));
+                t[2][j] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(g[j], g[3 + j]), g[6 + j]));
+                t[3][j] = g[6 + j];
+            }
+            float *to = &u[(size_t)((f / width * k + c) * width + f % width)];
+            const size_t step = (size_t)(k * nf);
+            for (int i = 0; i < 4; ++i) {   // (G g) G^T
+                _mm512_storeu_ps(to + (i * 4 + 0) * step, t[i][0]);
+                _mm512_storeu_ps(to + (i * 4 + 1) * step, _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(t[i][0], t[i][1]), t[i][2])));
+                _mm512_storeu_ps(to + (i * 4 + 2) * step, _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(t[i][0], t[i][1]), t[i][2])));
+                _mm512_storeu_ps(to + (i * 4 + 3) * step, t[i][2]);
+            }
+        }
+}
+
+template <int CB, int PX, bool Contiguous = false>
+static void pixels(int n, const float *in, const long *offsets, const long *taps, long count, const float *w, long w_stride,
                    const float *bias, float *out, const long *out_offsets, long out_channel_stride) {
     if constexpr (PX > 1) {
-        if (n < PX) return pixels<CB, PX - 1>(n, in, offsets, taps, count, w, nf, bias, out, out_offsets, out_channel_stride);
+        if (n < PX) return pixels<CB, PX - 1, Contiguous>(n, in, offsets, taps, count, w, w_stride, bias, out, out_offsets, out_channel_stride);
     }
-    block<CB, PX>(in, offsets, taps, count, w, nf, bias, out, out_offsets, out_channel_stride);
+    block<CB, PX, Contiguous>(in, offsets, taps, count, w, w_stride, bias, out, out_offsets, out_channel_stride);
 }
 
 // out (n x nf x oh x ow) = conv(in (n x k x h x w), filters (nf x k x nr x nc)) + bias, dlib's geometry: zero
@@ -111,18 +192,135 @@ inline void convolve(const float *in, long n, long k, long h, long w, const floa
         for (long y = 0; y < nr; ++y)
             for (long x = 0; x < nc; ++x, ++t) taps[t] = c * hp * wp + y * wp + x;
     const long plane = oh * ow;
+    const long width = filter_block(nf);
     const bool wide = nf % 64 == 0;
     const int px = wide ? 6 : 12;
     for (long f = 0; f < nf; f += wide ? 64 : 32) {
-        const float *wf = transposed + f;
+        const float *wf = transposed + f / width * width * count_taps + f % width;
         const float *bf = bias ? bias + f : nullptr;
         float *of = out + f * plane;
         for (long i = 0; i < count; i += px) {
             const int m = (int)std::min<long>(px, count - i);
             if (wide)
-                pixels<4, 6>(m, src, &offsets[i], taps.data(), count_taps, wf, nf, bf, of, &out_offsets[i], plane);
+                pixels<4, 6>(m, src, &offsets[i], taps.data(), count_taps, wf, width, bf, of, &out_offsets[i], plane);
             else
-                pixels<2, 12>(m, src, &offsets[i], taps.data(), count_taps, wf, nf, bf, of, &out_offsets[i], plane);
+                pixels<2, 12>(m, src, &offsets[i], taps.data(), count_taps, wf, width, bf, of, &out_offsets[i], plane);
+        }
+    }
+}
+
+// out (n x nf x h x w) = the 3 x 3 convolution, stride 1, zero padding 1, of in (n x k x h x w) + bias, with the
+// filters as winograd_filters made them; nf a multiple of 32. A few rows of tiles at a time (up to 64 tiles), so
+// that their transformed inputs and products stay in the core's cache between the three steps.
+inline void convolve_winograd(const float *in, long n, long k, long h, long w, const float *u, const float *bias, long nf,
+                              float *out) {
+    const long th = (h + 1) / 2, tw = (w + 1) / 2;
+    const long rows_at_once = std::max<long>(1, 64 / tw), most = rows_at_once * tw;
+    // A face's input, zero-padded: one row and column before, enough after for whole tiles, and room for the
+    // 32-float loads of the last block of 16 tiles.
+    const long pw = 2 * tw + 2 + 32, ph = 2 * th + 2;
+    thread_local std::vector<float> padded, v, m;
+    thread_local std::vector<long> offsets, out_offsets, taps;
+    padded.resize((size_t)(k * ph * pw));
+    v.resize((size_t)(16 * k * most));   // V[16][k][tiles of the chunk]
+    m.resize((size_t)(16 * most * nf));  // M[16][tiles of the chunk][nf]
+    offsets.resize((size_t)most);
+    out_offsets.resize((size_t)most);
+    taps.resize((size_t)k);
+    for (long i = 0; i < most; ++i) { offsets[i] = i; out_offsets[i] = i * nf; }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const long width = filter_block(nf);
+    const bool wide = nf % 64 == 0;
+    const int px = wide ? 6 : 12;
+    const long plane = h * w;
+    alignas(64) float y[4][16];
+    for (long s = 0; s < n; ++s) {
+        for (long c = 0; c < k; ++c) {
+            float *pc = &padded[(size_t)(c * ph * pw)];
+            std::fill(pc, pc + pw + 1, 0.0f);
+            for (long r = 0; r < h; ++r) {
+                float *row = pc + (r + 1) * pw + 1;
+                std::memcpy(row, in + ((s * k + c) * h + r) * w, sizeof(float) * w);
+                std::fill(row + w, row + pw, 0.0f);   // to the next row's first column
+            }
+            std::fill(pc + (h + 1) * pw + 1, pc + ph * pw, 0.0f);
+        }
+        for (long ty0 = 0; ty0 < th; ty0 += rows_at_once) {
+            const long ty1 = std::min(th, ty0 + rows_at_once), tiles = (ty1 - ty0) * tw;
+            for (long c = 0; c < k; ++c) taps[c] = c * tiles;
+            // Input transform, 16 tiles of a row at a time: V = B^T d B.
+            for (long c = 0; c < k; ++c)
+                for (long ty = ty0; ty < ty1; ++ty)
+                    for (long tx = 0; tx < tw; tx += 16) {
+                        __m512 e[4][4];   // d B for each of the 4 rows
+                        for (int r = 0; r < 4; ++r) {
+                            const float *row = &padded[(size_t)((c * ph + 2 * ty + r) * pw + 2 * tx)];
+                            const __m512 lo = _mm512_loadu_ps(row), hi = _mm512_loadu_ps(row + 16);
+                            const __m512 lo2 = _mm512_loadu_ps(row + 2), hi2 = _mm512_loadu_ps(row + 18);
+                            const __m512 d0 = _mm512_permutex2var_ps(lo, even, hi), d1 = _mm512_permutex2var_ps(lo, odd, hi);
+                            const __m512 d2 = _mm512_permutex2var_ps(lo2, even, hi2), d3 = _mm512_permutex2var_ps(lo2, odd, hi2);
+                            e[r][0] = _mm512_sub_ps(d0, d2);
+                            e[r][1] = _mm512_add_ps(d1, d2);
+                            e[r][2] = _mm512_sub_ps(d2, d1);
+                            e[r][3] = _mm512_sub_ps(d1, d3);
+                        }
+                        const __mmask16 keep = tw - tx >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (tw - tx)) - 1);
+                        float *dst = &v[(size_t)(c * tiles + (ty - ty0) * tw + tx)];
+                        const size_t step = (size_t)(k * tiles);
+                        for (int j = 0; j < 4; ++j) {
+                            _mm512_mask_storeu_ps(dst + (0 * 4 + j) * step, keep, _mm512_sub_ps(e[0][j], e[2][j]));
+                            _mm512_mask_storeu_ps(dst + (1 * 4 + j) * step, keep, _mm512_add_ps(e[1][j], e[2][j]));
+                            _mm512_mask_storeu_ps(dst + (2 * 4 + j) * step, keep, _mm512_sub_ps(e[2][j], e[1][j]));
+                            _mm512_mask_storeu_ps(dst + (3 * 4 + j) * step, keep, _mm512_sub_ps(e[1][j], e[3][j]));
+                        }
+                    }
+            // The 16 products M[x] = V[x]^T U[x], tiles by filters.
+            for (int x = 0; x < 16; ++x)
+                for (long f = 0; f < nf; f += wide ? 64 : 32) {
+                    const float *vx = &v[(size_t)(x * k * tiles)];
+                    const float *ux = u + (size_t)(x * k * nf + f / width * width * k + f % width);
+                    float *mx = &m[(size_t)(x * tiles * nf)] + f;
+                    for (long i = 0; i < tiles; i += px) {
+                        const int count = (int)std::min<long>(px, tiles - i);
+                        if (wide)
+                            pixels<4, 6, true>(count, vx, &offsets[i], taps.data(), k, ux, width, nullptr, mx, &out_offsets[i], 1);
+                        else
+                            pixels<2, 12, true>(count, vx, &offsets[i], taps.data(), k, ux, width, nullptr, mx, &out_offsets[i], 1);
+                    }
+                }
+            // Output transform, 16 filters of a tile at a time: Y = A^T M A, plus the bias.
+            const size_t step = (size_t)(tiles * nf);
+            for (long ty = ty0; ty < ty1; ++ty)
+                for (long tx = 0; tx < tw; ++tx) {
+                    const long tile = (ty - ty0) * tw + tx;
+                    const int cols = 2 * tx + 1 < w ? 2 : 1, rows = 2 * ty + 1 < h ? 2 : 1;
+                    for (long f = 0; f < nf; f += 16) {
+                        const float *mt = &m[(size_t)(tile * nf + f)];
+                        __m512 r[4][2];   // M A for each of the 4 rows
+                        for (int i = 0; i < 4; ++i) {
+                            const __m512 m0 = _mm512_loadu_ps(mt + (i * 4 + 0) * step), m1 = _mm512_loadu_ps(mt + (i * 4 + 1) * step);
+                            const __m512 m2 = _mm512_loadu_ps(mt + (i * 4 + 2) * step), m3 = _mm512_loadu_ps(mt + (i * 4 + 3) * step);
+                            r[i][0] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+                            r[i][1] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+                        }
+                        const __m512 b = bias ? _mm512_loadu_ps(bias + f) : _mm512_setzero_ps();
+                        for (int j = 0; j < 2; ++j) {
+                            _mm512_store_ps(y[j], _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r[0][j], r[1][j]), r[2][j]), b));
+                            _mm512_store_ps(y[2 + j], _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r[1][j], r[2][j]), r[3][j]), b));
+                        }
+                        float *o = out + ((s * nf + f) * h + 2 * ty) * w + 2 * tx;
+                        if (rows == 2 && cols == 2)
+                            for (int l = 0; l < 16; ++l, o += plane) {
+                                o[0] = y[0][l]; o[1] = y[1][l];
+                                o[w] = y[2][l]; o[w + 1] = y[3][l];
+                            }
+                        else
+                            for (int l = 0; l < 16; ++l, o += plane)
+                                for (int a = 0; a < rows; ++a)
+                                    for (int c = 0; c < cols; ++c) o[a * w + c] = y[2 * a + c][l];
+                    }
+                }
         }
     }
 }
@@ -136,7 +334,12 @@ template <long num_filters, long nr, long nc, int sy, int sx, int pad_y = sy != 
           int pad_x = sx != 1 ? 0 : nc / 2>
 class fast_con_ {
     con_<num_filters, nr, nc, sy, sx, pad_y, pad_x> inner;
-    // The filters as [channel][row][column][filter], and the biases, made on first use from inner's parameters.
+    // 3 x 3 filters of stride 1 (padded by one) run as Winograd's F(2 x 2, 3 x 3) (convolve_winograd), except the
+    // 256-filter layers: the face network's are on 3 x 3 and 1 x 1 planes, where 2 x 2 tiles would mostly stick out.
+    static constexpr bool winograd = nr == 3 && nc == 3 && sy == 1 && sx == 1 && pad_y == 1 && pad_x == 1 && num_filters <= 128;
+    // The filters as the convolution reads them, and the biases, made on first use from inner's parameters: in
+    // blocks of filters, [block][channel][row][column][filter in the block], for convolve (filter_block);
+    // transformed (winograd_filters) for convolve_winograd.
     std::vector<float> transposed, bias;
     bool has_bias = false;
 
@@ -149,10 +352,27 @@ class fast_con_ {
         has_bias = !inner.bias_is_disabled();
         DLIB_CASSERT((long)params.size() == taps * num_filters + (has_bias ? num_filters : 0));
         const float *p = params.host();
-        transposed.assign((size_t)(taps * num_filters), 0.0f);
-        for (long f = 0; f < num_filters; ++f)
-            for (long t = 0; t < taps; ++t) transposed[(size_t)(t * num_filters + f)] = p[f * taps + t];
         bias.assign(has_bias ? p + taps * num_filters : p, has_bias ? p + taps * num_filters + num_filters : p);
+#if defined(__AVX512F__)
+        if constexpr (winograd) return curate_conv::winograd_filters(p, k, num_filters, transposed);
+#endif
+        // [block][tap][filter in the block] (curate_conv::filter_block), 16 x 16 at a time so that neither side is
+        // walked across a whole row for each value.
+        const long width = curate_conv::filter_block(num_filters);
+        transposed.resize((size_t)(taps * num_filters));
+        for (long f0 = 0; f0 < num_filters; f0 += width)
+            for (long t0 = 0; t0 < taps; t0 += 16)
+                for (long g = f0; g < f0 + width; g += 16) {
+                    float *to = &transposed[(size_t)(f0 * taps + t0 * width + (g - f0))];
+#if defined(__AVX512F__)
+                    if (t0 + 16 <= taps && g + 16 <= f0 + width) {
+                        curate_conv::transpose16(p + g * taps + t0, taps, to, width);
+                        continue;
+                    }
+#endif
+                    for (long f = g; f < std::min(g + 16, f0 + width); ++f)
+                        for (long t = t0; t < std::min(t0 + 16, taps); ++t) to[(t - t0) * width + (f - g)] = p[f * taps + t];
+                }
     }
 
 public:
@@ -175,9 +395,13 @@ public:
             const long k = in.k(), oh = 1 + (in.nr() + 2 * pad_y - nr) / sy, ow = 1 + (in.nc() + 2 * pad_x - nc) / sx;
             if (transposed.empty()) prepare(k);
             output.set_size(in.num_samples(), num_filters, oh, ow);
-            curate_conv::convolve(in.host(), in.num_samples(), k, in.nr(), in.nc(), transposed.data(),
-                                  has_bias ? bias.data() : nullptr, num_filters, nr, nc, sy, sx, pad_y, pad_x,
-                                  output.host_write_only(), oh, ow);
+            if constexpr (winograd)
+                curate_conv::convolve_winograd(in.host(), in.num_samples(), k, in.nr(), in.nc(), transposed.data(),
+                                               has_bias ? bias.data() : nullptr, num_filters, output.host_write_only());
+            else
+                curate_conv::convolve(in.host(), in.num_samples(), k, in.nr(), in.nc(), transposed.data(),
+                                      has_bias ? bias.data() : nullptr, num_filters, nr, nc, sy, sx, pad_y, pad_x,
+                                      output.host_write_only(), oh, ow);
             curate_conv::tally().fast_passes++;
             if (verdict() == 0) check(sub, output);
             return;
