@@ -1,0 +1,57 @@
+// The face bridge keeps a parsed copy of the descriptor network beside its model file (`<model>.curate-cache`),
+// which loads in a fraction of the time dlib's reading takes: descriptors from it are the model file's to the bit,
+// and a copy that is damaged, or older than the model file, is not used but made again.
+import Foundation
+import Testing
+import TestSupport
+@testable import Curate
+
+@Suite(.enabled(if: Paths.hasShared && ProcessFixture.hasModels, "needs ../shared/data and the dlib model files (scripts/setup.sh)"))
+struct NetworkCopyTests {
+    @Test func theCopyGivesTheModelFilesDescriptorsAndIsMadeAgainWhenItCannotBeTrusted() throws {
+        let dir = TempDir()
+        let model = dir.sub(ModelFiles.resnetName)
+        try FileManager.default.copyItem(at: try #require(ProcessFixture.models.resnet), to: model)
+        let copy = URL(fileURLWithPath: model.path + ".curate-cache")
+        let files = ModelFiles(shapePredictor: ProcessFixture.models.shapePredictor, resnet: model, cnnDetector: nil)
+        let photo = try DecodedImage.decode(try Paths.bytes("single_face/opencv_course_lady.jpg"))
+        // Each FaceModels loads the network again (one worker takes the one loaded; none is kept).
+        func describe() throws -> [Float] {
+            let models = try FaceModels(files)
+            let face = try #require(try models.find(in: photo).first)
+            return try #require(try models.chips(photo, faces: [face])[0].descriptor)
+        }
+        let start = FaceModels.networkCopyCounts
+        func counts() -> (loaded: Int, written: Int) {
+            let now = FaceModels.networkCopyCounts
+            return (now.loaded - start.loaded, now.written - start.written)
+        }
+
+        // Read from the model file, and the copy written.
+        let read = try describe()
+        #expect(FileManager.default.fileExists(atPath: copy.path))
+        #expect(counts() == (0, 1))
+        // Loaded from the copy: the same descriptor, bit for bit.
+        #expect(try describe() == read)
+        #expect(counts() == (1, 1))
+
+        // One bit changed among the stored weights: the checksum fails, the model file is read, the copy remade.
+        var bytes = try Data(contentsOf: copy)
+        bytes[bytes.count - 1000] ^= 0x10
+        try bytes.write(to: copy)
+        #expect(try describe() == read)
+        #expect(counts() == (1, 2))
+        #expect(try describe() == read)
+        #expect(counts() == (2, 2))
+
+        // The model file changed since the copy was made (its modification time): read again.
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: model.path)
+        #expect(try describe() == read)
+        #expect(counts() == (2, 3))
+
+        // A copy cut short is not used either.
+        try Data(try Data(contentsOf: copy).prefix(4096)).write(to: copy)
+        #expect(try describe() == read)
+        #expect(counts() == (2, 4))
+    }
+}
