@@ -1063,8 +1063,9 @@ static bool load(const char *model_path, anet_type &net) {
         return false;
     const unsigned char *body = bytes + sizeof h;
     if (checksum(body, size - sizeof h) != h.checksum) return false;
-    const long long *dims = (const long long *)(body + h.structure_bytes);
-    const float *floats = (const float *)(body + h.structure_bytes + h.tensors * 4 * sizeof(long long));
+    std::vector<long long> dims(h.tensors * 4);
+    std::memcpy(dims.data(), body + h.structure_bytes, dims.size() * sizeof(long long));
+    const unsigned char *floats = body + h.structure_bytes + dims.size() * sizeof(long long);
     memory_source source((const char *)body, h.structure_bytes);
     std::istream in(&source);
     deserialize(net, in);
@@ -1072,12 +1073,12 @@ static bool load(const char *model_path, anet_type &net) {
     bool fits = true;
     visit_layer_parameters(net, [&](tensor &t) {
         if (!fits || i >= h.tensors || t.size() != 0) { fits = false; return; }
-        const long long *d = dims + 4 * i++;
+        const long long *d = &dims[4 * i++];
         const unsigned long long count = (unsigned long long)(d[0] * d[1] * d[2] * d[3]);
         if (d[0] < 0 || d[1] < 0 || d[2] < 0 || d[3] < 0 || count > h.floats - used) { fits = false; return; }
         auto &r = dynamic_cast<resizable_tensor &>(t);
         r.set_size(d[0], d[1], d[2], d[3]);
-        std::memcpy(r.host_write_only(), floats + used, count * sizeof(float));
+        std::memcpy(r.host_write_only(), floats + used * sizeof(float), count * sizeof(float));
         used += count;
     });
     if (!fits || i != h.tensors || used != h.floats) return false;

@@ -452,9 +452,10 @@ public final class Processor {
                 source = try stages.time(\.decode) { try Self.chipSource(bytes, faces: chipped.map { detected[$0] }, size: fullSize,
                                                                           maxPixels: options.maxPixels) }
             }
-            for i in chipped {
-                let chip = try FaceChip.make(source.image, origin: source.origin, face: detected[i], idx: i, of: stored, in: workspace,
-                                             models: models, stages: &stages)
+            // One pass of the network for all of them (each gets the descriptor it gets alone: ConvolutionTests).
+            let chips = try FaceChip.make(source.image, origin: source.origin, faces: chipped.map { (idx: $0, face: detected[$0]) },
+                                          of: stored, in: workspace, models: models, stages: &stages)
+            for (i, chip) in zip(chipped, chips) {
                 faces[i].chipPath = chip.path
                 faces[i].descriptor = chip.descriptor
                 faces[i].quality = chip.quality
@@ -508,10 +509,20 @@ public enum FaceChip {
     /// measures its quality. `image` may be a part of it whose top-left pixel is at `origin` (see `FaceModels.chips`).
     public static func make(_ image: DecodedImage, origin: (x: Int, y: Int) = (0, 0), face: DetectedFace, idx: Int, of stored: StoredImage,
                             in workspace: Workspace, models: FaceModels, stages: inout StageTimes) throws -> (path: String, descriptor: Data?, quality: FaceQuality) {
-        let (chip, descriptor) = try stages.time(\.descriptor) { try models.chips(image, faces: [face], origin: origin)[0] }
-        let path = "faces/\(stored.sha256.prefix(2))/\(stored.sha256)_\(idx).jpg"
-        try stages.time(\.files) { try workspace.writeAtomically(try chip.jpeg(quality: 95), to: path) }
-        return (path, descriptor.map(Face.pack), try FaceQuality.measure(chip: chip, face: face))
+        try make(image, origin: origin, faces: [(idx: idx, face: face)], of: stored, in: workspace, models: models, stages: &stages)[0]
+    }
+
+    /// The same for several faces of one image, described in one pass of the network (dlib's batch; the 256-filter
+    /// layers' 17 MB of weights are then read once for all of them).
+    public static func make(_ image: DecodedImage, origin: (x: Int, y: Int) = (0, 0), faces: [(idx: Int, face: DetectedFace)],
+                            of stored: StoredImage, in workspace: Workspace, models: FaceModels,
+                            stages: inout StageTimes) throws -> [(path: String, descriptor: Data?, quality: FaceQuality)] {
+        let made = try stages.time(\.descriptor) { try models.chips(image, faces: faces.map(\.face), origin: origin) }
+        return try zip(faces, made).map { face, made in
+            let path = "faces/\(stored.sha256.prefix(2))/\(stored.sha256)_\(face.idx).jpg"
+            try stages.time(\.files) { try workspace.writeAtomically(try made.chip.jpeg(quality: 95), to: path) }
+            return (path, made.descriptor.map(Face.pack), try FaceQuality.measure(chip: made.chip, face: face.face))
+        }
     }
 }
 
