@@ -72,6 +72,28 @@ using mmod_net_type = loss_mmod<con<1, 9, 9, 1, 1, rcon5<rcon5<rcon5<downsampler
 static std::mutex detector_lock;
 static std::unique_ptr<frontal_face_detector> detector_prototype;
 
+// Writes `bytes` to `path` whole: under a temporary name of its own in the same folder (mkstemp: processes of a
+// cluster sharing the folder never write the same one), then renamed, so a reader never sees half a file. False
+// where it could not (a folder that cannot be written, a full disk): the caller only goes without the file.
+static bool write_whole(const std::string &path, const std::string &bytes) {
+    std::string tmp = path + ".tmp-XXXXXX";
+    const int fd = ::mkstemp(&tmp[0]);
+    if (fd < 0) return false;
+    ::fchmod(fd, 0644);   // mkstemp's 0600 would keep it from the other users of a shared models folder
+    size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+        if (n <= 0) break;
+        done += (size_t)n;
+    }
+    const bool written = ::close(fd) == 0 && done == bytes.size();
+    if (!written || std::rename(tmp.c_str(), path.c_str()) != 0) {
+        ::unlink(tmp.c_str());
+        return false;
+    }
+    return true;
+}
+
 static frontal_face_detector shared_detector(const char *cache_path) {
     std::lock_guard<std::mutex> guard(detector_lock);
     if (!detector_prototype) {
@@ -88,19 +110,9 @@ static frontal_face_detector shared_detector(const char *cache_path) {
         if (!cached) {
             *detector = get_frontal_face_detector();
             if (cache_path) {
-                // Written whole under a temporary name, then renamed: a reader never sees half a file.
-                std::string tmp = std::string(cache_path) + ".tmp" + std::to_string(::getpid());
-                try {
-                    {
-                        std::ofstream out(tmp, std::ios::binary);
-                        serialize(*detector, out);
-                        out.close();
-                        if (!out) throw std::runtime_error("write failed");
-                    }
-                    if (std::rename(tmp.c_str(), cache_path) != 0) std::remove(tmp.c_str());
-                } catch (...) {
-                    std::remove(tmp.c_str());   // no cache (read-only folder): only slower next time
-                }
+                std::ostringstream out;
+                serialize(*detector, out);
+                write_whole(cache_path, out.str());   // without it (a read-only folder): only slower next time
             }
         }
         detector_prototype = std::move(detector);
@@ -1024,17 +1036,8 @@ static void save(const char *model_path, const anet_type &net) {
     bytes.append((const char *)dims.data(), dims.size() * sizeof(long long));
     bytes.append((const char *)floats.data(), floats.size() * sizeof(float));
     h.checksum = checksum((const unsigned char *)bytes.data(), bytes.size());
-    // Written whole under a temporary name, then renamed: a reader never sees half a file.
-    const std::string path = path_of(model_path), tmp = path + ".tmp" + std::to_string(::getpid());
-    {
-        std::ofstream file(tmp, std::ios::binary);
-        file.write((const char *)&h, sizeof h);
-        file.write(bytes.data(), (std::streamsize)bytes.size());
-        file.close();
-        if (!file) { std::remove(tmp.c_str()); return; }
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) { std::remove(tmp.c_str()); return; }
-    writes++;
+    bytes.insert(0, (const char *)&h, sizeof h);
+    if (write_whole(path_of(model_path), bytes)) writes++;
 }
 
 // Fills `net` (default-constructed) from the copy of `model_path`; false where there is no usable copy.
