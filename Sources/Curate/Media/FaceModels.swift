@@ -104,7 +104,7 @@ public final class FaceModels {
     deinit { curate_faces_close(handle) }
 
     /// How many times this process loaded the descriptor network from the parsed copy the face bridge keeps beside
-    /// the model file (`<model>.curate-cache`: loading it takes about 17 ms where reading the model file takes 40),
+    /// the model file (`<model>.curate-cache`: loading it takes 17-20 ms where reading the model file takes 40),
     /// and how many times it wrote that copy. For tests.
     public static var networkCopyCounts: (loaded: Int, written: Int) {
         var loaded: Int32 = 0, written: Int32 = 0
