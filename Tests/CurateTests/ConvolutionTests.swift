@@ -53,18 +53,4 @@ struct ConvolutionTests {
             print("ConvolutionTests: \(faces) faces, largest descriptor difference \(largest), \(stats)")
         }
     }
-
-    /// Processing describes a photo's faces in one pass of the network: each gets the descriptor it gets alone.
-    @Test func aPhotosFacesTogetherGetTheirDescriptorsAlone() async throws {
-        try await offPool {
-            let models = try FaceModels(ProcessFixture.models)
-            let image = try DecodedImage.decode(try Paths.bytes("group/dlib_voc/2008_002079.jpg"))
-            let found = try models.find(in: image)
-            #expect(found.count >= 3, "\(found.count) faces: too few to batch")
-            let together = try models.chips(image, faces: found).map(\.descriptor)
-            for (face, descriptor) in zip(found, together) {
-                #expect(try models.chips(image, faces: [face])[0].descriptor == descriptor)
-            }
-        }
-    }
 }

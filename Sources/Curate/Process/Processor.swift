@@ -452,7 +452,7 @@ public final class Processor {
                 source = try stages.time(\.decode) { try Self.chipSource(bytes, faces: chipped.map { detected[$0] }, size: fullSize,
                                                                           maxPixels: options.maxPixels) }
             }
-            // One pass of the network for all of them (each gets the descriptor it gets alone: ConvolutionTests).
+            // One pass of the network for all of them (each gets the descriptor it gets alone: FaceBatchTests).
             let chips = try FaceChip.make(source.image, origin: source.origin, faces: chipped.map { (idx: $0, face: detected[$0]) },
                                           of: stored, in: workspace, models: models, stages: &stages)
             for (i, chip) in zip(chipped, chips) {
