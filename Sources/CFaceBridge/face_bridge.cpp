@@ -976,6 +976,34 @@ static bool parse(const unsigned char *bytes, size_t size, shape_predictor &item
 }
 }  // namespace fast_shape
 
+// A file mapped whole and read-only, its pages read in at once, unmapped when this goes; `bytes` is null where it
+// could not be (`error` says why).
+struct mapped_file {
+    const unsigned char *bytes = nullptr;
+    size_t size = 0;
+    std::string error;
+    explicit mapped_file(const char *path) {
+        const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) { error = std::string("Unable to open ") + path + " for reading."; return; }
+        struct stat st;
+        if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
+            ::close(fd);
+            error = std::string("Unable to read ") + path + " (empty or unreadable)";
+            return;
+        }
+        void *mapped = ::mmap(nullptr, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        ::close(fd);
+        if (mapped == MAP_FAILED) { error = std::string("Unable to map ") + path; return; }
+        bytes = (const unsigned char *)mapped;
+        size = (size_t)st.st_size;
+    }
+    ~mapped_file() {
+        if (bytes) ::munmap((void *)bytes, size);
+    }
+    mapped_file(const mapped_file &) = delete;
+    mapped_file &operator=(const mapped_file &) = delete;
+};
+
 // MARK: the descriptor network's parsed copy
 
 // dlib reads the descriptor network's 5.6 million floats one at a time, four bytes through a virtual sgetn each:
@@ -1042,20 +1070,12 @@ static void save(const char *model_path, const anet_type &net) {
 
 // Fills `net` (default-constructed) from the copy of `model_path`; false where there is no usable copy.
 static bool load(const char *model_path, anet_type &net) {
-    struct stat st, cs;
+    struct stat st;
     if (::stat(model_path, &st) != 0) return false;
-    const int fd = ::open(path_of(model_path).c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    if (::fstat(fd, &cs) != 0 || (size_t)cs.st_size < sizeof(header)) { ::close(fd); return false; }
-    const size_t size = (size_t)cs.st_size;
-    void *mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    ::close(fd);
-    if (mapped == MAP_FAILED) return false;
-    struct unmap {
-        void *p; size_t n;
-        ~unmap() { ::munmap(p, n); }
-    } guard{mapped, size};
-    const unsigned char *bytes = (const unsigned char *)mapped;
+    const mapped_file copy(path_of(model_path).c_str());
+    if (!copy.bytes || copy.size < sizeof(header)) return false;
+    const unsigned char *bytes = copy.bytes;
+    const size_t size = copy.size;
     header h;
     std::memcpy(&h, bytes, sizeof h);
     if (std::memcmp(h.magic, magic, sizeof h.magic) != 0 || h.model_size != (uint64_t)st.st_size ||
@@ -1098,24 +1118,11 @@ template <typename T> static void load_model(const char *path, T &item) {
         }
         item = anet_type();   // whatever a damaged copy left
     }
-    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw serialization_error(std::string("Unable to open ") + path + " for reading.");
-    struct stat st;
-    if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
-        ::close(fd);
-        throw serialization_error(std::string("Unable to read ") + path + " (empty or unreadable)");
-    }
-    const size_t size = (size_t)st.st_size;
-    void *bytes = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    ::close(fd);
-    if (bytes == MAP_FAILED) throw serialization_error(std::string("Unable to map ") + path);
-    struct unmap {
-        void *p; size_t n;
-        ~unmap() { ::munmap(p, n); }
-    } guard{bytes, size};
+    const mapped_file file(path);
+    if (!file.bytes) throw serialization_error(file.error);
     if constexpr (std::is_same<T, shape_predictor>::value)
-        if (fast_shape::parse((const unsigned char *)bytes, size, item)) return;
-    memory_source source((const char *)bytes, size);
+        if (fast_shape::parse(file.bytes, file.size, item)) return;
+    memory_source source((const char *)file.bytes, file.size);
     std::istream in(&source);
     deserialize(in) >> item;
     if constexpr (std::is_same<T, anet_type>::value) {
