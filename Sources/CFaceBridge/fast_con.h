@@ -47,14 +47,6 @@ inline thread_local bool use_dlib = false;
 // multiple of 64, one block of all nf (passes of 32 filters then read 32 of each row of nf).
 inline long filter_block(long nf) { return nf % 64 == 0 ? 64 : nf; }
 
-// The 3 x 3 layers of stride 1 (padded by one, so each output has the input's size) by Winograd's F(2 x 2, 3 x 3):
-// each 2 x 2 block of outputs (a "tile") comes from the 4 x 4 input around it as A^T [(G g G^T) . (B^T d B)] A,
-// where g is a filter and d the input of one channel. The elementwise products of the 16 transformed positions,
-// summed over channels, are 16 matrix products of tiles x channels by channels x filters: 16 multiplications a
-// tile where the direct sum takes 36, 2.25 times fewer (on the 35 x 35 and 17 x 17 planes a few tiles stick out).
-// The transforms only add, subtract and halve, so outputs differ from the direct sums by float rounding only, which
-// the first-use check against dlib's measures as for the other layers.
-
 #if defined(__AVX512F__)
 // acc[p][c] += in[p's offset + taps[t]] * w[t][c] over every tap t (channel, filter row, filter column): CB
 // vectors of 16 filters, PX pixels; a tap's filters start w_stride floats after the previous tap's. Each pixel's
@@ -122,6 +114,14 @@ inline void transpose16(const float *from, long from_stride, float *to, long to_
     }
     for (int i = 0; i < 16; ++i) _mm512_storeu_ps(to + i * to_stride, r[i]);
 }
+
+// The 3 x 3 layers of stride 1 (padded by one, so each output has the input's size) by Winograd's F(2 x 2, 3 x 3):
+// each 2 x 2 block of outputs (a "tile") comes from the 4 x 4 input around it as A^T [(G g G^T) . (B^T d B)] A,
+// where g is a filter and d the input of one channel. The elementwise products of the 16 transformed positions,
+// summed over channels, are 16 matrix products of tiles x channels by channels x filters: 16 multiplications a
+// tile where the direct sum takes 36, 2.25 times fewer (on the 35 x 35 and 17 x 17 planes a few tiles stick out).
+// The transforms only add, subtract and halve, so outputs differ from the direct sums by float rounding only, which
+// the first-use check against dlib's measures as for the other layers.
 
 // The filters (nf x k x 3 x 3, dlib's order; nf a multiple of 16) transformed, (G g_fc G^T)[x] for each position
 // x of 16, stored as U[x][block of filters][c][filter in the block] (filter_block): 16 filters at a time.
