@@ -115,10 +115,14 @@ for set in $SETS; do
         rows+=("curate 1 $(best curate_run "$set" 1)")
     else
         # BEFORE=path/to/curate: another build (an earlier commit's) on the same workspace, one thread, for
-        # before/after: the two alternate, and the best of each by CPU seconds is kept.
+        # before/after: the two alternate, and the best of each by CPU seconds is kept. BEFORE reads its own copy
+        # of the model files: a build that keeps another form of the network's parsed copy beside them would
+        # otherwise make it again each run, and so would this one.
+        mkdir -p "$OUT/models-before"
+        cp -p "${CURATE_MODELS:-dataset/models}"/*.dat "$OUT/models-before/"
         for _ in $(seq "$ROUNDS"); do
             curate_run "$set" 1 | tail -n 1 >> "$OUT/ab-after-$set"
-            CURATE_BINARY=$BEFORE curate_run "$set" 1 | tail -n 1 >> "$OUT/ab-before-$set"
+            CURATE_BINARY=$BEFORE curate_run "$set" 1 CURATE_MODELS="$OUT/models-before" | tail -n 1 >> "$OUT/ab-before-$set"
         done
         least_cpu() { python3 -c 'import json,sys; print(json.dumps(min((json.loads(l) for l in open(sys.argv[1])), key=lambda r: r["cpu"])))' "$1"; }
         rows+=("curate 1 $(least_cpu "$OUT/ab-after-$set")")

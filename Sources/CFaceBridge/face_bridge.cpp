@@ -1007,19 +1007,32 @@ struct mapped_file {
 // MARK: the descriptor network's parsed copy
 
 // dlib reads the descriptor network's 5.6 million floats one at a time, four bytes through a virtual sgetn each:
-// about 40 ms of every command that describes faces. After reading the model file once, the bridge keeps a parsed
-// copy beside it (`<model>.curate-cache`), which loads with one copy a layer: the network's structure in dlib's own
-// format with every layer's parameters left out, then those parameters as raw floats. The copy is used only while
-// the model file has the size and modification time it was made from and its checksum holds; otherwise the model
-// file is read and the copy made again. A folder that cannot be written simply has no copy.
+// about 40 ms of every command that describes faces; the bridge's convolutions then arrange each layer's filters
+// on first use (about 17 ms more). After reading the model file once, the bridge keeps a parsed copy beside it
+// (`<model>.curate-cache`): the network's structure in dlib's own format with every layer's parameters left out,
+// those parameters as raw floats, and each convolution's filters as the bridge's convolution reads them. A network
+// loaded from the copy reads its convolutions' filters in place, from the copy mapped read-only and shared by
+// every worker's network; only the other layers' few parameters are copied. The copy is used only while the model
+// file has the size and modification time it was made from and its checksum holds; otherwise the model file is
+// read and the copy made again. A folder that cannot be written simply has no copy.
 namespace net_cache {
 struct header {
     char magic[16];
     uint64_t model_size;
     int64_t model_mtime_sec, model_mtime_nsec;
-    uint64_t structure_bytes, tensors, floats, checksum;
+    // The body: structure_bytes of structure, zeros to a multiple of 8 (padded), tensors x 4 dimensions (long
+    // long), floats raw floats, zeros to arranged_at (a multiple of 64 from the file's start), arranged floats.
+    uint64_t structure_bytes, tensors, floats, arranged_at, arranged, checksum;
 };
-static const char magic[16] = "curate net v1";
+static_assert(sizeof(header) % 8 == 0, "the body starts 8-aligned");
+static uint64_t padded(uint64_t n) { return (n + 7) / 8 * 8; }
+// The arranged filters' layout is the bridge's code: a change to filter_block, winograd_filters or arrange needs
+// a new name here, so that older copies are made again.
+#if defined(__AVX512F__)
+static const char magic[16] = "curate net v2a";
+#else
+static const char magic[16] = "curate net v2";
+#endif
 static std::atomic<int> hits{0}, writes{0};
 
 static std::string path_of(const char *model) { return std::string(model) + ".curate-cache"; }
@@ -1038,10 +1051,19 @@ static uint64_t checksum(const unsigned char *p, size_t n) {
     return h;
 }
 
-// Writes the copy of `net`, just read from `model_path` and not yet run.
-static void save(const char *model_path, const anet_type &net) {
+// Arranges `net`'s convolutions' filters (just read from `model_path`, not yet run) and writes the copy.
+static void save(const char *model_path, anet_type &net) {
     struct stat st;
     if (::stat(model_path, &st) != 0) return;
+    std::vector<float> arranged;
+    visit_computational_layers(net, [&](auto &layer) {
+        using L = std::decay_t<decltype(layer)>;
+        if constexpr (arranges_filters<L>) {
+            const long k = layer.channels();
+            layer.arrange(k);
+            arranged.insert(arranged.end(), layer.arranged(), layer.arranged() + L::arranged_size(k));
+        }
+    });
     anet_type bare = net;
     std::vector<long long> dims;
     std::vector<float> floats;
@@ -1059,10 +1081,15 @@ static void save(const char *model_path, const anet_type &net) {
     h.model_mtime_sec = st.st_mtim.tv_sec;
     h.model_mtime_nsec = st.st_mtim.tv_nsec;
     h.structure_bytes = bytes.size();
+    bytes.resize(padded(bytes.size()), '\0');
     h.tensors = dims.size() / 4;
     h.floats = floats.size();
     bytes.append((const char *)dims.data(), dims.size() * sizeof(long long));
     bytes.append((const char *)floats.data(), floats.size() * sizeof(float));
+    bytes.append((64 - (sizeof h + bytes.size()) % 64) % 64, '\0');
+    h.arranged_at = sizeof h + bytes.size();
+    h.arranged = arranged.size();
+    bytes.append((const char *)arranged.data(), arranged.size() * sizeof(float));
     h.checksum = checksum((const unsigned char *)bytes.data(), bytes.size());
     bytes.insert(0, (const char *)&h, sizeof h);
     if (write_whole(path_of(model_path), bytes)) writes++;
@@ -1072,39 +1099,52 @@ static void save(const char *model_path, const anet_type &net) {
 static bool load(const char *model_path, anet_type &net) {
     struct stat st;
     if (::stat(model_path, &st) != 0) return false;
-    const mapped_file copy(path_of(model_path).c_str());
-    if (!copy.bytes || copy.size < sizeof(header)) return false;
-    const unsigned char *bytes = copy.bytes;
-    const size_t size = copy.size;
+    const auto copy = std::make_shared<const mapped_file>(path_of(model_path).c_str());
+    if (!copy->bytes || copy->size < sizeof(header)) return false;
+    const unsigned char *bytes = copy->bytes;
+    const size_t size = copy->size;
     header h;
     std::memcpy(&h, bytes, sizeof h);
     if (std::memcmp(h.magic, magic, sizeof h.magic) != 0 || h.model_size != (uint64_t)st.st_size ||
         h.model_mtime_sec != st.st_mtim.tv_sec || h.model_mtime_nsec != st.st_mtim.tv_nsec)
         return false;
-    if (h.structure_bytes > size || h.tensors > size || h.floats > size ||
-        sizeof h + h.structure_bytes + h.tensors * 4 * sizeof(long long) + h.floats * sizeof(float) != size)
+    if (h.structure_bytes > size || h.tensors > size || h.floats > size || h.arranged > size || h.arranged_at > size ||
+        h.arranged_at % 64 != 0 || h.arranged_at < sizeof h + padded(h.structure_bytes) + h.tensors * 4 * sizeof(long long) + h.floats * sizeof(float) ||
+        h.arranged_at + h.arranged * sizeof(float) != size)
         return false;
     const unsigned char *body = bytes + sizeof h;
     if (checksum(body, size - sizeof h) != h.checksum) return false;
-    std::vector<long long> dims(h.tensors * 4);
-    std::memcpy(dims.data(), body + h.structure_bytes, dims.size() * sizeof(long long));
-    const unsigned char *floats = body + h.structure_bytes + dims.size() * sizeof(long long);
+    const unsigned char *dims_at = body + padded(h.structure_bytes);
+    const float *floats = (const float *)(dims_at + h.tensors * 4 * sizeof(long long));
+    const float *arranged = (const float *)(bytes + h.arranged_at);
     memory_source source((const char *)body, h.structure_bytes);
     std::istream in(&source);
     deserialize(net, in);
-    size_t i = 0, used = 0;
+    size_t i = 0, used = 0, arranged_used = 0;
     bool fits = true;
-    visit_layer_parameters(net, [&](tensor &t) {
-        if (!fits || i >= h.tensors || t.size() != 0) { fits = false; return; }
-        const long long *d = &dims[4 * i++];
+    visit_computational_layers(net, [&](auto &layer) {
+        using L = std::decay_t<decltype(layer)>;
+        tensor &t = layer.get_layer_params();
+        if (!fits || i >= h.tensors || t.size() != 0 || h.structure_bytes > size) { fits = false; return; }
+        long long d[4];
+        std::memcpy(d, dims_at + 4 * sizeof(long long) * i++, sizeof d);
         const unsigned long long count = (unsigned long long)(d[0] * d[1] * d[2] * d[3]);
         if (d[0] < 0 || d[1] < 0 || d[2] < 0 || d[3] < 0 || count > h.floats - used) { fits = false; return; }
-        auto &r = dynamic_cast<resizable_tensor &>(t);
-        r.set_size(d[0], d[1], d[2], d[3]);
-        std::memcpy(r.host_write_only(), floats + used * sizeof(float), count * sizeof(float));
+        const float *from = floats + used;
         used += count;
+        if constexpr (arranges_filters<L>) {
+            const long k = layer.channels_for((long)count);
+            const unsigned long long need = k > 0 ? (unsigned long long)L::arranged_size(k) : 0;
+            if (k <= 0 || need > h.arranged - arranged_used) { fits = false; return; }
+            layer.use_parsed(copy, from, d, arranged + arranged_used);
+            arranged_used += need;
+        } else {
+            auto &r = dynamic_cast<resizable_tensor &>(t);
+            r.set_size(d[0], d[1], d[2], d[3]);
+            std::memcpy(r.host_write_only(), from, count * sizeof(float));
+        }
     });
-    if (!fits || i != h.tensors || used != h.floats) return false;
+    if (!fits || i != h.tensors || used != h.floats || arranged_used != h.arranged) return false;
     hits++;
     return true;
 }
@@ -1218,9 +1258,10 @@ extern "C" int curate_faces_shape_reading_matches_dlib(const char *shape_path, c
     return rc == 0 ? matches : -1;
 }
 
-extern "C" void curate_faces_net_cache_counts(int *hits, int *writes) {
+extern "C" void curate_faces_net_cache_counts(int *hits, int *writes, int *arranged) {
     *hits = net_cache::hits.load();
     *writes = net_cache::writes.load();
+    *arranged = curate_conv::tally().arranged.load();
 }
 
 extern "C" void curate_faces_close(curate_face_models *models) { delete models; }

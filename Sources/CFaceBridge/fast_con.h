@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 namespace curate_conv {
@@ -33,6 +34,7 @@ namespace curate_conv {
 // Per-process tallies of the check, for tests and benchmarks.
 struct stats {
     std::atomic<int> checked{0}, disagreed{0};
+    std::atomic<int> arranged{0};   // layers whose filters this process arranged (not read from the parsed copy)
     std::atomic<long> fast_passes{0}, dlib_passes{0};
     std::atomic<float> worst{0};   // the largest difference seen, relative to the largest output
 };
@@ -124,10 +126,10 @@ inline void transpose16(const float *from, long from_stride, float *to, long to_
 // the first-use check against dlib's measures as for the other layers.
 
 // The filters (nf x k x 3 x 3, dlib's order; nf a multiple of 16) transformed, (G g_fc G^T)[x] for each position
-// x of 16, stored as U[x][block of filters][c][filter in the block] (filter_block): 16 filters at a time.
-inline void winograd_filters(const float *p, long k, long nf, std::vector<float> &u) {
+// x of 16, stored as U[x][block of filters][c][filter in the block] (filter_block) in u's 16 * k * nf floats: 16
+// filters at a time.
+inline void winograd_filters(const float *p, long k, long nf, float *u) {
     const long width = filter_block(nf);
-    u.resize((size_t)(16 * k * nf));
     const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                             _mm512_set1_epi32((int)(k * 9)));
     const __m512 half = _mm512_set1_ps(0.5f);
@@ -333,75 +335,141 @@ namespace dlib {
 template <long num_filters, long nr, long nc, int sy, int sx, int pad_y = sy != 1 ? 0 : nr / 2,
           int pad_x = sx != 1 ? 0 : nc / 2>
 class fast_con_ {
-    con_<num_filters, nr, nc, sy, sx, pad_y, pad_x> inner;
+    // dlib's layer: its parameters, its serialization, and its convolution where the bridge's does not run. Where
+    // the layer came from the network's parsed copy, its parameters are left out until dlib's convolution needs
+    // them (ensure_params), and `raw` points at them in the copy.
+    mutable con_<num_filters, nr, nc, sy, sx, pad_y, pad_x> inner;
     // 3 x 3 filters of stride 1 (padded by one) run as Winograd's F(2 x 2, 3 x 3) (convolve_winograd), except the
     // 256-filter layers: the face network's are on 3 x 3 and 1 x 1 planes, where 2 x 2 tiles would mostly stick out.
     static constexpr bool winograd = nr == 3 && nc == 3 && sy == 1 && sx == 1 && pad_y == 1 && pad_x == 1 && num_filters <= 128;
-    // The filters as the convolution reads them, and the biases, made on first use from inner's parameters: in
-    // blocks of filters, [block][channel][row][column][filter in the block], for convolve (filter_block);
-    // transformed (winograd_filters) for convolve_winograd.
-    std::vector<float> transposed, bias;
+    // The filters as the convolution reads them: in blocks of filters, [block][channel][row][column][filter in the
+    // block], for convolve (filter_block); transformed (winograd_filters) for convolve_winograd. Made from inner's
+    // parameters on first use (arrange) or read in place from the network's parsed copy; never written after, so
+    // copies of the layer (one network a worker) share them, `owner` keeping them alive.
+    std::shared_ptr<const void> owner;
+    const float *filters = nullptr, *biases = nullptr;
     bool has_bias = false;
+    const float *raw = nullptr;   // inner's parameters in the parsed copy, while inner has none
+    long raw_dims[4] = {0, 0, 0, 0};
 
     // Whether this shape's convolution agreed with dlib's the first time it ran (checked once per process).
     static std::atomic<int> &verdict() { static std::atomic<int> v{0}; return v; }   // 0 unknown, 1 agrees, -1 not
 
-    void prepare(long k) {
+    void ensure_params() const {
+        if (!raw) return;
+        auto &params = dynamic_cast<resizable_tensor &>(inner.get_layer_params());
+        params.set_size(raw_dims[0], raw_dims[1], raw_dims[2], raw_dims[3]);
+        std::memcpy(params.host_write_only(), raw, sizeof(float) * params.size());
+        const_cast<fast_con_ *>(this)->raw = nullptr;
+    }
+
+    void forget_arranged() {
+        owner.reset();
+        filters = biases = nullptr;
+    }
+
+public:
+    // Whether the bridge's convolution runs for this layer, so that its filters are arranged (and kept in the
+    // network's parsed copy).
+#if defined(__AVX512F__)
+    static constexpr bool arranges = num_filters % 32 == 0;
+#else
+    static constexpr bool arranges = false;
+#endif
+    // How many floats the arranged filters of a layer with k input channels take.
+    static long arranged_size(long k) { return (winograd ? 16 : nr * nc) * k * num_filters; }
+    // The input channels of parameters of this size (filters, then a bias per filter unless disabled); 0 where
+    // no number of channels gives that size.
+    long channels_for(long size) const {
+        const long filters_size = size - (inner.bias_is_disabled() ? 0 : num_filters);
+        return filters_size > 0 && filters_size % (num_filters * nr * nc) == 0 ? filters_size / (num_filters * nr * nc) : 0;
+    }
+    long channels() const {
+        return channels_for(raw ? raw_dims[0] * raw_dims[1] * raw_dims[2] * raw_dims[3] : (long)inner.get_layer_params().size());
+    }
+
+    // Arranges the filters from inner's parameters for k input channels, once.
+    void arrange(long k) {
+        if (filters) return;
+        ensure_params();
         const tensor &params = inner.get_layer_params();
         const long taps = k * nr * nc;
         has_bias = !inner.bias_is_disabled();
         DLIB_CASSERT((long)params.size() == taps * num_filters + (has_bias ? num_filters : 0));
         const float *p = params.host();
-        bias.assign(has_bias ? p + taps * num_filters : p, has_bias ? p + taps * num_filters + num_filters : p);
+        auto made = std::make_shared<std::vector<float>>((size_t)(arranged_size(k) + (has_bias ? num_filters : 0)));
+        std::vector<float> &to_all = *made;
+        if (has_bias) std::copy(p + taps * num_filters, p + taps * num_filters + num_filters, to_all.end() - num_filters);
 #if defined(__AVX512F__)
-        if constexpr (winograd) return curate_conv::winograd_filters(p, k, num_filters, transposed);
+        if constexpr (winograd) {
+            curate_conv::winograd_filters(p, k, num_filters, to_all.data());
+        } else
 #endif
-        // [block][tap][filter in the block] (curate_conv::filter_block), 16 x 16 at a time so that neither side is
-        // walked across a whole row for each value.
-        const long width = curate_conv::filter_block(num_filters);
-        transposed.resize((size_t)(taps * num_filters));
-        for (long f0 = 0; f0 < num_filters; f0 += width)
-            for (long t0 = 0; t0 < taps; t0 += 16)
-                for (long g = f0; g < f0 + width; g += 16) {
-                    float *to = &transposed[(size_t)(f0 * taps + t0 * width + (g - f0))];
+        {
+            // [block][tap][filter in the block] (curate_conv::filter_block), 16 x 16 at a time so that neither side
+            // is walked across a whole row for each value.
+            const long width = curate_conv::filter_block(num_filters);
+            float *transposed = to_all.data();
+            for (long f0 = 0; f0 < num_filters; f0 += width)
+                for (long t0 = 0; t0 < taps; t0 += 16)
+                    for (long g = f0; g < f0 + width; g += 16) {
+                        float *to = &transposed[(size_t)(f0 * taps + t0 * width + (g - f0))];
 #if defined(__AVX512F__)
-                    if (t0 + 16 <= taps && g + 16 <= f0 + width) {
-                        curate_conv::transpose16(p + g * taps + t0, taps, to, width);
-                        continue;
+                        if (t0 + 16 <= taps && g + 16 <= f0 + width) {
+                            curate_conv::transpose16(p + g * taps + t0, taps, to, width);
+                            continue;
+                        }
+#endif
+                        for (long f = g; f < std::min(g + 16, f0 + width); ++f)
+                            for (long t = t0; t < std::min(t0 + 16, taps); ++t) to[(t - t0) * width + (f - g)] = p[f * taps + t];
                     }
-#endif
-                    for (long f = g; f < std::min(g + 16, f0 + width); ++f)
-                        for (long t = t0; t < std::min(t0 + 16, taps); ++t) to[(t - t0) * width + (f - g)] = p[f * taps + t];
-                }
+        }
+        filters = to_all.data();
+        biases = has_bias ? to_all.data() + arranged_size(k) : nullptr;
+        owner = std::move(made);
+        curate_conv::tally().arranged++;
+    }
+    // The arranged filters (arrange first), arranged_size(channels()) floats.
+    const float *arranged() const { return filters; }
+
+    // Takes this layer's parameters and arranged filters from the network's parsed copy, where they stay (`from`
+    // keeps it mapped): raw, the parameters as dlib stores them (dims their tensor's), and arranged, the filters as
+    // arrange makes them for that many channels.
+    void use_parsed(std::shared_ptr<const void> from, const float *raw_params, const long long dims[4], const float *arranged_filters) {
+        raw = raw_params;
+        for (int i = 0; i < 4; ++i) raw_dims[i] = (long)dims[i];
+        has_bias = !inner.bias_is_disabled();
+        filters = arranged_filters;
+        biases = has_bias ? raw_params + (raw_dims[0] * raw_dims[1] * raw_dims[2] * raw_dims[3] - num_filters) : nullptr;
+        owner = std::move(from);
     }
 
-public:
     fast_con_() = default;
-    fast_con_(const fast_con_ &item) : inner(item.inner) {}
-    fast_con_ &operator=(const fast_con_ &item) {
-        inner = item.inner;
-        transposed.clear();
-        return *this;
-    }
+    fast_con_(const fast_con_ &) = default;
+    fast_con_ &operator=(const fast_con_ &) = default;
 
-    template <typename SUBNET> void setup(const SUBNET &sub) { inner.setup(sub); transposed.clear(); }
+    template <typename SUBNET> void setup(const SUBNET &sub) {
+        raw = nullptr;
+        inner.setup(sub);
+        forget_arranged();
+    }
 
     template <typename SUBNET> void forward(const SUBNET &sub, resizable_tensor &output) {
 #if defined(__AVX512F__)
         // The bridge's convolution (AVX-512, 32 filters at a time) unless a test asks for dlib's or this shape
         // disagreed with dlib's.
-        if (num_filters % 32 == 0 && !curate_conv::use_dlib && verdict() >= 0) {
+        if (arranges && !curate_conv::use_dlib && verdict() >= 0) {
             const tensor &in = sub.get_output();
             const long k = in.k(), oh = 1 + (in.nr() + 2 * pad_y - nr) / sy, ow = 1 + (in.nc() + 2 * pad_x - nc) / sx;
-            if (transposed.empty()) prepare(k);
+            if (!filters) arrange(k);
+            DLIB_CASSERT(k == channels());
             output.set_size(in.num_samples(), num_filters, oh, ow);
             if constexpr (winograd)
-                curate_conv::convolve_winograd(in.host(), in.num_samples(), k, in.nr(), in.nc(), transposed.data(),
-                                               has_bias ? bias.data() : nullptr, num_filters, output.host_write_only());
+                curate_conv::convolve_winograd(in.host(), in.num_samples(), k, in.nr(), in.nc(), filters, biases,
+                                               num_filters, output.host_write_only());
             else
-                curate_conv::convolve(in.host(), in.num_samples(), k, in.nr(), in.nc(), transposed.data(),
-                                      has_bias ? bias.data() : nullptr, num_filters, nr, nc, sy, sx, pad_y, pad_x,
-                                      output.host_write_only(), oh, ow);
+                curate_conv::convolve(in.host(), in.num_samples(), k, in.nr(), in.nc(), filters, biases, num_filters,
+                                      nr, nc, sy, sx, pad_y, pad_x, output.host_write_only(), oh, ow);
             curate_conv::tally().fast_passes++;
             if (verdict() == 0) check(sub, output);
             return;
@@ -409,6 +477,7 @@ public:
 #endif
         // dlib's, without a copy of the filters.
         curate_conv::tally().dlib_passes++;
+        ensure_params();
         inner.forward(sub, output);
     }
 
@@ -419,6 +488,7 @@ public:
         const tensor &get_output() const { return t; }
     };
     template <typename SUBNET> void check(const SUBNET &sub, resizable_tensor &output) {
+        ensure_params();
         const tensor &in = sub.get_output();
         first_sample one;
         one.t.set_size(1, in.k(), in.nr(), in.nc());
@@ -451,20 +521,38 @@ public:
     }
 
     template <typename SUBNET> void backward(const tensor &gradient_input, SUBNET &sub, tensor &params_grad) {
+        ensure_params();
         inner.backward(gradient_input, sub, params_grad);
     }
 
-    const tensor &get_layer_params() const { return inner.get_layer_params(); }
-    tensor &get_layer_params() { return inner.get_layer_params(); }
+    const tensor &get_layer_params() const { ensure_params(); return inner.get_layer_params(); }
+    tensor &get_layer_params() {
+        ensure_params();
+        forget_arranged();   // the caller may change them
+        return inner.get_layer_params();
+    }
 
-    friend void serialize(const fast_con_ &item, std::ostream &out) { serialize(item.inner, out); }
+    friend void serialize(const fast_con_ &item, std::ostream &out) {
+        item.ensure_params();
+        serialize(item.inner, out);
+    }
     friend void deserialize(fast_con_ &item, std::istream &in) {
+        item.raw = nullptr;
         deserialize(item.inner, in);
-        item.transposed.clear();
+        item.forget_arranged();
     }
     friend std::ostream &operator<<(std::ostream &out, const fast_con_ &item) { return out << item.inner; }
-    friend void to_xml(const fast_con_ &item, std::ostream &out) { to_xml(item.inner, out); }
+    friend void to_xml(const fast_con_ &item, std::ostream &out) {
+        item.ensure_params();
+        to_xml(item.inner, out);
+    }
 };
+
+// Whether a layer is a fast_con_ whose filters the bridge arranges (the network's parsed copy keeps them).
+template <typename T> constexpr bool arranges_filters = false;
+template <long num_filters, long nr, long nc, int sy, int sx, int pad_y, int pad_x>
+constexpr bool arranges_filters<fast_con_<num_filters, nr, nc, sy, sx, pad_y, pad_x>> =
+    fast_con_<num_filters, nr, nc, sy, sx, pad_y, pad_x>::arranges;
 
 template <long num_filters, long nr, long nc, int sy, int sx, typename SUBNET>
 using fast_con = add_layer<fast_con_<num_filters, nr, nc, sy, sx>, SUBNET>;

@@ -32,7 +32,7 @@ curate_face_models *curate_faces_open(const char *shape_predictor_path, const ch
 void curate_faces_close(curate_face_models *models);
 /// How many times this process loaded the descriptor network from its parsed copy beside the model file, and how
 /// many times it wrote that copy (see face_bridge.cpp, net_cache). For tests.
-void curate_faces_net_cache_counts(int *hits, int *writes);
+void curate_faces_net_cache_counts(int *hits, int *writes, int *arranged);
 /// 1 when the bridge's own reading of a shape predictor file (what curate_faces_open uses: dlib's deserialize takes
 /// tens of milliseconds) gives the predictor dlib's deserialize gives, 0 when it differs or declines the file (then
 /// curate_faces_open reads it with dlib's), -1 when the file cannot be read (see err). For tests.

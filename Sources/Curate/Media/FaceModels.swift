@@ -104,12 +104,13 @@ public final class FaceModels {
     deinit { curate_faces_close(handle) }
 
     /// How many times this process loaded the descriptor network from the parsed copy the face bridge keeps beside
-    /// the model file (`<model>.curate-cache`: loading it takes 17-20 ms where reading the model file takes 40),
-    /// and how many times it wrote that copy. For tests.
-    public static var networkCopyCounts: (loaded: Int, written: Int) {
-        var loaded: Int32 = 0, written: Int32 = 0
-        curate_faces_net_cache_counts(&loaded, &written)
-        return (Int(loaded), Int(written))
+    /// the model file (`<model>.curate-cache`: its convolutions' filters are read in place, already arranged), how
+    /// many times it wrote that copy, and how many convolution layers had their filters arranged in this process
+    /// (those of a network read from the model file). For tests.
+    public static var networkCopyCounts: (loaded: Int, written: Int, arranged: Int) {
+        var loaded: Int32 = 0, written: Int32 = 0, arranged: Int32 = 0
+        curate_faces_net_cache_counts(&loaded, &written, &arranged)
+        return (Int(loaded), Int(written), Int(arranged))
     }
 
     /// Whether the face bridge's own reading of a shape predictor file, which `init` uses, gives the predictor
