@@ -1013,13 +1013,15 @@ struct mapped_file {
 // those parameters as raw floats, and each convolution's filters as the bridge's convolution reads them. A network
 // loaded from the copy reads its convolutions' filters in place, from the copy mapped read-only and shared by
 // every worker's network; only the other layers' few parameters are copied. The copy is used only while the model
-// file has the size and modification time it was made from and its checksum holds; otherwise the model file is
+// file has the size, modification time and status-change time it was made from and its checksum holds; otherwise the model file is
 // read and the copy made again. A folder that cannot be written simply has no copy.
 namespace net_cache {
 struct header {
     char magic[16];
+    // The model file it was made from: its size, modification time and status-change time (a copy of another
+    // file with the same size, its modification time kept, as `cp -p` makes, has a new status-change time).
     uint64_t model_size;
-    int64_t model_mtime_sec, model_mtime_nsec;
+    int64_t model_mtime_sec, model_mtime_nsec, model_ctime_sec, model_ctime_nsec;
     // The body: structure_bytes of structure, zeros to a multiple of 8 (padded), tensors x 4 dimensions (long
     // long), floats raw floats, zeros to arranged_at (a multiple of 64 from the file's start), arranged floats.
     uint64_t structure_bytes, tensors, floats, arranged_at, arranged, checksum;
@@ -1080,6 +1082,8 @@ static void save(const char *model_path, anet_type &net) {
     h.model_size = (uint64_t)st.st_size;
     h.model_mtime_sec = st.st_mtim.tv_sec;
     h.model_mtime_nsec = st.st_mtim.tv_nsec;
+    h.model_ctime_sec = st.st_ctim.tv_sec;
+    h.model_ctime_nsec = st.st_ctim.tv_nsec;
     h.structure_bytes = bytes.size();
     bytes.resize(padded(bytes.size()), '\0');
     h.tensors = dims.size() / 4;
@@ -1106,7 +1110,8 @@ static bool load(const char *model_path, anet_type &net) {
     header h;
     std::memcpy(&h, bytes, sizeof h);
     if (std::memcmp(h.magic, magic, sizeof h.magic) != 0 || h.model_size != (uint64_t)st.st_size ||
-        h.model_mtime_sec != st.st_mtim.tv_sec || h.model_mtime_nsec != st.st_mtim.tv_nsec)
+        h.model_mtime_sec != st.st_mtim.tv_sec || h.model_mtime_nsec != st.st_mtim.tv_nsec ||
+        h.model_ctime_sec != st.st_ctim.tv_sec || h.model_ctime_nsec != st.st_ctim.tv_nsec)
         return false;
     if (h.structure_bytes > size || h.tensors > size || h.floats > size || h.arranged > size || h.arranged_at > size ||
         h.arranged_at % 64 != 0 || h.arranged_at < sizeof h + padded(h.structure_bytes) + h.tensors * 4 * sizeof(long long) + h.floats * sizeof(float) ||
@@ -1174,16 +1179,18 @@ template <typename T> static void load_model(const char *path, T &item) {
     }
 }
 
-// A model file is deserialized once a process, keyed by path, size and modification time (a file replaced on disk
-// is read again). The shape predictor is only read (its operator() is const): everyone shares the one loaded. The
+// A model file is deserialized once a process, keyed by path, inode, size, modification and status-change time (a
+// file replaced on disk is read again). The shape predictor is only read (its operator() is const): everyone shares
+// the one loaded. The
 // descriptor network keeps each layer's output inside itself, so each worker needs one of its own: of the
-// `workers` opening it together, each gets a copy of the one parsed (its tensors copied: about 15 ms, where
-// parsing takes 25), and the last the parsed one itself.
+// `workers` opening it together, each gets a copy of the one loaded (the convolutions' filters shared, the other
+// layers' few weights copied), and the last the loaded one itself.
 static std::string file_key(const char *path) {
     struct stat st;
     if (::stat(path, &st) != 0) return "";
-    return std::string(path) + "|" + std::to_string((long long)st.st_size) + "|" + std::to_string((long long)st.st_mtim.tv_sec) +
-           "." + std::to_string((long long)st.st_mtim.tv_nsec);
+    auto time = [](const timespec &t) { return std::to_string((long long)t.tv_sec) + "." + std::to_string((long long)t.tv_nsec); };
+    return std::string(path) + "|" + std::to_string((long long)st.st_ino) + "|" + std::to_string((long long)st.st_size) + "|" +
+           time(st.st_mtim) + "|" + time(st.st_ctim);
 }
 
 // A model file's loaded model, `Holder` owning it; the caller holds `lock`. `refresh` reads the file where none is

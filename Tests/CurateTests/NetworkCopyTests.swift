@@ -2,6 +2,9 @@
 // which loads in a fraction of the time dlib's reading takes: descriptors from it are the model file's to the bit,
 // and a copy that is damaged, or older than the model file, is not used but made again.
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import TestSupport
 @testable import Curate
@@ -62,9 +65,24 @@ struct NetworkCopyTests {
         #expect(try describe() == read)
         #expect(counts() == (3, 3))
 
+        // Another file of the same size put in its place with the same modification time (as `cp -p` does): its
+        // status-change time tells it apart.
+        var before = stat()
+        #expect(stat(model.path, &before) == 0)
+        let moved = dir.sub("moved.dat")
+        try FileManager.default.copyItem(at: model, to: moved)
+        var times = [before.st_atim, before.st_mtim]
+        #expect(utimensat(AT_FDCWD, moved.path, &times, 0) == 0)
+        #expect(rename(moved.path, model.path) == 0)
+        var after = stat()
+        #expect(stat(model.path, &after) == 0)
+        #expect(after.st_size == before.st_size && after.st_mtim.tv_sec == before.st_mtim.tv_sec && after.st_mtim.tv_nsec == before.st_mtim.tv_nsec)
+        #expect(try describe() == read)
+        #expect(counts() == (3, 4))
+
         // A copy cut short is not used either.
         try Data(try Data(contentsOf: copy).prefix(4096)).write(to: copy)
         #expect(try describe() == read)
-        #expect(counts() == (3, 4))
+        #expect(counts() == (3, 5))
     }
 }
