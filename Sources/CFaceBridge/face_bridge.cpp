@@ -1580,9 +1580,25 @@ extern "C" int curate_blas_self_check(double tolerance, double *worst) {
     return *worst <= tolerance ? 1 : 0;
 }
 
+// OpenBLAS (its pthreads build) starts a thread per core when it loads, and each of them spins on sched_yield for
+// its thread timeout, about 0.1 s of CPU, before it sleeps: in every process, beside curate's own workers (on two
+// cores, a tenth of a 19-photo `process`). curate gives each worker its own network on one BLAS thread, so it stops
+// them at start; a later call asking for more threads would start them again.
+extern "C" int curate_blas_one_thread(void) {
+    auto set = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    auto stop = (int (*)(void))dlsym(RTLD_DEFAULT, "blas_thread_shutdown_");
+    if (!set) return 0;
+    set(1);
+    if (stop) stop();
+    return 1;
+}
+
+// Nothing to do where OpenBLAS already runs that many: setting them starts its threads again where they were
+// stopped (curate_blas_one_thread), even for one.
 extern "C" int curate_faces_blas_threads(int threads) {
     auto set = (void (*)(int))dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    auto get = (int (*)(void))dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
     if (!set) return 0;
-    set(threads);
+    if (!get || get() != threads) set(threads);
     return 1;
 }

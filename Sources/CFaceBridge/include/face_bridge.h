@@ -106,6 +106,9 @@ typedef struct {
 } curate_blas_info;
 
 void curate_faces_blas(curate_blas_info *info);
+/// One OpenBLAS thread for the whole process, and the idle threads OpenBLAS started when it loaded stopped (they
+/// spin for about 0.1 s of CPU each otherwise); 0 on another BLAS.
+int curate_blas_one_thread(void);
 
 /// Sets OpenBLAS's thread count for the whole process; 0 (and nothing done) when the BLAS is not OpenBLAS.
 int curate_faces_blas_threads(int threads);

@@ -23,6 +23,12 @@ public struct BLAS: Sendable, Equatable {
                     threads: Int(info.threads), core: BLASCore.loaded, choice: BLASCore.choice)
     }
 
+    /// One OpenBLAS thread for the whole process, and the threads OpenBLAS started when it loaded (one a core, each
+    /// spinning for about 0.1 s of CPU before it sleeps) stopped; false on the reference BLAS. Each processing worker
+    /// runs its own network, so curate never needs more.
+    @discardableResult
+    public static func useOneThread() -> Bool { curate_blas_one_thread() != 0 }
+
     /// Sets OpenBLAS's threads for the whole process; false (nothing to set) on the reference BLAS.
     @discardableResult
     public static func setThreads(_ n: Int) -> Bool { curate_faces_blas_threads(Int32(n)) != 0 }

@@ -93,12 +93,13 @@ public final class FaceModels {
     /// `workers`: how many threads open the same models together, each for itself (the files are read once; the
     /// last of them gets the network read, the others copies).
     public init(_ files: ModelFiles, workers: Int = 1) throws {
+        // Each processing worker runs its own network: more BLAS threads than one per worker would only
+        // oversubscribe the cores (OpenBLAS otherwise splits calls over one thread per core); the command line also
+        // stops OpenBLAS's idle threads at start (`BLAS.useOneThread`).
+        BLAS.setThreads(1)
         handle = try Bridge.value({ FaceError(description: "cannot load face models: \($0)") }) {
             curate_faces_open(files.shapePredictor?.path, files.resnet?.path, files.detectorCache?.path, Int32(max(1, workers)), $0)
         }
-        // Each processing worker runs its own network: more BLAS threads than one per worker would only
-        // oversubscribe the cores (OpenBLAS otherwise starts one per core for every call).
-        BLAS.setThreads(1)
     }
 
     deinit { curate_faces_close(handle) }
