@@ -1013,8 +1013,8 @@ struct mapped_file {
 // those parameters as raw floats, and each convolution's filters as the bridge's convolution reads them. A network
 // loaded from the copy reads its convolutions' filters in place, from the copy mapped read-only and shared by
 // every worker's network; only the other layers' few parameters are copied. The copy is used only while the model
-// file has the size, modification time and status-change time it was made from and its checksum holds; otherwise the model file is
-// read and the copy made again. A folder that cannot be written simply has no copy.
+// file has the size, modification time and status-change time it was made from and its checksum holds; otherwise
+// the model file is read and the copy made again. A folder that cannot be written simply has no copy.
 namespace net_cache {
 struct header {
     char magic[16];

@@ -349,7 +349,7 @@ class fast_con_ {
     std::shared_ptr<const void> owner;
     const float *filters = nullptr, *biases = nullptr;
     bool has_bias = false;
-    const float *raw = nullptr;   // inner's parameters in the parsed copy, while inner has none
+    mutable const float *raw = nullptr;   // inner's parameters in the parsed copy, while inner has none
     long raw_dims[4] = {0, 0, 0, 0};
 
     // Whether this shape's convolution agreed with dlib's the first time it ran (checked once per process).
@@ -360,7 +360,7 @@ class fast_con_ {
         auto &params = dynamic_cast<resizable_tensor &>(inner.get_layer_params());
         params.set_size(raw_dims[0], raw_dims[1], raw_dims[2], raw_dims[3]);
         std::memcpy(params.host_write_only(), raw, sizeof(float) * params.size());
-        const_cast<fast_con_ *>(this)->raw = nullptr;
+        raw = nullptr;
     }
 
     void forget_arranged() {
