@@ -12,6 +12,7 @@
 # cores, and where the time goes by stage; BEFORE=path/to/curate adds a row for another build (an earlier commit),
 # its one-thread runs alternating with curate's round by round (the best of each by CPU seconds), so that a change
 # of load on a shared machine falls on both. Usage: bench/process.sh [ROUNDS=3] (the best of ROUNDS runs is shown).
+# MARGINAL=1 also prints what each further photo costs each program, their starts taken out (see below).
 # SETS="small medium" picks sets; PROFILE=1 also records `perf record -g` of curate with one thread on each set and
 # prints the functions and libraries the time goes to (perf must be installed).
 set -euo pipefail
@@ -74,6 +75,12 @@ for set in $SETS; do
     mkdir -p "$OUT/q-$set"
     sed "s#^#$(cat "$OUT/url")/files/#" "$OUT/$set.rel" > "$OUT/q-$set/all.txt"
     $BIN/curate fetch --query "$OUT/q-$set" --n "$(wc -l < "$OUT/$set.rel")" --no-process --quiet --workspace "$OUT/ws-$set"
+    if [ "${MARGINAL:-0}" = 1 ]; then   # the set's first photo alone, for each program's cost before its photos
+        head -n 1 "$OUT/$set.paths" > "$OUT/$set-one.paths"
+        mkdir -p "$OUT/q-$set-one"
+        head -n 1 "$OUT/q-$set/all.txt" > "$OUT/q-$set-one/all.txt"
+        $BIN/curate fetch --query "$OUT/q-$set-one" --n 1 --no-process --quiet --workspace "$OUT/ws-$set-one"
+    fi
 done
 { kill -9 $SERVER; wait $SERVER; } 2>/dev/null || true
 
@@ -164,6 +171,22 @@ print(f"{name:<24} {threads:>7} {secs:>9.2f} {rate:>14.1f} {vs:>10} {command:>9.
         [ -n "$ref_cpu" ] || ref_cpu=$(echo "$json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["cpu"]/r["images"])')
         [ -n "$ref_cmd" ] || ref_cmd=$(echo "$json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["images"]/r["command"])')
     done
+    # MARGINAL=1: what each further photo costs, with each program's start (Python's imports, the models, the
+    # catalog) taken out: (CPU of the whole set - CPU of its first photo alone) / (photos - 1), one thread each.
+    # This is the ratio a run of thousands of such photos sees.
+    if [ "${MARGINAL:-0}" = 1 ]; then
+        ref_one=$(best reference "$set-one"); cur_one=$(best curate_run "$set-one" 1)
+        read -r _ _ ref_all <<< "${rows[0]}"; read -r _ _ cur_all <<< "${rows[1]}"
+        python3 -c '
+import json, sys
+ra, ro, ca, co = (json.loads(x) for x in sys.argv[1:5])
+n = ra.get("images", ra.get("processed"))
+ref = (ra["cpu"] - ro["cpu"]) / (n - 1); cur = (ca["cpu"] - co["cpu"]) / (n - 1)
+first_ref, first_cur = ro["cpu"], co["cpu"]
+print(f"each further photo, CPU s: reference {ref:.3f}, curate {cur:.3f}: {ref / cur:.2f}x "
+      f"(a first photo alone: reference {first_ref:.2f} s, curate {first_cur:.2f} s)")
+' "$ref_all" "$ref_one" "$cur_all" "$cur_one"
+    fi
 done
 
 # Where the time goes, by function and by library: curate with one thread on each set under `perf record -g`.
