@@ -1130,7 +1130,7 @@ static bool load(const char *model_path, anet_type &net) {
     visit_computational_layers(net, [&](auto &layer) {
         using L = std::decay_t<decltype(layer)>;
         tensor &t = layer.get_layer_params();
-        if (!fits || i >= h.tensors || t.size() != 0 || h.structure_bytes > size) { fits = false; return; }
+        if (!fits || i >= h.tensors || t.size() != 0) { fits = false; return; }
         long long d[4];
         std::memcpy(d, dims_at + 4 * sizeof(long long) * i++, sizeof d);
         const unsigned long long count = (unsigned long long)(d[0] * d[1] * d[2] * d[3]);

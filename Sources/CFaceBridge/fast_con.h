@@ -348,7 +348,6 @@ class fast_con_ {
     // copies of the layer (one network a worker) share them, `owner` keeping them alive.
     std::shared_ptr<const void> owner;
     const float *filters = nullptr, *biases = nullptr;
-    bool has_bias = false;
     mutable const float *raw = nullptr;   // inner's parameters in the parsed copy, while inner has none
     long raw_dims[4] = {0, 0, 0, 0};
 
@@ -394,7 +393,7 @@ public:
         ensure_params();
         const tensor &params = inner.get_layer_params();
         const long taps = k * nr * nc;
-        has_bias = !inner.bias_is_disabled();
+        const bool has_bias = !inner.bias_is_disabled();
         DLIB_CASSERT((long)params.size() == taps * num_filters + (has_bias ? num_filters : 0));
         const float *p = params.host();
         auto made = std::make_shared<std::vector<float>>((size_t)(arranged_size(k) + (has_bias ? num_filters : 0)));
@@ -438,9 +437,8 @@ public:
     void use_parsed(std::shared_ptr<const void> from, const float *raw_params, const long long dims[4], const float *arranged_filters) {
         raw = raw_params;
         for (int i = 0; i < 4; ++i) raw_dims[i] = (long)dims[i];
-        has_bias = !inner.bias_is_disabled();
         filters = arranged_filters;
-        biases = has_bias ? raw_params + (raw_dims[0] * raw_dims[1] * raw_dims[2] * raw_dims[3] - num_filters) : nullptr;
+        biases = !inner.bias_is_disabled() ? raw_params + (raw_dims[0] * raw_dims[1] * raw_dims[2] * raw_dims[3] - num_filters) : nullptr;
         owner = std::move(from);
     }
 

@@ -30,8 +30,9 @@ typedef struct curate_face_models curate_face_models;
 curate_face_models *curate_faces_open(const char *shape_predictor_path, const char *resnet_path,
                                       const char *detector_cache_path, int workers, curate_error *err);
 void curate_faces_close(curate_face_models *models);
-/// How many times this process loaded the descriptor network from its parsed copy beside the model file, and how
-/// many times it wrote that copy (see face_bridge.cpp, net_cache). For tests.
+/// How many times this process loaded the descriptor network from its parsed copy beside the model file, how many
+/// times it wrote that copy (see face_bridge.cpp, net_cache), and how many convolution layers it arranged the
+/// filters of itself (those of a network read from the model file). For tests.
 void curate_faces_net_cache_counts(int *hits, int *writes, int *arranged);
 /// 1 when the bridge's own reading of a shape predictor file (what curate_faces_open uses: dlib's deserialize takes
 /// tens of milliseconds) gives the predictor dlib's deserialize gives, 0 when it differs or declines the file (then
