@@ -83,6 +83,12 @@ for set in $SETS; do
     fi
 done
 { kill -9 $SERVER; wait $SERVER; } 2>/dev/null || true
+# BEFORE's own copy of the model files: a build that keeps another form of the network's parsed copy beside them
+# would otherwise make it again each run, and so would this one.
+if [ -n "${BEFORE:-}" ]; then
+    mkdir -p "$OUT/models-before"
+    cp -p "${CURATE_MODELS:-dataset/models}"/*.dat "$OUT/models-before/"
+fi
 
 # Each run prints one JSON line {images, seconds, stages}; the best of ROUNDS by seconds is kept.
 best() {  # command...
@@ -123,10 +129,7 @@ for set in $SETS; do
     else
         # BEFORE=path/to/curate: another build (an earlier commit's) on the same workspace, one thread, for
         # before/after: the two alternate, and the best of each by CPU seconds is kept. BEFORE reads its own copy
-        # of the model files: a build that keeps another form of the network's parsed copy beside them would
-        # otherwise make it again each run, and so would this one.
-        mkdir -p "$OUT/models-before"
-        cp -p "${CURATE_MODELS:-dataset/models}"/*.dat "$OUT/models-before/"
+        # of the model files (made once, below the workspaces).
         for _ in $(seq "$ROUNDS"); do
             curate_run "$set" 1 | tail -n 1 >> "$OUT/ab-after-$set"
             CURATE_BINARY=$BEFORE curate_run "$set" 1 CURATE_MODELS="$OUT/models-before" | tail -n 1 >> "$OUT/ab-before-$set"
