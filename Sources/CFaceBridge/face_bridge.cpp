@@ -128,8 +128,10 @@ static frontal_face_detector shared_detector(const char *cache_path) {
 // the same function 16 at a time on AVX-512: every output value is made of the same products, rounded the same
 // (multiply, then add, into three partial sums over every third tap, joined as t + (t2 + t3)), and the last
 // columns of each row, which dlib does one at a time, 8 at a time the way its scalar loop compiles here; so the
-// scores are dlib's to the bit. agrees_with_dlib checks it once a process before it is used; bench/verdicts.sh and
-// HOGScanTests check it against dlib's own scan.
+// scores are dlib's to the bit. It loads each value once for several uses where dlib loads it again: the column
+// pass makes six rows of outputs from the 15 rows of the row pass they read, and a plane's parts have their row
+// passes two at a time (filter_plane). agrees_with_dlib checks it once a process before it is used;
+// bench/verdicts.sh and HOGScanTests check it against dlib's own scan.
 namespace hog_scan {
 // Luma of a row of BGR pixels with OpenCV's weights and rounding (cvtColor's BGR2GRAY: 0.299 R + 0.587 G + 0.114 B
 // in 14-bit fixed point).
@@ -205,66 +207,187 @@ static inline __m512 taps10(const float *in, long step, const __m512 *f) {
     return _mm512_add_ps(t, _mm512_add_ps(t2, t3));
 }
 
-static rectangle filter_separable(const array2d<float> &in, array2d<float> &out, const matrix<float, 0, 1> &row_filter,
-                                  const matrix<float, 0, 1> &col_filter, array2d<float> &scratch, bool add_to) {
-    if (in.size() == 0) { out.clear(); return rectangle(); }
-    const long nr = in.nr(), nc = in.nc(), rn = row_filter.size(), cn = col_filter.size();
-    const float *rf = &row_filter(0), *cf = &col_filter(0);
+// Both passes below leave the columns from vend on to dlib's scalar loop: one fused multiply-add a tap (as it
+// compiles here, -march=native contracting `temp += p * f`), 8 columns at once.
+static inline __m256 scalar_loop(const float *in, long step, const float *f, long n, __mmask8 m) {
+    __m256 temp = _mm256_setzero_ps();
+    for (long k = 0; k < n; ++k) temp = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(m, in + k * step), _mm256_set1_ps(f[k]), temp);
+    return temp;
+}
+
+// The row pass of one part into scratch row by row: columns [first_col, last_col) of each row, 16, then 8 at a
+// time to vend (dlib's vector columns: whole blocks of 8 from first_col), then dlib's scalar loop.
+static void row_pass(const array2d<float> &in, array2d<float> &scratch, const matrix<float, 0, 1> &row_filter, long from_col) {
+    const long nr = in.nr(), nc = in.nc(), rn = row_filter.size();
+    const float *rf = &row_filter(0);
+    const long first_col = rn / 2, last_col = nc - ((rn - 1) / 2);
+    const long vend = first_col + (last_col - first_col >= 8 ? (last_col - first_col) / 8 * 8 : 0);
+    __m512 f[10];
+    if (rn == 10) for (int k = 0; k < 10; ++k) f[k] = _mm512_set1_ps(rf[k]);
+    for (long r = 0; r < nr; ++r) {
+        const float *row = &in[r][0] - first_col;
+        float *s = &scratch[r][0];
+        long c = from_col;
+        if (rn == 10)
+            for (; c + 16 <= vend; c += 16) _mm512_storeu_ps(s + c, taps10(row + c, 1, f));
+        for (; c + 16 <= vend; c += 16) v16::store(s + c, taps<v16>(row + c, 1, rf, rn));
+        for (; c + 8 <= vend; c += 8) v8::store(s + c, taps<v8>(row + c, 1, rf, rn));
+        if (c < last_col) {
+            const __mmask8 m = (__mmask8)((1u << (last_col - c)) - 1);
+            _mm256_mask_storeu_ps(s + c, m, scalar_loop(row + c, 1, rf, rn, m));
+        }
+    }
+}
+
+// The row pass of two parts of one plane with 10 taps, 16 columns at a time: each input vector is loaded once for
+// both; each part's sums are taps10's.
+static inline void taps10_two(const float *in, const __m512 *f, const __m512 *g, __m512 &a, __m512 &b) {
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 t = zero, t2 = zero, t3 = zero, u = zero, u2 = zero, u3 = zero;
+#pragma GCC unroll 3
+    for (int k = 0; k < 9; k += 3) {
+        const __m512 x0 = _mm512_loadu_ps(in + k), x1 = _mm512_loadu_ps(in + k + 1), x2 = _mm512_loadu_ps(in + k + 2);
+        t = _mm512_add_ps(t, _mm512_mul_ps(x0, f[k]));
+        t2 = _mm512_add_ps(t2, _mm512_mul_ps(x1, f[k + 1]));
+        t3 = _mm512_add_ps(t3, _mm512_mul_ps(x2, f[k + 2]));
+        u = _mm512_add_ps(u, _mm512_mul_ps(x0, g[k]));
+        u2 = _mm512_add_ps(u2, _mm512_mul_ps(x1, g[k + 1]));
+        u3 = _mm512_add_ps(u3, _mm512_mul_ps(x2, g[k + 2]));
+    }
+    const __m512 x9 = _mm512_loadu_ps(in + 9);
+    t = _mm512_add_ps(t, _mm512_mul_ps(x9, f[9]));
+    u = _mm512_add_ps(u, _mm512_mul_ps(x9, g[9]));
+    a = _mm512_add_ps(t, _mm512_add_ps(t2, t3));
+    b = _mm512_add_ps(u, _mm512_add_ps(u2, u3));
+}
+
+// Six rows of the column pass's outputs with 10 taps, 16 columns: the 15 scratch rows they read are each loaded
+// once, and each output's products summed as taps10 sums them.
+constexpr int col_rows = 6;
+static inline void taps10_rows(const float *top, long step, const __m512 *f, __m512 *out) {
+    __m512 acc[col_rows][3];  // in registers: the loops are unrolled whole
+#pragma GCC unroll 16
+    for (int s = 0; s < col_rows + 9; ++s) {
+        const __m512 x = _mm512_loadu_ps(top + s * step);
+#pragma GCC unroll 8
+        for (int q = 0; q < col_rows; ++q) {
+            const int k = s - q;
+            if (k < 0 || k > 9) continue;
+            acc[q][k % 3] = _mm512_add_ps(k < 3 ? _mm512_setzero_ps() : acc[q][k % 3], _mm512_mul_ps(x, f[k]));
+        }
+    }
+#pragma GCC unroll 8
+    for (int q = 0; q < col_rows; ++q) out[q] = _mm512_add_ps(acc[q][0], _mm512_add_ps(acc[q][1], acc[q][2]));
+}
+
+// The column pass of one part from its scratch into out (added to it, or in place of it): rows [first_row,
+// last_row), six at a time where there are 10 taps, the columns as the row pass does them.
+static rectangle col_pass(const array2d<float> &scratch, array2d<float> &out, const matrix<float, 0, 1> &col_filter, long rn,
+                          bool add_to) {
+    const long nr = scratch.nr(), nc = scratch.nc(), cn = col_filter.size();
+    const float *cf = &col_filter(0);
     out.set_size(nr, nc);
     const long first_row = cn / 2, first_col = rn / 2;
     const long last_row = nr - ((cn - 1) / 2), last_col = nc - ((rn - 1) / 2);
     const rectangle non_border(first_col, first_row, last_col - 1, last_row - 1);
     if (!add_to) zero_border_pixels(out, non_border);
-    scratch.set_size(nr, nc);
-    // dlib's vector columns: whole blocks of 8 from first_col; the rest, one at a time.
     const long vend = first_col + (last_col - first_col >= 8 ? (last_col - first_col) / 8 * 8 : 0);
-    __m512 f[10];
-    for (long r = 0; r < nr; ++r) {
-        const float *row = &in[r][0] - first_col;
-        float *s = &scratch[r][0];
-        long c = first_col;
-        if (rn == 10) {
-            for (int k = 0; k < 10; ++k) f[k] = _mm512_set1_ps(rf[k]);
-            for (; c + 16 <= vend; c += 16) _mm512_storeu_ps(s + c, taps10(row + c, 1, f));
-        }
-        for (; c + 16 <= vend; c += 16) v16::store(s + c, taps<v16>(row + c, 1, rf, rn));
-        for (; c + 8 <= vend; c += 8) v8::store(s + c, taps<v8>(row + c, 1, rf, rn));
-        if (c < last_col) {
-            // dlib's scalar loop for the last columns: one fused multiply-add a tap (as it compiles here, -march=native
-            // contracting `temp += p * f`), 8 columns at once.
-            const __mmask8 m = (__mmask8)((1u << (last_col - c)) - 1);
-            __m256 temp = _mm256_setzero_ps();
-            for (long n = 0; n < rn; ++n) temp = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(m, row + c + n), _mm256_set1_ps(rf[n]), temp);
-            _mm256_mask_storeu_ps(s + c, m, temp);
-        }
-    }
-    if (cn == 10) for (int k = 0; k < 10; ++k) f[k] = _mm512_set1_ps(cf[k]);
-    for (long r = first_row; r < last_row; ++r) {
+    auto put16 = [&](float *o, __m512 t) { _mm512_storeu_ps(o, add_to ? _mm512_add_ps(t, _mm512_loadu_ps(o)) : t); };
+    // One row's columns from c on.
+    auto rest_of_row = [&](long r, long c) {
         const float *top = &scratch[r - first_row][0];
         float *o = &out[r][0];
-        long c = first_col;
-        if (cn == 10)
-            for (; c + 16 <= vend; c += 16) {
-                __m512 t = taps10(top + c, nc, f);
-                _mm512_storeu_ps(o + c, add_to ? _mm512_add_ps(t, _mm512_loadu_ps(o + c)) : t);
-            }
-        for (; c + 16 <= vend; c += 16) {
-            __m512 t = taps<v16>(top + c, nc, cf, cn);
-            v16::store(o + c, add_to ? v16::add(t, v16::load(o + c)) : t);
-        }
+        for (; c + 16 <= vend; c += 16) put16(o + c, taps<v16>(top + c, nc, cf, cn));
         for (; c + 8 <= vend; c += 8) {
-            __m256 t = taps<v8>(top + c, nc, cf, cn);
+            const __m256 t = taps<v8>(top + c, nc, cf, cn);
             v8::store(o + c, add_to ? v8::add(t, v8::load(o + c)) : t);
         }
         if (c < last_col) {
             const __mmask8 m = (__mmask8)((1u << (last_col - c)) - 1);
-            __m256 temp = _mm256_setzero_ps();
-            for (long k = 0; k < cn; ++k) temp = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(m, top + c + k * nc), _mm256_set1_ps(cf[k]), temp);
+            __m256 temp = scalar_loop(top + c, nc, cf, cn, m);
             if (add_to) temp = _mm256_add_ps(_mm256_maskz_loadu_ps(m, o + c), temp);
             _mm256_mask_storeu_ps(o + c, m, temp);
         }
+    };
+    long r = first_row;
+    if (cn == 10) {
+        __m512 f[10];
+        for (int k = 0; k < 10; ++k) f[k] = _mm512_set1_ps(cf[k]);
+        const long blocks_end = first_col + (vend - first_col) / 16 * 16;
+        for (; r + col_rows <= last_row; r += col_rows) {
+            const float *top = &scratch[r - first_row][0];
+            for (long c = first_col; c < blocks_end; c += 16) {
+                __m512 t[col_rows];
+                taps10_rows(top + c, nc, f, t);
+                for (int q = 0; q < col_rows; ++q) put16(&out[r + q][0] + c, t[q]);
+            }
+            for (int q = 0; q < col_rows; ++q) rest_of_row(r + q, blocks_end);
+        }
+        for (; r < last_row; ++r) {
+            const float *top = &scratch[r - first_row][0];
+            float *o = &out[r][0];
+            long c = first_col;
+            for (; c < blocks_end; c += 16) put16(o + c, taps10(top + c, nc, f));
+            rest_of_row(r, c);
+        }
     }
+    for (; r < last_row; ++r) rest_of_row(r, first_col);
     return non_border;
+}
+
+static rectangle filter_separable(const array2d<float> &in, array2d<float> &out, const matrix<float, 0, 1> &row_filter,
+                                  const matrix<float, 0, 1> &col_filter, array2d<float> &scratch, bool add_to) {
+    if (in.size() == 0) { out.clear(); return rectangle(); }
+    scratch.set_size(in.nr(), in.nc());
+    row_pass(in, scratch, row_filter, row_filter.size() / 2);
+    return col_pass(scratch, out, col_filter, row_filter.size(), add_to);
+}
+
+// One plane's parts, as scan_fhog_pyramid applies them (filter_separable for each part in turn, into out, added to
+// it once `started`): the row passes of two parts with 10 taps together (taps10_two), then each part's column pass
+// in turn. Every output value is made of the same operations in the same order as part by part.
+static rectangle filter_plane(const array2d<float> &in, array2d<float> &out, const std::vector<matrix<float, 0, 1>> &row_filters,
+                              const std::vector<matrix<float, 0, 1>> &col_filters, std::vector<array2d<float>> &scratches,
+                              bool &started) {
+    const size_t parts = row_filters.size();
+    rectangle area;
+    bool tens = in.size() != 0;
+    for (const auto &f : row_filters) tens = tens && f.size() == 10;
+    if (scratches.size() < parts) scratches.resize(parts);
+    if (!tens || parts < 2) {
+        for (size_t j = 0; j < parts; ++j) {
+            area = filter_separable(in, out, row_filters[j], col_filters[j], scratches[0], started);
+            started = out.size() != 0;
+        }
+        return area;
+    }
+    const long nr = in.nr(), nc = in.nc(), first_col = 5, last_col = nc - 4;
+    const long vend = first_col + (last_col - first_col >= 8 ? (last_col - first_col) / 8 * 8 : 0);
+    const long blocks_end = first_col + (vend - first_col) / 16 * 16;
+    for (size_t j = 0; j < parts; ++j) scratches[j].set_size(nr, nc);
+    for (size_t j = 0; j + 1 < parts; j += 2) {
+        __m512 f[10], g[10];
+        for (int k = 0; k < 10; ++k) f[k] = _mm512_set1_ps(row_filters[j](k)), g[k] = _mm512_set1_ps(row_filters[j + 1](k));
+        for (long r = 0; r < nr; ++r) {
+            const float *row = &in[r][0] - first_col;
+            float *s = &scratches[j][r][0], *s2 = &scratches[j + 1][r][0];
+            for (long c = first_col; c < blocks_end; c += 16) {
+                __m512 a, b;
+                taps10_two(row + c, f, g, a, b);
+                _mm512_storeu_ps(s + c, a);
+                _mm512_storeu_ps(s2 + c, b);
+            }
+        }
+        // The columns from blocks_end on, a part at a time.
+        row_pass(in, scratches[j], row_filters[j], blocks_end);
+        row_pass(in, scratches[j + 1], row_filters[j + 1], blocks_end);
+    }
+    if (parts % 2) row_pass(in, scratches[parts - 1], row_filters[parts - 1], first_col);
+    for (size_t j = 0; j < parts; ++j) {
+        area = col_pass(scratches[j], out, col_filters[j], 10, started);
+        started = true;
+    }
+    return area;
 }
 
 // dlib's impl_extract_fhog_features (fhog.h) for a grey image, its histogram loop 16 pixels at a time where dlib's
@@ -583,23 +706,34 @@ static bool agrees_with_dlib() {
     unsigned state = 2463534242u;
     auto next = [&state]() { state ^= state << 13; state ^= state >> 17; state ^= state << 5; return state; };
     auto value = [&]() { return (float)(next() % 20001) / 10000.0f - 1.0f; };
+    // The filters: every width modulo 16 and heights of 1 to 13 rows of outputs (the column pass does six at a time),
+    // one part alone and a plane's two to four parts together.
+    std::vector<array2d<float>> scratches;
     for (long nc = 10; nc < 42; ++nc)
         for (int add = 0; add < 2; ++add) {
-            const long nr = 10 + nc % 5;
+            const long nr = 10 + nc % 13, parts = add ? 2 + nc % 3 : 1;
             array2d<float> in(nr, nc), ours, theirs, scratch;
-            matrix<float, 0, 1> row(10), col(10);
+            std::vector<matrix<float, 0, 1>> rows(parts), cols(parts);
             for (long r = 0; r < nr; ++r)
                 for (long c = 0; c < nc; ++c) in[r][c] = value();
-            for (long k = 0; k < 10; ++k) row(k) = value(), col(k) = value();
-            if (add) {
+            for (long j = 0; j < parts; ++j) {
+                rows[j].set_size(10), cols[j].set_size(10);
+                for (long k = 0; k < 10; ++k) rows[j](k) = value(), cols[j](k) = value();
+            }
+            const bool started = nc % 2;
+            if (started) {
                 ours.set_size(nr, nc);
                 theirs.set_size(nr, nc);
                 for (long r = 0; r < nr; ++r)
                     for (long c = 0; c < nc; ++c) ours[r][c] = theirs[r][c] = value();
             }
-            if (filter_separable(in, ours, row, col, scratch, add) !=
-                float_spatially_filter_image_separable(in, theirs, row, col, scratch, add))
-                return false;
+            rectangle theirs_area;
+            for (long j = 0; j < parts; ++j)
+                theirs_area = float_spatially_filter_image_separable(in, theirs, rows[j], cols[j], scratch, started || j > 0);
+            bool ours_started = started;
+            const rectangle ours_area = parts == 1 ? filter_separable(in, ours, rows[0], cols[0], scratch, started)
+                                                   : filter_plane(in, ours, rows, cols, scratches, ours_started);
+            if (ours_area != theirs_area) return false;
             if (std::memcmp(&ours[0][0], &theirs[0][0], sizeof(float) * nr * nc) != 0) return false;
         }
     // fHOG: widths 40 to 55 (every row's pixels modulo 16) and two whose rows are more than 16 cells of features.
@@ -653,6 +787,19 @@ static bool agrees_with_dlib() {
 static rectangle filter_separable(const array2d<float> &in, array2d<float> &out, const matrix<float, 0, 1> &row_filter,
                                   const matrix<float, 0, 1> &col_filter, array2d<float> &scratch, bool add_to) {
     return float_spatially_filter_image_separable(in, out, row_filter, col_filter, scratch, add_to);
+}
+#endif
+#if !defined(__AVX512F__)
+static rectangle filter_plane(const array2d<float> &in, array2d<float> &out, const std::vector<matrix<float, 0, 1>> &row_filters,
+                              const std::vector<matrix<float, 0, 1>> &col_filters, std::vector<array2d<float>> &scratches,
+                              bool &started) {
+    rectangle area;
+    if (scratches.empty()) scratches.resize(1);
+    for (size_t j = 0; j < row_filters.size(); ++j) {
+        area = filter_separable(in, out, row_filters[j], col_filters[j], scratches[0], started);
+        started = out.size() != 0;
+    }
+    return area;
 }
 #endif
 
@@ -741,7 +888,8 @@ struct detector {
                      sc.get_min_pyramid_layer_height(), sc.get_max_pyramid_levels());
         const unsigned long box_height = window_height - 2 * sc.get_padding(), box_width = window_width - 2 * sc.get_padding();
         pyramid_down<6> pyr;
-        array2d<float> saliency, scratch;
+        array2d<float> saliency;
+        std::vector<array2d<float>> scratches;
         std::vector<std::pair<double, rectangle>> dets;
         std::vector<rect_detection> all;
         for (unsigned long i = 0; i < banks.size(); ++i) {
@@ -750,10 +898,9 @@ struct detector {
             for (unsigned long l = 0; l < feats.size(); ++l) {
                 rectangle area;
                 saliency.clear();
+                bool started = false;
                 for (unsigned long p = 0; p < w.row_filters.size(); ++p)
-                    for (unsigned long j = 0; j < w.row_filters[p].size(); ++j)
-                        area = filter_separable(feats[l][p], saliency, w.row_filters[p][j], w.col_filters[p][j], scratch,
-                                                saliency.size() != 0);
+                    area = filter_plane(feats[l][p], saliency, w.row_filters[p], w.col_filters[p], scratches, started);
                 if (saliency.size() == 0) {
                     saliency.set_size(feats[l][0].nr(), feats[l][0].nc());
                     assign_all_pixels(saliency, 0);
