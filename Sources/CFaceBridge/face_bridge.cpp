@@ -445,6 +445,20 @@ static void fhog_grey(const image_type &img_, dlib::array<array2d<float>> &hog, 
     std::vector<float> weights((size_t)4 * listed);
     int32_t *at = at_store.data();
     float *w11 = weights.data(), *w01 = w11 + listed, *w10 = w01 + listed, *w00 = w10 + listed;
+    // Each column's cell and horizontal weights, the same in every row: made once, by the same operations.
+    std::vector<int32_t> cell_store((size_t)listed);
+    std::vector<float> across_store((size_t)2 * listed);
+    int32_t *cell_of = cell_store.data();
+    float *across0 = across_store.data(), *across1 = across0 + listed;
+    for (int x = 1; x < xend; x += 16) {
+        const __m512 xx = _mm512_add_ps(_mm512_set1_ps((float)x), lane);
+        const __m512 xp = _mm512_add_ps(_mm512_div_ps(_mm512_add_ps(xx, _mm512_set1_ps(0.5f)), _mm512_set1_ps((float)cell_size)), _mm512_set1_ps(0.5f));
+        const __m512i ixp = _mm512_cvttps_epi32(xp);
+        const __m512 vx0 = _mm512_sub_ps(xp, _mm512_cvtepi32_ps(ixp));
+        _mm512_storeu_si512(cell_of + x - 1, ixp);
+        _mm512_storeu_ps(across0 + x - 1, vx0);
+        _mm512_storeu_ps(across1 + x - 1, _mm512_sub_ps(_mm512_set1_ps(1.0f), vx0));
+    }
     for (int y = 1; y < visible_nr; y++) {
         const float yp = ((float)y + 0.5) / (float)cell_size - 0.5;
         const int iyp = (int)std::floor(yp);
@@ -467,11 +481,8 @@ static void fhog_grey(const image_type &img_, dlib::array<array2d<float>> &hog, 
             const __m512 gx = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(r), _mm512_cvtepu8_epi32(l)));
             const __m512 gy = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_cvtepu8_epi32(b), _mm512_cvtepu8_epi32(t)));
             __m512 v = _mm512_add_ps(_mm512_mul_ps(gx, gx), _mm512_mul_ps(gy, gy));
-            const __m512 xx = _mm512_add_ps(_mm512_set1_ps((float)x), lane);
-            const __m512 xp = _mm512_add_ps(_mm512_div_ps(_mm512_add_ps(xx, _mm512_set1_ps(0.5f)), _mm512_set1_ps((float)cell_size)), _mm512_set1_ps(0.5f));
-            const __m512i ixp = _mm512_cvttps_epi32(xp);
-            __m512 vx0 = _mm512_sub_ps(xp, _mm512_cvtepi32_ps(ixp));
-            __m512 vx1 = _mm512_sub_ps(_mm512_set1_ps(1.0f), vx0);
+            const __m512i ixp = _mm512_loadu_si512(cell_of + x - 1);
+            __m512 vx0 = _mm512_loadu_ps(across0 + x - 1), vx1 = _mm512_loadu_ps(across1 + x - 1);
             v = _mm512_sqrt_ps(v);
             // dlib's bin: its loop keeps the first of dot_0, -dot_0, dot_1, -dot_1, ... that is larger than all before
             // it and than 0, which is the first o whose |dot_o| is the largest (if that is above 0), o where dot_o > 0
