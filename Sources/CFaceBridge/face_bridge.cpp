@@ -126,7 +126,8 @@ static frontal_face_detector shared_detector(const char *cache_path) {
 // pyramid, each plane's filter split into one to four separable (row, then column) filters; those take about half
 // of its time. dlib's float_spatially_filter_image_separable does them 8 columns at a time (simd8f, AVX); this is
 // the same function 16 at a time on AVX-512: every output value is made of the same products, rounded the same
-// (multiply, then add, into three partial sums over every third tap, joined as t + (t2 + t3)), and the last
+// (multiply, then add, into three partial sums over every third tap, joined as t + (t2 + t3); with 10 taps each
+// sum starts at its first product, where dlib adds it to 0, see taps10), and the last
 // columns of each row, which dlib does one at a time, 8 at a time the way its scalar loop compiles here; so the
 // scores are dlib's to the bit. It loads each value once for several uses where dlib loads it again: the column
 // pass makes six rows of outputs from the 15 rows of the row pass they read, and a plane's parts have their row
