@@ -201,7 +201,7 @@ static inline typename O::V taps(const float *in, long step, const float *f, lon
 // That changes one thing: a product of -0 (a feature of 0 times a negative coefficient) stays -0 where dlib's 0 + -0
 // is +0. Adding a zero to a number gives that number, and -0 to a zero gives a zero, so every value after it is
 // dlib's, or a zero where dlib's is +0 (dlib's zeros are all +0). The column pass adds each part's output to the
-// saliency, which is then +0 or a number, or, for a plane's first part, to +0 (store_output): -0 + +0 is +0, so
+// saliency, which is then +0 or a number, or, for a plane's first part, to +0 (col_pass's put16): -0 + +0 is +0, so
 // the saliency is dlib's to the bit again.
 static inline __m512 taps10(const float *in, long step, const __m512 *f) {
     __m512 t = _mm512_mul_ps(_mm512_loadu_ps(in), f[0]);
@@ -303,7 +303,7 @@ static rectangle col_pass(const array2d<float> &scratch, array2d<float> &out, co
     const rectangle non_border(first_col, first_row, last_col - 1, last_row - 1);
     if (!add_to) zero_border_pixels(out, non_border);
     const long vend = first_col + (last_col - first_col >= 8 ? (last_col - first_col) / 8 * 8 : 0);
-    // store_output: added to the saliency, or to +0 (see taps10).
+    // An output stored: added to the saliency, or to +0 (see taps10).
     auto put16 = [&](float *o, __m512 t) { _mm512_storeu_ps(o, _mm512_add_ps(t, add_to ? _mm512_loadu_ps(o) : _mm512_setzero_ps())); };
     // One row's columns from c on.
     auto rest_of_row = [&](long r, long c) {
