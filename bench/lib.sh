@@ -13,6 +13,23 @@ need_shared_data() { # WHO WHY
     [ -f "$DATA/README.md" ] || { echo "$1: $DATA is absent; $2" >&2; exit 2; }
 }
 
+# PHOTOS=the photos given, or every JPEG of ../shared/data's faces/, group/ and single_face/ (exit 2 without the
+# data): `photos_or_shared WHO [PHOTO...]`. A photo given by a relative name is found from where the script was
+# started (the directory before its one `cd` to the package root).
+photos_or_shared() { # WHO [PHOTO...]
+    local who=$1 p
+    shift
+    PHOTOS=()
+    if [ $# -eq 0 ]; then
+        need_shared_data "$who" "no photos were given, and its photos are the default"
+        mapfile -t PHOTOS < <(find "$DATA/faces" "$DATA/group" "$DATA/single_face" -name '*.jpg' | sort)
+        return
+    fi
+    for p in "$@"; do
+        case $p in /*) PHOTOS+=("$p") ;; *) PHOTOS+=("$OLDPWD/$p") ;; esac
+    done
+}
+
 # CURATE=the binary given (made absolute), or this checkout's own build: `curate_binary debug|release [GIVEN]`.
 curate_binary() {
     if [ -n "${2:-}" ]; then CURATE=$(realpath "$2"); return; fi

@@ -8,15 +8,12 @@
 # 2,000 px are shrunk to it, as curate does; none is upsampled.
 # Usage: bench/hog/cascade.sh [PHOTO...]   (default: every photo of ../shared/data's faces/, group/ and single_face/)
 set -euo pipefail
-cd "$(dirname "$0")"
-DATA=../../../shared/data
-if [ $# -eq 0 ]; then
-    [ -d "$DATA" ] || { echo "no photos given and $DATA is absent" >&2; exit 2; }
-    mapfile -t photos < <(find "$DATA/faces" "$DATA/group" "$DATA/single_face" -name '*.jpg' | sort)
-    set -- "${photos[@]}"
-fi
-BIN=$(mktemp -d)/cascade
-trap 'rm -rf "$(dirname "$BIN")"' EXIT
-g++ -O2 -march=native -std=c++17 cascade.cpp -I/usr/include/opencv4 -ldlib -lblas -llapack -lopencv_imgcodecs \
-    -lopencv_imgproc -lopencv_core -lpthread -o "$BIN"
-"$BIN" "$@"
+cd "$(dirname "$0")/../.."
+source bench/lib.sh
+photos_or_shared cascade "$@"
+BUILT=$(mktemp -d)
+on_exit 'rm -rf "$BUILT"'
+BIN=$BUILT/cascade
+g++ -O2 -march=native -std=c++17 bench/hog/cascade.cpp -I/usr/include/opencv4 -ldlib -lblas -llapack \
+    -lopencv_imgcodecs -lopencv_imgproc -lopencv_core -lpthread -o "$BIN"
+"$BIN" "${PHOTOS[@]}"
