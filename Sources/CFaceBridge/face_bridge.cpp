@@ -355,24 +355,15 @@ static rectangle filter_separable(const array2d<float> &in, array2d<float> &out,
     return col_pass(scratch, out, col_filter, row_filter.size(), add_to);
 }
 
-// One plane's parts, as scan_fhog_pyramid applies them (filter_separable for each part in turn, into out, added to
-// it once `started`): the row passes of two parts with 10 taps together (taps10_two), then each part's column pass
-// in turn. Every output value is made of the same operations in the same order as part by part.
-static rectangle filter_plane(const array2d<float> &in, array2d<float> &out, const std::vector<matrix<float, 0, 1>> &row_filters,
+// filter_plane's way for two or more parts of 10 taps each: the row passes of two parts together (taps10_two), then
+// each part's column pass in turn. Every output value is made of the same operations in the same order as part by
+// part.
+static rectangle filter_pairs(const array2d<float> &in, array2d<float> &out, const std::vector<matrix<float, 0, 1>> &row_filters,
                               const std::vector<matrix<float, 0, 1>> &col_filters, std::vector<array2d<float>> &scratches,
                               bool &started) {
     const size_t parts = row_filters.size();
     rectangle area;
-    bool tens = in.size() != 0;
-    for (const auto &f : row_filters) tens = tens && f.size() == 10;
     if (scratches.size() < parts) scratches.resize(parts);
-    if (!tens || parts < 2) {
-        for (size_t j = 0; j < parts; ++j) {
-            area = filter_separable(in, out, row_filters[j], col_filters[j], scratches[0], started);
-            started = out.size() != 0;
-        }
-        return area;
-    }
     const long nr = in.nr(), nc = in.nc(), first_col = 5, last_col = nc - 4;
     const long vend = first_col + (last_col - first_col >= 8 ? (last_col - first_col) / 8 * 8 : 0);
     const long blocks_end = first_col + (vend - first_col) / 16 * 16;
@@ -761,7 +752,7 @@ static bool agrees_with_dlib() {
                 theirs_area = float_spatially_filter_image_separable(in, theirs, rows[j], cols[j], scratch, started || j > 0);
             bool ours_started = started;
             const rectangle ours_area = parts == 1 ? filter_separable(in, ours, rows[0], cols[0], scratch, started)
-                                                   : filter_plane(in, ours, rows, cols, scratches, ours_started);
+                                                   : filter_pairs(in, ours, rows, cols, scratches, ours_started);
             if (ours_area != theirs_area) return false;
             if (std::memcmp(&ours[0][0], &theirs[0][0], sizeof(float) * nr * nc) != 0) return false;
         }
@@ -818,10 +809,17 @@ static rectangle filter_separable(const array2d<float> &in, array2d<float> &out,
     return float_spatially_filter_image_separable(in, out, row_filter, col_filter, scratch, add_to);
 }
 #endif
-#if !defined(__AVX512F__)
+
+// One plane's parts, as scan_fhog_pyramid applies them: filter_separable for each part in turn, into out, added to it
+// once `started`; on AVX-512, two or more parts of 10 taps (dlib's filters' parts) by filter_pairs.
 static rectangle filter_plane(const array2d<float> &in, array2d<float> &out, const std::vector<matrix<float, 0, 1>> &row_filters,
                               const std::vector<matrix<float, 0, 1>> &col_filters, std::vector<array2d<float>> &scratches,
                               bool &started) {
+#if defined(__AVX512F__)
+    bool tens = in.size() != 0 && row_filters.size() >= 2;
+    for (const auto &f : row_filters) tens = tens && f.size() == 10;
+    if (tens) return filter_pairs(in, out, row_filters, col_filters, scratches, started);
+#endif
     rectangle area;
     if (scratches.empty()) scratches.resize(1);
     for (size_t j = 0; j < row_filters.size(); ++j) {
@@ -830,7 +828,6 @@ static rectangle filter_plane(const array2d<float> &in, array2d<float> &out, con
     }
     return area;
 }
-#endif
 
 
 // scan_fhog_pyramid's create_fhog_pyramid with fhog_grey for the features of each level.
