@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: the whole `curate process` pipeline side by side with a Python reference doing the same work
-# (bench/reference_process.py: face_recognition over dlib, encodings for one-face images), in one run, on three sets:
+# (bench/reference_process.py: face_recognition over dlib, every face of a photo of up to 8 described as curate does;
+# REFERENCE_ONE=1 adds a row for it describing one-face photos only, as before stop 36), in one run, on four sets:
 #   small  the 150x150 LFW photos of faces/dlib_johns and the photos of faces/opencv_course_5celeb whose longer
 #          side is at most 250 px, as they are;
 #   medium the same photos as large at 1280 px on the longer side, JPEG quality 85: the size of the Commons
@@ -23,13 +24,35 @@ DATA="$(cd .. && pwd)/shared/data"
 scripts/setup.sh
 CORES=$(nproc)
 
-# The reference: face_recognition 1.3 over dlib (the prebuilt dlib-bin wheel), Pillow, imagehash; its model files
-# from the same face_recognition_models 0.3.0 archive setup.sh takes curate's from.
+# The references: face_recognition 1.3 over dlib, Pillow, imagehash; their model files from the same
+# face_recognition_models 0.3.0 archive setup.sh takes curate's from; two builds of dlib 20.0.1, as neither is the
+# faster at everything:
+#   python-reference     (bench/.venv) dlib built from its source, as `pip install face_recognition` builds it,
+#                        on this machine's BLAS (the OpenBLAS setup.sh installs) and with the C++ flags curate's own
+#                        C++ has (-O3 -march=native): the first time, about 10 minutes on 2 cores;
+#   python-ref-dlib-bin  (bench/.venv-bin) the prebuilt dlib-bin wheel, the only reference until stop 36: its HOG
+#                        detection is faster (it is built by GCC 14, the source build here by GCC 12), but it has no
+#                        BLAS, so its face descriptors take about 5 times as long (80-100 ms a face against 17).
+# Each set is also compared with the faster of the two (by CPU an image). REFERENCE_BIN=0 leaves out the second.
+REFERENCE_BIN=${REFERENCE_BIN:-1}
+RECIPE='dlib==20.0.1 --no-binary dlib, CXXFLAGS=-O3 -march=native, on BLAS'
 VENV=bench/.venv
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import face_recognition, imagehash' 2>/dev/null; then
+if [ "$(cat "$VENV/.curate-recipe" 2>/dev/null)" != "$RECIPE" ] ||
+        ! "$VENV/bin/python" -c 'import dlib, face_recognition, imagehash; assert dlib.DLIB_USE_BLAS' 2>/dev/null; then
+    echo "bench: building the reference's dlib from its source ($RECIPE; about 10 minutes)" >&2
+    rm -rf "$VENV"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet dlib-bin pillow imagehash numpy
+    CFLAGS="-O3 -march=native" CXXFLAGS="-O3 -march=native" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+        "$VENV/bin/pip" install --quiet --no-cache-dir --no-binary dlib dlib==20.0.1 pillow imagehash numpy
     "$VENV/bin/pip" install --quiet --no-deps face_recognition "${XDG_CACHE_HOME:-$HOME/.cache}/curate/face_recognition_models-0.3.0.tar.gz"
+    "$VENV/bin/python" -c 'import dlib; assert dlib.DLIB_USE_BLAS, "the reference dlib was built without a BLAS"'
+    echo "$RECIPE" > "$VENV/.curate-recipe"
+fi
+VENV_BIN=bench/.venv-bin
+if [ "$REFERENCE_BIN" = 1 ] && ! "$VENV_BIN/bin/python" -c 'import dlib, face_recognition, imagehash' 2>/dev/null; then
+    python3 -m venv "$VENV_BIN"
+    "$VENV_BIN/bin/pip" install --quiet dlib-bin pillow imagehash numpy
+    "$VENV_BIN/bin/pip" install --quiet --no-deps face_recognition "${XDG_CACHE_HOME:-$HOME/.cache}/curate/face_recognition_models-0.3.0.tar.gz"
 fi
 
 # SCRATCH: the build folder (another than .build lets a release build run beside a debug one).
@@ -109,7 +132,12 @@ with_cpu() {  # command... ; adds "cpu" and "command" to the JSON line the comma
     /usr/bin/time -f '%U %S %e' -o "$OUT/cpu" "$@" > "$OUT/line"
     python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read()); u,s,e=open(sys.argv[2]).read().split()[-3:]; r["cpu"]=float(u)+float(s); r["command"]=float(e); print(json.dumps(r))' "$OUT/line" "$OUT/cpu"
 }
-reference() { with_cpu taskset -c 0 "$VENV/bin/python" bench/reference_process.py "$OUT/$1.paths"; }
+# The reference's OpenBLAS runs the kernels curate's runs (curate may choose better ones than OpenBLAS detects).
+KERNELS=$($BIN/curate --version | sed -n 's/^kernels: \([A-Za-z0-9]*\).*/\1/p')
+reference() {  # set [faces: every (curate's), or one (one-face photos only)] [venv]
+    with_cpu env REFERENCE_FACES="${2:-every}" ${KERNELS:+OPENBLAS_CORETYPE=$KERNELS} \
+        taskset -c 0 "${3:-$VENV}/bin/python" bench/reference_process.py "$OUT/$1.paths"
+}
 curate_run() {  # set threads [env...]
     local set=$1 threads=$2; shift 2
     local pin=(); [ "$threads" = 1 ] && pin=(taskset -c 0)
@@ -149,6 +177,9 @@ for set in $SETS; do
         rows+=("curate-reference-BLAS 1 $(best curate_run "$set" 1 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blas:/usr/lib/x86_64-linux-gnu/lapack)")
         ROUNDS=$ROUNDS_SAVED
     fi
+    [ "$REFERENCE_BIN" = 0 ] || rows+=("python-ref-dlib-bin 1 $(best reference "$set" every "$VENV_BIN")")
+    # REFERENCE_ONE=1: the reference describing only the faces of one-face photos, as both did before stop 36.
+    [ "${REFERENCE_ONE:-0}" = 0 ] || rows+=("python-ref-one-face 1 $(best reference "$set" one)")
     echo "(load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
     printf '%-24s %7s %9s %14s %10s %9s %10s %11s %10s   %s\n' run threads seconds "images/s/core" "vs ref" command "cmd vs ref" "CPU s/image" "CPU vs ref" "seconds by stage (summed over threads)"
     ref_rate=""; ref_cpu=""; ref_cmd=""
@@ -174,21 +205,45 @@ print(f"{name:<24} {threads:>7} {secs:>9.2f} {rate:>14.1f} {vs:>10} {command:>9.
         [ -n "$ref_cpu" ] || ref_cpu=$(echo "$json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["cpu"]/r["images"])')
         [ -n "$ref_cmd" ] || ref_cmd=$(echo "$json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["images"]/r["command"])')
     done
+    row() {  # name: the JSON of the first row of that name (curate's first is its one-thread run)
+        local r name json
+        for r in "${rows[@]}"; do read -r name _ json <<< "$r"; [ "$name" = "$1" ] && { echo "$json"; return; }; done
+    }
+    # Against the faster of the two references, by CPU an image and by the whole command.
+    refs=(python-reference); [ "$REFERENCE_BIN" = 0 ] || refs+=(python-ref-dlib-bin)
+    for name in "${refs[@]}"; do echo "$name $(row "$name")"; done | python3 -c '
+import json, sys
+cur = json.loads(sys.argv[1])
+refs = [(l.split(" ", 1)[0], json.loads(l.split(" ", 1)[1])) for l in sys.stdin if l.strip()]
+per = lambda r, k: r[k] / r.get("images", r.get("processed"))
+name, ref = min(refs, key=lambda nr: per(nr[1], "cpu"))
+by_cpu, by_command = per(ref, "cpu") / per(cur, "cpu"), per(ref, "command") / per(cur, "command")
+print(f"against the faster reference by CPU ({name}): CPU {by_cpu:.2f}x, whole command {by_command:.2f}x")
+' "$(row curate)"
     # MARGINAL=1: what each further photo costs, with each program's start (Python's imports, the models, the
     # catalog) taken out: (CPU of the whole set - CPU of its first photo alone) / (photos - 1), one thread each.
     # This is the ratio a run of thousands of such photos sees.
     if [ "${MARGINAL:-0}" = 1 ]; then
-        ref_one=$(best reference "$set-one"); cur_one=$(best curate_run "$set-one" 1)
-        read -r _ _ ref_all <<< "${rows[0]}"; read -r _ _ cur_all <<< "${rows[1]}"
-        python3 -c '
+        cur_one=$(best curate_run "$set-one" 1)
+        : > "$OUT/further-$set"
+        further() {  # name faces venv: the reference's further photo against curate's
+            python3 -c '
 import json, sys
-ra, ro, ca, co = (json.loads(x) for x in sys.argv[1:5])
+name = sys.argv[1]
+ra, ro, ca, co = (json.loads(x) for x in sys.argv[2:6])
 n = ra.get("images", ra.get("processed"))
 ref = (ra["cpu"] - ro["cpu"]) / (n - 1); cur = (ca["cpu"] - co["cpu"]) / (n - 1)
 first_ref, first_cur = ro["cpu"], co["cpu"]
-print(f"each further photo, CPU s: reference {ref:.3f}, curate {cur:.3f}: {ref / cur:.2f}x "
-      f"(a first photo alone: reference {first_ref:.2f} s, curate {first_cur:.2f} s)")
-' "$ref_all" "$ref_one" "$cur_all" "$cur_one"
+print(f"each further photo, CPU s: {name} {ref:.3f}, curate {cur:.3f}: {ref / cur:.2f}x "
+      f"(a first photo alone: {name} {first_ref:.2f} s, curate {first_cur:.2f} s)")
+with open(sys.argv[6], "a") as f:
+    if name != "python-ref-one-face": print(name, ref / cur, file=f)
+' "$1" "$(row "$1")" "$(best reference "$set-one" "$2" "$3")" "$(row curate)" "$cur_one" "$OUT/further-$set"
+        }
+        further python-reference every "$VENV"
+        [ "$REFERENCE_BIN" = 0 ] || further python-ref-dlib-bin every "$VENV_BIN"
+        [ "${REFERENCE_ONE:-0}" = 0 ] || further python-ref-one-face one "$VENV"
+        sort -k2 -g "$OUT/further-$set" | head -n 1 | { read -r name ratio; printf 'each further photo against the faster reference (%s): %.2fx\n' "$name" "$ratio"; }
     fi
 done
 
