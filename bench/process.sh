@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark: the whole `curate process` pipeline side by side with a Python reference doing the same work
-# (bench/reference_process.py: face_recognition over dlib, every face of a photo of up to 8 described as curate does;
-# REFERENCE_ONE=1 adds a row for it describing one-face photos only, as before stop 36), in one run, on four sets:
+# (bench/reference_process.py: face_recognition over dlib built on BLAS by curate's compiler, every face of a photo of
+# up to 8 described as curate does; REFERENCE_ONE=1 adds a row for it describing one-face photos only, and
+# REFERENCE_BIN=1 one for the dlib-bin wheel, as before stop 36), in one run, on four sets:
 #   small  the 150x150 LFW photos of faces/dlib_johns and the photos of faces/opencv_course_5celeb whose longer
 #          side is at most 250 px, as they are;
 #   medium the same photos as large at 1280 px on the longer side, JPEG quality 85: the size of the Commons
@@ -25,24 +26,26 @@ scripts/setup.sh
 CORES=$(nproc)
 
 # The references: face_recognition 1.3 over dlib, Pillow, imagehash; their model files from the same
-# face_recognition_models 0.3.0 archive setup.sh takes curate's from; two builds of dlib 20.0.1, as neither is the
-# faster at everything:
-#   python-reference     (bench/.venv) dlib built from its source, as `pip install face_recognition` builds it,
-#                        on this machine's BLAS (the OpenBLAS setup.sh installs) and with the C++ flags curate's own
-#                        C++ has (-O3 -march=native): the first time, about 10 minutes on 2 cores;
-#   python-ref-dlib-bin  (bench/.venv-bin) the prebuilt dlib-bin wheel, the only reference until stop 36: its HOG
-#                        detection is faster (it is built by GCC 14, the source build here by GCC 12), but it has no
-#                        BLAS, so its face descriptors take about 5 times as long (80-100 ms a face against 17).
-# Each set is also compared with the faster of the two (by CPU an image). REFERENCE_BIN=0 leaves out the second.
-REFERENCE_BIN=${REFERENCE_BIN:-1}
-RECIPE='dlib==20.0.1 --no-binary dlib, CXXFLAGS=-O3 -march=native, on BLAS'
+# face_recognition_models 0.3.0 archive setup.sh takes curate's from:
+#   python-reference     (bench/.venv) dlib 20.0.1 built from its source, as `pip install face_recognition` builds
+#                        it, on this machine's BLAS (the OpenBLAS setup.sh installs), by the compiler and with the
+#                        flags curate's own C++ is built with (the Swift toolchain's clang, -O3 -march=native): the
+#                        first time, about 10 minutes on 2 cores. Of the builds tried in stop 36 the fastest at both
+#                        detection and descriptors (the same build by GCC 12 detected 1.4-1.5x as slowly);
+#   python-ref-dlib-bin  (bench/.venv-bin, REFERENCE_BIN=1) the prebuilt dlib-bin wheel, the only reference until
+#                        stop 36: it has no BLAS, so its face descriptors take about 5 times as long (80-100 ms a
+#                        face against 17), and it detects 1.05-1.2x as slowly.
+# With both, each set is also compared with the faster of the two (by CPU an image and per further photo).
+REFERENCE_BIN=${REFERENCE_BIN:-0}
+RECIPE='dlib==20.0.1 --no-binary dlib, clang -O3 -march=native, on BLAS'
 VENV=bench/.venv
 if [ "$(cat "$VENV/.curate-recipe" 2>/dev/null)" != "$RECIPE" ] ||
         ! "$VENV/bin/python" -c 'import dlib, face_recognition, imagehash; assert dlib.DLIB_USE_BLAS' 2>/dev/null; then
     echo "bench: building the reference's dlib from its source ($RECIPE; about 10 minutes)" >&2
     rm -rf "$VENV"
     python3 -m venv "$VENV"
-    CFLAGS="-O3 -march=native" CXXFLAGS="-O3 -march=native" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+    command -v clang++ >/dev/null || { echo "bench: clang++ (the Swift toolchain's) is not on PATH" >&2; exit 2; }
+    CC=clang CXX=clang++ CFLAGS="-O3 -march=native" CXXFLAGS="-O3 -march=native" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
         "$VENV/bin/pip" install --quiet --no-cache-dir --no-binary dlib dlib==20.0.1 pillow imagehash numpy
     "$VENV/bin/pip" install --quiet --no-deps face_recognition "${XDG_CACHE_HOME:-$HOME/.cache}/curate/face_recognition_models-0.3.0.tar.gz"
     "$VENV/bin/python" -c 'import dlib; assert dlib.DLIB_USE_BLAS, "the reference dlib was built without a BLAS"'
