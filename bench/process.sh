@@ -147,6 +147,30 @@ curate_run() {  # set threads [env...]
     with_cpu env "$@" "${pin[@]}" ${CURATE_BINARY:-$BIN/curate} process --all --threads "$threads" --json --quiet --workspace "$OUT/ws-$set"
 }
 
+# Of the current set's rows (`rows`, "name threads json"): the JSON of the first of that name.
+row() {  # name (curate's first row is its one-thread run)
+    local r name json
+    for r in "${rows[@]}"; do read -r name _ json <<< "$r"; [ "$name" = "$1" ] && { echo "$json"; return; }; done
+}
+# The references each set is compared with, for "the faster reference".
+refs=(python-reference); [ "$REFERENCE_BIN" = 0 ] || refs+=(python-ref-dlib-bin)
+# MARGINAL=1: a reference's further photo against curate's (of the current set; curate's first photo alone in
+# cur_one), appended to OUT/further-SET for all but the one-face row.
+further() {  # name faces venv: the reference's further photo against curate's
+    python3 -c '
+import json, sys
+name = sys.argv[1]
+ra, ro, ca, co = (json.loads(x) for x in sys.argv[2:6])
+n = ra.get("images", ra.get("processed"))
+ref = (ra["cpu"] - ro["cpu"]) / (n - 1); cur = (ca["cpu"] - co["cpu"]) / (n - 1)
+first_ref, first_cur = ro["cpu"], co["cpu"]
+print(f"each further photo, CPU s: {name} {ref:.3f}, curate {cur:.3f}: {ref / cur:.2f}x "
+      f"(a first photo alone: {name} {first_ref:.2f} s, curate {first_cur:.2f} s)")
+with open(sys.argv[6], "a") as f:
+    if name != "python-ref-one-face": print(name, ref / cur, file=f)
+' "$1" "$(row "$1")" "$(best reference "$set-one" "$2" "$3")" "$(row curate)" "$cur_one" "$OUT/further-$set"
+}
+
 echo
 echo "process benchmark: $CORES cores, best of $ROUNDS; $($BIN/curate --version | tail -n 1)"
 for set in $SETS; do
@@ -208,12 +232,7 @@ print(f"{name:<24} {threads:>7} {secs:>9.2f} {rate:>14.1f} {vs:>10} {command:>9.
         [ -n "$ref_cpu" ] || ref_cpu=$(echo "$json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["cpu"]/r["images"])')
         [ -n "$ref_cmd" ] || ref_cmd=$(echo "$json" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["images"]/r["command"])')
     done
-    row() {  # name: the JSON of the first row of that name (curate's first is its one-thread run)
-        local r name json
-        for r in "${rows[@]}"; do read -r name _ json <<< "$r"; [ "$name" = "$1" ] && { echo "$json"; return; }; done
-    }
     # Against the faster of the two references, by CPU an image and by the whole command.
-    refs=(python-reference); [ "$REFERENCE_BIN" = 0 ] || refs+=(python-ref-dlib-bin)
     for name in "${refs[@]}"; do echo "$name $(row "$name")"; done | python3 -c '
 import json, sys
 cur = json.loads(sys.argv[1])
@@ -229,20 +248,6 @@ print(f"against the faster reference by CPU ({name}): CPU {by_cpu:.2f}x, whole c
     if [ "${MARGINAL:-0}" = 1 ]; then
         cur_one=$(best curate_run "$set-one" 1)
         : > "$OUT/further-$set"
-        further() {  # name faces venv: the reference's further photo against curate's
-            python3 -c '
-import json, sys
-name = sys.argv[1]
-ra, ro, ca, co = (json.loads(x) for x in sys.argv[2:6])
-n = ra.get("images", ra.get("processed"))
-ref = (ra["cpu"] - ro["cpu"]) / (n - 1); cur = (ca["cpu"] - co["cpu"]) / (n - 1)
-first_ref, first_cur = ro["cpu"], co["cpu"]
-print(f"each further photo, CPU s: {name} {ref:.3f}, curate {cur:.3f}: {ref / cur:.2f}x "
-      f"(a first photo alone: {name} {first_ref:.2f} s, curate {first_cur:.2f} s)")
-with open(sys.argv[6], "a") as f:
-    if name != "python-ref-one-face": print(name, ref / cur, file=f)
-' "$1" "$(row "$1")" "$(best reference "$set-one" "$2" "$3")" "$(row curate)" "$cur_one" "$OUT/further-$set"
-        }
         further python-reference every "$VENV"
         [ "$REFERENCE_BIN" = 0 ] || further python-ref-dlib-bin every "$VENV_BIN"
         [ "${REFERENCE_ONE:-0}" = 0 ] || further python-ref-one-face one "$VENV"
