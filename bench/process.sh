@@ -35,8 +35,12 @@ CORES=$(nproc)
 #   python-ref-dlib-bin  (bench/.venv-bin, REFERENCE_BIN=1) the prebuilt dlib-bin wheel, the only reference until
 #                        stop 36: it has no BLAS, so its face descriptors take about 5 times as long (80-100 ms a
 #                        face against 17), and it detects 1.05-1.2x as slowly.
-# With both, each set is also compared with the faster of the two (by CPU an image and per further photo).
+#   python-ref-pip       (bench/.venv-pip, REFERENCE_PIP=1) dlib 20.0.1 as `pip install face_recognition` builds it
+#                        (PyPI has no dlib wheel): from its source with the system's compiler (GCC 12) and the
+#                        flags dlib's own build picks (-O3, AVX where the CPU has it), on the same BLAS.
+# With more than one, each set is also compared with the fastest (by CPU an image and per further photo).
 REFERENCE_BIN=${REFERENCE_BIN:-0}
+REFERENCE_PIP=${REFERENCE_PIP:-0}
 RECIPE='dlib==20.0.1 --no-binary dlib, clang -O3 -march=native, on BLAS'
 VENV=bench/.venv
 if [ "$(cat "$VENV/.curate-recipe" 2>/dev/null)" != "$RECIPE" ] ||
@@ -50,6 +54,19 @@ if [ "$(cat "$VENV/.curate-recipe" 2>/dev/null)" != "$RECIPE" ] ||
     "$VENV/bin/pip" install --quiet --no-deps face_recognition "${XDG_CACHE_HOME:-$HOME/.cache}/curate/face_recognition_models-0.3.0.tar.gz"
     "$VENV/bin/python" -c 'import dlib; assert dlib.DLIB_USE_BLAS, "the reference dlib was built without a BLAS"'
     echo "$RECIPE" > "$VENV/.curate-recipe"
+fi
+VENV_PIP=bench/.venv-pip
+RECIPE_PIP='dlib==20.0.1 --no-binary dlib, the default compiler and flags, on BLAS'
+if [ "$REFERENCE_PIP" = 1 ] && { [ "$(cat "$VENV_PIP/.curate-recipe" 2>/dev/null)" != "$RECIPE_PIP" ] ||
+        ! "$VENV_PIP/bin/python" -c 'import dlib, face_recognition, imagehash; assert dlib.DLIB_USE_BLAS' 2>/dev/null; }; then
+    echo "bench: building dlib as pip builds it ($RECIPE_PIP; about 10 minutes)" >&2
+    rm -rf "$VENV_PIP"
+    python3 -m venv "$VENV_PIP"
+    env -u CC -u CXX -u CFLAGS -u CXXFLAGS CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+        "$VENV_PIP/bin/pip" install --quiet --no-cache-dir --no-binary dlib dlib==20.0.1 pillow imagehash numpy
+    "$VENV_PIP/bin/pip" install --quiet --no-deps face_recognition "${XDG_CACHE_HOME:-$HOME/.cache}/curate/face_recognition_models-0.3.0.tar.gz"
+    "$VENV_PIP/bin/python" -c 'import dlib; assert dlib.DLIB_USE_BLAS, "the pip-built dlib was built without a BLAS"'
+    echo "$RECIPE_PIP" > "$VENV_PIP/.curate-recipe"
 fi
 VENV_BIN=bench/.venv-bin
 if [ "$REFERENCE_BIN" = 1 ] && ! "$VENV_BIN/bin/python" -c 'import dlib, face_recognition, imagehash' 2>/dev/null; then
@@ -153,7 +170,7 @@ row() {  # name (curate's first row is its one-thread run)
     for r in "${rows[@]}"; do read -r name _ json <<< "$r"; [ "$name" = "$1" ] && { echo "$json"; return; }; done
 }
 # The references each set is compared with, for "the faster reference".
-refs=(python-reference); [ "$REFERENCE_BIN" = 0 ] || refs+=(python-ref-dlib-bin)
+refs=(python-reference); [ "$REFERENCE_BIN" = 0 ] || refs+=(python-ref-dlib-bin); [ "$REFERENCE_PIP" = 0 ] || refs+=(python-ref-pip)
 # MARGINAL=1: a reference's further photo against curate's (of the current set; curate's first photo alone in
 # cur_one), appended to OUT/further-SET for all but the one-face row.
 further() {  # name faces venv: the reference's further photo against curate's
@@ -205,6 +222,7 @@ for set in $SETS; do
         ROUNDS=$ROUNDS_SAVED
     fi
     [ "$REFERENCE_BIN" = 0 ] || rows+=("python-ref-dlib-bin 1 $(best reference "$set" every "$VENV_BIN")")
+    [ "$REFERENCE_PIP" = 0 ] || rows+=("python-ref-pip 1 $(best reference "$set" every "$VENV_PIP")")
     # REFERENCE_ONE=1: the reference describing only the faces of one-face photos, as both did before stop 36.
     [ "${REFERENCE_ONE:-0}" = 0 ] || rows+=("python-ref-one-face 1 $(best reference "$set" one)")
     echo "(load average after: $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -250,6 +268,7 @@ print(f"against the faster reference by CPU ({name}): CPU {by_cpu:.2f}x, whole c
         : > "$OUT/further-$set"
         further python-reference every "$VENV"
         [ "$REFERENCE_BIN" = 0 ] || further python-ref-dlib-bin every "$VENV_BIN"
+        [ "$REFERENCE_PIP" = 0 ] || further python-ref-pip every "$VENV_PIP"
         [ "${REFERENCE_ONE:-0}" = 0 ] || further python-ref-one-face one "$VENV"
         sort -k2 -g "$OUT/further-$set" | head -n 1 | { read -r name ratio; printf 'each further photo against the faster reference (%s): %.2fx\n' "$name" "$ratio"; }
     fi
