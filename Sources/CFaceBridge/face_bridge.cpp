@@ -960,9 +960,11 @@ struct detector {
 };
 }  // namespace hog_scan
 
+struct shape_model;
+
 struct curate_face_models {
     std::unique_ptr<hog_scan::detector> detector;
-    std::shared_ptr<const shape_predictor> predictor;
+    std::shared_ptr<const shape_model> predictor;
     std::unique_ptr<anet_type> net;
     std::unique_ptr<mmod_net_type> cnn;
 };
@@ -1148,6 +1150,115 @@ static bool parse(const unsigned char *bytes, size_t size, shape_predictor &item
     return true;
 }
 }  // namespace fast_shape
+
+// The shape predictor as dlib's operator() runs it, with each cascade level's regression trees laid out flat: the
+// splits of its trees one after another, and their leaves' values in one array. dlib keeps each leaf's values
+// (10 floats) in a matrix of its own, 120,000 of them for the 5-point model, and adds each tree's leaf to the shape
+// as soon as the tree is walked: a wait on memory for each tree (the leaves are 4.8 MB, more than the core's
+// cache). Here a level's trees are all walked first (a walk reads only the level's pixel values, which no tree
+// changes), each leaf fetched ahead as it is found, and then added to the shape in the trees' order: the same
+// additions of the same values in the same order as dlib's, so the same shape to the bit. The pixel values and
+// the transforms are dlib's own code (impl::extract_feature_pixel_values). A model whose trees are not all full
+// and alike within a level is run by dlib's operator(). ShapePredictorReadingTests compare the two on real photos.
+struct shape_model {
+    shape_predictor original;
+    struct split { uint32_t idx1, idx2; float thresh; };
+    struct level {
+        size_t trees = 0, splits = 0;   // trees, and splits a tree (its leaves: splits + 1)
+        std::vector<split> nodes;       // [tree][split]
+        std::vector<float> leaves;      // [tree][leaf][dims]
+    };
+    std::vector<level> levels;   // empty: dlib's operator() runs
+    size_t dims = 0;
+
+    const matrix<float, 0, 1> &initial() const { return original.*get(fast_shape::initial_shape()); }
+    const std::vector<std::vector<unsigned long>> &anchors() const { return original.*get(fast_shape::anchor_idx()); }
+    const std::vector<std::vector<dlib::vector<float, 2>>> &offsets() const { return original.*get(fast_shape::deltas()); }
+
+    void pack() {
+        levels.clear();
+        const auto &forests = original.*get(fast_shape::forests());
+        dims = (size_t)initial().size();
+        if (dims == 0 || dims % 2 != 0 || anchors().size() != forests.size() || offsets().size() != forests.size()) return;
+        std::vector<level> packed(forests.size());
+        for (size_t l = 0; l < forests.size(); ++l) {
+            level &out = packed[l];
+            out.trees = forests[l].size();
+            out.splits = out.trees ? forests[l][0].splits.size() : 0;
+            const size_t pixels = offsets()[l].size();
+            if (anchors()[l].size() != pixels) return;
+            for (unsigned long a : anchors()[l]) if (a >= dims / 2) return;
+            out.nodes.reserve(out.trees * out.splits);
+            out.leaves.reserve(out.trees * (out.splits + 1) * dims);
+            for (const impl::regression_tree &tree : forests[l]) {
+                if (tree.splits.size() != out.splits || tree.leaf_values.size() != out.splits + 1) return;
+                for (const impl::split_feature &f : tree.splits) {
+                    if (f.idx1 >= pixels || f.idx2 >= pixels) return;
+                    out.nodes.push_back(split{(uint32_t)f.idx1, (uint32_t)f.idx2, f.thresh});
+                }
+                for (const matrix<float, 0, 1> &leaf : tree.leaf_values) {
+                    if ((size_t)leaf.size() != dims) return;
+                    out.leaves.insert(out.leaves.end(), &leaf(0), &leaf(0) + dims);
+                }
+            }
+        }
+        levels = std::move(packed);
+    }
+
+    // The shape in the predictor's normalised coordinates: shape_predictor::operator()'s loop with the trees packed.
+    template <typename image_type> matrix<float, 0, 1> shape(const image_type &img, const rectangle &rect) const {
+        matrix<float, 0, 1> current = initial();
+        std::vector<float> values;
+        std::vector<const float *> picked;
+        for (size_t l = 0; l < levels.size(); ++l) {
+            impl::extract_feature_pixel_values(img, rect, current, initial(), anchors()[l], offsets()[l], values);
+            const level &lv = levels[l];
+            const float *v = values.data();
+            picked.resize(lv.trees);
+            for (size_t t = 0; t < lv.trees; ++t) {
+                // regression_tree::operator(): left (2i + 1) where the difference is over the threshold.
+                const split *s = lv.nodes.data() + t * lv.splits;
+                size_t i = 0;
+                while (i < lv.splits) i = v[s[i].idx1] - v[s[i].idx2] > s[i].thresh ? 2 * i + 1 : 2 * i + 2;
+                const float *leaf = lv.leaves.data() + (t * (lv.splits + 1) + (i - lv.splits)) * dims;
+                __builtin_prefetch(leaf);
+                __builtin_prefetch(leaf + dims - 1);
+                picked[t] = leaf;
+            }
+            float *c = &current(0);
+            for (size_t t = 0; t < lv.trees; ++t)
+                for (size_t j = 0; j < dims; ++j) c[j] += picked[t][j];
+        }
+        return current;
+    }
+
+    // The same loop with dlib's own trees and additions (regression_tree::operator() and matrix's +=), to
+    // compare with (tests).
+    template <typename image_type> matrix<float, 0, 1> dlib_shape(const image_type &img, const rectangle &rect) const {
+        const auto &forests = original.*get(fast_shape::forests());
+        matrix<float, 0, 1> current = initial();
+        std::vector<float> values;
+        for (size_t l = 0; l < forests.size(); ++l) {
+            impl::extract_feature_pixel_values(img, rect, current, initial(), anchors()[l], offsets()[l], values);
+            unsigned long leaf;
+            for (const impl::regression_tree &tree : forests[l]) current += tree(values, leaf);
+        }
+        return current;
+    }
+
+    template <typename image_type> full_object_detection operator()(const image_type &img, const rectangle &rect) const {
+        if (levels.empty() || use_dlib) return original(img, rect);
+        const matrix<float, 0, 1> current = shape(img, rect);
+        // shape_predictor::operator()'s ending.
+        const point_transform_affine tform_to_img = impl::unnormalizing_tform(rect);
+        std::vector<point> parts(current.size() / 2);
+        for (unsigned long i = 0; i < parts.size(); ++i) parts[i] = tform_to_img(impl::location(current, i));
+        return full_object_detection(rect, parts);
+    }
+
+    // Tests: dlib's operator() instead, on this thread.
+    static inline thread_local bool use_dlib = false;
+};
 
 // A file mapped whole and read-only, its pages read in at once, unmapped when this goes; `bytes` is null where it
 // could not be (`error` says why).
@@ -1352,6 +1463,12 @@ template <typename T> static void load_model(const char *path, T &item) {
     }
 }
 
+// The shape predictor read as above, its trees then laid out for shape_model's operator().
+static void load_model(const char *path, shape_model &item) {
+    load_model(path, item.original);
+    item.pack();
+}
+
 // A model file is deserialized once a process, keyed by path, inode, size, modification and status-change time (a
 // file replaced on disk is read again). The shape predictor is only read (its operator() is const): everyone shares
 // the one loaded. The
@@ -1403,7 +1520,7 @@ template <typename T> static std::unique_ptr<T> load_own(const char *path, lent_
     return std::move(cache.model);
 }
 
-static shared_model<shape_predictor> loaded_predictor;
+static shared_model<shape_model> loaded_predictor;
 static lent_model<anet_type> loaded_net;
 
 extern "C" curate_face_models *curate_faces_open(const char *shape_path, const char *resnet_path,
@@ -1637,6 +1754,22 @@ extern "C" int curate_faces_describe_chips(curate_face_models *models, const uns
 }
 
 extern "C" void curate_faces_dlib_convolutions(int on) { curate_conv::use_dlib = on != 0; }
+extern "C" void curate_faces_dlib_landmarks(int on) { shape_model::use_dlib = on != 0; }
+
+extern "C" int curate_faces_shape_matches_dlib(const curate_face_models *models, const unsigned char *bgr, int width,
+                                               int height, size_t stride, const curate_face *face, curate_error *err) {
+    int same = 0;
+    const int rc = guarded(err, 2, "comparing the shape predictor with dlib's", [&] {
+        if (!models->predictor) return fail(err, 2, "the shape predictor is not loaded");
+        if (models->predictor->levels.empty()) return fail(err, 2, "the shape predictor's trees were not packed");
+        const bgr_view image = view(bgr, width, height, stride);
+        const rectangle r((long)face->left, (long)face->top, (long)face->right, (long)face->bottom);
+        const matrix<float, 0, 1> ours = models->predictor->shape(image, r), dlibs = models->predictor->dlib_shape(image, r);
+        same = ours.size() == dlibs.size() && std::memcmp(&ours(0), &dlibs(0), sizeof(float) * (size_t)ours.size()) == 0 ? 1 : 0;
+        return 0;
+    });
+    return rc == 0 ? same : -1;
+}
 
 extern "C" int curate_faces_own_convolutions(void) {
 #if defined(__AVX512F__)

@@ -1,5 +1,6 @@
 // The face bridge reads the shape predictor file itself (dlib's deserialize takes tens of milliseconds a process):
-// the same predictor as dlib's reading, and dlib's reading wherever the bridge's declines a file.
+// the same predictor as dlib's reading, and dlib's reading wherever the bridge's declines a file. It runs the
+// predictor with its trees laid out flat (shape_model): the same landmarks as dlib's operator() on real faces.
 import Foundation
 import Testing
 import TestSupport
@@ -36,5 +37,37 @@ struct ShapePredictorReadingTests {
         try bytes.prefix(bytes.count / 2).write(to: half)
         #expect(try !FaceModels.shapeReadingMatchesDlib(half))
         #expect(throws: FaceError.self) { try landmarks(half) }
+    }
+
+    /// Every face of the real photos (one-face, group, non-face and edge photos, and the small LFW faces, upsampled
+    /// once as curate does), the landmarks found by the bridge's run of the predictor and by dlib's operator(), and
+    /// the shapes they are made from.
+    @Test(.enabled(if: Paths.hasShared, "needs ../shared/data"))
+    func theLandmarksAreDlibsOnEveryFace() async throws {
+        try await offPool {
+            let models = try FaceModels(ModelFiles(shapePredictor: file, resnet: nil, cnnDetector: nil))
+            var photos: [String] = []
+            for folder in ["group", "single_face", "nonface", "edge", "faces"] {
+                let enumerator = FileManager.default.enumerator(atPath: Paths.shared.appendingPathComponent(folder).path)
+                while let name = enumerator?.nextObject() as? String {
+                    if name.hasSuffix(".jpg") { photos.append("\(folder)/\(name)") }
+                }
+            }
+            var faces = 0
+            for photo in photos.sorted() {
+                let image = try DecodedImage.decode(try Paths.bytes(photo))
+                let ours = try models.find(in: image)
+                let dlibs = try models.find(in: image, dlibLandmarks: true)
+                #expect(ours.count == dlibs.count, "\(photo): \(ours.count) faces, \(dlibs.count) with dlib's landmarks")
+                for (a, b) in zip(ours, dlibs) {
+                    #expect(a.landmarks != nil && a.landmarks == b.landmarks, "\(photo): \(a.landmarks ?? []) against dlib's \(b.landmarks ?? [])")
+                    // The landmarks are whole pixels; the shape before them, in floats, is dlib's to the bit.
+                    #expect(try models.shapeMatchesDlib(image, face: a), "\(photo): the shape for \(a) differs from dlib's")
+                }
+                faces += ours.count
+            }
+            #expect(photos.count >= 100 && faces >= 150, "\(photos.count) photos, \(faces) faces: too few to compare")
+            print("ShapePredictorReadingTests: \(faces) faces of \(photos.count) photos, the same landmarks as dlib's")
+        }
     }
 }

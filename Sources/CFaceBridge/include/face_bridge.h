@@ -83,6 +83,13 @@ int curate_faces_describe_chips(curate_face_models *models, const unsigned char 
 /// Descriptors on this thread computed with dlib's own convolutions (on != 0) or the bridge's (fast_con.h; the
 /// default), for tests and benchmarks that compare the two.
 void curate_faces_dlib_convolutions(int on);
+/// Landmarks on this thread found by dlib's shape_predictor::operator() (on != 0) or the bridge's (its trees laid
+/// out flat, the same additions in the same order; the default), for tests that compare the two.
+void curate_faces_dlib_landmarks(int on);
+/// 1 where the shape predictor's shape for `face`'s box in the image (as it is, not upsampled) is the same to the
+/// bit as dlib's own loop over its trees gives, 0 where it differs, -1 on error (tests).
+int curate_faces_shape_matches_dlib(const curate_face_models *models, const unsigned char *bgr, int width, int height,
+                                    size_t stride, const curate_face *face, curate_error *err);
 /// 1 where the bridge computes the descriptor network's convolutions itself (built with AVX-512), 0 where dlib's
 /// (img2col and the BLAS) always run.
 int curate_faces_own_convolutions(void);

@@ -123,6 +123,20 @@ public final class FaceModels {
         return r == 1
     }
 
+    /// Whether the bridge's run of the shape predictor (its trees packed) gives, for `face`'s box in `image`, the
+    /// shape dlib's own loop over its trees gives, to the bit. For tests.
+    public func shapeMatchesDlib(_ image: DecodedImage, face: DetectedFace) throws -> Bool {
+        var bridged = face.bridged
+        var same: Int32 = 0
+        try Bridge.call({ FaceError(description: "comparing the shape predictor failed: \($0)") }) { err in
+            same = image.withPixels { p, stride in
+                curate_faces_shape_matches_dlib(handle, p, Int32(image.width), Int32(image.height), stride, &bridged, err)
+            }
+            return same < 0 ? -1 : 0
+        }
+        return same == 1
+    }
+
     /// Seconds the shape predictor has taken in this instance's detections (part of their time; for the
     /// processing summary's stage times).
     public private(set) var landmarkSeconds = 0.0
@@ -143,8 +157,12 @@ public final class FaceModels {
 
     /// Faces in the image, strongest first, after `upsample` doublings, by the HOG detector or (loaded first
     /// with `loadCNN`) the CNN detector. `dlibScan` runs the HOG detector as dlib's own object_detector scans,
-    /// which curate's scan must equal (for tests).
-    public func detect(_ image: DecodedImage, upsample: Int, detector: FaceDetector = .hog, dlibScan: Bool = false) throws -> [DetectedFace] {
+    /// and `dlibLandmarks` the shape predictor as dlib's own operator() runs it, which curate's must equal (for
+    /// tests).
+    public func detect(_ image: DecodedImage, upsample: Int, detector: FaceDetector = .hog, dlibScan: Bool = false,
+                       dlibLandmarks: Bool = false) throws -> [DetectedFace] {
+        if dlibLandmarks { curate_faces_dlib_landmarks(1) }
+        defer { if dlibLandmarks { curate_faces_dlib_landmarks(0) } }
         var faces = [curate_face](repeating: curate_face(), count: 256)
         var count: Int32 = 0
         var landmarks = 0.0
@@ -167,7 +185,7 @@ public final class FaceModels {
     /// Faces at a bounded cost: images longer than `maxSide` are shrunk first, those under `upsampleBelow`
     /// upsampled once (small faces in small photos). Boxes are in the image's own coordinates.
     public func find(in image: DecodedImage, maxSide: Int = 2000, upsampleBelow: Int = 1000,
-                     detector: FaceDetector = .hog, dlibScan: Bool = false) throws -> [DetectedFace] {
+                     detector: FaceDetector = .hog, dlibScan: Bool = false, dlibLandmarks: Bool = false) throws -> [DetectedFace] {
         let longer = max(image.width, image.height)
         var work = image
         var scale = 1.0
@@ -176,7 +194,7 @@ public final class FaceModels {
             work = try image.resized(width: max(1, Int(Double(image.width) * scale)), height: max(1, Int(Double(image.height) * scale)))
         }
         let upsample = Double(longer) * scale < Double(upsampleBelow) ? 1 : 0
-        return try detect(work, upsample: upsample, detector: detector, dlibScan: dlibScan).map { scale == 1 ? $0 : $0.scaled(by: 1 / scale) }
+        return try detect(work, upsample: upsample, detector: detector, dlibScan: dlibScan, dlibLandmarks: dlibLandmarks).map { scale == 1 ? $0 : $0.scaled(by: 1 / scale) }
     }
 
     /// The aligned chip of a face (size x size) and, for 150 x 150 chips with the ResNet model loaded, its
