@@ -13,7 +13,8 @@
 # Prints images/s/core for one thread (curate and the reference pinned to one core with taskset) and for all
 # cores, and where the time goes by stage; BEFORE=path/to/curate adds a row for another build (an earlier commit),
 # its one-thread runs alternating with curate's round by round (the best of each by CPU seconds), so that a change
-# of load on a shared machine falls on both. Usage: bench/process.sh [ROUNDS=3] (the best of ROUNDS runs is shown).
+# of load on a shared machine falls on both. Usage: bench/process.sh [ROUNDS=3] (of ROUNDS runs, the one of least
+# CPU is shown).
 # MARGINAL=1 also prints what each further photo costs each program, their starts taken out (see below).
 # SETS="small medium" picks sets; PROFILE=1 also records `perf record -g` of curate with one thread on each set and
 # prints the functions and libraries the time goes to (perf must be installed).
@@ -133,15 +134,22 @@ if [ -n "${BEFORE:-}" ]; then
     cp -p "${CURATE_MODELS:-dataset/models}"/*.dat "$OUT/models-before/"
 fi
 
-# Each run prints one JSON line {images, seconds, stages}; the best of ROUNDS by seconds is kept.
+# Each run prints one JSON line {images, seconds, stages, cpu, command} (with_cpu); of ROUNDS runs, the one of
+# least CPU (the whole command's, its start included) is kept.
 best() {  # command...
-    local line best_line="" best_s=""
+    local line best_line="" best_c=""
     for _ in $(seq "$ROUNDS"); do
         line=$("$@" | tail -n 1)
-        s=$(echo "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["seconds"])')
-        if [ -z "$best_s" ] || [ "$(echo "$s < $best_s" | bc -l)" = 1 ]; then best_s=$s; best_line=$line; fi
+        c=$(echo "$line" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cpu"])')
+        if [ -z "$best_c" ] || [ "$(echo "$c < $best_c" | bc -l)" = 1 ]; then best_c=$c; best_line=$line; fi
     done
     echo "$best_line"
+}
+# A set's first photo alone (MARGINAL=1), run for each program's start, whose CPU varies from run to run (the
+# reference's by 0.3-0.4 s): at least 5 runs (each takes a second or two).
+first_alone() {  # command...
+    local ROUNDS=$(( ROUNDS > 5 ? ROUNDS : 5 ))
+    best "$@"
 }
 # CPU seconds (user + system) are taken with the run: on a machine shared with other work, wall time at N
 # threads also measures the neighbours, CPU time per image does not. So is the whole command's wall time
@@ -185,11 +193,11 @@ print(f"each further photo, CPU s: {name} {ref:.3f}, curate {cur:.3f}: {ref / cu
       f"(a first photo alone: {name} {first_ref:.2f} s, curate {first_cur:.2f} s)")
 with open(sys.argv[6], "a") as f:
     if name != "python-ref-one-face": print(name, ref / cur, file=f)
-' "$1" "$(row "$1")" "$(best reference "$set-one" "$2" "$3")" "$(row curate)" "$cur_one" "$OUT/further-$set"
+' "$1" "$(row "$1")" "$(first_alone reference "$set-one" "$2" "$3")" "$(row curate)" "$cur_one" "$OUT/further-$set"
 }
 
 echo
-echo "process benchmark: $CORES cores, best of $ROUNDS; $($BIN/curate --version | tail -n 1)"
+echo "process benchmark: $CORES cores, least CPU of $ROUNDS runs; $($BIN/curate --version | tail -n 1)"
 for set in $SETS; do
     n=$(wc -l < "$OUT/$set.paths")
     echo
@@ -264,7 +272,7 @@ print(f"against the faster reference by CPU ({name}): CPU {by_cpu:.2f}x, whole c
     # catalog) taken out: (CPU of the whole set - CPU of its first photo alone) / (photos - 1), one thread each.
     # This is the ratio a run of thousands of such photos sees.
     if [ "${MARGINAL:-0}" = 1 ]; then
-        cur_one=$(best curate_run "$set-one" 1)
+        cur_one=$(first_alone curate_run "$set-one" 1)
         : > "$OUT/further-$set"
         further python-reference every "$VENV"
         [ "$REFERENCE_BIN" = 0 ] || further python-ref-dlib-bin every "$VENV_BIN"
