@@ -146,7 +146,7 @@ best() {  # command...
     echo "$best_line"
 }
 # A set's first photo alone (MARGINAL=1), run for each program's start, whose CPU varies from run to run (the
-# reference's by 0.3-0.4 s): at least 5 runs (each takes a second or two).
+# reference's took 1.27-1.75 s on the small set's): at least 5 runs (each takes a second or two).
 first_alone() {  # command...
     local ROUNDS=$(( ROUNDS > 5 ? ROUNDS : 5 ))
     best "$@"
