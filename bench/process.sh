@@ -28,11 +28,10 @@ CORES=$(nproc)
 
 # The references: face_recognition 1.3 over dlib, Pillow, imagehash; their model files from the same
 # face_recognition_models 0.3.0 archive setup.sh takes curate's from:
-#   python-reference     (bench/.venv) dlib 20.0.1 built from its source, as `pip install face_recognition` builds
-#                        it, on this machine's BLAS (the OpenBLAS setup.sh installs), by the compiler and with the
-#                        flags curate's own C++ is built with (the Swift toolchain's clang, -O3 -march=native): the
-#                        first time, about 10 minutes on 2 cores. Of the builds tried in stop 36 the fastest at both
-#                        detection and descriptors (the same build by GCC 12 detected 1.4-1.5x as slowly);
+#   python-reference     (bench/.venv) dlib 20.0.1 built from its source on this machine's BLAS (the OpenBLAS
+#                        setup.sh installs), by the compiler and with the flags curate's own C++ is built with (the
+#                        Swift toolchain's clang, -O3 -march=native). Of the builds tried in stop 36 the fastest at
+#                        both detection and descriptors (the same build by GCC 12 detected 1.4-1.5x as slowly);
 #   python-ref-dlib-bin  (bench/.venv-bin, REFERENCE_BIN=1) the prebuilt dlib-bin wheel, the only reference until
 #                        stop 36: it has no BLAS, so its face descriptors take about 5 times as long (80-100 ms a
 #                        face against 17), and it detects 1.05-1.2x as slowly.
@@ -42,33 +41,28 @@ CORES=$(nproc)
 # With more than one, each set is also compared with the fastest (by CPU an image and per further photo).
 REFERENCE_BIN=${REFERENCE_BIN:-0}
 REFERENCE_PIP=${REFERENCE_PIP:-0}
-RECIPE='dlib==20.0.1 --no-binary dlib, clang -O3 -march=native, on BLAS'
+# A venv with dlib 20.0.1 built from its source on BLAS (the first time 8-10 minutes on 2 cores), face_recognition
+# and its models. Its .curate-recipe says how it was built; one built any other way is built again.
+dlib_venv() {  # dir recipe [VAR=value | -u VAR]... (the build's environment, given to env)
+    local dir=$1 recipe=$2; shift 2
+    [ "$(cat "$dir/.curate-recipe" 2>/dev/null)" = "$recipe" ] &&
+        "$dir/bin/python" -c 'import dlib, face_recognition, imagehash; assert dlib.DLIB_USE_BLAS' 2>/dev/null && return
+    echo "bench: building dlib from its source into $dir ($recipe; 8-10 minutes)" >&2
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    env "$@" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+        "$dir/bin/pip" install --quiet --no-cache-dir --no-binary dlib dlib==20.0.1 pillow imagehash numpy
+    "$dir/bin/pip" install --quiet --no-deps face_recognition "${XDG_CACHE_HOME:-$HOME/.cache}/curate/face_recognition_models-0.3.0.tar.gz"
+    "$dir/bin/python" -c 'import dlib; assert dlib.DLIB_USE_BLAS, "dlib was built without a BLAS"'
+    echo "$recipe" > "$dir/.curate-recipe"
+}
+command -v clang++ >/dev/null || { echo "bench: clang++ (the Swift toolchain's) is not on PATH" >&2; exit 2; }
 VENV=bench/.venv
-if [ "$(cat "$VENV/.curate-recipe" 2>/dev/null)" != "$RECIPE" ] ||
-        ! "$VENV/bin/python" -c 'import dlib, face_recognition, imagehash; assert dlib.DLIB_USE_BLAS' 2>/dev/null; then
-    echo "bench: building the reference's dlib from its source ($RECIPE; about 10 minutes)" >&2
-    rm -rf "$VENV"
-    python3 -m venv "$VENV"
-    command -v clang++ >/dev/null || { echo "bench: clang++ (the Swift toolchain's) is not on PATH" >&2; exit 2; }
-    CC=clang CXX=clang++ CFLAGS="-O3 -march=native" CXXFLAGS="-O3 -march=native" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
-        "$VENV/bin/pip" install --quiet --no-cache-dir --no-binary dlib dlib==20.0.1 pillow imagehash numpy
-    "$VENV/bin/pip" install --quiet --no-deps face_recognition "${XDG_CACHE_HOME:-$HOME/.cache}/curate/face_recognition_models-0.3.0.tar.gz"
-    "$VENV/bin/python" -c 'import dlib; assert dlib.DLIB_USE_BLAS, "the reference dlib was built without a BLAS"'
-    echo "$RECIPE" > "$VENV/.curate-recipe"
-fi
+dlib_venv "$VENV" 'dlib==20.0.1 --no-binary dlib, clang -O3 -march=native, on BLAS' \
+    CC=clang CXX=clang++ CFLAGS="-O3 -march=native" CXXFLAGS="-O3 -march=native"
 VENV_PIP=bench/.venv-pip
-RECIPE_PIP='dlib==20.0.1 --no-binary dlib, the default compiler and flags, on BLAS'
-if [ "$REFERENCE_PIP" = 1 ] && { [ "$(cat "$VENV_PIP/.curate-recipe" 2>/dev/null)" != "$RECIPE_PIP" ] ||
-        ! "$VENV_PIP/bin/python" -c 'import dlib, face_recognition, imagehash; assert dlib.DLIB_USE_BLAS' 2>/dev/null; }; then
-    echo "bench: building dlib as pip builds it ($RECIPE_PIP; about 10 minutes)" >&2
-    rm -rf "$VENV_PIP"
-    python3 -m venv "$VENV_PIP"
-    env -u CC -u CXX -u CFLAGS -u CXXFLAGS CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
-        "$VENV_PIP/bin/pip" install --quiet --no-cache-dir --no-binary dlib dlib==20.0.1 pillow imagehash numpy
-    "$VENV_PIP/bin/pip" install --quiet --no-deps face_recognition "${XDG_CACHE_HOME:-$HOME/.cache}/curate/face_recognition_models-0.3.0.tar.gz"
-    "$VENV_PIP/bin/python" -c 'import dlib; assert dlib.DLIB_USE_BLAS, "the pip-built dlib was built without a BLAS"'
-    echo "$RECIPE_PIP" > "$VENV_PIP/.curate-recipe"
-fi
+[ "$REFERENCE_PIP" = 0 ] || dlib_venv "$VENV_PIP" 'dlib==20.0.1 --no-binary dlib, the default compiler and flags, on BLAS' \
+    -u CC -u CXX -u CFLAGS -u CXXFLAGS
 VENV_BIN=bench/.venv-bin
 if [ "$REFERENCE_BIN" = 1 ] && ! "$VENV_BIN/bin/python" -c 'import dlib, face_recognition, imagehash' 2>/dev/null; then
     python3 -m venv "$VENV_BIN"
