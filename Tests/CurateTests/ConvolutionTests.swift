@@ -15,10 +15,7 @@ struct ConvolutionTests {
             // One-face photos, group photos (several faces in one batch of the network) and small LFW faces.
             var photos = ["group/dlib_voc/2007_007763.jpg", "group/dlib_voc/2008_002079.jpg"]
             for folder in ["single_face", "faces/opencv_course_5celeb/madonna", "faces/dlib_johns"] {
-                let enumerator = FileManager.default.enumerator(atPath: Paths.shared.appendingPathComponent(folder).path)
-                var names: [String] = []
-                while let name = enumerator?.nextObject() as? String { if name.hasSuffix(".jpg") { names.append(name) } }
-                photos += names.sorted().prefix(8).map { "\(folder)/\($0)" }
+                photos += Paths.photos(in: folder).prefix(8)
             }
             var faces = 0, batches = 0
             var largest: Float = 0

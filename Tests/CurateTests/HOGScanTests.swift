@@ -28,14 +28,8 @@ struct HOGScanTests {
             let models = try FaceModels(ProcessFixture.models)
             // On a CPU with AVX-512 the bridge's scan runs (its check against dlib at start passed); elsewhere dlib's.
             #expect(models.hasHOGScan == BLASCore.Features.cpu.avx512)
-            var photos: [String] = []
-            for folder in ["group", "single_face", "nonface", "edge", "faces/opencv_course_5celeb/madonna", "faces/dlib_johns"] {
-                let enumerator = FileManager.default.enumerator(atPath: Paths.shared.appendingPathComponent(folder).path)
-                while let name = enumerator?.nextObject() as? String {
-                    if name.hasSuffix(".jpg") { photos.append("\(folder)/\(name)") }
-                }
-            }
-            photos.sort()
+            var photos = ["group", "single_face", "nonface", "edge", "faces/opencv_course_5celeb/madonna", "faces/dlib_johns"]
+                .flatMap(Paths.photos(in:)).sorted()
             // The small photos are many: every other one of the two folders of faces (upsampled once, as curate does).
             photos = photos.enumerated().filter { !$0.element.hasPrefix("faces/") || $0.offset % 2 == 0 }.map(\.element)
             var faces = 0

@@ -46,15 +46,9 @@ struct ShapePredictorReadingTests {
     func theLandmarksAreDlibsOnEveryFace() async throws {
         try await offPool {
             let models = try FaceModels(ModelFiles(shapePredictor: file, resnet: nil, cnnDetector: nil))
-            var photos: [String] = []
-            for folder in ["group", "single_face", "nonface", "edge", "faces"] {
-                let enumerator = FileManager.default.enumerator(atPath: Paths.shared.appendingPathComponent(folder).path)
-                while let name = enumerator?.nextObject() as? String {
-                    if name.hasSuffix(".jpg") { photos.append("\(folder)/\(name)") }
-                }
-            }
+            let photos = ["group", "single_face", "nonface", "edge", "faces"].flatMap(Paths.photos(in:))
             var faces = 0
-            for photo in photos.sorted() {
+            for photo in photos {
                 let image = try DecodedImage.decode(try Paths.bytes(photo))
                 let ours = try models.find(in: image)
                 let dlibs = try models.find(in: image, dlibLandmarks: true)

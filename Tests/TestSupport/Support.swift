@@ -16,6 +16,13 @@ public enum Paths {
 
     public static func data(_ relative: String) -> URL { shared.appendingPathComponent(relative) }
     public static func bytes(_ relative: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: data(relative))) }
+    /// The .jpg photos anywhere below `folder` of ../shared/data, as paths relative to it ("folder/…"), sorted.
+    public static func photos(in folder: String) -> [String] {
+        var names: [String] = []
+        let enumerator = FileManager.default.enumerator(atPath: data(folder).path)
+        while let name = enumerator?.nextObject() as? String { if name.hasSuffix(".jpg") { names.append("\(folder)/\(name)") } }
+        return names.sorted()
+    }
 
     /// The built `curate` binary beside the test bundle.
     public static var curate: URL {
