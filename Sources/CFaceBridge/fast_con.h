@@ -218,20 +218,38 @@ inline void convolve(const float *in, long n, long k, long h, long w, const floa
     for (long c = 0, t = 0; c < k; ++c)
         for (long y = 0; y < nr; ++y)
             for (long x = 0; x < nc; ++x, ++t) taps[t] = c * hp * wp + y * wp + x;
-    const long plane = oh * ow;
     const long width = filter_block(nf);
+    // Where every output reads the input at one filter position only, all others falling in the padding (the
+    // face network's last 3 x 3 layer, on a 1 x 1 plane: eight of its nine taps multiply zeros), the taps of that
+    // position alone: the same products but for the zeros, which add nothing (x + 0 is x), and a ninth of the
+    // filters read, with a stride of nr x nc taps between them.
+    const auto used = [](long out_size, int stride, int pad, long in_size, int filter_size, long &only) {
+        long n = 0;
+        for (long f = 0; f < filter_size; ++f)
+            for (long o = 0; o < out_size; ++o)
+                if (o * stride + f - pad >= 0 && o * stride + f - pad < in_size) { ++n; only = f; break; }
+        return n;
+    };
+    long only_y = 0, only_x = 0, used_taps = count_taps, tap_stride = width, first_tap = 0;
+    if (used(oh, sy, pad_y, h, nr, only_y) == 1 && used(ow, sx, pad_x, w, nc, only_x) == 1) {
+        for (long c = 0; c < k; ++c) taps[c] = c * hp * wp + only_y * wp + only_x;
+        used_taps = k;
+        tap_stride = nr * nc * width;
+        first_tap = only_y * nc + only_x;
+    }
+    const long plane = oh * ow;
     const bool wide = nf % 64 == 0;
     const int px = wide ? 6 : 12;
     for (long f = 0; f < nf; f += wide ? 64 : 32) {
-        const float *wf = transposed + f / width * width * count_taps + f % width;
+        const float *wf = transposed + f / width * width * count_taps + first_tap * width + f % width;
         const float *bf = bias ? bias + f : nullptr;
         float *of = out + f * plane;
         for (long i = 0; i < count; i += px) {
             const int m = (int)std::min<long>(px, count - i);
             if (wide)
-                pixels<4, 6>(m, src, &offsets[i], taps.data(), count_taps, wf, width, bf, of, &out_offsets[i], plane);
+                pixels<4, 6>(m, src, &offsets[i], taps.data(), used_taps, wf, tap_stride, bf, of, &out_offsets[i], plane);
             else
-                pixels<2, 12>(m, src, &offsets[i], taps.data(), count_taps, wf, width, bf, of, &out_offsets[i], plane);
+                pixels<2, 12>(m, src, &offsets[i], taps.data(), used_taps, wf, tap_stride, bf, of, &out_offsets[i], plane);
         }
     }
 }
