@@ -1315,7 +1315,7 @@ static uint64_t padded(uint64_t n) { return (n + 7) / 8 * 8; }
 // The arranged filters' layout is the bridge's code: a change to filter_block, winograd_filters or arrange needs
 // a new name here, so that older copies are made again.
 #if defined(__AVX512F__)
-static const char magic[16] = "curate net v2a";
+static const char magic[16] = "curate net v3a";
 #else
 static const char magic[16] = "curate net v2";
 #endif

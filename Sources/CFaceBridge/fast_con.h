@@ -8,7 +8,7 @@
 // channel), so outputs differ from dlib's by float rounding only. With AVX-512 it computes 32 or 64 filters at
 // once for 6 to 12 output pixels, pixels taken across rows and across the faces of a batch, so each filter's
 // weights are read once for many pixels. The 3 x 3 layers of stride 1 on the larger planes take Winograd's
-// F(2 x 2, 3 x 3), with 2.25 times fewer multiplications (convolve_winograd).
+// F(4 x 4, 3 x 3), with 4 times fewer multiplications (convolve_winograd).
 //
 // Trust, but check: the first forward pass of each layer shape in a process also runs dlib's own con_ on the
 // same input's first face and compares; where they differ by more than float rounding could explain, that shape
@@ -111,40 +111,35 @@ inline void transpose16(const float *from, long from_stride, float *to, long to_
     for (int i = 0; i < 16; ++i) _mm512_storeu_ps(to + i * to_stride, r[i]);
 }
 
-// The 3 x 3 layers of stride 1 (padded by one, so each output has the input's size) by Winograd's F(2 x 2, 3 x 3):
-// each 2 x 2 block of outputs (a "tile") comes from the 4 x 4 input around it as A^T [(G g G^T) . (B^T d B)] A,
-// where g is a filter and d the input of one channel. The elementwise products of the 16 transformed positions,
-// summed over channels, are 16 matrix products of tiles x channels by channels x filters: 16 multiplications a
-// tile where the direct sum takes 36, 2.25 times fewer (on the 35 x 35 and 17 x 17 planes a few tiles stick out).
-// The transforms only add, subtract and halve, so outputs differ from the direct sums by float rounding only, which
-// the first-use check against dlib's measures as for the other layers.
+// The 3 x 3 layers of stride 1 (padded by one, so each output has the input's size) by Winograd's F(4 x 4, 3 x 3):
+// each 4 x 4 block of outputs (a "tile") comes from the 6 x 6 input around it as A^T [(G g G^T) . (B^T d B)] A,
+// where g is a filter and d the input of one channel (Lavin and Gray's matrices, points 0, 1, -1, 2, -2 and
+// infinity). The elementwise products of the 36 transformed positions, summed over channels, are 36 matrix
+// products of tiles x channels by channels x filters: 36 multiplications for 16 outputs where the direct sums
+// take 144, 4 times fewer (on the 35 x 35 and 17 x 17 planes some tiles stick out). F(2 x 2, 3 x 3), used until
+// stop 38, took 2.25 times fewer; on this machine the 35 x 35 layer of 32 filters takes 27% less time, the 17 x 17
+// one of 64 8% less and the 8 x 8 one of 128 20% less (a harness, one face). The filters' transform runs in double
+// and is rounded once; the input's and output's multiply by 2, 4, 5 and 8 only. Outputs are within 6e-6 of the
+// exact sums, relative to the largest (against 4e-7 for F(2 x 2)), and the first-use check against dlib's
+// measures them as for the other layers.
 
 // The filters (nf x k x 3 x 3, dlib's order; nf a multiple of 16) transformed, (G g_fc G^T)[x] for each position
-// x of 16, stored as U[x][block of filters][c][filter in the block] (filter_block) in u's 16 * k * nf floats: 16
-// filters at a time.
+// x of 36, stored as U[x][block of filters][c][filter in the block] (filter_block) in u's 36 * k * nf floats.
 inline void winograd_filters(const float *p, long k, long nf, float *u) {
+    static const double G[6][3] = {{1.0 / 4, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6}, {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
     const long width = filter_block(nf);
-    const __m512i rows = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                            _mm512_set1_epi32((int)(k * 9)));
-    const __m512 half = _mm512_set1_ps(0.5f);
-    for (long f = 0; f < nf; f += 16)
+    const size_t step = (size_t)(k * nf);
+    for (long f = 0; f < nf; ++f)
         for (long c = 0; c < k; ++c) {
-            __m512 g[9], t[4][3];
-            for (int i = 0; i < 9; ++i) g[i] = _mm512_i32gather_ps(rows, p + (f * k + c) * 9 + i, 4);
-            for (int j = 0; j < 3; ++j) {   // G g
-                t[0][j] = g[j];
-                t[1][j] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(g[j], g[3 + j]), g[6 + j]));
-                t[2][j] = _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(g[j], g[3 + j]), g[6 + j]));
-                t[3][j] = g[6 + j];
-            }
+            const float *g = p + (f * k + c) * 9;
+            double t[6][3];   // G g
+            for (int i = 0; i < 6; ++i)
+                for (int j = 0; j < 3; ++j) t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
             float *to = &u[(size_t)((f / width * k + c) * width + f % width)];
-            const size_t step = (size_t)(k * nf);
-            for (int i = 0; i < 4; ++i) {   // (G g) G^T
-                _mm512_storeu_ps(to + (i * 4 + 0) * step, t[i][0]);
-                _mm512_storeu_ps(to + (i * 4 + 1) * step, _mm512_mul_ps(half, _mm512_add_ps(_mm512_add_ps(t[i][0], t[i][1]), t[i][2])));
-                _mm512_storeu_ps(to + (i * 4 + 2) * step, _mm512_mul_ps(half, _mm512_add_ps(_mm512_sub_ps(t[i][0], t[i][1]), t[i][2])));
-                _mm512_storeu_ps(to + (i * 4 + 3) * step, t[i][2]);
-            }
+            for (int i = 0; i < 6; ++i)   // (G g) G^T
+                for (int j = 0; j < 6; ++j)
+                    to[(i * 6 + j) * step] = (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
         }
 }
 
@@ -255,29 +250,33 @@ inline void convolve(const float *in, long n, long k, long h, long w, const floa
 }
 
 // out (n x nf x h x w) = the 3 x 3 convolution, stride 1, zero padding 1, of in (n x k x h x w) + bias, with the
-// filters as winograd_filters made them; nf a multiple of 32. A few rows of tiles at a time (up to 64 tiles), so
+// filters as winograd_filters made them; nf a multiple of 32. A few rows of tiles at a time (up to 32 tiles), so
 // that their transformed inputs and products stay in the core's cache between the three steps.
 inline void convolve_winograd(const float *in, long n, long k, long h, long w, const float *u, const float *bias, long nf,
-                              float *out) {
-    const long th = (h + 1) / 2, tw = (w + 1) / 2;
-    const long rows_at_once = std::max<long>(1, 64 / tw), most = rows_at_once * tw;
+                               float *out) {
+    const long th = (h + 3) / 4, tw = (w + 3) / 4;
+    const long rows_at_once = std::max<long>(1, 32 / tw), most = rows_at_once * tw;
     // A face's input, zero-padded: one row and column before, enough after for whole tiles, and room for the
-    // 32-float loads of the last block of 16 tiles.
-    const long pw = 2 * tw + 2 + 32, ph = 2 * th + 2;
-    // V[16][k][tiles of the chunk] and M[16][tiles of the chunk][nf], each of the 16 planes a cache line more than
-    // it holds: planes of 8 KB (128 channels or filters, 16 tiles) put the 16 values a transform reads or writes
-    // in one set of the L1 cache, which holds 8 (the 128-filter layer took 20-25% longer).
+    // loads of the last block of 16 tiles (68 floats from its first tile's first column).
+    const long pw = 4 * tw + 2 + 84, ph = 4 * th + 2;
     thread_local std::vector<float> padded, v, m;
     padded.resize((size_t)(k * ph * pw));
-    v.resize((size_t)(16 * (k * most + 16)));
-    m.resize((size_t)(16 * (most * nf + 16)));
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    v.resize((size_t)(36 * (k * most + 16)));
+    m.resize((size_t)(36 * (most * nf + 16)));
+    // Column j of 16 tiles side by side (row[4t + j] in lane t), for j < 4, from four vectors of a row: lanes 0-7
+    // picked from the first two, lanes 8-15 from the last two; columns 4 and 5 are columns 0 and 1 four floats on.
+    __m512i pick[4];
+    for (int j = 0; j < 4; ++j) {
+        alignas(64) int idx[16];
+        for (int t = 0; t < 16; ++t) idx[t] = 4 * (t % 8) + j;
+        pick[j] = _mm512_load_si512(idx);
+    }
     const long width = filter_block(nf);
     const bool wide = nf % 64 == 0;
     const int px = wide ? 6 : 12;
     const long plane = h * w;
-    alignas(64) float y[4][16];
+    alignas(64) float y[16][16], yt[16][16];
+    const __m512 two = _mm512_set1_ps(2), four = _mm512_set1_ps(4), five = _mm512_set1_ps(5), eight = _mm512_set1_ps(8);
     for (long s = 0; s < n; ++s) {
         for (long c = 0; c < k; ++c) {
             float *pc = &padded[(size_t)(c * ph * pw)];
@@ -285,87 +284,107 @@ inline void convolve_winograd(const float *in, long n, long k, long h, long w, c
             for (long r = 0; r < h; ++r) {
                 float *row = pc + (r + 1) * pw + 1;
                 std::memcpy(row, in + ((s * k + c) * h + r) * w, sizeof(float) * w);
-                std::fill(row + w, row + pw, 0.0f);   // to the next row's first column
+                std::fill(row + w, row + pw, 0.0f);
             }
             std::fill(pc + (h + 1) * pw + 1, pc + ph * pw, 0.0f);
         }
         for (long ty0 = 0; ty0 < th; ty0 += rows_at_once) {
             const long ty1 = std::min(th, ty0 + rows_at_once), tiles = (ty1 - ty0) * tw;
-            // Input transform, 16 tiles of a row at a time: V = B^T d B.
+            const size_t vstep = (size_t)(k * tiles + 16);
+            // Input transform: V = B^T d B, 16 tiles of a row at a time.
             for (long c = 0; c < k; ++c)
                 for (long ty = ty0; ty < ty1; ++ty)
                     for (long tx = 0; tx < tw; tx += 16) {
-                        __m512 e[4][4];   // d B for each of the 4 rows
-                        for (int r = 0; r < 4; ++r) {
-                            const float *row = &padded[(size_t)((c * ph + 2 * ty + r) * pw + 2 * tx)];
-                            const __m512 lo = _mm512_loadu_ps(row), hi = _mm512_loadu_ps(row + 16);
-                            const __m512 lo2 = _mm512_loadu_ps(row + 2), hi2 = _mm512_loadu_ps(row + 18);
-                            const __m512 d0 = _mm512_permutex2var_ps(lo, even, hi), d1 = _mm512_permutex2var_ps(lo, odd, hi);
-                            const __m512 d2 = _mm512_permutex2var_ps(lo2, even, hi2), d3 = _mm512_permutex2var_ps(lo2, odd, hi2);
-                            e[r][0] = _mm512_sub_ps(d0, d2);
-                            e[r][1] = _mm512_add_ps(d1, d2);
-                            e[r][2] = _mm512_sub_ps(d2, d1);
-                            e[r][3] = _mm512_sub_ps(d1, d3);
+                        __m512 e[6][6];   // d B for each of the 6 rows
+                        for (int r = 0; r < 6; ++r) {
+                            const float *row = &padded[(size_t)((c * ph + 4 * ty + r) * pw + 4 * tx)];
+                            __m512 d[6];
+                            for (int half = 0; half < 2; ++half) {
+                                const float *q = row + 4 * half;
+                                const __m512 a0 = _mm512_loadu_ps(q), a1 = _mm512_loadu_ps(q + 16);
+                                const __m512 a2 = _mm512_loadu_ps(q + 32), a3 = _mm512_loadu_ps(q + 48);
+                                for (int j = 0; j < (half ? 2 : 4); ++j)
+                                    d[4 * half + j] = _mm512_mask_blend_ps((__mmask16)0xff00, _mm512_permutex2var_ps(a0, pick[j], a1),
+                                                                           _mm512_permutex2var_ps(a2, pick[j], a3));
+                            }
+                            e[r][0] = _mm512_add_ps(_mm512_fmsub_ps(four, d[0], _mm512_mul_ps(five, d[2])), d[4]);
+                            e[r][1] = _mm512_sub_ps(_mm512_add_ps(d[3], d[4]), _mm512_mul_ps(four, _mm512_add_ps(d[1], d[2])));
+                            e[r][2] = _mm512_add_ps(_mm512_mul_ps(four, _mm512_sub_ps(d[1], d[2])), _mm512_sub_ps(d[4], d[3]));
+                            e[r][3] = _mm512_add_ps(_mm512_mul_ps(two, _mm512_sub_ps(d[3], d[1])), _mm512_sub_ps(d[4], d[2]));
+                            e[r][4] = _mm512_add_ps(_mm512_mul_ps(two, _mm512_sub_ps(d[1], d[3])), _mm512_sub_ps(d[4], d[2]));
+                            e[r][5] = _mm512_add_ps(_mm512_fmsub_ps(four, d[1], _mm512_mul_ps(five, d[3])), d[5]);
                         }
                         const __mmask16 keep = tw - tx >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (tw - tx)) - 1);
                         float *dst = &v[(size_t)(c * tiles + (ty - ty0) * tw + tx)];
-                        const size_t step = (size_t)(k * tiles + 16);
-                        for (int j = 0; j < 4; ++j) {
-                            _mm512_mask_storeu_ps(dst + (0 * 4 + j) * step, keep, _mm512_sub_ps(e[0][j], e[2][j]));
-                            _mm512_mask_storeu_ps(dst + (1 * 4 + j) * step, keep, _mm512_add_ps(e[1][j], e[2][j]));
-                            _mm512_mask_storeu_ps(dst + (2 * 4 + j) * step, keep, _mm512_sub_ps(e[2][j], e[1][j]));
-                            _mm512_mask_storeu_ps(dst + (3 * 4 + j) * step, keep, _mm512_sub_ps(e[1][j], e[3][j]));
+                        for (int j = 0; j < 6; ++j) {
+                            const __m512 d0 = e[0][j], d1 = e[1][j], d2 = e[2][j], d3 = e[3][j], d4 = e[4][j], d5 = e[5][j];
+                            _mm512_mask_storeu_ps(dst + (0 * 6 + j) * vstep, keep, _mm512_add_ps(_mm512_fmsub_ps(four, d0, _mm512_mul_ps(five, d2)), d4));
+                            _mm512_mask_storeu_ps(dst + (1 * 6 + j) * vstep, keep, _mm512_sub_ps(_mm512_add_ps(d3, d4), _mm512_mul_ps(four, _mm512_add_ps(d1, d2))));
+                            _mm512_mask_storeu_ps(dst + (2 * 6 + j) * vstep, keep, _mm512_add_ps(_mm512_mul_ps(four, _mm512_sub_ps(d1, d2)), _mm512_sub_ps(d4, d3)));
+                            _mm512_mask_storeu_ps(dst + (3 * 6 + j) * vstep, keep, _mm512_add_ps(_mm512_mul_ps(two, _mm512_sub_ps(d3, d1)), _mm512_sub_ps(d4, d2)));
+                            _mm512_mask_storeu_ps(dst + (4 * 6 + j) * vstep, keep, _mm512_add_ps(_mm512_mul_ps(two, _mm512_sub_ps(d1, d3)), _mm512_sub_ps(d4, d2)));
+                            _mm512_mask_storeu_ps(dst + (5 * 6 + j) * vstep, keep, _mm512_add_ps(_mm512_fmsub_ps(four, d1, _mm512_mul_ps(five, d3)), d5));
                         }
                     }
-            // The 16 products M[x] = V[x]^T U[x], tiles by filters.
-            for (int x = 0; x < 16; ++x)
+            // The 36 products M[x] = V[x]^T U[x], tiles by filters.
+            const size_t mstep = (size_t)(tiles * nf + 16);
+            for (int x = 0; x < 36; ++x)
                 for (long f = 0; f < nf; f += wide ? 64 : 32) {
-                    const float *vx = &v[(size_t)(x * (k * tiles + 16))];
+                    const float *vx = &v[(size_t)x * vstep];
                     const float *ux = u + (size_t)(x * k * nf + f / width * width * k + f % width);
-                    float *mx = &m[(size_t)(x * (tiles * nf + 16))] + f;
-                    for (long i = 0; i < tiles; i += px) {
-                        const int count = (int)std::min<long>(px, tiles - i);
+                    float *mx = &m[(size_t)x * mstep] + f;
+                    // The tiles in blocks of as nearly equal sizes as px allows (25 tiles: 5 x 5, not 4 x 6 + 1,
+                    // whose block of one reads the filters as often as a block of six).
+                    const long blocks = (tiles + px - 1) / px;
+                    for (long b = 0, i = 0; b < blocks; ++b) {
+                        const int count = (int)((tiles - i) / (blocks - b));
+                        const long at = i;
+                        i += count;
                         if (wide)
-                            tiles_products<4, 6>(count, vx + i, tiles, k, ux, width, mx + i * nf, nf);
+                            tiles_products<4, 6>(count, vx + at, tiles, k, ux, width, mx + at * nf, nf);
                         else
-                            tiles_products<2, 12>(count, vx + i, tiles, k, ux, width, mx + i * nf, nf);
+                            tiles_products<2, 12>(count, vx + at, tiles, k, ux, width, mx + at * nf, nf);
                     }
                 }
-            // Output transform, 16 filters of a tile at a time: Y = A^T M A, plus the bias.
-            const size_t step = (size_t)(tiles * nf + 16);
+            // Output transform: Y = A^T M A plus the bias, 16 filters of a tile at a time.
             for (long ty = ty0; ty < ty1; ++ty)
                 for (long tx = 0; tx < tw; ++tx) {
                     const long tile = (ty - ty0) * tw + tx;
-                    const int cols = 2 * tx + 1 < w ? 2 : 1, rows = 2 * ty + 1 < h ? 2 : 1;
+                    const int rows = (int)std::min<long>(4, h - 4 * ty), cols = (int)std::min<long>(4, w - 4 * tx);
                     for (long f = 0; f < nf; f += 16) {
                         const float *mt = &m[(size_t)(tile * nf + f)];
-                        __m512 r[4][2];   // M A for each of the 4 rows
-                        for (int i = 0; i < 4; ++i) {
-                            const __m512 m0 = _mm512_loadu_ps(mt + (i * 4 + 0) * step), m1 = _mm512_loadu_ps(mt + (i * 4 + 1) * step);
-                            const __m512 m2 = _mm512_loadu_ps(mt + (i * 4 + 2) * step), m3 = _mm512_loadu_ps(mt + (i * 4 + 3) * step);
-                            r[i][0] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
-                            r[i][1] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+                        __m512 r[6][4];   // M A for each of the 6 rows
+                        for (int i = 0; i < 6; ++i) {
+                            __m512 q[6];
+                            for (int j = 0; j < 6; ++j) q[j] = _mm512_loadu_ps(mt + (i * 6 + j) * mstep);
+                            const __m512 s12 = _mm512_add_ps(q[1], q[2]), d12 = _mm512_sub_ps(q[1], q[2]);
+                            const __m512 s34 = _mm512_add_ps(q[3], q[4]), d34 = _mm512_sub_ps(q[3], q[4]);
+                            r[i][0] = _mm512_add_ps(_mm512_add_ps(q[0], s12), s34);
+                            r[i][1] = _mm512_fmadd_ps(two, d34, d12);
+                            r[i][2] = _mm512_fmadd_ps(four, s34, s12);
+                            r[i][3] = _mm512_add_ps(_mm512_fmadd_ps(eight, d34, d12), q[5]);
                         }
                         const __m512 b = bias ? _mm512_loadu_ps(bias + f) : _mm512_setzero_ps();
-                        for (int j = 0; j < 2; ++j) {
-                            _mm512_store_ps(y[j], _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r[0][j], r[1][j]), r[2][j]), b));
-                            _mm512_store_ps(y[2 + j], _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(r[1][j], r[2][j]), r[3][j]), b));
+                        for (int j = 0; j < 4; ++j) {
+                            const __m512 s12 = _mm512_add_ps(r[1][j], r[2][j]), d12 = _mm512_sub_ps(r[1][j], r[2][j]);
+                            const __m512 s34 = _mm512_add_ps(r[3][j], r[4][j]), d34 = _mm512_sub_ps(r[3][j], r[4][j]);
+                            _mm512_store_ps(y[0 * 4 + j], _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(r[0][j], s12), s34), b));
+                            _mm512_store_ps(y[1 * 4 + j], _mm512_add_ps(_mm512_fmadd_ps(two, d34, d12), b));
+                            _mm512_store_ps(y[2 * 4 + j], _mm512_add_ps(_mm512_fmadd_ps(four, s34, s12), b));
+                            _mm512_store_ps(y[3 * 4 + j], _mm512_add_ps(_mm512_add_ps(_mm512_fmadd_ps(eight, d34, d12), r[5][j]), b));
                         }
-                        float *o = out + ((s * nf + f) * h + 2 * ty) * w + 2 * tx;
-                        if (rows == 2 && cols == 2)
-                            for (int l = 0; l < 16; ++l, o += plane) {
-                                o[0] = y[0][l]; o[1] = y[1][l];
-                                o[w] = y[2][l]; o[w + 1] = y[3][l];
-                            }
-                        else
-                            for (int l = 0; l < 16; ++l, o += plane)
-                                for (int a = 0; a < rows; ++a)
-                                    for (int c = 0; c < cols; ++c) o[a * w + c] = y[2 * a + c][l];
+                        // y[position][filter] -> each filter's 16 outputs, its tile's 4 rows of 4 side by side.
+                        transpose16(&y[0][0], 16, &yt[0][0], 16);
+                        float *o = out + ((s * nf + f) * h + 4 * ty) * w + 4 * tx;
+                        const __mmask8 keep = (__mmask8)((1u << cols) - 1);
+                        for (int l = 0; l < 16; ++l, o += plane)
+                            for (int a = 0; a < rows; ++a) _mm_mask_storeu_ps(o + a * w, keep, _mm_load_ps(&yt[l][4 * a]));
                     }
                 }
         }
     }
 }
+
 #endif
 
 }  // namespace curate_conv
@@ -379,8 +398,9 @@ class fast_con_ {
     // the layer came from the network's parsed copy, its parameters are left out until dlib's convolution needs
     // them (ensure_params), and `raw` points at them in the copy.
     mutable con_<num_filters, nr, nc, sy, sx, pad_y, pad_x> inner;
-    // 3 x 3 filters of stride 1 (padded by one) run as Winograd's F(2 x 2, 3 x 3) (convolve_winograd), except the
-    // 256-filter layers: the face network's are on 3 x 3 and 1 x 1 planes, where 2 x 2 tiles would mostly stick out.
+    // 3 x 3 filters of stride 1 (padded by one) run as Winograd's F(4 x 4, 3 x 3) (convolve_winograd), except the
+    // 256-filter layers: the face network's are on 3 x 3 and 1 x 1 planes, where a 4 x 4 tile would mostly stick
+    // out, and their transformed filters (36 floats for each 9) would take 9.4 MB a layer.
     static constexpr bool winograd = nr == 3 && nc == 3 && sy == 1 && sx == 1 && pad_y == 1 && pad_x == 1 && num_filters <= 128;
     // The filters as the convolution reads them: in blocks of filters, [block][channel][row][column][filter in the
     // block], for convolve (filter_block); transformed (winograd_filters) for convolve_winograd. Made from inner's
@@ -416,7 +436,7 @@ public:
     static constexpr bool arranges = false;
 #endif
     // How many floats the arranged filters of a layer with k input channels take.
-    static long arranged_size(long k) { return (winograd ? 16 : nr * nc) * k * num_filters; }
+    static long arranged_size(long k) { return (winograd ? 36 : nr * nc) * k * num_filters; }
     // The input channels of parameters of this size (filters, then a bias per filter unless disabled); 0 where
     // no number of channels gives that size.
     long channels_for(long size) const {
