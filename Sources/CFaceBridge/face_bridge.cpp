@@ -1,6 +1,7 @@
 // dlib behind a C API: every C++ exception is caught here and returned as an error.
 #include "face_bridge.h"
 #include "fast_con.h"
+#include "fast_layers.h"
 
 #include <dlib/dnn.h>
 #include <dlib/image_processing.h>
@@ -38,17 +39,18 @@
 using namespace dlib;
 
 // dlib's face recognition ResNet (dnn_face_recognition_ex.cpp), the network of
-// dlib_face_recognition_resnet_model_v1.dat, its convolutions computed by fast_con (fast_con.h).
+// dlib_face_recognition_resnet_model_v1.dat, its convolutions computed by fast_con (fast_con.h), its relu, affine,
+// max pooling and residual sums by fast_layers.h.
 template <template <int, template <typename> class, int, typename> class block, int N,
           template <typename> class BN, typename SUBNET>
-using residual = add_prev1<block<N, BN, 1, tag1<SUBNET>>>;
+using residual = fast_add_prev1<block<N, BN, 1, tag1<SUBNET>>>;
 template <template <int, template <typename> class, int, typename> class block, int N,
           template <typename> class BN, typename SUBNET>
-using residual_down = add_prev2<avg_pool<2, 2, 2, 2, skip1<tag2<block<N, BN, 2, tag1<SUBNET>>>>>>;
+using residual_down = fast_add_prev2<avg_pool<2, 2, 2, 2, skip1<tag2<block<N, BN, 2, tag1<SUBNET>>>>>>;
 template <int N, template <typename> class BN, int stride, typename SUBNET>
-using block = BN<fast_con<N, 3, 3, 1, 1, relu<BN<fast_con<N, 3, 3, stride, stride, SUBNET>>>>>;
-template <int N, typename SUBNET> using ares = relu<residual<block, N, affine, SUBNET>>;
-template <int N, typename SUBNET> using ares_down = relu<residual_down<block, N, affine, SUBNET>>;
+using block = BN<fast_con<N, 3, 3, 1, 1, fast_relu<BN<fast_con<N, 3, 3, stride, stride, SUBNET>>>>>;
+template <int N, typename SUBNET> using ares = fast_relu<residual<block, N, fast_affine, SUBNET>>;
+template <int N, typename SUBNET> using ares_down = fast_relu<residual_down<block, N, fast_affine, SUBNET>>;
 template <typename SUBNET> using alevel0 = ares_down<256, SUBNET>;
 template <typename SUBNET> using alevel1 = ares<256, ares<256, ares_down<256, SUBNET>>>;
 template <typename SUBNET> using alevel2 = ares<128, ares<128, ares_down<128, SUBNET>>>;
@@ -56,7 +58,7 @@ template <typename SUBNET> using alevel3 = ares<64, ares<64, ares<64, ares_down<
 template <typename SUBNET> using alevel4 = ares<32, ares<32, ares<32, SUBNET>>>;
 using anet_type = loss_metric<fc_no_bias<128, avg_pool_everything<
     alevel0<alevel1<alevel2<alevel3<alevel4<
-    max_pool<3, 3, 2, 2, relu<affine<fast_con<32, 7, 7, 2, 2, input_rgb_image_sized<150>>>>>>>>>>>>>;
+    fast_max_pool<3, 3, 2, 2, fast_relu<fast_affine<fast_con<32, 7, 7, 2, 2, input_rgb_image_sized<150>>>>>>>>>>>>>;
 
 // dlib's CNN face detector (dnn_mmod_face_detection_ex.cpp), the network of mmod_human_face_detector.dat.
 template <long num_filters, typename SUBNET> using con5d = con<num_filters, 5, 5, 2, 2, SUBNET>;
@@ -1786,6 +1788,8 @@ extern "C" void curate_faces_convolution_stats(curate_convolution_stats *out) {
     out->fast_passes = t.fast_passes.load();
     out->dlib_passes = t.dlib_passes.load();
     out->worst = t.worst.load();
+    out->layers_checked = t.layers_checked.load();
+    out->layers_disagreed = t.layers_disagreed.load();
 }
 
 // MARK: BLAS

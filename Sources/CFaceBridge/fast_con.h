@@ -37,6 +37,7 @@ struct stats {
     std::atomic<int> arranged{0};   // layers whose filters this process arranged (not read from the parsed copy)
     std::atomic<long> fast_passes{0}, dlib_passes{0};
     std::atomic<float> worst{0};   // the largest difference seen, relative to the largest output
+    std::atomic<int> layers_checked{0}, layers_disagreed{0};   // the relu, affine, max pooling and add_prev kinds (fast_layers.h)
 };
 inline stats &tally() { static stats s; return s; }
 

@@ -80,8 +80,8 @@ int curate_faces_chip_region(const curate_face *faces, int count, int size, doub
 int curate_faces_describe_chips(curate_face_models *models, const unsigned char *chips_bgr, int count, float *descriptors,
                                 curate_error *err);
 
-/// Descriptors on this thread computed with dlib's own convolutions (on != 0) or the bridge's (fast_con.h; the
-/// default), for tests and benchmarks that compare the two.
+/// Descriptors on this thread computed with dlib's own convolutions, relu, affine, max pooling and residual sums
+/// (on != 0) or the bridge's (fast_con.h, fast_layers.h; the default), for tests and benchmarks that compare them.
 void curate_faces_dlib_convolutions(int on);
 /// Landmarks on this thread found by dlib's shape_predictor::operator() (on != 0) or the bridge's (its trees laid
 /// out flat, the same additions in the same order; the default), for tests that compare the two.
@@ -100,6 +100,9 @@ typedef struct {
     int checked, disagreed;
     long fast_passes, dlib_passes;
     float worst;
+    /// The same check for the bridge's relu, affine, max pooling and residual sums (fast_layers.h): kinds
+    /// checked, and of those, how many gave other floats than dlib's (they run dlib's from then on).
+    int layers_checked, layers_disagreed;
 } curate_convolution_stats;
 void curate_faces_convolution_stats(curate_convolution_stats *out);
 

@@ -206,8 +206,8 @@ public final class FaceModels {
     /// The aligned chips of several faces of one image, their descriptors computed in one pass of the network.
     /// `image` may be a part of the image the faces were found in, its top-left pixel at `origin` (faces stay in
     /// the whole image's coordinates): a part holding `chipRegion` gives the same chips as the whole.
-    /// `dlibConvolutions` computes the descriptors with dlib's own convolutions instead of the bridge's (the same
-    /// sums in another order; `ConvolutionStats`), to compare the two.
+    /// `dlibConvolutions` computes the descriptors with dlib's own convolutions, relu, affine, max pooling and
+    /// residual sums instead of the bridge's (the same sums in another order; `ConvolutionStats`), to compare.
     public func chips(_ image: DecodedImage, faces: [DetectedFace], origin: (x: Int, y: Int) = (0, 0), size: Int = 150,
                       padding: Double = 0.25, dlibConvolutions: Bool = false) throws -> [(chip: DecodedImage, descriptor: [Float]?)] {
         guard !faces.isEmpty else { return [] }
@@ -265,12 +265,16 @@ public struct ConvolutionStats: Sendable, Equatable {
     public var fastPasses: Int, dlibPasses: Int
     /// The largest difference a check saw, relative to the layer's largest output.
     public var worst: Float
+    /// The same first-use check for the bridge's relu, affine, max pooling and residual sums, which must give dlib's
+    /// floats exactly: kinds checked, and of those, how many did not (they run dlib's from then on).
+    public var layersChecked: Int, layersDisagreed: Int
 
     public static var current: ConvolutionStats {
         var s = curate_convolution_stats()
         curate_faces_convolution_stats(&s)
         return ConvolutionStats(checked: Int(s.checked), disagreed: Int(s.disagreed), fastPasses: s.fast_passes,
-                                dlibPasses: s.dlib_passes, worst: s.worst)
+                                dlibPasses: s.dlib_passes, worst: s.worst, layersChecked: Int(s.layers_checked),
+                                layersDisagreed: Int(s.layers_disagreed))
     }
 }
 

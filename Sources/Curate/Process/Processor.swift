@@ -201,6 +201,10 @@ public final class Processor {
             warnings.append("face descriptors: \(convolutions.disagreed) of the network's convolution shapes disagreed with dlib's own on this CPU"
                             + " (by \(convolutions.worst) of their largest output) and ran dlib's instead: slower, the same descriptors")
         }
+        if convolutions.layersDisagreed > 0 {
+            warnings.append("face descriptors: \(convolutions.layersDisagreed) of the network's relu, affine, max pooling and residual layers gave other"
+                            + " floats than dlib's own on this CPU and ran dlib's instead: slower, the same descriptors")
+        }
         // Faces measured before quality was (or chosen by a reviewer since) are measured from their chips.
         try FaceQuality.fillIn(catalog)
         try Self.judgeAcross(catalog, options, stages: &state.stages)
