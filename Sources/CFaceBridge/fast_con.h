@@ -258,8 +258,9 @@ inline void convolve_winograd(const float *in, long n, long k, long h, long w, c
     const long th = (h + 3) / 4, tw = (w + 3) / 4;
     const long rows_at_once = std::max<long>(1, 32 / tw), most = rows_at_once * tw;
     // A face's input, zero-padded: one row and column before, enough after for whole tiles, and room for the
-    // loads of the last block of 16 tiles (68 floats from its first tile's first column).
-    const long pw = 4 * tw + 2 + 84, ph = 4 * th + 2;
+    // loads of the last block of 16 tiles (68 floats from its first tile's first column; no more, as every row's
+    // padding is zeroed for each face).
+    const long pw = std::max(4 * tw + 2, (tw - 1) / 16 * 64 + 68), ph = 4 * th + 2;
     thread_local std::vector<float> padded, v, m;
     padded.resize((size_t)(k * ph * pw));
     v.resize((size_t)(36 * (k * most + 16)));

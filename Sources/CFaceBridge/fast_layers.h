@@ -111,6 +111,14 @@ inline void add(const dlib::tensor &in1, const dlib::tensor &in2, dlib::tensor &
     const auto first = [](long n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1); };
     const float *s1 = in1.host(), *s2 = in2.host();
     float *d = out.host();
+    if (in1.size() == out.size() && in2.size() == out.size()) {   // the same sizes: one sweep
+        const size_t n = out.size();
+        size_t i = 0;
+        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, _mm512_add_ps(_mm512_loadu_ps(s1 + i), _mm512_loadu_ps(s2 + i)));
+        const __mmask16 keep = first((long)(n - i));
+        _mm512_mask_storeu_ps(d + i, keep, _mm512_add_ps(_mm512_maskz_loadu_ps(keep, s1 + i), _mm512_maskz_loadu_ps(keep, s2 + i)));
+        return;
+    }
     const long samples = out.num_samples(), k = out.k(), nr = out.nr(), nc = out.nc();
     // Where (n, k, r) lies in a tensor, that row's first value; otherwise none (every value 0).
     const auto row = [](const dlib::tensor &t, const float *p, long n, long c, long r) -> const float * {
