@@ -56,7 +56,7 @@ template <typename SUBNET> using alevel1 = ares<256, ares<256, ares_down<256, SU
 template <typename SUBNET> using alevel2 = ares<128, ares<128, ares_down<128, SUBNET>>>;
 template <typename SUBNET> using alevel3 = ares<64, ares<64, ares<64, ares_down<64, SUBNET>>>>;
 template <typename SUBNET> using alevel4 = ares<32, ares<32, ares<32, SUBNET>>>;
-using anet_type = loss_metric<fc_no_bias<128, avg_pool_everything<
+using anet_type = loss_metric<fast_fc_no_bias<128, avg_pool_everything<
     alevel0<alevel1<alevel2<alevel3<alevel4<
     fast_max_pool<3, 3, 2, 2, fast_relu<fast_affine<fast_con<32, 7, 7, 2, 2, input_rgb_image_sized<150>>>>>>>>>>>>>;
 

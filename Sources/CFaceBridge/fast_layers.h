@@ -10,6 +10,10 @@
 //   SSE2 code has no fused multiply-add), so the same floats;
 // - max pooling without padding, 2 columns apart: the largest of each window, which is exact;
 // - add_prev: the sum of two tensors, with dlib's zeros where one of them is smaller.
+// And the last layer, fc_no_bias, made to give each face the floats it gets alone: dlib multiplies all of a batch's
+// faces by the weights in one sgemm, and OpenBLAS's AVX-512 kernels (SkylakeX, Cooperlake) sum a product of several
+// rows otherwise than one of a single row (the descriptors of a photo's faces described together were up to 1e-7
+// from each described alone; on Haswell's kernels they were the same). Each face is its own one-row sgemm.
 // Trust, but check: as for the convolutions, each kind's first forward pass in a process also runs dlib's on the
 // same input, and where a single output differs (they are meant to be the same floats), that kind runs dlib's from
 // then on (curate_faces_convolution_stats counts the checks). curate_conv::use_dlib, set by the tests around a
@@ -288,6 +292,38 @@ public:
     friend std::ostream &operator<<(std::ostream &out, const fast_add_prev_ &item) { return out << item.inner; }
     friend void to_xml(const fast_add_prev_ &item, std::ostream &out) { to_xml(item.inner, out); }
 };
+// fc_no_bias with each sample multiplied by the weights on its own (dlib's sgemm of one row each), so that a face
+// described in a batch gets the descriptor it gets alone, whatever BLAS kernels run.
+template <unsigned long num_outputs> class fast_fc_no_bias_ {
+    fc_<num_outputs, FC_NO_BIAS> inner;
+
+public:
+    template <typename SUBNET> void setup(const SUBNET &sub) { inner.setup(sub); }
+    template <typename SUBNET> void forward(const SUBNET &sub, resizable_tensor &output) {
+        const tensor &in = sub.get_output();
+        const long samples = in.num_samples();
+        if (samples <= 1) return inner.forward(sub, output);
+        output.set_size(samples, num_outputs);
+        const size_t inputs = in.size() / samples;
+        alias_tensor row(1, in.k(), in.nr(), in.nc()), out_row(1, num_outputs);
+        const auto w = inner.get_weights();
+        for (long s = 0; s < samples; ++s) {
+            auto y = out_row(output, s * num_outputs);
+            tt::gemm(0, y, 1, row(in, s * inputs), false, w, false);
+        }
+    }
+    template <typename SUBNET> void backward(const tensor &gradient_input, SUBNET &sub, tensor &params_grad) {
+        inner.backward(gradient_input, sub, params_grad);
+    }
+    const tensor &get_layer_params() const { return inner.get_layer_params(); }
+    tensor &get_layer_params() { return inner.get_layer_params(); }
+    friend void serialize(const fast_fc_no_bias_ &item, std::ostream &out) { serialize(item.inner, out); }
+    friend void deserialize(fast_fc_no_bias_ &item, std::istream &in) { deserialize(item.inner, in); }
+    friend std::ostream &operator<<(std::ostream &out, const fast_fc_no_bias_ &item) { return out << item.inner; }
+    friend void to_xml(const fast_fc_no_bias_ &item, std::ostream &out) { to_xml(item.inner, out); }
+};
+template <unsigned long num_outputs, typename SUBNET> using fast_fc_no_bias = add_layer<fast_fc_no_bias_<num_outputs>, SUBNET>;
+
 template <typename SUBNET> using fast_add_prev1 = add_layer<fast_add_prev_<tag1>, SUBNET>;
 template <typename SUBNET> using fast_add_prev2 = add_layer<fast_add_prev_<tag2>, SUBNET>;
 
