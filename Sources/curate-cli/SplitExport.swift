@@ -83,6 +83,9 @@ extension CurateCommand {
         @Flag(name: .long, help: "Whole images (normalised copies) instead of face crops.")
         var full = false
 
+        @Flag(name: .long, help: "Leave out the suspects (faces at the edge of the person's identity that neither the evidence nor a reviewer settled, as `review --suspects` lists them): fewer faces, each settled by the evidence or a reviewer.")
+        var leaveOutSuspects = false
+
         func validate() throws {
             guard !(crops && full) else { throw ValidationError("--crops and --full exclude each other.") }
         }
@@ -90,11 +93,16 @@ extension CurateCommand {
         func execute() throws {
             let catalog = try Catalog.openExisting(global.ws)
             let dest = out.map { URL(fileURLWithPath: $0) } ?? catalog.workspace.root.appendingPathComponent("export")
-            let summary = try Exporter.run(catalog, out: dest, kind: full ? .full : .crops)
+            let summary = try Exporter.run(catalog, out: dest, kind: full ? .full : .crops, leaveOutSuspects: leaveOutSuspects)
             if global.json { return try printJSON(summary) }
             guard !global.quiet else { return }
             let per = summary.counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.values.reduce(0, +))" }.joined(separator: ", ")
             print("exported \(summary.files) \(summary.kind == .crops ? "face crops" : "images") to \(summary.out) (\(per)); \(summary.linked) hard-linked")
+            if summary.suspects > 0 {
+                eprint(summary.suspectsLeftOut
+                    ? "note: \(summary.suspects) suspect(s) left out; after `curate review --suspects`, export again to include those kept"
+                    : "note: \(summary.suspects) suspect(s) in the workspace, exported where split; `curate review --suspects` settles them, `--leave-out-suspects` leaves them out")
+            }
             if summary.withoutCrop > 0 {
                 eprint("note: \(summary.withoutCrop) accepted image(s) have no chosen face, so no crop; export them with --full")
             }

@@ -34,6 +34,7 @@ struct VerdictDetailCLITests {
         #expect(r.status == 0, "\(r.stderr)")
         try await aStrangerIsNamedNoOneAndTheDetailSaysWhichFaceWasJudged(ws, intruder: intruder)
         try await suspectsAreListedAloneAndCountedByStatus(ws)
+        try await exportLeavesOutTheSuspectsOnlyWhenAsked(ws)
     }
 
     func aStrangerIsNamedNoOneAndTheDetailSaysWhichFaceWasJudged(_ ws: String, intruder: Int64) async throws {
@@ -96,5 +97,45 @@ struct VerdictDetailCLITests {
         r = try await curate(["status", "--workspace", ws], env: env)
         let madonna = band.filter { $0["label"] as? String == "madonna" }.count
         #expect(r.stdout.contains("suspects: \(madonna) (curate review --suspects)"), "\(r.stdout)")
+    }
+
+    /// A plain export includes the suspects and says how many the workspace has; `--leave-out-suspects` exports
+    /// every other kept face and none of them; a suspect a reviewer keeps is exported by the next such export.
+    func exportLeavesOutTheSuspectsOnlyWhenAsked(_ ws: String) async throws {
+        var r = try await curate(["list", "--json", "--workspace", ws], env: env)
+        let kept = try jsonRows(r.stdout).filter { $0["verdict"] as? String == "kept" }
+        r = try await curate(["review", "--suspects", "--list", "--json", "--workspace", ws], env: env)
+        let suspectIds = Set(try jsonRows(r.stdout).compactMap { $0["id"] as? Int })
+        try #require(!suspectIds.isEmpty)
+        func sha(_ id: Int) -> String { kept.first { $0["id"] as? Int == id }?["sha256"] as? String ?? "?" }
+        r = try await curate(["split", "--val", "0.2", "--seed", "1", "--workspace", ws, "--quiet"], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        func exported(_ dir: String) throws -> Set<String> {
+            let csv = try String(contentsOfFile: "\(ws)/\(dir)/manifest.csv", encoding: .utf8)
+            return Set(csv.split(separator: "\n").dropFirst().map { String($0.split(separator: ",")[3]) })
+        }
+        let every = Set(kept.compactMap { $0["sha256"] as? String })
+
+        r = try await curate(["export", "--workspace", ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("note: \(suspectIds.count) suspect(s) in the workspace"), "\(r.stderr)")
+        #expect(try exported("export") == every)
+        let card = try String(contentsOfFile: "\(ws)/export/README.md", encoding: .utf8)
+        #expect(card.contains("The workspace has \(suspectIds.count) suspect"), "\(card)")
+
+        r = try await curate(["export", "--leave-out-suspects", "--out", "\(ws)/sure", "--json", "--workspace", ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        let summary = try #require(try json(r.stdout) as? [String: Any])
+        #expect(summary["suspects"] as? Int == suspectIds.count && summary["suspectsLeftOut"] as? Bool == true, "\(summary)")
+        #expect(try exported("sure") == every.subtracting(suspectIds.map(sha)))
+        #expect(try String(contentsOfFile: "\(ws)/sure/README.md", encoding: .utf8).contains("left out (`--leave-out-suspects`)"))
+
+        // A reviewer keeps one suspect: it is no suspect any more, and the next export has it.
+        let settled = try #require(suspectIds.min())
+        r = try await curate(["review", "--accept", "\(settled)", "--workspace", ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        r = try await curate(["export", "--leave-out-suspects", "--out", "\(ws)/sure", "--workspace", ws], env: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try exported("sure") == every.subtracting(suspectIds.subtracting([settled]).map(sha)))
     }
 }

@@ -4,7 +4,8 @@
 # processed once by curate; every band face's evidence read from the catalog (curate-bench-identity evidence); then,
 # leaving one person out at a time, the constants chosen on the other people (no photo of theirs in the band
 # rejected, then the fewest intruders exported) and the precision and recall of the exported faces measured on the
-# person left out, beside distance alone and the shipped constants (curate-bench-identity crossval).
+# person left out, beside distance alone and the shipped constants (curate-bench-identity crossval); last, the run's
+# own export and its `export --leave-out-suspects` scored by the planting's truth (curate-bench-identity score).
 # Usage: bench/identity/crossval.sh [CURATE_BINARY]   (default: this checkout's debug build). KEEP=1 keeps the folder.
 # BAND_JOHNS=1 makes dlib's five Johns people of the search too (ten folds); BAND_INTRUDERS=N plants up to N intruders in
 # the band a person (4); BAND_VARIANT=1 or 2 plants another set from the same photos (other photos made hard, other
@@ -23,3 +24,10 @@ planted_workspace "$curate" "$ws" "$OUT"
 [ -z "${KEEP:-}" ] || echo "kept $OUT"
 $BIN/curate-bench-identity evidence "$ws" > "$OUT/evidence.tsv"
 $BIN/curate-bench-identity crossval "$OUT" "$ws/list.json" "$ws/export/manifest.csv" "$OUT/evidence.tsv"
+# The binary's own exports scored by the planting's truth: as exported, and with the suspects left out.
+"$curate" export --leave-out-suspects --out "$ws/sure" --quiet --workspace "$ws"
+echo
+echo "the run's export:"
+$BIN/curate-bench-identity score "$OUT" "$ws/list.json" "$ws/export/manifest.csv" | sed 's/^/  /'
+echo "the run's export --leave-out-suspects:"
+$BIN/curate-bench-identity score "$OUT" "$ws/list.json" "$ws/sure/manifest.csv" | sed 's/^/  /'

@@ -12,6 +12,11 @@ public struct ExportSummary: Codable, Sendable {
     public var linked: Int
     /// Accepted images left out of a crops export because no face was chosen in them (e.g. accepted no_face).
     public var withoutCrop: Int
+    /// Suspects (`IdentityIndex.isSuspect`: kept, no reviewer looked, in the band and not settled by the evidence):
+    /// with `suspectsLeftOut` those of the split, not exported; else those the people's identities count (as
+    /// `status` does), exported.
+    public var suspects: Int
+    public var suspectsLeftOut: Bool
     public var counts: [String: [String: Int]]   // split -> person -> images
 }
 
@@ -52,7 +57,10 @@ public enum Exporter {
     /// The file that marks a folder as curate's own export (only such a folder is ever replaced).
     public static let marker = ".curate-export"
 
-    public static func run(_ catalog: Catalog, out: URL, kind: ExportKind) throws -> ExportSummary {
+    /// `leaveOutSuspects`: the split's suspects (faces in the band no evidence and no reviewer settled) are not
+    /// exported, for a dataset of fewer faces whose every face is surely the person; they keep their split, so a
+    /// later export after `review --suspects` includes those a reviewer kept.
+    public static func run(_ catalog: Catalog, out: URL, kind: ExportKind, leaveOutSuspects: Bool = false) throws -> ExportSummary {
         let fm = FileManager.default
         let out = out.standardizedFileURL
         var isDir: ObjCBool = false
@@ -65,6 +73,10 @@ public enum Exporter {
         guard !images.isEmpty else { throw ExportError.noSplit }
         let labels = try catalog.labels()
         let faces = try catalog.chosenFaces(imageIds: images.compactMap(\.id))
+        // Which are suspects needs every person's identity found again; how many are, only the stored summaries.
+        let leftOut = leaveOutSuspects ? try suspectIds(images, catalog) : []
+        let suspects = leaveOutSuspects ? leftOut.count
+            : try IdentityIndex.summaries(catalog, options: .judged(in: catalog)).reduce(0) { $0 + $1.suspects }
 
         // Build beside the destination, then swap: a reader never sees half an export.
         let parent = out.deletingLastPathComponent()
@@ -79,6 +91,7 @@ public enum Exporter {
         var counts: [String: [String: Int]] = [:]
         do {
             for image in images {
+                if leftOut.contains(image.id!) { continue }
                 let label = labels[image.personId] ?? "unknown"
                 let split = image.split!.rawValue
                 let face = faces[image.id!]
@@ -109,7 +122,8 @@ public enum Exporter {
             let wrongPerson = try catalog.counts().reduce(0) { $0 + ($1.reasons[Reason.wrongPerson.rawValue] ?? 0) }
             let exported = Set(rows.map(\.sha256))
             let groupFaces = images.filter { exported.contains($0.sha256) && !$0.reviewed && ($0.faces ?? 0) > 1 }.count
-            try write(card(rows, classes: classes, kind: kind, wrongPerson: wrongPerson, groupFaces: groupFaces),
+            try write(card(rows, classes: classes, kind: kind, wrongPerson: wrongPerson, groupFaces: groupFaces,
+                           suspects: suspects, suspectsLeftOut: leaveOutSuspects),
                       staging.appendingPathComponent("README.md"))
             try write("curate export\n", staging.appendingPathComponent(marker))
 
@@ -125,7 +139,17 @@ public enum Exporter {
             try? fm.removeItem(at: staging)
             throw error
         }
-        return ExportSummary(out: out.path, kind: kind, files: rows.count, linked: linked, withoutCrop: withoutCrop, counts: counts)
+        return ExportSummary(out: out.path, kind: kind, files: rows.count, linked: linked, withoutCrop: withoutCrop,
+                             suspects: suspects, suspectsLeftOut: leaveOutSuspects, counts: counts)
+    }
+
+    /// The ids of the split images that are suspects, as `review --suspects` and `status` see them.
+    static func suspectIds(_ images: [StoredImage], _ catalog: Catalog) throws -> Set<Int64> {
+        let candidates = images.filter { $0.verdict == .kept && !$0.reviewed }
+        guard !candidates.isEmpty else { return [] }
+        let identities = try IdentityIndex(asJudged: catalog)
+        let faces = try catalog.faces(of: candidates.compactMap(\.id))
+        return Set(candidates.filter { identities.isSuspect($0, faces: faces[$0.id!] ?? []) }.compactMap(\.id))
     }
 
     /// Removes what a killed export to `out` left beside it: our own staging and old-copy folders
@@ -162,7 +186,8 @@ public enum Exporter {
     }
 
     /// The dataset card: counts, licences, and the attributions CC licences require.
-    static func card(_ rows: [ManifestRow], classes: [String], kind: ExportKind, wrongPerson: Int, groupFaces: Int) -> String {
+    static func card(_ rows: [ManifestRow], classes: [String], kind: ExportKind, wrongPerson: Int, groupFaces: Int,
+                     suspects: Int, suspectsLeftOut: Bool) -> String {
         let splits = ["train", "val", "test"].filter { s in rows.contains { $0.split == s } }
         var md = "# Face dataset\n\nMade by `curate export` (\(kind == .crops ? "aligned 150×150 face crops" : "whole images")), "
         md += "\(rows.count) images of \(classes.count) people. Layout: `<split>/<person>/<sha256>.jpg`; "
@@ -178,6 +203,13 @@ public enum Exporter {
         md += "\(wrongPerson) photo\(wrongPerson == 1 ? "" : "s") whose face was far from it \(wrongPerson == 1 ? "was" : "were") left out (`wrong_person`), "
         md += "and \(groupFaces) group photo\(groupFaces == 1 ? "" : "s") contribute\(groupFaces == 1 ? "s" : "") the one face that matches the person. "
         md += "Faces a reviewer kept are included whatever their distance.\n"
+        if suspects > 0 {
+            let them = "\(suspects) suspect\(suspects == 1 ? "" : "s") (faces at the edge of the person's identity that neither "
+                + "the evidence nor a reviewer settled)"
+            md += suspectsLeftOut ? "\n\(them) \(suspects == 1 ? "was" : "were") left out (`--leave-out-suspects`).\n"
+                : "\nThe workspace has \(them); those in the split are included. `curate review --suspects` settles them; "
+                + "`curate export --leave-out-suspects` leaves them out.\n"
+        }
         md += "\n## Licences\n\n"
         let licences = Dictionary(grouping: rows, by: { $0.license ?? "unknown" }).mapValues(\.count).sorted { $0.key < $1.key }
         for (l, n) in licences { md += "- \(l): \(n)\n" }
