@@ -145,12 +145,29 @@ inline void add(const dlib::tensor &in1, const dlib::tensor &in2, dlib::tensor &
 
 namespace dlib {
 
-class fast_relu_ {
-    relu_ inner;
-    static std::atomic<int> &verdict() { static std::atomic<int> v{0}; return v; }
+// What each wrapper below passes to the dlib layer it wraps (`inner`): set-up, parameters, serialization (so the
+// model file and the network's parsed copy read as they are) and printing. Each adds its forward pass, its backward
+// pass (dlib's) and, where dlib's layer has them, its maps between input and output points.
+template <typename Derived, typename Inner> class wrapped_layer {
+protected:
+    Inner inner;
 
 public:
     template <typename SUBNET> void setup(const SUBNET &sub) { inner.setup(sub); }
+    const tensor &get_layer_params() const { return inner.get_layer_params(); }
+    tensor &get_layer_params() { return inner.get_layer_params(); }
+    friend void serialize(const Derived &item, std::ostream &out) { serialize(item.wrapped(), out); }
+    friend void deserialize(Derived &item, std::istream &in) { deserialize(item.wrapped(), in); }
+    friend std::ostream &operator<<(std::ostream &out, const Derived &item) { return out << item.wrapped(); }
+    friend void to_xml(const Derived &item, std::ostream &out) { to_xml(item.wrapped(), out); }
+    const Inner &wrapped() const { return inner; }
+    Inner &wrapped() { return inner; }
+};
+
+class fast_relu_ : public wrapped_layer<fast_relu_, relu_> {
+    static std::atomic<int> &verdict() { static std::atomic<int> v{0}; return v; }
+
+public:
     // output may be input itself (dlib runs such layers in place).
     void forward_inplace(const tensor &input, tensor &output) {
 #if defined(__AVX512F__)
@@ -170,21 +187,13 @@ public:
     }
     dpoint map_input_to_output(const dpoint &p) const { return p; }
     dpoint map_output_to_input(const dpoint &p) const { return p; }
-    const tensor &get_layer_params() const { return inner.get_layer_params(); }
-    tensor &get_layer_params() { return inner.get_layer_params(); }
-    friend void serialize(const fast_relu_ &item, std::ostream &out) { serialize(item.inner, out); }
-    friend void deserialize(fast_relu_ &item, std::istream &in) { deserialize(item.inner, in); }
-    friend std::ostream &operator<<(std::ostream &out, const fast_relu_ &item) { return out << item.inner; }
-    friend void to_xml(const fast_relu_ &item, std::ostream &out) { to_xml(item.inner, out); }
 };
 template <typename SUBNET> using fast_relu = add_layer<fast_relu_, SUBNET>;
 
-class fast_affine_ {
-    affine_ inner;
+class fast_affine_ : public wrapped_layer<fast_affine_, affine_> {
     static std::atomic<int> &verdict() { static std::atomic<int> v{0}; return v; }
 
 public:
-    template <typename SUBNET> void setup(const SUBNET &sub) { inner.setup(sub); }
     // output may be input itself (dlib runs such layers in place).
     void forward_inplace(const tensor &input, tensor &output) {
 #if defined(__AVX512F__)
@@ -205,21 +214,15 @@ public:
     }
     dpoint map_input_to_output(const dpoint &p) const { return p; }
     dpoint map_output_to_input(const dpoint &p) const { return p; }
-    const tensor &get_layer_params() const { return inner.get_layer_params(); }
-    tensor &get_layer_params() { return inner.get_layer_params(); }
-    friend void serialize(const fast_affine_ &item, std::ostream &out) { serialize(item.inner, out); }
-    friend void deserialize(fast_affine_ &item, std::istream &in) { deserialize(item.inner, in); }
-    friend std::ostream &operator<<(std::ostream &out, const fast_affine_ &item) { return out << item.inner; }
-    friend void to_xml(const fast_affine_ &item, std::ostream &out) { to_xml(item.inner, out); }
 };
 template <typename SUBNET> using fast_affine = add_layer<fast_affine_, SUBNET>;
 
-template <long nr, long nc, int sy, int sx> class fast_max_pool_ {
-    max_pool_<nr, nc, sy, sx> inner;
+template <long nr, long nc, int sy, int sx>
+class fast_max_pool_ : public wrapped_layer<fast_max_pool_<nr, nc, sy, sx>, max_pool_<nr, nc, sy, sx>> {
+    using wrapped_layer<fast_max_pool_, max_pool_<nr, nc, sy, sx>>::inner;
     static std::atomic<int> &verdict() { static std::atomic<int> v{0}; return v; }
 
 public:
-    template <typename SUBNET> void setup(const SUBNET &sub) { inner.setup(sub); }
     template <typename SUBNET> void forward(const SUBNET &sub, resizable_tensor &output) {
 #if defined(__AVX512F__)
         const tensor &in = sub.get_output();
@@ -245,24 +248,17 @@ public:
     }
     dpoint map_input_to_output(dpoint p) const { return inner.map_input_to_output(p); }
     dpoint map_output_to_input(dpoint p) const { return inner.map_output_to_input(p); }
-    const tensor &get_layer_params() const { return inner.get_layer_params(); }
-    tensor &get_layer_params() { return inner.get_layer_params(); }
-    friend void serialize(const fast_max_pool_ &item, std::ostream &out) { serialize(item.inner, out); }
-    friend void deserialize(fast_max_pool_ &item, std::istream &in) { deserialize(item.inner, in); }
-    friend std::ostream &operator<<(std::ostream &out, const fast_max_pool_ &item) { return out << item.inner; }
-    friend void to_xml(const fast_max_pool_ &item, std::ostream &out) { to_xml(item.inner, out); }
 };
 template <long nr, long nc, int sy, int sx, typename SUBNET>
 using fast_max_pool = add_layer<fast_max_pool_<nr, nc, sy, sx>, SUBNET>;
 
 // add_prev: the layer's input plus a tagged earlier layer's output (the residual connections).
-template <template <typename> class tag> class fast_add_prev_ {
-    add_prev_<tag> inner;
+template <template <typename> class tag> class fast_add_prev_ : public wrapped_layer<fast_add_prev_<tag>, add_prev_<tag>> {
+    using wrapped_layer<fast_add_prev_, add_prev_<tag>>::inner;
     static std::atomic<int> &verdict() { static std::atomic<int> v{0}; return v; }
 
 public:
     const static unsigned long id = tag_id<tag>::id;
-    template <typename SUBNET> void setup(const SUBNET &sub) { inner.setup(sub); }
     template <typename SUBNET> void forward(const SUBNET &sub, resizable_tensor &output) {
 #if defined(__AVX512F__)
         if (curate_layers::ours(verdict())) {
@@ -285,20 +281,14 @@ public:
     }
     dpoint map_input_to_output(const dpoint &p) const { return p; }
     dpoint map_output_to_input(const dpoint &p) const { return p; }
-    const tensor &get_layer_params() const { return inner.get_layer_params(); }
-    tensor &get_layer_params() { return inner.get_layer_params(); }
-    friend void serialize(const fast_add_prev_ &item, std::ostream &out) { serialize(item.inner, out); }
-    friend void deserialize(fast_add_prev_ &item, std::istream &in) { deserialize(item.inner, in); }
-    friend std::ostream &operator<<(std::ostream &out, const fast_add_prev_ &item) { return out << item.inner; }
-    friend void to_xml(const fast_add_prev_ &item, std::ostream &out) { to_xml(item.inner, out); }
 };
 // fc_no_bias with each sample multiplied by the weights on its own (dlib's sgemm of one row each), so that a face
 // described in a batch gets the descriptor it gets alone, whatever BLAS kernels run.
-template <unsigned long num_outputs> class fast_fc_no_bias_ {
-    fc_<num_outputs, FC_NO_BIAS> inner;
+template <unsigned long num_outputs>
+class fast_fc_no_bias_ : public wrapped_layer<fast_fc_no_bias_<num_outputs>, fc_<num_outputs, FC_NO_BIAS>> {
+    using wrapped_layer<fast_fc_no_bias_, fc_<num_outputs, FC_NO_BIAS>>::inner;
 
 public:
-    template <typename SUBNET> void setup(const SUBNET &sub) { inner.setup(sub); }
     template <typename SUBNET> void forward(const SUBNET &sub, resizable_tensor &output) {
         const tensor &in = sub.get_output();
         const long samples = in.num_samples();
@@ -315,12 +305,6 @@ public:
     template <typename SUBNET> void backward(const tensor &gradient_input, SUBNET &sub, tensor &params_grad) {
         inner.backward(gradient_input, sub, params_grad);
     }
-    const tensor &get_layer_params() const { return inner.get_layer_params(); }
-    tensor &get_layer_params() { return inner.get_layer_params(); }
-    friend void serialize(const fast_fc_no_bias_ &item, std::ostream &out) { serialize(item.inner, out); }
-    friend void deserialize(fast_fc_no_bias_ &item, std::istream &in) { deserialize(item.inner, in); }
-    friend std::ostream &operator<<(std::ostream &out, const fast_fc_no_bias_ &item) { return out << item.inner; }
-    friend void to_xml(const fast_fc_no_bias_ &item, std::ostream &out) { to_xml(item.inner, out); }
 };
 template <unsigned long num_outputs, typename SUBNET> using fast_fc_no_bias = add_layer<fast_fc_no_bias_<num_outputs>, SUBNET>;
 
