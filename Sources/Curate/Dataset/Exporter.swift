@@ -58,8 +58,8 @@ public enum Exporter {
     public static let marker = ".curate-export"
 
     /// `leaveOutSuspects`: the split's suspects (faces in the band no evidence and no reviewer settled) are not
-    /// exported, for a dataset of fewer faces whose every face is surely the person; they keep their split, so a
-    /// later export after `review --suspects` includes those a reviewer kept.
+    /// exported, for a dataset of fewer faces, each one the evidence or a reviewer settled; they keep their split, so
+    /// a later export after `review --suspects` includes those a reviewer kept.
     public static func run(_ catalog: Catalog, out: URL, kind: ExportKind, leaveOutSuspects: Bool = false) throws -> ExportSummary {
         let fm = FileManager.default
         let out = out.standardizedFileURL
