@@ -59,6 +59,15 @@ inline bool check(std::atomic<int> &verdict, const dlib::tensor &ours, const dli
     return same;
 }
 
+// A kind's first pass (verdict 0) in a layer that writes its own output: dlib's layer run by `dlibs` into a tensor
+// of its own and compared (check); where they differ, `output` becomes dlib's.
+template <typename Run> inline void check_first(std::atomic<int> &verdict, dlib::resizable_tensor &output, Run dlibs) {
+    if (verdict.load() != 0) return;
+    dlib::resizable_tensor theirs;
+    dlibs(theirs);
+    if (!check(verdict, output, theirs)) output = theirs;
+}
+
 #if defined(__AVX512F__)
 inline void relu(const float *in, float *out, size_t n) {
     const __m512 zero = _mm512_setzero_ps();
@@ -151,6 +160,8 @@ namespace dlib {
 template <typename Derived, typename Inner> class wrapped_layer {
 protected:
     Inner inner;
+    // The first-use check's verdict for this kind of layer (curate_layers::ours, check).
+    static std::atomic<int> &verdict() { static std::atomic<int> v{0}; return v; }
 
 public:
     template <typename SUBNET> void setup(const SUBNET &sub) { inner.setup(sub); }
@@ -165,7 +176,6 @@ public:
 };
 
 class fast_relu_ : public wrapped_layer<fast_relu_, relu_> {
-    static std::atomic<int> &verdict() { static std::atomic<int> v{0}; return v; }
 
 public:
     // output may be input itself (dlib runs such layers in place).
@@ -191,7 +201,6 @@ public:
 template <typename SUBNET> using fast_relu = add_layer<fast_relu_, SUBNET>;
 
 class fast_affine_ : public wrapped_layer<fast_affine_, affine_> {
-    static std::atomic<int> &verdict() { static std::atomic<int> v{0}; return v; }
 
 public:
     // output may be input itself (dlib runs such layers in place).
@@ -220,7 +229,7 @@ template <typename SUBNET> using fast_affine = add_layer<fast_affine_, SUBNET>;
 template <long nr, long nc, int sy, int sx>
 class fast_max_pool_ : public wrapped_layer<fast_max_pool_<nr, nc, sy, sx>, max_pool_<nr, nc, sy, sx>> {
     using wrapped_layer<fast_max_pool_, max_pool_<nr, nc, sy, sx>>::inner;
-    static std::atomic<int> &verdict() { static std::atomic<int> v{0}; return v; }
+    using wrapped_layer<fast_max_pool_, max_pool_<nr, nc, sy, sx>>::verdict;
 
 public:
     template <typename SUBNET> void forward(const SUBNET &sub, resizable_tensor &output) {
@@ -232,11 +241,7 @@ public:
             output.set_size(in.num_samples(), in.k(), oh, ow);
             curate_layers::max_pool(in.host(), output.host_write_only(), in.num_samples() * in.k(), in.nr(), in.nc(), nr, nc,
                                     sy, oh, ow);
-            if (verdict() == 0) {
-                resizable_tensor theirs;
-                inner.forward(sub, theirs);
-                if (!curate_layers::check(verdict(), output, theirs)) output = theirs;
-            }
+            curate_layers::check_first(verdict(), output, [&](resizable_tensor &theirs) { inner.forward(sub, theirs); });
             return;
         }
 #endif
@@ -255,7 +260,7 @@ using fast_max_pool = add_layer<fast_max_pool_<nr, nc, sy, sx>, SUBNET>;
 // add_prev: the layer's input plus a tagged earlier layer's output (the residual connections).
 template <template <typename> class tag> class fast_add_prev_ : public wrapped_layer<fast_add_prev_<tag>, add_prev_<tag>> {
     using wrapped_layer<fast_add_prev_, add_prev_<tag>>::inner;
-    static std::atomic<int> &verdict() { static std::atomic<int> v{0}; return v; }
+    using wrapped_layer<fast_add_prev_, add_prev_<tag>>::verdict;
 
 public:
     const static unsigned long id = tag_id<tag>::id;
@@ -266,11 +271,7 @@ public:
             output.set_size(std::max(t1.num_samples(), t2.num_samples()), std::max(t1.k(), t2.k()), std::max(t1.nr(), t2.nr()),
                             std::max(t1.nc(), t2.nc()));
             curate_layers::add(t1, t2, output);
-            if (verdict() == 0) {
-                resizable_tensor theirs;
-                inner.forward(sub, theirs);
-                if (!curate_layers::check(verdict(), output, theirs)) output = theirs;
-            }
+            curate_layers::check_first(verdict(), output, [&](resizable_tensor &theirs) { inner.forward(sub, theirs); });
             return;
         }
 #endif
