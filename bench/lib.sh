@@ -97,10 +97,12 @@ serve_planted() {
 }
 
 # A planted search fetched (and processed) by CURATE into WS, every kept face in the training split, exported, and
-# listed into WS/list.json: `planted_workspace CURATE WS OUT`.
+# listed into WS/list.json: `planted_workspace CURATE WS OUT`. DETECTOR=cnn gives the photos HOG found no face in a
+# second look by dlib's CNN detector (`curate process --detector cnn`) before the split.
 planted_workspace() {
     local curate=$1 ws=$2 out=$3
     "$curate" fetch --query "$out/q" --n 100 --quiet --workspace "$ws"
+    [ "${DETECTOR:-hog}" = hog ] || "$curate" process --detector "$DETECTOR" --quiet --workspace "$ws"
     "$curate" split --val 0 --min 1 --seed 1 --quiet --workspace "$ws"
     "$curate" export --quiet --workspace "$ws"
     "$curate" list --json --workspace "$ws" > "$ws/list.json"

@@ -9,7 +9,7 @@
 # Usage: bench/identity/crossval.sh [CURATE_BINARY]   (default: this checkout's debug build). KEEP=1 keeps the folder.
 # BAND_JOHNS=1 makes dlib's five Johns people of the search too (ten folds); BAND_INTRUDERS=N plants up to N intruders in
 # the band a person (4); BAND_VARIANT=1 or 2 plants another set from the same photos (other photos made hard, other
-# intruders from the band).
+# intruders from the band). DETECTOR=cnn processes the photos HOG found no face in again with dlib's CNN detector.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib.sh

@@ -5,7 +5,9 @@
 //        curate-bench-identity planted DATA OUT     a planted search per person (bench/identity/planted.sh)
 //        curate-bench-identity planted-band DATA OUT   the same with hard photos and hard intruders (bench/identity/suspects.sh)
 //        curate-bench-identity describe-hard DATA > F   descriptors of the celebrities' photos as they are and made hard, each
-//                                                  also with a bar over its eyes (bench/identity/masked.sh)
+//                                                  also with a bar over its eyes (bench/identity/masked.sh), and as the
+//                                                  second look describes it (NAME+chipbar); JITTER=1 adds each chip's
+//                                                  moved copies (NAME~m, NAME~s4,0, ...)
 //        curate-bench-identity eyes DATA > F   whether SecondLook takes each face's eyes for covered, as they are and barred
 //        curate-bench-identity score OUT LIST MANIFEST [SUSPECTS]   precision and recall of an export of it
 //        curate-bench-identity evidence WORKSPACE    every band face's evidence as numbers (bench/identity/crossval.sh)
@@ -134,7 +136,7 @@ func eyes(_ data: URL) throws {
 
 /// One line per photo of the five celebrities and hardening (and the photo as it is): set, person, file,
 /// hardening, faces counted, the 128 values of its largest face. For measuring where hard photos land.
-func describeHard(_ data: URL) throws {
+func describeHard(_ data: URL, jitter: Bool) throws {
     let models = try FaceModels(ModelFiles.locate(in: []))
     guard models.hasDescriptors else { fail("the dlib model files are missing: run scripts/setup.sh") }
     let fm = FileManager.default
@@ -161,11 +163,52 @@ func describeHard(_ data: URL) throws {
             for (name, picture) in [(how?.rawValue ?? "as_is", image), ((how?.rawValue ?? "as_is") + "+bar", barred)] {
                 guard let picture else { continue }
                 let counted = try countedFaces(models, picture)
-                guard let face = counted.max(by: { $0.area < $1.area }), let d = try models.chip(picture, face: face).descriptor else { continue }
+                guard let face = counted.max(by: { $0.area < $1.area }) else { continue }
+                let cut = try models.chip(picture, face: face)
+                guard let d = cut.descriptor else { continue }
                 print(([f.person, f.url.lastPathComponent, name, "\(counted.count)"] + d.map { "\($0)" }).joined(separator: "\t"))
+                // As processing's second look describes it (`NAME+chipbar`): the chip with its bar painted at the
+                // alignment template's eyes (over the planting's bar, for a face in sunglasses).
+                if name == "as_is" || name == "shades" {
+                    let e = try models.describe(chips: [try SecondLook.barred(cut.chip)])[0]
+                    print(([f.person, f.url.lastPathComponent, name + "+chipbar", "\(counted.count)"] + e.map { "\($0)" }).joined(separator: "\t"))
+                }
+                // JITTER=1: also the chip moved (`NAME~m`, `NAME~s4,0`, ...), for descriptors averaged over them.
+                guard jitter else { continue }
+                let moved = try jittered(cut.chip)
+                for (j, e) in try models.describe(chips: moved.map(\.chip)).enumerated() {
+                    print(([f.person, f.url.lastPathComponent, name + "~" + moved[j].name, "\(counted.count)"] + e.map { "\($0)" }).joined(separator: "\t"))
+                }
             }
         }
     }
+}
+
+/// A chip moved as dlib's `jitter_image` moves it, but by fixed steps: mirrored, and shifted by 4 px each way (the
+/// edge pixels repeated), each shift also mirrored. The face_recognition package averages the descriptors of such
+/// copies (`num_jitters`) for steadier distances.
+func jittered(_ chip: DecodedImage) throws -> [(name: String, chip: DecodedImage)] {
+    let n = chip.width
+    guard chip.height == n else { fail("a chip to jitter is \(chip.width)×\(chip.height)") }
+    func moved(dx: Int, dy: Int, mirror: Bool) throws -> DecodedImage {
+        var out = [UInt8](repeating: 0, count: n * n * 3)
+        chip.withPixels { p, stride in
+            for y in 0..<n {
+                let sy = min(n - 1, max(0, y + dy))
+                for x in 0..<n {
+                    let shifted = min(n - 1, max(0, x + dx)), sx = mirror ? n - 1 - shifted : shifted
+                    for c in 0..<3 { out[(y * n + x) * 3 + c] = p[sy * stride + sx * 3 + c] }
+                }
+            }
+        }
+        return try DecodedImage.fromBGR(out, width: n, height: n)
+    }
+    var result = [(name: "m", chip: try moved(dx: 0, dy: 0, mirror: true))]
+    for (dx, dy) in [(4, 0), (-4, 0), (0, 4), (0, -4)] {
+        result.append(("s\(dx),\(dy)", try moved(dx: dx, dy: dy, mirror: false)))
+        result.append(("s\(dx),\(dy)m", try moved(dx: dx, dy: dy, mirror: true)))
+    }
+    return result
 }
 
 // MARK: measure
@@ -575,7 +618,7 @@ do {
         try eyes(URL(fileURLWithPath: args[1]))
     case "describe-hard":
         guard args.count == 2 else { fail("usage: curate-bench-identity describe-hard DATA_FOLDER") }
-        try describeHard(URL(fileURLWithPath: args[1]))
+        try describeHard(URL(fileURLWithPath: args[1]), jitter: ProcessInfo.processInfo.environment["JITTER"] == "1")
     case "measure":
         guard args.count == 2 else { fail("usage: curate-bench-identity measure DESCRIPTORS_FILE") }
         try measure(URL(fileURLWithPath: args[1]))

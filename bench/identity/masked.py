@@ -10,7 +10,11 @@ picture (as it is, or made hard: a 72 px thumbnail, sunglasses, a soft upscaled 
 The face is one of P's own photos (`person`) or another person's (`intruder`). Prints both distributions per
 hardening and, for faces in sunglasses, how many of each a threshold on the masked evidence would settle (at or
 under) or reject (over), and how other evidence (the 2 or 3 nearest barred photos, the barred photos' centre, the
-distance to the centre, sums of two) ranks the person's own before the intruders.
+distance to the centre, sums of two, and the nearest barred photo set against a cohort: the same face's distances to
+the barred photos of people who are neither P nor the face's own, as a stranger would meet them) ranks the person's
+own before the intruders. Output of `JITTER=1 curate-bench-identity describe-hard` (each chip also mirrored and
+shifted, `NAME~m`, `NAME~s4,0`, ...) is measured three times: plain, each descriptor averaged with its mirror's,
+and averaged over all ten copies (the face_recognition package's `num_jitters`).
 Usage: python3 bench/identity/masked.py DESCRIBE_HARD_OUTPUT
 """
 import collections
@@ -25,70 +29,135 @@ def distance(a, b):
     return math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b)))
 
 
-faces = collections.defaultdict(dict)   # (person, file) -> picture name -> descriptor
+copies = collections.defaultdict(lambda: collections.defaultdict(dict))   # (person, file) -> picture -> copy -> descriptor
 for line in open(sys.argv[1]):
     r = line.rstrip("\n").split("\t")
-    faces[(r[0], r[1])][r[2]] = [float(x) for x in r[4:]]
+    name, _, copy = r[2].partition("~")
+    copies[(r[0], r[1])][name][copy] = [float(x) for x in r[4:]]
+jittered = any(len(c) > 1 for pictures in copies.values() for c in pictures.values())
 
 
-def barred(k, how):
-    return faces[k].get("shades" if how == "shades" else how + "+bar")
+def averaged(use):
+    """(person, file) -> picture name -> its descriptor averaged over the copies `use` takes."""
+    out = collections.defaultdict(dict)
+    for k, pictures in copies.items():
+        for name, c in pictures.items():
+            taken = [v for copy, v in c.items() if use(copy)]
+            out[k][name] = [sum(x) / len(taken) for x in zip(*taken)]
+    return out
 
 
-rows = collections.defaultdict(list)   # (kind, hardening) -> [(centre, clean, masked)]
-evidence = {True: [], False: []}         # faces in sunglasses in the band, own (True) or intruders: evidence by name
-for p in CELEBRITIES:
-    own = [k for k in faces if k[0] == p and "as_is" in faces[k]]
-    centre = [sum(faces[k]["as_is"][i] for k in own) / len(own) for i in range(128)]
-    for k in faces:
-        for how in ("as_is", "small", "soft", "shades"):
-            x = faces[k].get(how)
-            if x is None or not BAND[0] <= (d := distance(x, centre)) <= BAND[1]:
+def analyse(faces):
+    def barred(k, how):
+        return faces[k].get("shades" if how == "shades" else how + "+bar")
+
+
+    rows = collections.defaultdict(list)   # (kind, hardening) -> [(centre, clean, masked)]
+    evidence = {True: [], False: []}         # faces in sunglasses in the band, own (True) or intruders: evidence by name
+    for p in CELEBRITIES:
+        own = [k for k in faces if k[0] == p and "as_is" in faces[k]]
+        centre = [sum(faces[k]["as_is"][i] for k in own) / len(own) for i in range(128)]
+        for k in faces:
+            for how in ("as_is", "small", "soft", "shades"):
+                x = faces[k].get(how)
+                if x is None or not BAND[0] <= (d := distance(x, centre)) <= BAND[1]:
+                    continue
+                others = [j for j in own if j != k]
+                clean = min(distance(x, faces[j]["as_is"]) for j in others)
+                bx = barred(k, how)
+                barred_others = [faces[j]["as_is+bar"] for j in others if "as_is+bar" in faces[j]] if bx else []
+                near = sorted(distance(bx, o) for o in barred_others)
+                masked = near[0] if near else None
+                rows[("person" if k[0] == p else "intruder", how)].append((d, clean, masked))
+                if how == "shades" and near:
+                    barred_centre = [sum(o[i] for o in barred_others) / len(barred_others) for i in range(128)]
+                    # The cohort: the barred photos of the people who are neither P nor the face's own (to P, the
+                    # face's own person is a stranger, as the planting's intruders are).
+                    cohort = sorted(distance(bx, faces[j]["as_is+bar"]) for j in faces
+                                    if j[0] not in (p, k[0]) and "as_is+bar" in faces[j])
+                    mean = sum(cohort) / len(cohort)
+                    sd = math.sqrt(sum((c - mean) ** 2 for c in cohort) / len(cohort))
+                    evidence[k[0] == p].append({"nearest": near[0], "nearest 2": sum(near[:2]) / 2, "nearest 3": sum(near[:3]) / 3,
+                                                "barred centre": distance(bx, barred_centre), "as they are": clean,
+                                                "centre": d, "nearest, cohort z": (near[0] - mean) / sd,
+                                                "nearest - cohort nearest": near[0] - cohort[0],
+                                                "nearest / cohort 5th": near[0] / cohort[4]})
+
+
+    def spread(v):
+        v = sorted(v)
+        return f"min {v[0]:.3f} median {v[len(v) // 2]:.3f} max {v[-1]:.3f}" if v else "-"
+
+
+    print("faces in the band: nearest of the person's other photos, as they are (clean) and with the bar on both (masked)")
+    for how in ("as_is", "small", "soft", "shades"):
+        for kind in ("person", "intruder"):
+            r = rows[(kind, how)]
+            m = [x[2] for x in r if x[2] is not None]
+            print(f"  {how:<7}{kind:<9} {len(r):>3}  clean {spread([x[1] for x in r])}   masked ({len(m)}) {spread(m)}")
+    print("faces in sunglasses, threshold t on the masked evidence: settled (masked <= t) | rejected (masked > t)")
+    person = [x[2] for x in rows[("person", "shades")]]
+    intruder = [x[2] for x in rows[("intruder", "shades")]]
+    for t in [0.40, 0.42, 0.44, 0.46, 0.48, 0.50, 0.52, 0.54]:
+        ps, is_ = sum(v <= t for v in person), sum(v <= t for v in intruder)
+        print(f"  {t:.2f}  person {ps:>3} of {len(person)}, intruders {is_:>3} of {len(intruder)}"
+              f"  |  person {len(person) - ps:>3}, intruders {len(intruder) - is_:>3}")
+
+    # Other evidence for the faces in sunglasses, each alone and two sums of two: how well it ranks the person's own
+    # faces before the intruders (the share of (own, intruder) pairs in which the own face has the smaller value), and
+    # how many intruders a threshold that keeps every own face would reject. Measured on these faces only: a sum's
+    # weight chosen here is not held out.
+    own, intruders = evidence[True], evidence[False]
+    if own and intruders:
+        print("faces in sunglasses: other evidence (ranked own before intruder; intruders over the largest own value)")
+        measures = [(name, (lambda n: lambda e: e[n])(name)) for name in own[0]]
+        measures += [("nearest + as they are", lambda e: e["nearest"] + e["as they are"]),
+                     ("nearest + centre", lambda e: e["nearest"] + e["centre"])]
+        for name, f in measures:
+            a, b = [f(e) for e in own], [f(e) for e in intruders]
+            ranked = sum((x < y) + 0.5 * (x == y) for x in a for y in b) / (len(a) * len(b))
+            print(f"  {name:<24} {ranked:.3f}   {sum(y > max(a) for y in b):>3} of {len(b)}")
+
+
+def crowd(faces):
+    """Faces in sunglasses as processing's second look measures them: each chip with the bar painted at the alignment
+    template's eyes (`NAME+chipbar`), its nearest among P's sure photos (within 0.50 of P's centre) so described, and
+    that distance in standard deviations from the face's distances to the crowd: the first 32 photos of each other
+    celebrity (not P, nor the face's own person: to P it is a stranger), so described (BandRule.cohortAgainst)."""
+    rows = {True: [], False: []}
+    for p in CELEBRITIES:
+        own = [k for k in faces if k[0] == p and "as_is" in faces[k]]
+        centre = [sum(faces[k]["as_is"][i] for k in own) / len(own) for i in range(128)]
+        sure = [k for k in own if distance(faces[k]["as_is"], centre) <= 0.50 and "as_is+chipbar" in faces[k]]
+        for k in faces:
+            x, bx = faces[k].get("shades"), faces[k].get("shades+chipbar")
+            if x is None or bx is None or not BAND[0] <= distance(x, centre) <= BAND[1]:
                 continue
-            others = [j for j in own if j != k]
-            clean = min(distance(x, faces[j]["as_is"]) for j in others)
-            bx = barred(k, how)
-            barred_others = [faces[j]["as_is+bar"] for j in others if "as_is+bar" in faces[j]] if bx else []
-            near = sorted(distance(bx, o) for o in barred_others)
-            masked = near[0] if near else None
-            rows[("person" if k[0] == p else "intruder", how)].append((d, clean, masked))
-            if how == "shades" and near:
-                barred_centre = [sum(o[i] for o in barred_others) / len(barred_others) for i in range(128)]
-                evidence[k[0] == p].append({"nearest": near[0], "nearest 2": sum(near[:2]) / 2, "nearest 3": sum(near[:3]) / 3,
-                                            "barred centre": distance(bx, barred_centre), "as they are": clean,
-                                            "centre": d})
+            near = min(distance(bx, faces[j]["as_is+chipbar"]) for j in sure if j != k)
+            others = []
+            for q in CELEBRITIES:
+                if q not in (p, k[0]):
+                    others += sorted(j for j in faces if j[0] == q and "as_is+chipbar" in faces[j])[:32]
+            d = [distance(bx, faces[j]["as_is+chipbar"]) for j in others]
+            mean = sum(d) / len(d)
+            sd = math.sqrt(sum((c - mean) ** 2 for c in d) / len(d))
+            rows[k[0] == p].append(((near - mean) / sd, near))
+    print("faces in sunglasses as the second look measures them: nearest barred sure photo (standard score against the crowd)")
+    for own in (True, False):
+        r = sorted(rows[own])
+        print(f"  {'person' if own else 'intruder':<9} {len(r):>3}  " + " ".join(f"{z:.2f} ({n:.3f})" for z, n in r))
+        for t in (-2.5, -2.0, -1.5):
+            print(f"    over {t}: {sum(z > t for z, _ in r)}, of them between maskedFor and maskedAgainst (0.44-0.54): "
+                  f"{sum(z > t and 0.44 < n <= 0.54 for z, n in r)}, within maskedFor: {sum(z > t and n <= 0.44 for z, n in r)}")
 
 
-def spread(v):
-    v = sorted(v)
-    return f"min {v[0]:.3f} median {v[len(v) // 2]:.3f} max {v[-1]:.3f}" if v else "-"
-
-
-print("faces in the band: nearest of the person's other photos, as they are (clean) and with the bar on both (masked)")
-for how in ("as_is", "small", "soft", "shades"):
-    for kind in ("person", "intruder"):
-        r = rows[(kind, how)]
-        m = [x[2] for x in r if x[2] is not None]
-        print(f"  {how:<7}{kind:<9} {len(r):>3}  clean {spread([x[1] for x in r])}   masked ({len(m)}) {spread(m)}")
-print("faces in sunglasses, threshold t on the masked evidence: settled (masked <= t) | rejected (masked > t)")
-person = [x[2] for x in rows[("person", "shades")]]
-intruder = [x[2] for x in rows[("intruder", "shades")]]
-for t in [0.40, 0.42, 0.44, 0.46, 0.48, 0.50, 0.52, 0.54]:
-    ps, is_ = sum(v <= t for v in person), sum(v <= t for v in intruder)
-    print(f"  {t:.2f}  person {ps:>3} of {len(person)}, intruders {is_:>3} of {len(intruder)}"
-          f"  |  person {len(person) - ps:>3}, intruders {len(intruder) - is_:>3}")
-
-# Other evidence for the faces in sunglasses, each alone and two sums of two: how well it ranks the person's own
-# faces before the intruders (the share of (own, intruder) pairs in which the own face has the smaller value), and
-# how many intruders a threshold that keeps every own face would reject. Measured on these faces only: a sum's
-# weight chosen here is not held out.
-own, intruders = evidence[True], evidence[False]
-if own and intruders:
-    print("faces in sunglasses: other evidence (ranked own before intruder; intruders over the largest own value)")
-    measures = [(name, (lambda n: lambda e: e[n])(name)) for name in own[0]]
-    measures += [("nearest + as they are", lambda e: e["nearest"] + e["as they are"]),
-                 ("nearest + centre", lambda e: e["nearest"] + e["centre"])]
-    for name, f in measures:
-        a, b = [f(e) for e in own], [f(e) for e in intruders]
-        ranked = sum((x < y) + 0.5 * (x == y) for x in a for y in b) / (len(a) * len(b))
-        print(f"  {name:<24} {ranked:.3f}   {sum(y > max(a) for y in b):>3} of {len(b)}")
+if jittered:
+    for title, use in [("plain descriptors", lambda copy: copy == ""),
+                       ("each averaged with its mirror's", lambda copy: copy in ("", "m")),
+                       ("each averaged over its ten copies", lambda copy: True)]:
+        print(f"== {title}")
+        analyse(averaged(use))
+else:
+    analyse(averaged(lambda copy: True))
+if any("as_is+chipbar" in pictures for pictures in copies.values()):
+    crowd(averaged(lambda copy: copy == ""))

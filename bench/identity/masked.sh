@@ -2,8 +2,10 @@
 # A second look at faces in the band: each celebrity photo of ../shared/data as it is and made hard (a 72 px
 # thumbnail, sunglasses, a soft upscaled copy), each also with the sunglasses' bar over its eyes
 # (curate-bench-identity describe-hard), then the nearest of the person's other photos compared with the eyes of both
-# visible and hidden under the same bar (bench/identity/masked.py). Usage: bench/identity/masked.sh. KEEP=1 keeps the
-# descriptors.
+# visible and hidden under the same bar (bench/identity/masked.py); last, the faces in sunglasses as processing's
+# second look describes them, against the crowd of the other celebrities' photos (BandRule.cohortAgainst).
+# Usage: bench/identity/masked.sh. KEEP=1 keeps the descriptors; JITTER=1 also measures descriptors averaged over each
+# chip's mirror image and shifted copies (as the face_recognition package's num_jitters does).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source bench/lib.sh
