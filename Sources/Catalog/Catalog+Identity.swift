@@ -131,6 +131,43 @@ extension Catalog {
         }
     }
 
+    /// Descriptors with a bar over the eyes of kept faces whose eyes were not found covered (the sure faces a second
+    /// look described), up to `perPerson` of each person in content order, of the first `people` people that have
+    /// any (in id order): the crowd a covered face is measured against (Curate's `SecondLook`).
+    public func maskedCohort(perPerson: Int, people: Int) throws -> [(personId: Int64, masked: [[Float]])] {
+        try db.read { db in
+            // Driven by the partial index `face_barred` (CROSS JOIN keeps face the outer loop): the few faces so
+            // described, not every kept image of the catalog.
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT personId, maskedDescriptor FROM (
+                    SELECT i.personId, f.maskedDescriptor,
+                           ROW_NUMBER() OVER (PARTITION BY i.personId ORDER BY i.sha256, f.idx) AS n,
+                           DENSE_RANK() OVER (ORDER BY i.personId) AS p
+                    FROM face f CROSS JOIN image i ON i.id = f.imageId
+                    WHERE f.maskedDescriptor IS NOT NULL AND f.eyesCovered IS NOT 1 AND i.verdict = 'kept')
+                WHERE n <= ? AND p <= ? ORDER BY personId, n
+                """, arguments: [perPerson, people])
+            var out: [(personId: Int64, masked: [[Float]])] = []
+            for row in rows {
+                let person: Int64 = row[0]
+                guard let masked = Face.unpack(row[1]) else { continue }
+                if out.last?.personId == person { out[out.count - 1].masked.append(masked) } else { out.append((person, [masked])) }
+            }
+            return out
+        }
+    }
+
+    /// The people with a face whose eyes were found covered and that was described with the bar: those whose band
+    /// evidence reads the crowd (Curate's `BandRule.cohortAgainst`).
+    public func peopleWithCoveredFaces() throws -> Set<Int64> {
+        try db.read { db in
+            Set(try Int64.fetchAll(db, sql: """
+                SELECT DISTINCT i.personId FROM face f CROSS JOIN image i ON i.id = f.imageId
+                WHERE f.maskedDescriptor IS NOT NULL AND f.eyesCovered = 1
+                """))
+        }
+    }
+
     /// Writes what a second look found of faces (whether their eyes are covered; the descriptor with the bar over
     /// them, where given), in one transaction.
     public func setSecondLook(_ looks: [(faceId: Int64, eyesCovered: Bool?, masked: Data?)]) throws {

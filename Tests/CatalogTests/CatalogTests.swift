@@ -181,6 +181,47 @@ import Testing
     }
 
     /// Every index of the catalog with its definition (a UNIQUE constraint's by its columns).
+    /// The crowd a covered face is measured against: per person, in content order, the first `perPerson` barred
+    /// descriptors of kept images' faces that are no covered face themselves, of the first `people` people that have
+    /// any; read through the partial index, not by visiting every kept image.
+    @Test func theCrowdIsTheFirstBarredSureFacesOfTheFirstPeople() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let catalog = try open()
+        let people = try ["A", "B", "C"].map { try catalog.person(label: $0, queryFile: nil).id! }
+        func masked(_ v: Float) -> Data { Face.pack([Float](repeating: v, count: 128)) }
+        // Per person: sha256 k (in content order 0...4), kept, a barred face of value 10 * person + k; image 3 of A
+        // also a covered face of its own, image 4 of A rejected; C has no barred face at all.
+        try catalog.db.write { db in
+            for (p, person) in people.enumerated() {
+                for k in 0..<5 {
+                    let sha = String(repeating: "\(k)", count: 63) + "\(p)"
+                    let verdict = p == 0 && k == 4 ? "rejected" : "kept"
+                    try db.execute(sql: """
+                        INSERT INTO image (personId, sha256, path, bytes, format, verdict, sourceUrl, provider, createdAt)
+                        VALUES (?, ?, ?, 1, 'jpeg', ?, 'u', 'commons', ?)
+                        """, arguments: [person, sha, "images/\(sha).jpg", verdict, Date()])
+                    let image = db.lastInsertedRowID
+                    let barred: Data? = p == 2 ? nil : masked(Float(10 * p + k))
+                    try db.execute(sql: """
+                        INSERT INTO face (imageId, idx, left, top, right, bottom, score, counted, chosen, eyesCovered, maskedDescriptor)
+                        VALUES (?, 0, 0, 0, 10, 10, 1, 1, 1, ?, ?)
+                        """, arguments: [image, p == 0 && k == 3 ? true : nil, barred])
+                }
+            }
+        }
+        let all = try catalog.maskedCohort(perPerson: 32, people: 10)
+        #expect(all.map(\.personId) == [people[0], people[1]])
+        #expect(all[0].masked.map { $0[0] } == [0, 1, 2] && all[1].masked.map { $0[0] } == [10, 11, 12, 13, 14])
+        let few = try catalog.maskedCohort(perPerson: 2, people: 1)
+        #expect(few.count == 1 && few[0].masked.map { $0[0] } == [0, 1])
+        let plan = try catalog.db.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN SELECT f.id FROM face f CROSS JOIN image i ON i.id = f.imageId WHERE f.maskedDescriptor IS NOT NULL AND f.eyesCovered IS NOT 1")
+                .map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("face_barred") }, "\(plan)")
+        #expect(try catalog.peopleWithCoveredFaces() == [people[0]])
+    }
+
     static func indices(_ catalog: Catalog) throws -> [String: String] {
         try catalog.db.read { db in
             var all: [String: String] = [:]

@@ -69,5 +69,39 @@ struct SecondLookTests {
         #expect(e.call(rule).call == .intruder, "\(e.call(rule).words)")
         e.masked = 0.50
         #expect(e.call(rule).call == .unsure && e.call(rule).words.contains("neither"), "\(e.call(rule).words)")
+
+        // Set against other people's barred faces: a nearest photo of the person no nearer than the crowd's near end
+        // speaks against, however near; far below it says what the distance says.
+        e.masked = 0.40
+        e.cohort = rule.cohortAgainst + 0.5
+        #expect(e.call(rule).call == .intruder && e.call(rule).words.contains("standard deviations"), "\(e.call(rule).words)")
+        e.cohort = rule.cohortAgainst - 1
+        #expect(e.call(rule).call == .person, "\(e.call(rule).words)")
+        e.masked = 0.50
+        #expect(e.call(rule).call == .unsure, "\(e.call(rule).words)")
+        e.masked = 0.60
+        #expect(e.call(rule).call == .intruder, "\(e.call(rule).words)")
+    }
+
+    /// The crowd on real photos: Madonna's photo in sunglasses and Mindy Kaling's, each with the bar, against
+    /// Madonna's other photos with the bar, and against the barred photos of Ben Affleck, Elton John and Jerry
+    /// Seinfeld. Madonna's own lies far below the crowd's mean (-5.6 standard deviations), the stranger's nearest photo
+    /// of Madonna much less far (-2.8): the crowd does not speak against Madonna's own. (Nor against this stranger:
+    /// her nearest barred photo of Madonna, past `maskedAgainst`, does.)
+    @Test func theCrowdPartsTheStrangerInSunglassesFromThePersonsOwn() throws {
+        let own = try #require(try chip("\(ProcessFixture.celebs)/madonna/train_18.jpg"))
+        let stranger = try #require(try chip("\(ProcessFixture.celebs)/mindy_kaling/train_14.jpg"))
+        let sure = try ProcessFixture.photos("madonna").filter { !$0.hasSuffix("/train_18.jpg") }.compactMap(chip)
+        let barredSure = Descriptors(try models.describe(chips: try sure.map(SecondLook.barred)))
+        var crowd = Descriptors()
+        for person in ["ben_afflek", "elton_john", "jerry_seinfeld"] {
+            for d in try models.describe(chips: try ProcessFixture.photos(person).compactMap(chip).map(SecondLook.barred)) { crowd.append(d) }
+        }
+        let d = try models.describe(chips: [try SecondLook.barred(own), try SecondLook.barred(stranger)])
+        let (ownNearest, strangerNearest) = (try #require(barredSure.nearest(to: d[0])), try #require(barredSure.nearest(to: d[1])))
+        let ownScore = try #require(crowd.standardScore(ownNearest, from: d[0]))
+        let strangerScore = try #require(crowd.standardScore(strangerNearest, from: d[1]))
+        #expect(ownScore < BandRule().cohortAgainst - 2 && strangerScore > ownScore + 2, "own \(ownScore), stranger \(strangerScore)")
+        #expect(Descriptors().standardScore(0.5, from: d[0]) == nil)
     }
 }

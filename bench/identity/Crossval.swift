@@ -16,9 +16,9 @@ func evidence(_ workspace: String) throws {
     options.band.neighbourFor = 0
     let index = try IdentityIndex(catalog: catalog, options: options)
     func v(_ x: Float?) -> String { x.map { String(format: "%.4f", $0) } ?? "-" }
-    print("id\tlabel\tdistance\tnearest\tspread\tportrait\tnearest_other\tnext_face\tnearest_far\tother_face\town_face\tmasked")
+    print("id\tlabel\tdistance\tnearest\tspread\tportrait\tnearest_other\tnext_face\tnearest_far\tother_face\town_face\tmasked\tcohort")
     for f in try index.bandFacts(catalog: catalog) {
-        print("\(f.imageId)\t\(f.label)\t\(v(f.distance))\t\(v(f.nearest))\t\(v(f.spread))\t\(v(f.portrait))\t\(v(f.nearestOther))\t\(v(f.next))\t\(v(f.far))\t\(v(f.otherFace))\t\(v(f.ownFace))\t\(v(f.masked))")
+        print("\(f.imageId)\t\(f.label)\t\(v(f.distance))\t\(v(f.nearest))\t\(v(f.spread))\t\(v(f.portrait))\t\(v(f.nearestOther))\t\(v(f.next))\t\(v(f.far))\t\(v(f.otherFace))\t\(v(f.ownFace))\t\(v(f.masked))\t\(v(f.cohort))")
     }
 }
 
@@ -49,8 +49,9 @@ struct Rule: CustomStringConvertible {
 
     var description: String {
         guard let b = band else { return "distance alone" }
-        return String(format: "neighbourFor %.2f, neighbourAgainst %.2f, spreadFor %.1f, otherMargin %.2f",
-                      b.neighbourFor, b.neighbourAgainst, b.spreadFor, b.otherMargin)
+        return String(format: "neighbourFor %.2f, neighbourAgainst %.2f, spreadFor %.1f, otherMargin %.2f, cohortAgainst %@",
+                      b.neighbourFor, b.neighbourAgainst, b.spreadFor, b.otherMargin,
+                      b.cohortAgainst.isFinite ? String(format: "%.2f", b.cohortAgainst) : "off")
     }
 }
 
@@ -92,9 +93,12 @@ func grid() -> [Rule] {
         for neighbourAgainst in stride(from: Float(0.50), through: 0.701, by: 0.02) {
             for spreadFor in [Float(0)] + Array(stride(from: Float(1.0), through: 2.01, by: 0.1)) {
                 for otherMargin in stride(from: Float(0), through: 0.101, by: 0.02) {
-                    var b = BandRule()
-                    (b.neighbourFor, b.neighbourAgainst, b.spreadFor, b.otherMargin) = (neighbourFor, neighbourAgainst, spreadFor, otherMargin)
-                    out.append(Rule(band: b))
+                    for cohortAgainst in [Float.infinity, -1.5, -1.75, -2.0, -2.25, -2.5, -2.75, -3.0] {
+                        var b = BandRule()
+                        (b.neighbourFor, b.neighbourAgainst, b.spreadFor, b.otherMargin) = (neighbourFor, neighbourAgainst, spreadFor, otherMargin)
+                        b.cohortAgainst = cohortAgainst
+                        out.append(Rule(band: b))
+                    }
                 }
             }
         }
@@ -111,6 +115,7 @@ func choose(_ train: [Judged], _ rules: [Rule]) -> Rule {
         let b = r.band!
         return abs(b.neighbourFor - shipped.neighbourFor) + abs(b.neighbourAgainst - shipped.neighbourAgainst)
             + abs(b.spreadFor - shipped.spreadFor) / 10 + abs(b.otherMargin - shipped.otherMargin)
+            + min(1, abs(b.cohortAgainst - shipped.cohortAgainst)) / 10
     }
     var best: (rule: Rule, key: (Int, Float))?
     for r in rules {
@@ -134,7 +139,7 @@ func crossval(_ out: URL, list: URL, manifest: URL, evidence: URL) throws {
         facts[Int64(p[0])!] = BandFacts(imageId: Int64(p[0])!, label: p[1], distance: v(p[2])!, nearest: v(p[3]), spread: v(p[4]),
                                         portrait: v(p[5]), nearestOther: v(p[6]), next: p.count > 7 ? v(p[7]) : nil, far: p.count > 8 ? v(p[8]) : nil,
                                         otherFace: p.count > 9 ? v(p[9]) : nil, ownFace: p.count > 10 ? v(p[10]) : nil,
-                                        masked: p.count > 11 ? v(p[11]) : nil)
+                                        masked: p.count > 11 ? v(p[11]) : nil, cohort: p.count > 12 ? v(p[12]) : nil)
     }
     var exportedKeys = Set<String>()
     for line in try String(contentsOf: manifest, encoding: .utf8).split(separator: "\n").dropFirst() {
@@ -175,7 +180,7 @@ func crossval(_ out: URL, list: URL, manifest: URL, evidence: URL) throws {
         for i in test where i.band != nil && !i.shows && i.exported(chosen) {
             let f = i.band!
             func v(_ x: Float?) -> String { x.map { String(format: "%.3f", $0) } ?? "-" }
-            print("    intruder kept: \(i.file): distance \(v(f.distance)), nearest sure face \(v(f.nearest)), spread \(v(f.spread)), nearest other identity \(v(f.nearestOther)), nearest face past the identity \(v(f.far)), nearest sure face of another person within the identity distance \(v(f.otherFace)), eyes covered: nearest with the bar \(v(f.masked))\(f.next.map { ", next face \(v($0))" } ?? "") (\(chosen.call(f).rawValue))")
+            print("    intruder kept: \(i.file): distance \(v(f.distance)), nearest sure face \(v(f.nearest)), spread \(v(f.spread)), nearest other identity \(v(f.nearestOther)), nearest face past the identity \(v(f.far)), nearest sure face of another person within the identity distance \(v(f.otherFace)), eyes covered: nearest with the bar \(v(f.masked)), standard score against other people's \(v(f.cohort))\(f.next.map { ", next face \(v($0))" } ?? "") (\(chosen.call(f).rawValue))")
         }
         for i in test where i.band == nil && !i.shows && i.exported {
             print("    intruder exported outside the band rule: \(i.file)")
@@ -190,20 +195,19 @@ func crossval(_ out: URL, list: URL, manifest: URL, evidence: URL) throws {
     print("  distance alone:       " + before.line)
     print("  shipped constants:    " + inSample.line + "  (chosen on these same people: not held out)")
     print("  held out:             " + heldOut.line)
-    // The same without the nearest-face-not-the-person evidence (BandRule.farNearerAgainst), as the rule was before it.
-    let without = rules.map { r -> Rule in var b = r.band!; b.farNearerAgainst = false; return Rule(band: b) }
-    var heldOutWithout = Tally([], Rule(band: nil))
-    for person in people {
-        heldOutWithout = heldOutWithout + Tally(images.filter { $0.person == person }, choose(images.filter { $0.person != person }, without))
+    // Each measured as the rule was before it: chosen held out from the rules without it.
+    func heldOutTally(_ rules: [Rule]) -> Tally {
+        people.reduce(Tally([], Rule(band: nil))) { t, person in
+            t + Tally(images.filter { $0.person == person }, choose(images.filter { $0.person != person }, rules))
+        }
     }
-    print("  held out, without the far-face evidence: " + heldOutWithout.line)
-    // And without the vote of other people's sure faces (BandRule.otherFaceDecides), as the rule was before it.
-    let withoutOthers = rules.map { r -> Rule in var b = r.band!; b.otherFaceDecides = false; return Rule(band: b) }
-    var heldOutWithoutOthers = Tally([], Rule(band: nil))
-    for person in people {
-        heldOutWithoutOthers = heldOutWithoutOthers + Tally(images.filter { $0.person == person }, choose(images.filter { $0.person != person }, withoutOthers))
-    }
-    print("  held out, without other people's sure faces: " + heldOutWithoutOthers.line)
+    func without(_ change: (inout BandRule) -> Void) -> [Rule] { rules.map { r in var b = r.band!; change(&b); return Rule(band: b) } }
+    // Without the nearest-face-not-the-person evidence (BandRule.farNearerAgainst).
+    print("  held out, without the far-face evidence: " + heldOutTally(without { $0.farNearerAgainst = false }).line)
+    // Without the vote of other people's sure faces (BandRule.otherFaceDecides).
+    print("  held out, without other people's sure faces: " + heldOutTally(without { $0.otherFaceDecides = false }).line)
+    // Without the crowd of other people's barred faces (BandRule.cohortAgainst).
+    print("  held out, without the crowd: " + heldOutTally(rules.filter { !$0.band!.cohortAgainst.isFinite }).line)
     let all = choose(images, rules)
     print("chosen on every person (what to ship from this set): \(all)")
     print("  on every person (in sample): " + Tally(images, all).line)

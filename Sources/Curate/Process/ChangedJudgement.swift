@@ -33,7 +33,7 @@ extension Processor {
 /// brought where the shard finished with these options): people judged apart are each other's changes (a group of
 /// copies joining images judged apart, an identity the faces of another judgement were not measured against), so a
 /// first merge of shards cut by person judges only what crossing shards changes. Whole judging depends across
-/// people in three ways, each followed here:
+/// people in four ways, each followed here:
 /// - copies: a group of copies (same pixels, near pHash, close faces of one person) may span people; each group
 ///   that holds an image of a changed person is grouped again whole (closed over every image it joins), which can
 ///   make another person's image a copy or the best copy;
@@ -41,7 +41,9 @@ extension Processor {
 ///   or copies changed are found and judged again;
 /// - who a face is taken for: a `wrong_person` face names the nearest other identity, and a face in the band is
 ///   another person's when their identity is nearer; where a changed person's identity moved (or appeared), every
-///   other person who has such a face near its old or new centre is judged again.
+///   other person who has such a face near its old or new centre is judged again;
+/// - the crowd: a face in the band whose eyes are covered is measured against every other person's sure faces
+///   described with the bar (`BandRule.cohortAgainst`), so every person with such a face is judged again.
 /// Then every group of copies holding an image judged again is settled (best copy, `label_conflict`).
 struct ChangedJudgement {
     let catalog: Catalog
@@ -120,7 +122,11 @@ struct ChangedJudgement {
             moved[domain] = list
         }
         var verdicts = index.verdicts
-        let near = try takenFor(moved, judgedIn: judgedIn, people: people, shapes: shapes)
+        // And every person with a covered face in their band: the crowd it is measured against is every other
+        // person's barred sure faces (`BandRule.cohortAgainst`), which judgements made apart, or the people judged
+        // above, change.
+        let crowded = try catalog.peopleWithCoveredFaces().subtracting(people).filter { labels[$0] != nil }
+        let near = Array(Set(try takenFor(moved, judgedIn: judgedIn, people: people, shapes: shapes)).union(crowded)).sorted()
         if !near.isEmpty {
             verdicts += try IdentityIndex.judging(catalog, options: o, look: look, only: near, others: centres).verdicts
         }

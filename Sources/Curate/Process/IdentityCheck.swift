@@ -69,8 +69,9 @@ public struct IdentityIndex {
         var looks: [(verdict: Int, descriptor: [Float], personId: Int64)] = []
         // Band faces kept: another person's identity nearer than their own makes them that person's (at the end too).
         var bandKept: [(verdict: Int, evidence: BandEvidence, personId: Int64)] = []
+        let cohort = try SecondLook.cohort(catalog)
         changes = try catalog.forEachPersonsIdentityCandidates(of: only) { personId, candidates in
-            let entry = Self.entry(personId: personId, label: labels[personId] ?? "?", candidates: candidates, options: options)
+            let entry = Self.entry(personId: personId, label: labels[personId] ?? "?", candidates: candidates, options: options, cohort: cohort)
             people[personId] = entry
             for c in candidates {
                 if let chosen = Self.chosenFace(c.faces, counted: c.image.faces, measured: entry.distances[c.image.id] != nil) {
@@ -166,7 +167,10 @@ public struct IdentityIndex {
     }
 
     /// One person's identity from their candidates.
-    static func entry(personId: Int64, label: String, candidates: [IdentityCandidate], options: IdentityOptions, keepSure: Bool = false) -> Entry {
+    /// `cohort`: other people's sure faces with a bar over the eyes, by person (`SecondLook.cohort`), for the faces in the
+    /// band whose eyes are covered.
+    static func entry(personId: Int64, label: String, candidates: [IdentityCandidate], options: IdentityOptions, keepSure: Bool = false,
+                      cohort: [(personId: Int64, masked: [[Float]])] = []) -> Entry {
         // One-face photos and reviewer-kept faces say who the person is; a group photo's faces are mixed.
         var descriptors = Descriptors()
         var imageIds: [Int64] = [], faceIds: [Int64] = []
@@ -214,10 +218,17 @@ public struct IdentityIndex {
             looks[c.image.id] = BandEvidence.Look(face)
         }
         let reference = Set(candidates.filter { $0.image.reference || $0.image.reviewed }.map(\.image.id))
+        // The crowd for a covered face: other people's barred sure faces, from enough people to be a crowd.
+        var crowd = Descriptors()
+        let others = cohort.filter { $0.personId != personId }
+        if others.count >= SecondLook.cohortPeople, looks.values.contains(where: { $0.eyesCovered == true && $0.masked != nil }) {
+            for d in others.flatMap(\.masked) { crowd.append(d) }
+        }
         return Entry(personId: personId, label: label, identity: identity, faces: descriptors.count,
                      anchors: anchors.count + portraits.count, distances: distances, imageIds: imageIds,
                      band: bandEvidence(identity, descriptors, imageIds: imageIds, others: copies, groups: groups, distances: distances,
-                                        portraits: portraits, reference: reference, looks: looks, masked: masked, options: options),
+                                        portraits: portraits, reference: reference, looks: looks, masked: masked, cohort: crowd,
+                                        options: options),
                      faceIds: faceIds, masked: masked,
                      known: keepSure && identity.isClear
                         ? (sureFaces(identity, descriptors, imageIds: imageIds, distances: distances, options: options), descriptors) : nil)

@@ -21,6 +21,19 @@ public final class SecondLook {
     static let bar = (left: 18, top: 28, right: 132, bottom: 66)
     /// The grey level it is painted in.
     static let barGrey: UInt8 = 30
+    /// The crowd a covered face is measured against (`BandRule.cohortAgainst`): the sure faces described with the bar
+    /// of every other person (those with a covered face in their own band: no face is described for the crowd alone,
+    /// so a merge that judges some people finds the crowd judging every person would), up to this many of each, from
+    /// at least `cohortPeople` people (one or two are not a crowd) and at most `cohortMaxPeople`.
+    static let cohortPerPerson = 32
+    static let cohortPeople = 3
+    static let cohortMaxPeople = 64
+
+    /// The crowd as stored: the barred sure faces of the first `cohortMaxPeople` + 1 people that have any
+    /// (`cohortPerPerson` of each; a person's own are left out of their crowd).
+    static func cohort(_ catalog: Catalog) throws -> [(personId: Int64, masked: [[Float]])] {
+        try catalog.maskedCohort(perPerson: cohortPerPerson, people: cohortMaxPeople + 1)
+    }
 
     private let files: ModelFiles
     private var loaded: FaceModels?

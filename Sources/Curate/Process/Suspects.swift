@@ -72,6 +72,16 @@ public struct BandRule: Sendable, Equatable {
     /// `maskedAgainst` against (`bench/identity/masked.sh`: the person's own 0.23-0.52, intruders 0.44-0.63; docs/benchmarks.md).
     public var maskedFor: Float = 0.44
     public var maskedAgainst: Float = 0.54
+    /// Where other people's sure faces with the bar are known (the crowd: `SecondLook.cohortPerPerson` of each, from at
+    /// least `SecondLook.cohortPeople` people), the nearest barred sure face of the person is also set against the
+    /// face's distances to them: how many of their standard deviations it lies below their mean. A face in sunglasses
+    /// is near many faces in sunglasses, so a stranger's nearest photo of the person is often only as near as the
+    /// crowd's near end, while the person's own lie far below it. Less far below than this speaks against, however
+    /// near the nearest is. Measured on the four plantings of `bench/identity/crossval.sh`: the person's own covered
+    /// faces in the band lay 2.3 to 5.7 below, strangers from 4.6 below to 0.3 above (those the other evidence left:
+    /// 1.8 to 2.0, and one at 2.9 to 3.2); chosen with one person held out at a time, it rejected no own photo on any (docs/benchmarks.md, "The
+    /// crowd"). The margin is thin both ways (0.3 to the nearest own face): treat it as a first measurement.
+    public var cohortAgainst: Float = -2.0
 
     public init() {}
 }
@@ -115,43 +125,53 @@ struct BandEvidence: Sendable {
     /// For a face whose eyes are covered, the nearest of the person's sure faces with a bar over the eyes of both
     /// (nil: not looked at, or no sure face described so yet).
     var masked: Float?
+    /// `masked` in standard deviations from the mean of the face's distances to other people's sure faces with the bar
+    /// (negative: nearer than they are; nil: no cohort known). `BandRule.cohortFor`.
+    var cohort: Float?
 
-    /// The call, with the evidence in words for the image's detail.
-    func call(_ rule: BandRule) -> (call: Call, words: String) {
+    /// The call, with the evidence in words for the image's detail (empty without `words`: a measurement trying
+    /// thousands of rules on the same evidence asks only for the call).
+    func call(_ rule: BandRule, words inWords: Bool = true) -> (call: Call, words: String) {
+        func say(_ text: @autoclosure () -> String) -> String { inWords ? text() : "" }
         if let other {
-            return (.intruder, String(format: "nearer %@'s identity (%.2f)", other.label, other.distance))
+            return (.intruder, say(String(format: "nearer %@'s identity (%.2f)", other.label, other.distance)))
         }
         if rule.otherFaceDecides, let f = otherFace {
-            return (.intruder, String(format: "a sure photo of %@'s at %.2f, nearer than any sure photo of the person (%.2f)", f.label, f.distance, f.own))
+            return (.intruder, say(String(format: "a sure photo of %@'s at %.2f, nearer than any sure photo of the person (%.2f)", f.label, f.distance, f.own)))
         }
         var pro: [String] = [], con: [String] = [], neither: [String] = []
         if let masked {
-            // The eyes are covered: the same bar over the eyes of both stands in for the comparisons with eyes visible.
-            if masked <= rule.maskedFor {
-                pro.append(String(format: "eyes covered: with a bar over the eyes of both, a sure photo of the person at %.2f", masked))
-            } else if masked > rule.maskedAgainst {
-                con.append(String(format: "eyes covered: with a bar over the eyes of both, no sure photo of the person within %.2f (nearest %.2f)",
-                                  rule.maskedAgainst, masked))
+            // The eyes are covered: the same bar over the eyes of both stands in for the comparisons with eyes visible;
+            // where other people's barred faces are known, how far below them the nearest lies decides.
+            let crowd = cohort.map { say(String(format: ", %.1f standard deviations from other people's", $0)) } ?? ""
+            if masked > rule.maskedAgainst {
+                con.append(say(String(format: "eyes covered: with a bar over the eyes of both, no sure photo of the person within %.2f (nearest %.2f)",
+                                  rule.maskedAgainst, masked)))
+            } else if let cohort, cohort > rule.cohortAgainst {
+                con.append(say(String(format: "eyes covered: with a bar over the eyes of both, the nearest sure photo of the person at %.2f%@, no nearer than a stranger's",
+                                  masked, crowd)))
+            } else if masked <= rule.maskedFor {
+                pro.append(say(String(format: "eyes covered: with a bar over the eyes of both, a sure photo of the person at %.2f%@", masked, crowd)))
             } else {
-                neither.append(String(format: "eyes covered: with a bar over the eyes of both, the nearest sure photo of the person at %.2f", masked))
+                neither.append(say(String(format: "eyes covered: with a bar over the eyes of both, the nearest sure photo of the person at %.2f%@", masked, crowd)))
             }
         } else if let nearest {
-            if nearest <= rule.neighbourFor { pro.append(String(format: "a sure photo of the person at %.2f", nearest)) }
-            if nearest > rule.neighbourAgainst { con.append(String(format: "no sure photo of the person within %.2f (nearest %.2f)", rule.neighbourAgainst, nearest)) }
+            if nearest <= rule.neighbourFor { pro.append(say(String(format: "a sure photo of the person at %.2f", nearest))) }
+            if nearest > rule.neighbourAgainst { con.append(say(String(format: "no sure photo of the person within %.2f (nearest %.2f)", rule.neighbourAgainst, nearest))) }
         }
         // Nearer a face that is surely not the person than any that surely is: the nearest-neighbour vote of the
         // person's own photos says someone else (a stranger seen clearly in another of the person's photos).
         if rule.farNearerAgainst, let far, far < (nearest ?? .infinity) {
-            con.append(String(format: "a face not the person's (past the identity) at %.2f, nearer than any sure photo of the person", far))
+            con.append(say(String(format: "a face not the person's (past the identity) at %.2f, nearer than any sure photo of the person", far)))
         }
-        if masked == nil, let spread, spread <= rule.spreadFor { pro.append(String(format: "%.1f× the person's median distance", spread)) }
+        if masked == nil, let spread, spread <= rule.spreadFor { pro.append(say(String(format: "%.1f× the person's median distance", spread))) }
         if let portrait {
-            if portrait <= rule.portraitFor { pro.append(String(format: "the reference portrait at %.2f", portrait)) }
-            if portrait > rule.portraitAgainst { con.append(String(format: "the reference portrait at %.2f", portrait)) }
+            if portrait <= rule.portraitFor { pro.append(say(String(format: "the reference portrait at %.2f", portrait))) }
+            if portrait > rule.portraitAgainst { con.append(say(String(format: "the reference portrait at %.2f", portrait))) }
         }
         // Another face of the photo near enough to be the person leaves a photo the evidence speaks for unsettled.
-        let doubt = group.flatMap { $0.next < rule.othersBeyond ? String(format: "another face at %.2f, within %.2f", $0.next, rule.othersBeyond) : nil }
-        var words = (pro.isEmpty ? [] : ["for: " + pro.joined(separator: ", ")]) + (con.isEmpty ? [] : ["against: " + con.joined(separator: ", ")])
+        let doubt = group.flatMap { $0.next < rule.othersBeyond ? say(String(format: "another face at %.2f, within %.2f", $0.next, rule.othersBeyond)) : nil }
+        var words = !inWords ? [] : (pro.isEmpty ? [] : ["for: " + pro.joined(separator: ", ")]) + (con.isEmpty ? [] : ["against: " + con.joined(separator: ", ")])
             + (neither.isEmpty ? [] : ["neither: " + neither.joined(separator: ", ")])
         if let doubt, !pro.isEmpty, con.isEmpty { words.append("unsure: " + doubt) }
         let said = words.isEmpty ? "no other evidence" : words.joined(separator: "; ")
@@ -174,6 +194,18 @@ extension Descriptors {
             }
         }
         return best.squareRoot()
+    }
+}
+
+extension Descriptors {
+    /// How many standard deviations `distance` lies from the mean distance of `descriptor` to these (negative: nearer);
+    /// nil for fewer than two of these or no spread.
+    func standardScore(_ distance: Float, from descriptor: [Float]) -> Float? {
+        guard count >= 2 else { return nil }
+        let d = (0..<count).map { Double(descriptorDistance(descriptor, self[$0])) }
+        let mean = d.reduce(0, +) / Double(d.count)
+        let sd = (d.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(d.count)).squareRoot()
+        return sd > 0 ? Float((Double(distance) - mean) / sd) : nil
     }
 }
 
@@ -200,7 +232,8 @@ extension IdentityIndex {
     static func bandEvidence(_ identity: Identity, _ descriptors: Descriptors, imageIds: [Int64], others: [(id: Int64, descriptor: [Float])],
                              groups: [(id: Int64, descriptor: [Float], distance: Float, group: BandEvidence.Group)] = [],
                              distances: [Int64: Float], portraits: Set<Int>, reference: Set<Int64>,
-                             looks: [Int64: BandEvidence.Look] = [:], masked: [Int: [Float]] = [:], options o: IdentityOptions) -> [Int64: BandEvidence] {
+                             looks: [Int64: BandEvidence.Look] = [:], masked: [Int: [Float]] = [:], cohort: Descriptors = Descriptors(),
+                             options o: IdentityOptions) -> [Int64: BandEvidence] {
         guard identity.isClear else { return [:] }
         func inBand(_ id: Int64) -> Bool { distances[id].map { $0 > o.suspectDistance && $0 <= o.wrongDistance } ?? false && !reference.contains(id) }
         var band: [(id: Int64, descriptor: [Float], distance: Float, group: BandEvidence.Group?)] = imageIds.enumerated().filter { inBand($0.element) }
@@ -246,8 +279,9 @@ extension IdentityIndex {
                                             spread: median.flatMap { $0 > 0 ? d / $0 : nil },
                                             portrait: portraitFaces.map { descriptorDistance(face.descriptor, $0) }.min(), other: nil,
                                             group: face.group, look: looks[face.id])
-                if looks[face.id]?.eyesCovered == true, let m = looks[face.id]?.masked {
-                    out[face.id]!.masked = sureMasked.nearest(to: m)
+                if looks[face.id]?.eyesCovered == true, let m = looks[face.id]?.masked, let nearest = sureMasked.nearest(to: m) {
+                    out[face.id]!.masked = nearest
+                    out[face.id]!.cohort = cohort.standardScore(nearest, from: m)
                 }
             }
         }
@@ -278,22 +312,24 @@ public struct BandFacts: Sendable {
     /// For a face whose eyes are covered, the nearest sure face of the person's with a bar over the eyes of both
     /// (`BandRule.maskedFor`).
     public var masked: Float?
+    /// `masked` set against other people's barred sure faces, in their standard deviations (`BandRule.cohortFor`).
+    public var cohort: Float?
 
     public init(imageId: Int64, label: String, distance: Float, nearest: Float?, spread: Float?, portrait: Float?, nearestOther: Float?,
-                next: Float? = nil, far: Float? = nil, otherFace: Float? = nil, ownFace: Float? = nil, masked: Float? = nil) {
+                next: Float? = nil, far: Float? = nil, otherFace: Float? = nil, ownFace: Float? = nil, masked: Float? = nil, cohort: Float? = nil) {
         (self.imageId, self.label, self.distance, self.nearest) = (imageId, label, distance, nearest)
         (self.spread, self.portrait, self.nearestOther, self.next, self.far) = (spread, portrait, nearestOther, next, far)
-        (self.otherFace, self.ownFace, self.masked) = (otherFace, ownFace, masked)
+        (self.otherFace, self.ownFace, self.masked, self.cohort) = (otherFace, ownFace, masked, cohort)
     }
 
     /// What `rule` makes of the face: as processing settles it, another identity nearer by `otherMargin` first.
     public func call(_ rule: BandRule) -> BandCall {
         var evidence = BandEvidence(descriptor: [], distance: distance, nearest: nearest, far: far, spread: spread, portrait: portrait, other: nil,
                                     group: next.map { BandEvidence.Group(face: 0, faces: 2, next: $0) })
-        evidence.masked = masked
+        (evidence.masked, evidence.cohort) = (masked, cohort)
         if let nearestOther, nearestOther <= distance - rule.otherMargin { evidence.other = ("", nearestOther) }
         if let otherFace, otherFace < (ownFace ?? .infinity) { evidence.otherFace = ("", otherFace, ownFace ?? .infinity) }
-        return evidence.call(rule).call
+        return evidence.call(rule, words: false).call
     }
 }
 
@@ -324,7 +360,7 @@ extension IdentityIndex {
                                  next: evidence.group?.next, far: evidence.far,
                                  otherFace: voters.compactMap { known[$0]?.sure.nearest(to: evidence.descriptor) }.min(),
                                  ownFace: others.isEmpty ? nil : known[e.personId]?.sure.nearest(to: evidence.descriptor),
-                                 masked: evidence.masked)
+                                 masked: evidence.masked, cohort: evidence.cohort)
             }
         }
     }
