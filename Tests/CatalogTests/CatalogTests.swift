@@ -180,7 +180,6 @@ import Testing
         #expect(try catalog.sweepPlacing() == 0, "the record is cleared")
     }
 
-    /// Every index of the catalog with its definition (a UNIQUE constraint's by its columns).
     /// The crowd a covered face is measured against: per person, in content order, the first `perPerson` barred
     /// descriptors of kept images' faces that are no covered face themselves, of the first `people` people that have
     /// any; read through the partial index, not by visiting every kept image.
@@ -222,6 +221,7 @@ import Testing
         #expect(try catalog.peopleWithCoveredFaces() == [people[0]])
     }
 
+    /// Every index of the catalog with its definition (a UNIQUE constraint's by its columns).
     static func indices(_ catalog: Catalog) throws -> [String: String] {
         try catalog.db.read { db in
             var all: [String: String] = [:]

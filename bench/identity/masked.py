@@ -37,6 +37,18 @@ for line in open(sys.argv[1]):
 jittered = any(len(c) > 1 for pictures in copies.values() for c in pictures.values())
 
 
+def person_centre(faces, p):
+    """P's photos as they are, and their centre."""
+    own = [k for k in faces if k[0] == p and "as_is" in faces[k]]
+    return own, [sum(faces[k]["as_is"][i] for k in own) / len(own) for i in range(128)]
+
+
+def standard_score(d, crowd):
+    """How many standard deviations `d` lies from the mean of the distances `crowd` (negative: nearer)."""
+    mean = sum(crowd) / len(crowd)
+    return (d - mean) / math.sqrt(sum((c - mean) ** 2 for c in crowd) / len(crowd))
+
+
 def averaged(use):
     """(person, file) -> picture name -> its descriptor averaged over the copies `use` takes."""
     out = collections.defaultdict(dict)
@@ -51,12 +63,10 @@ def analyse(faces):
     def barred(k, how):
         return faces[k].get("shades" if how == "shades" else how + "+bar")
 
-
     rows = collections.defaultdict(list)   # (kind, hardening) -> [(centre, clean, masked)]
     evidence = {True: [], False: []}         # faces in sunglasses in the band, own (True) or intruders: evidence by name
     for p in CELEBRITIES:
-        own = [k for k in faces if k[0] == p and "as_is" in faces[k]]
-        centre = [sum(faces[k]["as_is"][i] for k in own) / len(own) for i in range(128)]
+        own, centre = person_centre(faces, p)
         for k in faces:
             for how in ("as_is", "small", "soft", "shades"):
                 x = faces[k].get(how)
@@ -75,19 +85,15 @@ def analyse(faces):
                     # face's own person is a stranger, as the planting's intruders are).
                     cohort = sorted(distance(bx, faces[j]["as_is+bar"]) for j in faces
                                     if j[0] not in (p, k[0]) and "as_is+bar" in faces[j])
-                    mean = sum(cohort) / len(cohort)
-                    sd = math.sqrt(sum((c - mean) ** 2 for c in cohort) / len(cohort))
                     evidence[k[0] == p].append({"nearest": near[0], "nearest 2": sum(near[:2]) / 2, "nearest 3": sum(near[:3]) / 3,
                                                 "barred centre": distance(bx, barred_centre), "as they are": clean,
-                                                "centre": d, "nearest, cohort z": (near[0] - mean) / sd,
+                                                "centre": d, "nearest, cohort z": standard_score(near[0], cohort),
                                                 "nearest - cohort nearest": near[0] - cohort[0],
                                                 "nearest / cohort 5th": near[0] / cohort[4]})
-
 
     def spread(v):
         v = sorted(v)
         return f"min {v[0]:.3f} median {v[len(v) // 2]:.3f} max {v[-1]:.3f}" if v else "-"
-
 
     print("faces in the band: nearest of the person's other photos, as they are (clean) and with the bar on both (masked)")
     for how in ("as_is", "small", "soft", "shades"):
@@ -126,8 +132,7 @@ def crowd(faces):
     celebrity (not P, nor the face's own person: to P it is a stranger), so described (BandRule.cohortAgainst)."""
     rows = {True: [], False: []}
     for p in CELEBRITIES:
-        own = [k for k in faces if k[0] == p and "as_is" in faces[k]]
-        centre = [sum(faces[k]["as_is"][i] for k in own) / len(own) for i in range(128)]
+        own, centre = person_centre(faces, p)
         sure = [k for k in own if distance(faces[k]["as_is"], centre) <= 0.50 and "as_is+chipbar" in faces[k]]
         for k in faces:
             x, bx = faces[k].get("shades"), faces[k].get("shades+chipbar")
@@ -138,10 +143,7 @@ def crowd(faces):
             for q in CELEBRITIES:
                 if q not in (p, k[0]):
                     others += sorted(j for j in faces if j[0] == q and "as_is+chipbar" in faces[j])[:32]
-            d = [distance(bx, faces[j]["as_is+chipbar"]) for j in others]
-            mean = sum(d) / len(d)
-            sd = math.sqrt(sum((c - mean) ** 2 for c in d) / len(d))
-            rows[k[0] == p].append(((near - mean) / sd, near))
+            rows[k[0] == p].append((standard_score(near, [distance(bx, faces[j]["as_is+chipbar"]) for j in others]), near))
     print("faces in sunglasses as the second look measures them: nearest barred sure photo (standard score against the crowd)")
     for own in (True, False):
         r = sorted(rows[own])

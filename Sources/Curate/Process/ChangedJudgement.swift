@@ -125,7 +125,7 @@ struct ChangedJudgement {
         // And every person with a covered face in their band: the crowd it is measured against is every other
         // person's barred sure faces (`BandRule.cohortAgainst`), which judgements made apart, or the people judged
         // above, change.
-        let crowded = try catalog.peopleWithCoveredFaces().subtracting(people).filter { labels[$0] != nil }
+        let crowded = try catalog.peopleWithCoveredFaces().subtracting(people)
         let near = Array(Set(try takenFor(moved, judgedIn: judgedIn, people: people, shapes: shapes)).union(crowded)).sorted()
         if !near.isEmpty {
             verdicts += try IdentityIndex.judging(catalog, options: o, look: look, only: near, others: centres).verdicts

@@ -79,8 +79,9 @@ public struct BandRule: Sendable, Equatable {
     /// crowd's near end, while the person's own lie far below it. Less far below than this speaks against, however
     /// near the nearest is. Measured on the four plantings of `bench/identity/crossval.sh`: the person's own covered
     /// faces in the band lay 2.3 to 5.7 below, strangers from 4.6 below to 0.3 above (those the other evidence left:
-    /// 1.8 to 2.0, and one at 2.9 to 3.2); chosen with one person held out at a time, it rejected no own photo on any (docs/benchmarks.md, "The
-    /// crowd"). The margin is thin both ways (0.3 to the nearest own face): treat it as a first measurement.
+    /// 1.8 to 2.0, and one at 2.9 to 3.2); chosen with one person held out at a time, it rejected no own photo on any
+    /// (docs/benchmarks.md, "The crowd"). The margin is thin both ways (0.3 to the nearest own face): treat it as a
+    /// first measurement.
     public var cohortAgainst: Float = -2.0
 
     public init() {}
@@ -126,7 +127,7 @@ struct BandEvidence: Sendable {
     /// (nil: not looked at, or no sure face described so yet).
     var masked: Float?
     /// `masked` in standard deviations from the mean of the face's distances to other people's sure faces with the bar
-    /// (negative: nearer than they are; nil: no cohort known). `BandRule.cohortFor`.
+    /// (negative: nearer than they are; nil: no crowd known). `BandRule.cohortAgainst`.
     var cohort: Float?
 
     /// The call, with the evidence in words for the image's detail (empty without `words`: a measurement trying
@@ -184,27 +185,34 @@ struct BandEvidence: Sendable {
 }
 
 extension Descriptors {
-    /// The distance from `descriptor` to the nearest of these (nil when there are none), eight lanes at a time.
+    /// Calls `body` with the squared distance from `descriptor` to each of these, eight lanes at a time.
+    private func eachSquaredDistance(to descriptor: [Float], _ body: (Float) -> Void) {
+        descriptor.withUnsafeBytes { x in
+            values.withUnsafeBytes { all in
+                for k in 0..<count { body(squaredDistance(x.baseAddress!, all.baseAddress!.advanced(by: k * Descriptors.dimension * 4))) }
+            }
+        }
+    }
+
+    /// The distance from `descriptor` to the nearest of these (nil when there are none).
     func nearest(to descriptor: [Float]) -> Float? {
         guard count > 0 else { return nil }
         var best = Float.infinity
-        descriptor.withUnsafeBytes { x in
-            values.withUnsafeBytes { all in
-                for k in 0..<count { best = min(best, squaredDistance(x.baseAddress!, all.baseAddress!.advanced(by: k * Descriptors.dimension * 4))) }
-            }
-        }
+        eachSquaredDistance(to: descriptor) { best = min(best, $0) }
         return best.squareRoot()
     }
-}
 
-extension Descriptors {
     /// How many standard deviations `distance` lies from the mean distance of `descriptor` to these (negative: nearer);
     /// nil for fewer than two of these or no spread.
     func standardScore(_ distance: Float, from descriptor: [Float]) -> Float? {
         guard count >= 2 else { return nil }
-        let d = (0..<count).map { Double(descriptorDistance(descriptor, self[$0])) }
-        let mean = d.reduce(0, +) / Double(d.count)
-        let sd = (d.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(d.count)).squareRoot()
+        var sum = 0.0, squares = 0.0
+        eachSquaredDistance(to: descriptor) { s in
+            let d = Double(s.squareRoot())
+            sum += d
+            squares += d * d
+        }
+        let mean = sum / Double(count), sd = max(0, squares / Double(count) - mean * mean).squareRoot()
         return sd > 0 ? Float((Double(distance) - mean) / sd) : nil
     }
 }
@@ -312,7 +320,7 @@ public struct BandFacts: Sendable {
     /// For a face whose eyes are covered, the nearest sure face of the person's with a bar over the eyes of both
     /// (`BandRule.maskedFor`).
     public var masked: Float?
-    /// `masked` set against other people's barred sure faces, in their standard deviations (`BandRule.cohortFor`).
+    /// `masked` set against other people's barred sure faces, in their standard deviations (`BandRule.cohortAgainst`).
     public var cohort: Float?
 
     public init(imageId: Int64, label: String, distance: Float, nearest: Float?, spread: Float?, portrait: Float?, nearestOther: Float?,
