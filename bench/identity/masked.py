@@ -14,7 +14,8 @@ distance to the centre, sums of two, and the nearest barred photo set against a 
 the barred photos of people who are neither P nor the face's own, as a stranger would meet them) ranks the person's
 own before the intruders. Output of `JITTER=1 curate-bench-identity describe-hard` (each chip also mirrored and
 shifted, `NAME~m`, `NAME~s4,0`, ...) is measured three times: plain, each descriptor averaged with its mirror's,
-and averaged over all ten copies (the face_recognition package's `num_jitters`).
+and averaged over all ten copies (the face_recognition package's `num_jitters`). Last, the faces in a band a
+little nearer another celebrity's identity than P's, and what else speaks for or against them (`nearest_identity`).
 Usage: python3 bench/identity/masked.py DESCRIBE_HARD_OUTPUT
 """
 import collections
@@ -153,6 +154,57 @@ def crowd(faces):
                   f"{sum(z > t and 0.44 < n <= 0.54 for z, n in r)}, within maskedFor: {sum(z > t and n <= 0.44 for z, n in r)}")
 
 
+def nearest_identity(faces):
+    """The nearest identity as a voice: faces in P's band (P's centre without the face's own photo) that lie nearer
+    another celebrity's centre (without the face's own photo either) than P's, by less than BandRule.otherMargin
+    (0.04; by more, that decides already). Would "nearer another identity, and nothing speaks for the person" reject
+    intruders the rule does not reject already, and none of the person's own photos? For: a sure photo of P (within
+    0.50 of the centre) within neighbourFor (0.54), the distance within spreadFor (1.3) times P's median, or, in
+    sunglasses, a barred sure photo within maskedFor (0.44). Against already: no sure photo within neighbourAgainst
+    (0.64), in sunglasses no barred one within maskedAgainst (0.54), or a sure photo of someone whose centre is within
+    0.60 nearer than any of P's (otherFaceDecides; not of the face's own photo: the same face under two people)."""
+    def centre(p, without):
+        own = [k for k in faces if k[0] == p and "as_is" in faces[k] and k != without]
+        c = [sum(faces[k]["as_is"][i] for k in own) / len(own) for i in range(128)]
+        return c, [j for j in own if distance(faces[j]["as_is"], c) <= 0.50]
+    counts = collections.Counter()
+    lines = []
+    for p in CELEBRITIES:
+        for k in faces:
+            c, sure = centre(p, k)
+            for how in ("as_is", "small", "soft", "shades"):
+                x = faces[k].get(how)
+                if x is None or not BAND[0] < (d := distance(x, c)) <= BAND[1]:
+                    continue
+                theirs = {q: centre(q, k) for q in CELEBRITIES if q != p}
+                other, q = min((distance(x, theirs[q][0]), q) for q in theirs)
+                if not 0 < d - other < 0.04:
+                    continue
+                own_sure = [distance(x, faces[j]["as_is"]) for j in sure]
+                rest = sorted(distance(faces[j]["as_is"], c) for j in faces if j[0] == p and j != k and "as_is" in faces[j])
+                spread = d / rest[len(rest) // 2]
+                pro, con = [], []
+                if how == "shades":
+                    barred = min(distance(x, faces[j]["as_is+bar"]) for j in sure if "as_is+bar" in faces[j])
+                    (pro if barred <= 0.44 else con if barred > 0.54 else []).append(f"barred {barred:.3f}")
+                else:
+                    if min(own_sure) <= 0.54 or spread <= 1.3:
+                        pro.append(f"sure photo {min(own_sure):.3f}, {spread:.2f}x the median")
+                    if min(own_sure) > 0.64:
+                        con.append("no sure photo within 0.64")
+                for r, (rc, rsure) in theirs.items():
+                    if distance(x, rc) <= 0.60 and (near := min(distance(x, faces[j]["as_is"]) for j in rsure)) < min(own_sure):
+                        con.append(f"{r}'s sure photo {near:.3f}")
+                kind = "person" if k[0] == p else "intruder"
+                counts[(kind, "for" if pro else "against" if con else "the voice decides")] += 1
+                lines.append(f"    {kind:<9} {k[0]}/{k[1]} {how} under {p}: {d:.3f}, {q}'s centre {d - other:.3f} nearer;"
+                             f" for: {', '.join(pro) or '-'}; against: {', '.join(con) or '-'}")
+    print("faces in the band nearer another celebrity's centre than the person's, by less than 0.04 (otherMargin)")
+    for kind in ("person", "intruder"):
+        print(f"  {kind:<9} {sum(v for (k, _), v in counts.items() if k == kind):>3}: something for {counts[(kind, 'for')]}, "
+              f"against already {counts[(kind, 'against')]}, nothing either way (the voice would decide) {counts[(kind, 'the voice decides')]}")
+    print("\n".join(lines))
+
 if jittered:
     for title, use in [("plain descriptors", lambda copy: copy == ""),
                        ("each averaged with its mirror's", lambda copy: copy in ("", "m")),
@@ -163,3 +215,4 @@ else:
     analyse(averaged(lambda copy: True))
 if any("as_is+chipbar" in pictures for pictures in copies.values()):
     crowd(averaged(lambda copy: copy == ""))
+nearest_identity(averaged(lambda copy: copy == ""))

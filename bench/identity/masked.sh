@@ -3,7 +3,8 @@
 # thumbnail, sunglasses, a soft upscaled copy), each also with the sunglasses' bar over its eyes
 # (curate-bench-identity describe-hard), then the nearest of the person's other photos compared with the eyes of both
 # visible and hidden under the same bar (bench/identity/masked.py); last, the faces in sunglasses as processing's
-# second look describes them, against the crowd of the other celebrities' photos (BandRule.cohortAgainst).
+# second look describes them, against the crowd of the other celebrities' photos (BandRule.cohortAgainst); and the
+# faces in the band a little nearer another celebrity's identity than their own, with what else speaks for or against.
 # Usage: bench/identity/masked.sh. KEEP=1 keeps the descriptors; JITTER=1 also measures descriptors averaged over each
 # chip's mirror image and shifted copies (as the face_recognition package's num_jitters does).
 set -euo pipefail
