@@ -33,7 +33,9 @@ public struct BandRule: Sendable, Equatable {
     /// up to 1.9 times, so the multiple speaks only for.
     public var spreadFor: Float = 1.3
     /// Another person's identity nearer than this person's by this much decides: the face is theirs. By less it
-    /// says nothing (the person's own soft copies came up to 0.03 nearer someone else).
+    /// says nothing (the person's own soft copies came up to 0.03 nearer someone else). Nor does it speak where
+    /// nothing else does: among every celebrity photo made hard, the one face it would then decide is the person's
+    /// own (0.003 nearer), on the plantings one intruder (`bench/identity/masked.sh`, docs/benchmarks.md).
     public var otherMargin: Float = 0.04
     /// The reference portrait (Wikidata's P18, where the photos agree it is the person) this near speaks for, as a
     /// sure neighbour does.
