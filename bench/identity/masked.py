@@ -176,6 +176,8 @@ def nearest_identity(faces):
                 x = faces[k].get(how)
                 if x is None or not BAND[0] < (d := distance(x, c)) <= BAND[1]:
                     continue
+                kind = "person" if k[0] == p else "intruder"
+                counts[(kind, "in a band")] += 1
                 theirs = {q: centre(q, k) for q in CELEBRITIES if q != p}
                 other, q = min((distance(x, theirs[q][0]), q) for q in theirs)
                 if not 0 < d - other < 0.04:
@@ -195,13 +197,12 @@ def nearest_identity(faces):
                 for r, (rc, rsure) in theirs.items():
                     if distance(x, rc) <= 0.60 and (near := min(distance(x, faces[j]["as_is"]) for j in rsure)) < min(own_sure):
                         con.append(f"{r}'s sure photo {near:.3f}")
-                kind = "person" if k[0] == p else "intruder"
                 counts[(kind, "for" if pro else "against" if con else "the voice decides")] += 1
                 lines.append(f"    {kind:<9} {k[0]}/{k[1]} {how} under {p}: {d:.3f}, {q}'s centre {d - other:.3f} nearer;"
                              f" for: {', '.join(pro) or '-'}; against: {', '.join(con) or '-'}")
     print("faces in the band nearer another celebrity's centre than the person's, by less than 0.04 (otherMargin)")
     for kind in ("person", "intruder"):
-        print(f"  {kind:<9} {sum(v for (k, _), v in counts.items() if k == kind):>3}: something for {counts[(kind, 'for')]}, "
+        print(f"  {kind:<9} {sum(v for (k, w), v in counts.items() if k == kind and w != 'in a band'):>3} of {counts[(kind, 'in a band')]}: something for {counts[(kind, 'for')]}, "
               f"against already {counts[(kind, 'against')]}, nothing either way (the voice would decide) {counts[(kind, 'the voice decides')]}")
     print("\n".join(lines))
 
