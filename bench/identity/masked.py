@@ -19,6 +19,7 @@ little nearer another celebrity's identity than P's, and what else speaks for or
 Usage: python3 bench/identity/masked.py DESCRIBE_HARD_OUTPUT
 """
 import collections
+import functools
 import math
 import sys
 
@@ -38,9 +39,10 @@ for line in open(sys.argv[1]):
 jittered = any(len(c) > 1 for pictures in copies.values() for c in pictures.values())
 
 
-def person_centre(faces, p):
-    """P's photos as they are, and their centre."""
-    own = [k for k in faces if k[0] == p and "as_is" in faces[k]]
+def person_centre(faces, p, without=None):
+    """P's photos as they are, and their centre (`without` one of them: a photo measured against an identity made
+    without it)."""
+    own = [k for k in faces if k[0] == p and "as_is" in faces[k] and k != without]
     return own, [sum(faces[k]["as_is"][i] for k in own) / len(own) for i in range(128)]
 
 
@@ -163,39 +165,41 @@ def nearest_identity(faces):
     sunglasses, a barred sure photo within maskedFor (0.44). Against already: no sure photo within neighbourAgainst
     (0.64), in sunglasses no barred one within maskedAgainst (0.54), or a sure photo of someone whose centre is within
     0.60 nearer than any of P's (otherFaceDecides; not of the face's own photo: the same face under two people)."""
-    def centre(p, without):
-        own = [k for k in faces if k[0] == p and "as_is" in faces[k] and k != without]
-        c = [sum(faces[k]["as_is"][i] for k in own) / len(own) for i in range(128)]
-        return c, [j for j in own if distance(faces[j]["as_is"], c) <= 0.50]
+    @functools.cache
+    def identity(p, without):
+        """P's centre without the photo `without`, P's sure photos (within 0.50 of it) and the median distance of P's
+        photos to it; each made once."""
+        own, c = person_centre(faces, p, without)
+        to_centre = {j: distance(faces[j]["as_is"], c) for j in own}
+        return c, [j for j in own if to_centre[j] <= 0.50], sorted(to_centre.values())[len(own) // 2]
     counts = collections.Counter()
     lines = []
     for p in CELEBRITIES:
         for k in faces:
-            c, sure = centre(p, k)
+            c, sure, median = identity(p, k)
             for how in ("as_is", "small", "soft", "shades"):
                 x = faces[k].get(how)
                 if x is None or not BAND[0] < (d := distance(x, c)) <= BAND[1]:
                     continue
                 kind = "person" if k[0] == p else "intruder"
                 counts[(kind, "in a band")] += 1
-                theirs = {q: centre(q, k) for q in CELEBRITIES if q != p}
+                theirs = {q: identity(q, k) for q in CELEBRITIES if q != p}
                 other, q = min((distance(x, theirs[q][0]), q) for q in theirs)
                 if not 0 < d - other < 0.04:
                     continue
-                own_sure = [distance(x, faces[j]["as_is"]) for j in sure]
-                rest = sorted(distance(faces[j]["as_is"], c) for j in faces if j[0] == p and j != k and "as_is" in faces[j])
-                spread = d / rest[len(rest) // 2]
+                nearest = min(distance(x, faces[j]["as_is"]) for j in sure)
+                spread = d / median
                 pro, con = [], []
                 if how == "shades":
                     barred = min(distance(x, faces[j]["as_is+bar"]) for j in sure if "as_is+bar" in faces[j])
                     (pro if barred <= 0.44 else con if barred > 0.54 else []).append(f"barred {barred:.3f}")
                 else:
-                    if min(own_sure) <= 0.54 or spread <= 1.3:
-                        pro.append(f"sure photo {min(own_sure):.3f}, {spread:.2f}x the median")
-                    if min(own_sure) > 0.64:
+                    if nearest <= 0.54 or spread <= 1.3:
+                        pro.append(f"sure photo {nearest:.3f}, {spread:.2f}x the median")
+                    if nearest > 0.64:
                         con.append("no sure photo within 0.64")
-                for r, (rc, rsure) in theirs.items():
-                    if distance(x, rc) <= 0.60 and (near := min(distance(x, faces[j]["as_is"]) for j in rsure)) < min(own_sure):
+                for r, (rc, rsure, _) in theirs.items():
+                    if distance(x, rc) <= 0.60 and (near := min(distance(x, faces[j]["as_is"]) for j in rsure)) < nearest:
                         con.append(f"{r}'s sure photo {near:.3f}")
                 counts[(kind, "for" if pro else "against" if con else "the voice decides")] += 1
                 lines.append(f"    {kind:<9} {k[0]}/{k[1]} {how} under {p}: {d:.3f}, {q}'s centre {d - other:.3f} nearer;"

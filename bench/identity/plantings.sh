@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 LOGS=$(mktemp -d /tmp/curate-plantings.XXXXXX)
 plantings=("variant 0:BAND_VARIANT=0" "BAND_VARIANT=1:BAND_VARIANT=1" "BAND_VARIANT=2:BAND_VARIANT=2" "BAND_JOHNS=1:BAND_JOHNS=1")
 for p in "${plantings[@]}"; do
-    name=${p%%:*} setting=${p#*:}
+    setting=${p#*:}
     env "$setting" bench/identity/crossval.sh "$@" > "$LOGS/${setting//=/_}.log" 2>&1 \
         || { echo "plantings: bench/identity/crossval.sh with $setting failed; its output: $LOGS/${setting//=/_}.log" >&2; exit 1; }
 done
