@@ -8,6 +8,9 @@ let interruptCount = Atomic<Int>(0)
 
 enum Signals {
     static func install() {
+        // The count is a global, set up on its first use behind a once: use it now, so that its first use is not in a
+        // handler interrupting that setup (which would wait on the once forever).
+        _ = interruptCount.load(ordering: .relaxed)
         let handler: @convention(c) (Int32) -> Void = { _ in
             let (_, count) = interruptCount.add(1, ordering: .relaxed)
             if count >= 2 {

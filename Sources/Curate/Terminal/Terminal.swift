@@ -31,16 +31,21 @@ public enum TerminalError: BadInput {
     }
 }
 
-// What a signal handler needs to restore the terminal: C signal handlers cannot capture context.
+// What a signal handler needs to restore the terminal: C signal handlers cannot capture context. A Swift global is
+// set up on its first use, behind a once: a handler that interrupts that setup and uses the same global waits on the
+// once forever. So `Terminal.init` uses each of these before it installs a handler.
 nonisolated(unsafe) private var savedTermios = termios()
 nonisolated(unsafe) private var restoreFD: Int32 = -1
 nonisolated(unsafe) private var windowChanged: sig_atomic_t = 0
-private let leaveScreen = Array("\u{1B}[?2026l\u{1B}[0m\u{1B}[?25h\u{1B}[?1049l".utf8)
 
-/// Async-signal-safe: tcsetattr and write only.
+/// Async-signal-safe: tcsetattr and write only, of globals set up before any handler, and a literal (a
+/// `StaticString` is its bytes in the binary: nothing to set up or allocate). The bytes were a global array, first
+/// made when the terminal went away: a hang-up arriving then ran this handler inside that setup, and `curate
+/// review` spun on the once for good.
 private func restoreTerminalNow() {
     guard restoreFD >= 0 else { return }
-    _ = leaveScreen.withUnsafeBufferPointer { write(restoreFD, $0.baseAddress, $0.count) }
+    let leaveScreen: StaticString = "\u{1B}[?2026l\u{1B}[0m\u{1B}[?25h\u{1B}[?1049l"
+    _ = write(restoreFD, leaveScreen.utf8Start, leaveScreen.utf8CodeUnitCount)
     tcsetattr(restoreFD, TCSAFLUSH, &savedTermios)
     restoreFD = -1
 }
@@ -66,6 +71,7 @@ public final class Terminal {
         raw.c_oflag |= tcflag_t(OPOST | ONLCR)   // keep "\n" meaning a new line for what we print
         tcsetattr(input, TCSAFLUSH, &raw)
         restoreFD = input
+        windowChanged = 0   // set up now, not first in its handler (see restoreTerminalNow)
         active = true
         atexit { restoreTerminalNow() }
         let handler: @convention(c) (Int32) -> Void = { sig in
